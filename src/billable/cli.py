@@ -1,0 +1,288 @@
+"""The ``billable`` command line (api.md, "Command line")."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from billable.generator import Workload, generate
+from billable.rules.catalog import Catalog
+from billable.rules.errors import BillingError, InvalidEvents, InvalidInput
+from billable.rules.events import validate_events
+from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, system_now
+from billable.service import presentation
+from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, ingest
+from billable.service.organizations import PERMISSIONS, create_client, create_organization
+from billable.service.reports import billable_usage_report
+from billable.store import migrate
+from billable.store.database import DEFAULT_URL, Database
+from billable.store.organizations import get_organization
+
+MAX_PROBLEMS_SHOWN = 20
+
+
+class Context:
+    """What every command needs: the database, the catalog and the clock."""
+
+    def __init__(self, database_url: str, catalog_path: str | None, clock: Callable[[], int] = system_now):
+        self.database_url = database_url
+        self.catalog_path = catalog_path
+        self.clock = clock
+        self._database: Database | None = None
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(self.database_url)
+        return self._database
+
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog.load(self.catalog_path)
+
+    def migrated(self) -> Database:
+        """The database, after checking that its schema is current."""
+        if not migrate.is_current(self.database):
+            raise click.ClickException("the database schema is not up to date: run `billable db upgrade`")
+        return self.database
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database", envvar="BILLABLE_DATABASE_URL", default=DEFAULT_URL, show_default=True,
+              help="sqlite:///PATH or postgresql://… (env BILLABLE_DATABASE_URL)")
+@click.option("--catalog", envvar="BILLABLE_CATALOG", default=None, help="product catalog TOML (default: the shipped one)")
+@click.pass_context
+def main(ctx: click.Context, database: str, catalog: str | None) -> None:
+    """billable: billable usage of Genesys-style licenses and devices."""
+    ctx.obj = Context(database, catalog)
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(context: Context) -> None:
+    """Apply the migrations."""
+    migrate.upgrade(context.database)
+    click.echo("database is up to date", err=True)
+
+
+@main.group()
+def orgs() -> None:
+    """Organizations."""
+
+
+@orgs.command("create")
+@click.option("--name", required=True)
+@click.option("--model", type=click.Choice(["named", "concurrent", "hourly"]), default="named", show_default=True)
+@click.pass_obj
+def orgs_create(context: Context, name: str, model: str) -> None:
+    """Create an organization; prints {"id", "name", "model"}."""
+    with context.migrated().write() as conn:
+        org = create_organization(conn, name, model, context.clock())
+    _print_json({"id": org.id, "name": org.name, "model": org.model.value})
+
+
+@main.group()
+def clients() -> None:
+    """OAuth clients."""
+
+
+@clients.command("create")
+@click.option("--org", "org_id", required=True)
+@click.option("--permission", "permissions", multiple=True, required=True, help=f"any of {', '.join(PERMISSIONS)}")
+@click.pass_obj
+def clients_create(context: Context, org_id: str, permissions: tuple[str, ...]) -> None:
+    """Create a client-credentials client; its secret is shown only here."""
+    with context.migrated().write() as conn:
+        client = create_client(conn, org_id, list(permissions), context.clock())
+    _print_json({"clientId": client.client_id, "clientSecret": client.client_secret,
+                 "orgId": client.org_id, "permissions": list(client.permissions)})
+
+
+def _read_events(stream: TextIO) -> Iterator[Any]:
+    """Events from NDJSON (one per line) or from one JSON array."""
+    first = stream.read(1)
+    while first and first.isspace():
+        first = stream.read(1)
+    if first == "[":
+        events = json.loads(first + stream.read())
+        yield from events
+        return
+    pending = first
+    for number, line in enumerate(stream, start=1):
+        line = pending + line
+        pending = ""
+        if line.strip():
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as error:
+                raise click.ClickException(f"line {number}: not valid JSON ({error.msg})") from None
+
+
+def _batches(events: Iterator[Any], size: int = MAX_BATCH_EVENTS) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@contextmanager
+def _open_events(file: str) -> Iterator[Callable[[], TextIO]]:
+    """A way to read the events again and again (standard input is read once, into memory)."""
+    if file == "-":
+        text = sys.stdin.read()
+        yield lambda: io.StringIO(text)
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise click.ClickException(f"{file}: no such file")
+        yield lambda: path.open(encoding="utf-8")
+
+
+def _check_file(opener: Callable[[], TextIO], catalog: Catalog, now: int) -> int:
+    """Validate every event of the file; raise with the first problems, or return the count."""
+    count, problems = 0, []
+    with opener() as stream:
+        for batch in _batches(_read_events(stream)):
+            try:
+                validate_events(batch, catalog, now)
+            except InvalidEvents as invalid:
+                problems.extend((count + p.index, p) for p in invalid.problems if p.index is not None)
+            count += len(batch)
+    if problems:
+        shown = [f"event {index}: {p.message}" for index, p in problems[:MAX_PROBLEMS_SHOWN]]
+        more = f"; and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
+        raise click.ClickException(f"{len(problems)} problem(s), nothing was stored: " + "; ".join(shown) + more)
+    return count
+
+
+@main.command("ingest")
+@click.argument("file")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def ingest_command(context: Context, file: str, org_id: str) -> None:
+    """Load events from FILE (NDJSON or a JSON array; - for standard input).
+
+    Every event is validated before any is stored. They are then stored in batches of
+    10,000, each committed on its own: after an interruption, run the same command
+    again; what was stored is recognized by (source, id) and not counted twice.
+    """
+    database, catalog = context.migrated(), context.catalog
+    with database.read() as conn:
+        get_organization(conn, org_id)
+    totals = IngestResult(0, 0)
+    with _open_events(file) as opener:
+        count = _check_file(opener, catalog, context.clock())
+        with opener() as stream, click.progressbar(length=count, label="ingesting", file=sys.stderr) as bar:
+            for batch in _batches(_read_events(stream)):
+                with database.write() as conn:
+                    result = ingest(conn, org_id, batch, catalog, context.clock())
+                totals = IngestResult(totals.accepted + result.accepted, totals.duplicates + result.duplicates)
+                bar.update(len(batch))
+    _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
+
+
+@main.command("report")
+@click.option("--org", "org_id", required=True)
+@click.option("--start", required=True, help="ISO-8601 date-time or date (UTC)")
+@click.option("--end", required=True, help="ISO-8601 date-time or date (UTC), exclusive")
+@click.option("--format", "output", type=click.Choice(["json", "csv", "table"]), default="json", show_default=True)
+@click.pass_obj
+def report_command(context: Context, org_id: str, start: str, end: str, output: str) -> None:
+    """The billable usage report of an organization for [start, end)."""
+    period = Period.parse(start, end)
+    with context.migrated().read() as conn:
+        org = get_organization(conn, org_id)
+        report = billable_usage_report(conn, org, period, context.catalog, context.clock())
+    if output == "json":
+        _print_json(presentation.api_body(org.id, report))
+    elif output == "csv":
+        click.echo(presentation.csv_text(report), nl=False)
+    else:
+        click.echo(presentation.table_text(report), nl=False)
+
+
+@main.command("demo")
+@click.option("--users", default=200, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.pass_obj
+def demo_command(context: Context, users: int, seed: int) -> None:
+    """Create a demo organization with last month's generated usage and a client."""
+    migrate.upgrade(context.database)
+    now = context.clock()
+    today = datetime.fromtimestamp(now / 1000, tz=timezone.utc)
+    month_start = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (month_start - timedelta(days=1)).replace(day=1)
+    start, end = instant_from_datetime(last_month), instant_from_datetime(month_start)
+    workload = Workload(users=users, days=(end - start) // DAY_MS, start=start, seed=seed)
+    database, catalog = context.database, context.catalog
+    with database.write() as conn:
+        org = create_organization(conn, "Demo organization", "named", now)
+        client = create_client(conn, org.id, list(PERMISSIONS), now)
+    totals = IngestResult(0, 0)
+    for batch in _batches(generate(workload)):
+        with database.write() as conn:
+            result = ingest(conn, org.id, batch, catalog, context.clock())
+        totals = IngestResult(totals.accepted + result.accepted, totals.duplicates + result.duplicates)
+    period = Period(start, end)
+    with database.read() as conn:
+        report = billable_usage_report(conn, org, period, catalog, context.clock())
+    click.echo(presentation.table_text(report))
+    _print_json({
+        "orgId": org.id,
+        "clientId": client.client_id,
+        "clientSecret": client.client_secret,
+        "accepted": totals.accepted,
+        "duplicates": totals.duplicates,
+        "report": f"billable report --org {org.id} --start {format_instant(start)} --end {format_instant(end)}",
+    })
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point: domain and database errors become one line on stderr, never a traceback."""
+    try:
+        main.main(args=argv, prog_name="billable", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("billable: aborted", err=True)
+        return 1
+    except click.ClickException as error:
+        click.echo(f"billable: {error.format_message()}", err=True)
+        return error.exit_code
+    except InvalidInput as error:
+        click.echo(f"billable: {error.message}", err=True)
+        return 1
+    except BillingError as error:
+        click.echo(f"billable: {error}", err=True)
+        return 1
+    except SQLAlchemyError as error:
+        click.echo(f"billable: database error: {str(error.orig if hasattr(error, 'orig') else error).splitlines()[0]}", err=True)
+        return 1
+    except (OSError, ValueError) as error:
+        click.echo(f"billable: {error}", err=True)
+        return 1
+    return 0
+
+
+def entry_point() -> None:
+    sys.exit(run())

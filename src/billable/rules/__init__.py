@@ -1,0 +1,1 @@
+"""Pure billing rules: no SQL, no HTTP. The reference the engine is tested against."""

@@ -1,0 +1,88 @@
+"""The product catalog: user products (licenses) and device types."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+
+
+class LicensingModel(str, Enum):
+    """How an organization pays for products marked ``concurrent`` in the catalog."""
+
+    NAMED = "named"
+    CONCURRENT = "concurrent"
+    HOURLY = "hourly"
+
+
+@dataclass(frozen=True)
+class UserProduct:
+    name: str
+    family: str
+    rank: int
+    concurrent: bool
+
+    def model_under(self, model: LicensingModel) -> LicensingModel:
+        """The model this product is billed under in an organization with ``model``."""
+        return model if self.concurrent else LicensingModel.NAMED
+
+
+@dataclass(frozen=True)
+class DeviceType:
+    name: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    user_products: tuple[UserProduct, ...]
+    device_types: tuple[DeviceType, ...]
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.user_products] + [d.name for d in self.device_types]
+        if len(set(names)) != len(names):
+            raise ValueError("catalog names must be unique across products and device types")
+        ranks = [(p.family, p.rank) for p in self.user_products]
+        if len(set(ranks)) != len(ranks):
+            raise ValueError("two products of one family share a rank")
+
+    @property
+    def products_by_name(self) -> dict[str, UserProduct]:
+        return {p.name: p for p in self.user_products}
+
+    @property
+    def device_type_names(self) -> frozenset[str]:
+        return frozenset(d.name for d in self.device_types)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return tuple(sorted({p.family for p in self.user_products}))
+
+    def product_of_rank(self, family: str, rank: int) -> UserProduct:
+        return next(p for p in self.user_products if p.family == family and p.rank == rank)
+
+    @classmethod
+    def from_toml(cls, text: str) -> "Catalog":
+        document = tomllib.loads(text)
+        return cls(
+            user_products=tuple(
+                UserProduct(
+                    name=str(entry["name"]),
+                    family=str(entry["family"]),
+                    rank=int(entry["rank"]),
+                    concurrent=bool(entry["concurrent"]),
+                )
+                for entry in document.get("user_product", [])
+            ),
+            device_types=tuple(DeviceType(name=str(entry["name"])) for entry in document.get("device_type", [])),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Catalog":
+        """The catalog at ``path``, or the default one shipped with the package."""
+        if path is None:
+            text = resources.files("billable.rules").joinpath("default_catalog.toml").read_text("utf-8")
+        else:
+            text = Path(path).read_text("utf-8")
+        return cls.from_toml(text)

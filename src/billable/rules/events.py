@@ -1,0 +1,143 @@
+"""Usage events (CloudEvents 1.0) and their validation (billing-rules.md, section 3)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from billable.rules.catalog import Catalog
+from billable.rules.errors import FieldProblem, InvalidEvents
+from billable.rules.instants import MINUTE_MS, parse_instant
+
+LOGIN = "user.login"
+LOGOUT = "user.logout"
+ASSIGNED = "license.assigned"
+UNASSIGNED = "license.unassigned"
+DEVICE_ACTIVE = "device.active"
+USER_UPDATED = "user.updated"
+
+EVENT_TYPES = (LOGIN, LOGOUT, ASSIGNED, UNASSIGNED, DEVICE_ACTIVE, USER_UPDATED)
+SESSION_TYPES = (LOGIN, LOGOUT)
+HOLDING_TYPES = (ASSIGNED, UNASSIGNED)
+# The event types whose data may name the user's email (the display name in reports).
+EMAIL_TYPES = frozenset((LOGIN, LOGOUT, ASSIGNED, USER_UPDATED))
+
+MAX_FUTURE_MS = 5 * MINUTE_MS
+MAX_TEXT = 256
+MAX_EMAIL = 320
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """A validated event; ``time`` is epoch milliseconds, truncated."""
+
+    source: str
+    id: str
+    type: str
+    subject: str
+    time: int
+    product: str | None = None
+    device_type: str | None = None
+    email: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What makes an event unique in its organization, forever."""
+        return (self.source, self.id)
+
+    def data_json(self) -> str:
+        data: dict[str, str] = {}
+        if self.product is not None:
+            data["product"] = self.product
+        if self.device_type is not None:
+            data["deviceType"] = self.device_type
+        if self.email is not None:
+            data["email"] = self.email
+        return json.dumps(data, separators=(",", ":"))
+
+
+def first_occurrences(events: Iterable[UsageEvent], seen: set[tuple[str, str]] | None = None) -> list[UsageEvent]:
+    """The events whose ``(source, id)`` was not seen before, in order; the rest are duplicates."""
+    seen = set() if seen is None else seen
+    fresh = []
+    for event in events:
+        if event.key not in seen:
+            seen.add(event.key)
+            fresh.append(event)
+    return fresh
+
+
+class _EventChecker:
+    """Checks one raw event, collecting every problem with its field name."""
+
+    def __init__(self, index: int, raw: dict[str, Any], problems: list[FieldProblem]):
+        self.index = index
+        self.raw = raw
+        self.problems = problems
+        self.ok = True
+
+    def problem(self, field: str, code: str, message: str) -> None:
+        self.ok = False
+        self.problems.append(FieldProblem(f"events[{self.index}].{field}", code, message, self.index))
+
+    def text(self, container: dict[str, Any], field: str, path: str, limit: int = MAX_TEXT) -> str | None:
+        value = container.get(field)
+        if not isinstance(value, str) or not value.strip():
+            self.problem(path, "required", f"{path} must be a non-empty string")
+            return None
+        if len(value) > limit:
+            self.problem(path, "too.long", f"{path} may have at most {limit} characters")
+            return None
+        return value
+
+
+def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: list[FieldProblem]) -> UsageEvent | None:
+    if not isinstance(raw, dict):
+        problems.append(FieldProblem(f"events[{index}]", "invalid.event", "an event must be a JSON object", index))
+        return None
+    check = _EventChecker(index, raw, problems)
+    if raw.get("specversion") != "1.0":
+        check.problem("specversion", "invalid.value", 'specversion must be "1.0"')
+    event_id = check.text(raw, "id", "id")
+    source = check.text(raw, "source", "source")
+    subject = check.text(raw, "subject", "subject")
+    kind = raw.get("type")
+    if kind not in EVENT_TYPES:
+        check.problem("type", "invalid.value", f"type must be one of {', '.join(EVENT_TYPES)}")
+    time = None
+    try:
+        time = parse_instant(raw.get("time"))  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        check.problem("time", "invalid.date", "time must be an ISO-8601 date-time")
+    if time is not None and time > now + MAX_FUTURE_MS:
+        check.problem("time", "in.future", "time may not be later than now plus 5 minutes")
+    data = raw.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        check.problem("data", "invalid.value", "data must be a JSON object")
+        data = {}
+    product = device_type = email = None
+    if kind in HOLDING_TYPES:
+        product = check.text(data, "product", "data.product")
+        if product is not None and product not in catalog.products_by_name:
+            check.problem("data.product", "unknown.product", f"{product!r} is not a user product of the catalog")
+    elif kind == DEVICE_ACTIVE:
+        device_type = check.text(data, "deviceType", "data.deviceType")
+        if device_type is not None and device_type not in catalog.device_type_names:
+            check.problem("data.deviceType", "unknown.device.type", f"{device_type!r} is not a device type of the catalog")
+    if kind == USER_UPDATED or (kind in EMAIL_TYPES and data.get("email") is not None):
+        email = check.text(data, "email", "data.email", MAX_EMAIL)
+    if not check.ok:
+        return None
+    return UsageEvent(source, event_id, kind, subject, time, product, device_type, email)  # type: ignore[arg-type]
+
+
+def validate_events(raw_events: list[Any], catalog: Catalog, now: int) -> list[UsageEvent]:
+    """Validate a whole batch: every event, or raise ``InvalidEvents`` naming each bad one."""
+    problems: list[FieldProblem] = []
+    events = [_check_event(index, raw, catalog, now, problems) for index, raw in enumerate(raw_events)]
+    if problems:
+        raise InvalidEvents(problems)
+    return events  # type: ignore[return-value]

@@ -1,0 +1,86 @@
+"""Instants and periods: every time in billing is UTC epoch milliseconds (an ``int``).
+
+Integers compare, subtract and store the same way in Python, SQLite and PostgreSQL,
+so the rules, the store and the engine never disagree about an instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from billable.rules.errors import InvalidPeriod
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MILLISECOND = timedelta(milliseconds=1)
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+MAX_PERIOD_DAYS = 366
+
+
+def instant_from_datetime(moment: datetime) -> int:
+    """Epoch milliseconds of ``moment``, truncated; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - EPOCH) // MILLISECOND
+
+
+def parse_instant(text: str, *, allow_date: bool = False) -> int:
+    """Parse an ISO-8601 date-time (any offset, ``Z``, or none meaning UTC).
+
+    Finer precision than milliseconds is truncated. With ``allow_date`` a plain
+    date (``2026-10-01``) means midnight UTC. Raises ``ValueError`` otherwise.
+    """
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    text = text.strip()
+    if len(text) == 10 and allow_date:
+        return instant_from_datetime(datetime.combine(date.fromisoformat(text), datetime.min.time()))
+    if len(text) < 16 or text[10] not in "Tt ":
+        raise ValueError("not an ISO-8601 date-time")
+    return instant_from_datetime(datetime.fromisoformat(text))
+
+
+def datetime_from_instant(instant: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=instant)
+
+
+def format_instant(instant: int) -> str:
+    """``yyyy-MM-ddTHH:mm:ss.SSSZ`` in UTC, the wire format of every date we send."""
+    moment = datetime_from_instant(instant)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open report period ``[start, end)`` in epoch milliseconds."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.start >= self.end:
+            raise InvalidPeriod("endDate", "the period must end after it starts")
+        if self.end - self.start > MAX_PERIOD_DAYS * DAY_MS:
+            raise InvalidPeriod("endDate", f"the period may span at most {MAX_PERIOD_DAYS} days")
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> "Period":
+        """Build a period from request text, naming the field that is malformed."""
+        bounds = {}
+        for field, text in (("startDate", start), ("endDate", end)):
+            try:
+                bounds[field] = parse_instant(text, allow_date=True)
+            except ValueError:
+                raise InvalidPeriod(field, f"{field} must be an ISO-8601 date-time or date") from None
+        return cls(bounds["startDate"], bounds["endDate"])
+
+    def cut_off(self, now: int) -> int:
+        """``min(end, now)``: nothing after it is counted."""
+        return min(self.end, now)
+
+
+def system_now() -> int:
+    """The current instant; pass another clock wherever a test must control ``now``."""
+    return instant_from_datetime(datetime.now(timezone.utc))

@@ -1,0 +1,56 @@
+"""What a billable usage report is (billing-rules.md, sections 6 to 8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from billable.rules.instants import HOUR_MS, Period
+
+CONCURRENT_WINDOW_MS = 30 * 60_000
+"""A concurrent peak counts only when it is held this long."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One billed user (display name) or device (id), with the instant it became billable."""
+
+    name: str
+    date: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The usage of one product or device type: its total and what makes it up."""
+
+    name: str
+    total_usage: str
+    resources: tuple[Resource, ...]
+
+    @classmethod
+    def of(cls, name: str, total_usage: str, resources: Iterable[Resource]) -> "Usage":
+        return cls(name, total_usage, tuple(sorted(resources, key=lambda r: (r.date, r.name))))
+
+
+@dataclass(frozen=True)
+class BillableUsageReport:
+    period: Period
+    usages: tuple[Usage, ...]
+
+    @classmethod
+    def of(cls, period: Period, usages: Iterable[Usage]) -> "BillableUsageReport":
+        return cls(period, tuple(sorted((u for u in usages if u.resources), key=lambda u: u.name)))
+
+    def usage(self, name: str) -> Usage | None:
+        return next((u for u in self.usages if u.name == name), None)
+
+
+def count_total(count: int) -> str:
+    """A named or concurrent total: an integer."""
+    return str(count)
+
+
+def hours_total(milliseconds: int) -> str:
+    """An hourly total: hours rounded half-up to exactly two decimals, in integer arithmetic."""
+    hundredths = (milliseconds * 100 * 2 + HOUR_MS) // (2 * HOUR_MS)
+    return f"{hundredths // 100}.{hundredths % 100:02d}"

@@ -1,0 +1,1 @@
+"""Use cases: ingestion, reports, organizations and clients. Callers own the transaction."""

@@ -1,0 +1,42 @@
+"""The concurrent peak of a set of sessions, vectorized (billing-rules.md, section 6)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from billable.rules.report import CONCURRENT_WINDOW_MS
+
+
+def concurrent_peak(started: np.ndarray, ended: np.ndarray, start: int, cut: int) -> int:
+    """The largest k such that at least k sessions are open throughout some 30-minute
+    window inside ``[start, cut)``; sessions are already clipped to that period.
+
+    Such a window exists for k exactly when the stretches where the level is at least k
+    add up, run by run, to 30 minutes somewhere; that test is monotone in k, so k is found
+    by bisection, each step one pass over the level's segments.
+    """
+    if cut - start < CONCURRENT_WINDOW_MS:
+        return 0
+    times = np.concatenate([started, ended, [start, cut]]).astype(np.int64)
+    steps = np.concatenate([np.ones(len(started)), -np.ones(len(ended)), [0, 0]]).astype(np.int64)
+    order = np.argsort(times, kind="stable")
+    times, levels_after = times[order], np.cumsum(steps[order])
+    # The level on [t, next t) is the one after every change at t.
+    bounds, first = np.unique(times, return_index=True)
+    last = np.r_[first[1:] - 1, len(times) - 1]
+    levels = levels_after[last][:-1]  # the last bound is the cut-off
+    lengths = np.diff(bounds)
+
+    def held_for_a_window(k: int) -> bool:
+        at_least = levels >= k
+        runs = np.cumsum(~at_least)[at_least]
+        return bool(np.bincount(runs, weights=lengths[at_least]).max(initial=0) >= CONCURRENT_WINDOW_MS)
+
+    low, high = 0, int(levels.max(initial=0))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if held_for_a_window(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low

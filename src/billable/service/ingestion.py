@@ -1,0 +1,64 @@
+"""Ingestion: the one way events enter the log, used by the HTTP route and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from billable.rules.catalog import Catalog
+from billable.rules.events import EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, UsageEvent, first_occurrences, validate_events
+from billable.store import derived
+from billable.store.events import append_events, stored_keys
+from billable.store.organizations import get_organization, set_last_seq
+
+MAX_BATCH_EVENTS = 10_000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+
+
+def ingest(conn: Connection, org_id: str, raw_events: list[Any], catalog: Catalog, now: int) -> IngestResult:
+    """Validate a batch, store its new events and update what derives from them.
+
+    All or nothing: an invalid event raises ``InvalidEvents`` before anything is written.
+    An event whose ``(source, id)`` is already stored, or repeats inside the batch, is a
+    duplicate and is skipped. The caller owns the transaction: the batch is durable once
+    it commits.
+    """
+    batch = validate_events(raw_events, catalog, now)
+    # Locking the organization serializes its batches: arrival sequences are handed out
+    # in commit order, and the derived state is rebuilt by one writer at a time.
+    org = get_organization(conn, org_id, lock=True)
+    fresh = first_occurrences(batch)
+    already = stored_keys(conn, org_id, [event.key for event in fresh])
+    fresh = [event for event in fresh if event.key not in already]
+    append_events(conn, org_id, fresh, org.last_seq + 1, received_at=now)
+    if fresh:
+        set_last_seq(conn, org_id, org.last_seq + len(fresh))
+        _derive(conn, org_id, fresh, org.last_seq + 1)
+    return IngestResult(accepted=len(fresh), duplicates=len(batch) - len(fresh))
+
+
+def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: int) -> None:
+    session_since: dict[tuple[str, str], int] = {}
+    holding_since: dict[tuple[str, str], int] = {}
+    latest_email: dict[str, tuple[int, int, str]] = {}
+    for seq, event in enumerate(fresh, start=first_seq):
+        if event.type in SESSION_TYPES:
+            key = (event.subject, "")
+            session_since[key] = min(event.time, session_since.get(key, event.time))
+        elif event.type in HOLDING_TYPES:
+            key = (event.subject, event.product or "")
+            holding_since[key] = min(event.time, holding_since.get(key, event.time))
+        if event.email is not None and event.type in EMAIL_TYPES:
+            mark = (event.time, seq, event.email)
+            if event.subject not in latest_email or mark > latest_email[event.subject]:
+                latest_email[event.subject] = mark
+    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, session_since)
+    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, holding_since)
+    derived.record_emails(conn, org_id, latest_email)

@@ -1,0 +1,55 @@
+"""Creating organizations and their OAuth clients."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from billable.rules.catalog import LicensingModel
+from billable.rules.errors import FieldProblem, InvalidInput
+from billable.service.credentials import hash_secret, new_secret
+from billable.store import organizations as store
+
+READ_REPORTS = ("billing:subscription:view", "billing:subscription:read")
+INGEST_EVENTS = "billing:usage:ingest"
+PERMISSIONS = (*READ_REPORTS, INGEST_EVENTS)
+
+
+@dataclass(frozen=True)
+class NewClient:
+    """A client just created: the only moment its secret is known in clear."""
+
+    client_id: str
+    client_secret: str
+    org_id: str
+    permissions: tuple[str, ...]
+
+
+def create_organization(conn: Connection, name: str, model: str, now: int) -> store.Organization:
+    name = name.strip()
+    problems = []
+    if not name or len(name) > 200:
+        problems.append(FieldProblem("name", "invalid.value", "name must have 1 to 200 characters"))
+    try:
+        licensing = LicensingModel(model)
+    except ValueError:
+        problems.append(FieldProblem("model", "invalid.value", "model must be named, concurrent or hourly"))
+    if problems:
+        raise InvalidInput(problems[0].message, problems)
+    org_id = str(uuid.uuid4())
+    store.insert_organization(conn, org_id, name, licensing, now)
+    return store.Organization(org_id, name, licensing, 0)
+
+
+def create_client(conn: Connection, org_id: str, permissions: list[str], now: int) -> NewClient:
+    unknown = [p for p in permissions if p not in PERMISSIONS]
+    if unknown or not permissions:
+        message = f"permissions must be among {', '.join(PERMISSIONS)}" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        raise InvalidInput(message, [FieldProblem("permission", "invalid.value", message)])
+    store.get_organization(conn, org_id)
+    granted = tuple(dict.fromkeys(permissions))
+    client = NewClient(str(uuid.uuid4()), new_secret(), org_id, granted)
+    store.insert_client(conn, client.client_id, org_id, hash_secret(client.client_secret), granted, now)
+    return client

@@ -1,0 +1,1 @@
+"""Persistence: tables, migrations, and every SQL statement of the project."""

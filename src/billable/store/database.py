@@ -1,0 +1,82 @@
+"""Connecting to the database: the embedded SQLite default or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+DEFAULT_URL = "sqlite:///./billable.db"
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    # FULL: a commit that returned is on disk, even across a power loss.
+    "PRAGMA synchronous = FULL",
+    "PRAGMA busy_timeout = 30000",
+    "PRAGMA cache_size = -65536",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA foreign_keys = ON",
+)
+
+
+def normalize_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for them."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """One database: its engine, and transactions that read or write it.
+
+    Writers on SQLite take the write lock when they begin (``BEGIN IMMEDIATE``), so two
+    writers never deadlock upgrading a read lock; readers see one snapshot throughout.
+    On PostgreSQL, readers run at REPEATABLE READ for the same reason: a report made of
+    several queries never sees half of a batch.
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False):
+        self.url = normalize_url(url)
+        self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=self.is_postgresql)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _prepare_sqlite)
+            event.listen(self.engine, "begin", _begin_sqlite)
+
+    @property
+    def is_postgresql(self) -> bool:
+        return make_url(self.url).get_backend_name() == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that commits when the block ends without error."""
+        with self.engine.connect().execution_options(billable_write=True) as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot."""
+        options = {"isolation_level": "REPEATABLE READ"} if self.is_postgresql else {}
+        with self.engine.connect().execution_options(**options) as conn:
+            yield conn  # begins on first use; closing rolls back
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _prepare_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # pysqlite's own transaction handling is broken by design: we emit BEGIN ourselves.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _begin_sqlite(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("billable_write") else "BEGIN")

@@ -1,0 +1,136 @@
+"""State derived from the event log on ingestion: display names, sessions, holdings.
+
+Sessions and holdings are rebuilt per key (a user, or a user and a product) from the
+earliest instant a batch touched: the interval open at that instant is reopened and every
+event of the key from its start is walked again, so an event arriving late takes its
+place by time, and a batch in time order only extends the open interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import groupby
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    tuple_,
+    update,
+)
+
+from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
+from billable.rules.intervals import intervals
+from billable.store.sql import insert_for, least
+from billable.store.tables import events, holdings, sessions, users
+
+# Keys to rebuild in this transaction: ``since`` is the earliest new event of the key,
+# ``anchor`` the instant the walk restarts from. ``product`` is '' for sessions.
+_replay = Table(
+    "replay_keys",
+    MetaData(),
+    Column("user_id", String(256)),
+    Column("product", String(64)),
+    Column("since", BigInteger),
+    Column("anchor", BigInteger),
+    prefixes=["TEMPORARY"],
+)
+_CREATE_REPLAY = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS replay_keys "
+    "(user_id VARCHAR(256) NOT NULL, product VARCHAR(64) NOT NULL, since BIGINT NOT NULL, anchor BIGINT)"
+)
+
+
+@dataclass(frozen=True)
+class IntervalKind:
+    """Sessions or holdings: the table and the events that open and close them."""
+
+    table: Table
+    opening: str
+    closing: str
+    by_product: bool
+
+
+SESSIONS = IntervalKind(sessions, LOGIN, LOGOUT, by_product=False)
+HOLDINGS = IntervalKind(holdings, ASSIGNED, UNASSIGNED, by_product=True)
+
+
+def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: dict[tuple[str, str], int]) -> None:
+    """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on."""
+    if not since:
+        return
+    conn.exec_driver_sql(_CREATE_REPLAY)
+    conn.execute(delete(_replay))
+    conn.execute(_replay.insert(), [{"user_id": u, "product": p, "since": t} for (u, p), t in since.items()])
+    table, key = kind.table, _replay.c
+    same_key = [table.c.org_id == org_id, table.c.user_id == key.user_id]
+    if kind.by_product:
+        same_key.append(table.c.product == key.product)
+    open_at_since = (
+        select(table.c.started_at)
+        .where(*same_key, table.c.ended_at > key.since)
+        .order_by(table.c.ended_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    conn.execute(update(_replay).values(anchor=least(key.since, func.coalesce(open_at_since, key.since))))
+
+    doomed = conn.execute(
+        select(table.c.user_id, key.product, table.c.ended_at).select_from(
+            _replay.join(table, and_(*same_key, table.c.ended_at > key.anchor))
+        )
+    ).all()
+    if doomed:
+        doomed_key = [table.c.user_id == bindparam("d_user"), table.c.ended_at == bindparam("d_end")]
+        if kind.by_product:
+            doomed_key.append(table.c.product == bindparam("d_product"))
+        conn.execute(
+            delete(table).where(table.c.org_id == org_id, *doomed_key),
+            [{"d_user": u, "d_product": p, "d_end": e} for u, p, e in doomed],
+        )
+
+    event_key = [events.c.org_id == org_id, events.c.subject == key.user_id, events.c.time >= key.anchor]
+    if kind.by_product:
+        event_key.append(events.c.product == key.product)
+    walk = conn.execute(
+        select(events.c.subject, key.product, events.c.time, events.c.type)
+        .select_from(_replay.join(events, and_(*event_key, events.c.type.in_((kind.opening, kind.closing)))))
+        .order_by(events.c.subject, key.product, events.c.time, events.c.seq)
+    )
+    rebuilt = []
+    for (user_id, product), rows in groupby(walk, key=lambda row: (row[0], row[1])):
+        for started_at, ended_at in intervals((row.time, row.type == kind.opening) for row in rows):
+            span = {"org_id": org_id, "user_id": user_id, "started_at": started_at, "ended_at": ended_at}
+            if kind.by_product:
+                span["product"] = product
+            rebuilt.append(span)
+    if rebuilt:
+        conn.execute(table.insert(), rebuilt)
+
+
+def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]]) -> None:
+    """Keep each user's latest email; ``latest[user] = (time, seq, email)`` from one batch."""
+    if not latest:
+        return
+    insert = insert_for(conn, users)
+    rows = [
+        {"org_id": org_id, "user_id": user_id, "email": email, "email_time": time, "email_seq": seq}
+        for user_id, (time, seq, email) in latest.items()
+    ]
+    newer = tuple_(insert.excluded.email_time, insert.excluded.email_seq) > tuple_(users.c.email_time, users.c.email_seq)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=[users.c.org_id, users.c.user_id],
+            set_={"email": insert.excluded.email, "email_time": insert.excluded.email_time, "email_seq": insert.excluded.email_seq},
+            where=newer,
+        ),
+        rows,
+    )

@@ -1,0 +1,68 @@
+"""Organizations and their OAuth clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select, update
+
+from billable.rules.catalog import LicensingModel
+from billable.rules.errors import NotFound
+from billable.store.tables import oauth_clients, organizations
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+    model: LicensingModel
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    client_id: str
+    org_id: str
+    secret_hash: str
+    permissions: tuple[str, ...]
+    revoked_at: int | None
+
+
+def insert_organization(conn: Connection, org_id: str, name: str, model: LicensingModel, now: int) -> None:
+    conn.execute(organizations.insert().values(id=org_id, name=name, model=model.value, last_seq=0, created_at=now))
+
+
+def get_organization(conn: Connection, org_id: str, *, lock: bool = False) -> Organization:
+    """The organization, or ``NotFound``; ``lock`` holds its row until the transaction ends."""
+    query = select(organizations).where(organizations.c.id == org_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound("organization", org_id)
+    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq)
+
+
+def set_last_seq(conn: Connection, org_id: str, last_seq: int) -> None:
+    conn.execute(update(organizations).where(organizations.c.id == org_id).values(last_seq=last_seq))
+
+
+def insert_client(
+    conn: Connection, client_id: str, org_id: str, secret_hash: str, permissions: tuple[str, ...], now: int
+) -> None:
+    conn.execute(
+        oauth_clients.insert().values(
+            client_id=client_id,
+            org_id=org_id,
+            secret_hash=secret_hash,
+            permissions=" ".join(permissions),
+            created_at=now,
+        )
+    )
+
+
+def get_client(conn: Connection, client_id: str) -> OAuthClient | None:
+    row = conn.execute(select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
+    if row is None:
+        return None
+    return OAuthClient(row.client_id, row.org_id, row.secret_hash, tuple(row.permissions.split()), row.revoked_at)

@@ -1,0 +1,45 @@
+"""Small SQL pieces that differ between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import GenericFunction
+
+
+class greatest(GenericFunction[int]):
+    """The larger of its arguments: ``greatest`` on PostgreSQL, scalar ``max`` on SQLite."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+class least(GenericFunction[int]):
+    """The smaller of its arguments: ``least`` on PostgreSQL, scalar ``min`` on SQLite."""
+
+    type = BigInteger()
+    inherit_cache = True
+
+
+@compiles(greatest, "sqlite")
+def _greatest_sqlite(element: greatest, compiler: Any, **kw: Any) -> str:
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(least, "sqlite")
+def _least_sqlite(element: least, compiler: Any, **kw: Any) -> str:
+    return f"min({compiler.process(element.clauses, **kw)})"
+
+
+def insert_for(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which knows ``ON CONFLICT``."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def chunks(rows: list[Any], size: int) -> list[list[Any]]:
+    """``rows`` cut into lists of at most ``size``: SQLite limits bound parameters."""
+    return [rows[i : i + size] for i in range(0, len(rows), size)]

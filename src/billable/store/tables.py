@@ -1,0 +1,101 @@
+"""The schema, as SQLAlchemy Core tables.
+
+Every table leads with ``org_id`` and every key includes it, so the schema can be
+distributed by organization (Citus-style: ``org_id`` is the distribution column of every
+table but ``oauth_clients``, which is looked up by client id and would be a reference
+table). Instants are epoch milliseconds in ``BIGINT`` columns.
+
+The event log is the truth and is append-only; ``users``, ``sessions`` and ``holdings``
+are derived from it on ingestion and can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, MetaData, String, Table, Text, text
+
+metadata = MetaData()
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("model", String(16), nullable=False),
+    # The arrival sequence of the organization's last stored event; ingestion holds this
+    # row locked while it stores a batch, so batches of one organization never interleave.
+    Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("org_id", String(36), nullable=False, index=True),
+    Column("secret_hash", String(200), nullable=False),
+    Column("permissions", Text, nullable=False),  # space-separated
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("source", String(256), nullable=False),
+    Column("event_id", String(256), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("subject", String(256), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("product", String(64), nullable=True),
+    Column("device_type", String(64), nullable=True),
+    Column("data", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Index("events_key", "org_id", "source", "event_id", unique=True),
+    Index("events_subject_time", "org_id", "subject", "time"),
+    Index(
+        "events_device_activity",
+        "org_id",
+        "time",
+        "device_type",
+        "subject",
+        sqlite_where=text("type = 'device.active'"),
+        postgresql_where=text("type = 'device.active'"),
+    ),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("user_id", String(256), primary_key=True),
+    Column("email", String(320), nullable=False),
+    # The (time, seq) of the event that gave ``email``: a later one replaces it.
+    Column("email_time", BigInteger, nullable=False),
+    Column("email_seq", BigInteger, nullable=False),
+)
+
+# Intervals are keyed by their end: intervals of one key never overlap, so ends are
+# unique and ordered like starts, and "the first interval ending after t" is one seek.
+# An open interval ends at billable.rules.intervals.OPEN.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("user_id", String(256), primary_key=True),
+    Column("ended_at", BigInteger, primary_key=True, autoincrement=False),
+    Column("started_at", BigInteger, nullable=False),
+)
+
+holdings = Table(
+    "holdings",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("user_id", String(256), primary_key=True),
+    Column("product", String(64), primary_key=True),
+    Column("ended_at", BigInteger, primary_key=True, autoincrement=False),
+    Column("started_at", BigInteger, nullable=False),
+    Index("holdings_period", "org_id", "started_at"),
+)
+

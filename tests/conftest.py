@@ -1,0 +1,101 @@
+"""Fixtures: a real SQLite file and a real PostgreSQL database, migrated once per run.
+
+Tests never share an organization, so they need no rollback to stay independent: every
+test makes its own organizations in the shared databases.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from billable.rules.catalog import Catalog
+from billable.rules.instants import parse_instant
+from billable.service.ingestion import IngestResult, ingest
+from billable.service.organizations import create_organization
+from billable.store import migrate
+from billable.store.database import Database
+from billable.store.organizations import Organization
+
+POSTGRES_ADMIN_URL = os.environ.get("BILLABLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+CATALOG = Catalog.load()
+INGESTED_AT = parse_instant("2026-11-20T00:00:00Z")  # the clock while tests ingest October
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this run, dropped afterwards."""
+    name = f"billable_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'billable.db'}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """Each test that takes it runs once on SQLite and once on PostgreSQL."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    database = Database(url)
+    migrate.upgrade(database)
+    yield database
+    database.dispose()
+
+
+class Org:
+    """A test organization with helpers to feed it."""
+
+    def __init__(self, database: Database, organization: Organization):
+        self.database = database
+        self.organization = organization
+        self.id = organization.id
+
+    def ingest(self, events: list[dict[str, Any]], now: int = INGESTED_AT) -> IngestResult:
+        with self.database.write() as conn:
+            return ingest(conn, self.id, events, CATALOG, now)
+
+
+@pytest.fixture
+def make_org(database: Database):  # type: ignore[no-untyped-def]
+    def make(model: str = "named") -> Org:
+        with database.write() as conn:
+            return Org(database, create_organization(conn, f"test {uuid.uuid4().hex[:6]}", model, INGESTED_AT))
+
+    return make
+
+
+_ids = itertools.count(1)
+
+
+def event(kind: str, subject: str, time: str | int, source: str = "urn:test", id: str | None = None, **data: str) -> dict[str, Any]:
+    """A CloudEvent for tests; ``time`` as text, or epoch ms."""
+    from billable.rules.instants import format_instant
+
+    body: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": id or f"t{next(_ids)}",
+        "source": source,
+        "type": kind,
+        "time": time if isinstance(time, str) else format_instant(time),
+        "subject": subject,
+    }
+    if data:
+        body["data"] = data
+    return body
