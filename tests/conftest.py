@@ -10,6 +10,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -28,16 +29,15 @@ CATALOG = Catalog.load()
 INGESTED_AT = parse_instant("2026-11-20T00:00:00Z")  # the clock while tests ingest October
 
 
-@pytest.fixture(scope="session")
-def postgresql_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this run, dropped afterwards."""
+@contextmanager
+def empty_postgresql() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
     name = f"billable_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
     try:
-        yield url
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -45,8 +45,24 @@ def postgresql_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    with empty_postgresql() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'billable.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A database nobody has touched, for tests of migrations and of the command line."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        with empty_postgresql() as url:
+            yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -1,0 +1,110 @@
+"""The `billable` program, end to end, through its installed entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from examples import OCTOBER, WORKED_EXAMPLES
+
+from billable.rules.catalog import Catalog
+from billable.rules.instants import Period, parse_instant
+from billable.service.presentation import api_body, csv_text
+from billable.service.reports import billable_usage_report
+from billable.store.database import Database
+from billable.store.organizations import get_organization
+
+PROGRAM = str(Path(sys.executable).with_name("billable"))
+
+
+def billable(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BILLABLE_DATABASE_URL": url}
+    # Bytes, decoded by hand: text mode would turn the CSV's CRLF into LF.
+    done = subprocess.run([PROGRAM, *args], capture_output=True, env=env, input=stdin and stdin.encode(), timeout=120)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def failed(result: subprocess.CompletedProcess[str]) -> str:
+    """The one-line error of a failed command."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("billable: "), result.stderr
+    return lines[0]
+
+
+def test_the_whole_flow(empty_url: str, tmp_path: Path) -> None:
+    assert "billable db upgrade" in failed(billable(empty_url, "orgs", "create", "--name", "Acme"))
+    ok(billable(empty_url, "db", "upgrade"))
+    org = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "Acme", "--model", "concurrent")))
+    assert org["name"] == "Acme" and org["model"] == "concurrent" and len(org["id"]) == 36
+    client = json.loads(ok(billable(empty_url, "clients", "create", "--org", org["id"],
+                                    "--permission", "billing:subscription:view", "--permission", "billing:usage:ingest")))
+    assert client["orgId"] == org["id"] and client["permissions"] == ["billing:subscription:view", "billing:usage:ingest"]
+    assert len(client["clientSecret"]) >= 32
+
+    events = [e for example in WORKED_EXAMPLES for e in example()[1]]
+    ndjson = tmp_path / "events.ndjson"
+    ndjson.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    assert json.loads(ok(billable(empty_url, "ingest", str(ndjson), "--org", org["id"]))) == {
+        "accepted": len(events), "duplicates": 0}
+    # The same events again, as a JSON array on standard input: all duplicates.
+    again = billable(empty_url, "ingest", "-", "--org", org["id"], stdin=json.dumps(events))
+    assert json.loads(ok(again)) == {"accepted": 0, "duplicates": len(events)}
+
+    start, end = OCTOBER
+    printed = json.loads(ok(billable(empty_url, "report", "--org", org["id"], "--start", start, "--end", end)))
+    database = Database(empty_url)
+    with database.read() as conn:
+        organization = get_organization(conn, org["id"])
+        report = billable_usage_report(conn, organization, Period.parse(start, end), Catalog.load(),
+                                       parse_instant("2026-11-20T00:00:00Z"))
+    database.dispose()
+    assert printed == api_body(org["id"], report)
+    assert printed["status"] == "Complete" and printed["startDate"] == start
+    assert {u["name"] for u in printed["usages"]} >= {"cx1", "cx2", "cx3", "edge", "wem2"}
+    csv = ok(billable(empty_url, "report", "--org", org["id"], "--start", start, "--end", end, "--format", "csv"))
+    assert csv == csv_text(report)
+    table = ok(billable(empty_url, "report", "--org", org["id"], "--start", "2026-10-01", "--end", "2026-11-01",
+                        "--format", "table"))
+    assert "cx1" in table and "usage" in table.splitlines()[2]
+
+
+def test_errors_are_one_line(empty_url: str, tmp_path: Path) -> None:
+    ok(billable(empty_url, "db", "upgrade"))
+    org = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "Acme")))["id"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([
+        {"specversion": "1.0", "id": "1", "source": "s", "type": "user.login", "time": "2026-10-01T08:00:00Z", "subject": "a"},
+        {"specversion": "1.0", "id": "2", "source": "s", "type": "user.login", "time": "whenever", "subject": "a"},
+    ]))
+    assert "event 1: time must be an ISO-8601 date-time" in failed(billable(empty_url, "ingest", str(bad), "--org", org))
+    empty = billable(empty_url, "report", "--org", org, "--start", "2026-10-01", "--end", "2026-11-01", "--format", "csv")
+    assert ok(empty) == "usage,totalUsage,resource,date\r\n"  # nothing of the bad file was stored
+    assert "not valid JSON" in failed(billable(empty_url, "ingest", "-", "--org", org, stdin='{"a": 1}\n{oops\n'))
+    assert "no such file" in failed(billable(empty_url, "ingest", str(tmp_path / "missing.ndjson"), "--org", org))
+    assert "must end after it starts" in failed(
+        billable(empty_url, "report", "--org", org, "--start", "2026-11-01", "--end", "2026-10-01"))
+    assert "not found" in failed(billable(empty_url, "report", "--org", "nope", "--start", "2026-10-01", "--end", "2026-11-01"))
+    assert "unknown: billing:everything" in failed(
+        billable(empty_url, "clients", "create", "--org", org, "--permission", "billing:everything"))
+    assert "not found" in failed(billable(empty_url, "clients", "create", "--org", "nope", "--permission", "billing:usage:ingest"))
+    assert "unsupported database" in failed(billable("mysql://x/y", "db", "upgrade"))
+
+
+def test_demo(empty_url: str) -> None:
+    out = ok(billable(empty_url, "demo", "--users", "30"))
+    summary = json.loads(out[out.index("{"):])
+    assert summary["accepted"] > 1000 and summary["duplicates"] > 0
+    command = summary["report"].split()[1:]
+    report = json.loads(ok(billable(empty_url, *command)))
+    assert report["status"] == "Complete"
+    assert sum(int(u["totalUsage"]) for u in report["usages"] if u["name"] in ("collaborate", "communicate", "cx1", "cx2", "cx3")) > 20

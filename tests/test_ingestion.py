@@ -1,0 +1,131 @@
+"""Ingestion: all or nothing, duplicates skipped forever, late events take their place."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CATALOG, event
+from sqlalchemy import func, select
+
+from billable.rules.errors import InvalidEvents, NotFound
+from billable.rules.instants import Period, parse_instant
+from billable.rules.intervals import OPEN
+from billable.service.ingestion import IngestResult, ingest
+from billable.service.reports import billable_usage_report
+from billable.store.organizations import get_organization
+from billable.store.tables import events, sessions, users
+
+OCTOBER = Period.parse("2026-10-01", "2026-11-01")
+AFTER = parse_instant("2026-11-15T00:00:00Z")
+
+
+def stored_count(org) -> int:  # type: ignore[no-untyped-def]
+    with org.database.read() as conn:
+        return conn.execute(select(func.count()).select_from(events).where(events.c.org_id == org.id)).scalar_one()
+
+
+def session_rows(org, user: str) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    with org.database.read() as conn:
+        query = select(sessions.c.started_at, sessions.c.ended_at).where(
+            sessions.c.org_id == org.id, sessions.c.user_id == user
+        ).order_by(sessions.c.ended_at)
+        return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+
+
+def t(text: str) -> int:
+    return parse_instant(text)
+
+
+def test_a_bad_event_stores_nothing(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    batch = [event("user.login", "ann", "2026-10-01T08:00:00Z"), event("user.login", "ann", "not a time")]
+    with pytest.raises(InvalidEvents) as invalid:
+        org.ingest(batch)
+    assert [p.index for p in invalid.value.problems] == [1]
+    assert stored_count(org) == 0
+    assert session_rows(org, "ann") == []
+
+
+def test_duplicates_inside_and_across_batches(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    login = event("user.login", "ann", "2026-10-01T08:00:00Z", id="a")
+    logout = event("user.logout", "ann", "2026-10-01T09:00:00Z", id="b")
+    assert org.ingest([login, login, logout]) == IngestResult(2, 1)
+    assert org.ingest([login, logout]) == IngestResult(0, 2)
+    # Same id from another source is another event.
+    assert org.ingest([{**login, "source": "urn:other"}]) == IngestResult(1, 0)
+    assert stored_count(org) == 3
+
+
+def test_a_duplicate_with_other_content_changes_nothing(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    org.ingest([event("user.login", "ann", "2026-10-01T08:00:00Z", id="a", email="ann@x.com")])
+    result = org.ingest([event("user.login", "ann", "2026-10-01T07:00:00Z", id="a", email="other@x.com")])
+    assert result == IngestResult(0, 1)
+    assert session_rows(org, "ann") == [(t("2026-10-01T08:00Z"), OPEN)]
+    with org.database.read() as conn:
+        assert conn.execute(select(users.c.email).where(users.c.org_id == org.id)).scalar_one() == "ann@x.com"
+
+
+def test_a_batch_sent_again_after_a_crash_adds_nothing(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    batch = [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1")]
+    batch += [event("user.login", "ann", f"2026-10-0{d}T08:00:00Z") for d in range(1, 8)]
+    batch += [event("user.logout", "ann", f"2026-10-0{d}T17:00:00Z") for d in range(1, 8)]
+    org.ingest(batch)
+    with org.database.read() as conn:
+        before = billable_usage_report(conn, get_organization(conn, org.id), OCTOBER, CATALOG, AFTER)
+    # The client never saw the answer and sends everything again, in another order.
+    assert org.ingest(list(reversed(batch))) == IngestResult(0, len(batch))
+    with org.database.read() as conn:
+        assert billable_usage_report(conn, get_organization(conn, org.id), OCTOBER, CATALOG, AFTER) == before
+    assert stored_count(org) == len(batch)
+
+
+def test_a_late_event_takes_its_place_by_time(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    org.ingest([event("user.login", "ann", "2026-10-01T08:00:00Z"), event("user.logout", "ann", "2026-10-01T12:00:00Z")])
+    org.ingest([event("user.login", "ann", "2026-10-01T14:00:00Z")])
+    assert session_rows(org, "ann") == [(t("2026-10-01T08:00Z"), t("2026-10-01T12:00Z")), (t("2026-10-01T14:00Z"), OPEN)]
+    # A logout from 10:00 arrives late: the first session now ends then.
+    org.ingest([event("user.logout", "ann", "2026-10-01T10:00:00Z")])
+    assert session_rows(org, "ann")[0] == (t("2026-10-01T08:00Z"), t("2026-10-01T10:00Z"))
+    # A login from 06:00 arrives late: the first session now starts then.
+    org.ingest([event("user.login", "ann", "2026-10-01T06:00:00Z")])
+    assert session_rows(org, "ann") == [
+        (t("2026-10-01T06:00Z"), t("2026-10-01T10:00Z")),
+        (t("2026-10-01T14:00Z"), OPEN),
+    ]
+
+
+def test_equal_times_keep_arrival_order(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    at = "2026-10-01T08:00:00Z"
+    org.ingest([event("user.login", "ann", "2026-10-01T07:00:00Z"), event("user.logout", "ann", at)])
+    org.ingest([event("user.login", "ann", at)])  # arrived after the logout at the same instant: reopens
+    assert session_rows(org, "ann") == [(t("2026-10-01T07:00Z"), t(at)), (t(at), OPEN)]
+
+
+def test_latest_email_by_time_names_the_user(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    org.ingest([event("user.updated", "ann", "2026-10-05T00:00:00Z", email="new@x.com")])
+    org.ingest([event("user.login", "ann", "2026-10-01T00:00:00Z", email="old@x.com")])  # late, older
+    with org.database.read() as conn:
+        assert conn.execute(select(users.c.email).where(users.c.org_id == org.id)).scalar_one() == "new@x.com"
+
+
+def test_unknown_organization(database) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NotFound):
+        with database.write() as conn:
+            ingest(conn, "no-such-org", [event("user.login", "ann", "2026-10-01T08:00:00Z")], CATALOG, AFTER)
+
+
+def test_organizations_do_not_see_each_other(make_org) -> None:  # type: ignore[no-untyped-def]
+    first, second = make_org(), make_org()
+    shared = [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1", id="x"),
+              event("user.login", "ann", "2026-10-02T08:00:00Z", id="y")]
+    assert first.ingest(shared) == IngestResult(2, 0)
+    assert second.ingest(shared) == IngestResult(2, 0)  # same keys in another organization are not duplicates
+    second.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx3")])
+    with first.database.read() as conn:
+        report = billable_usage_report(conn, get_organization(conn, first.id), OCTOBER, CATALOG, AFTER)
+    assert [u.name for u in report.usages] == ["cx1"]

@@ -1,0 +1,182 @@
+"""The pure rules: instants, periods, catalog, event validation, intervals, totals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import CATALOG, event
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from billable.rules.catalog import Catalog, LicensingModel
+from billable.rules.errors import InvalidEvents, InvalidPeriod
+from billable.rules.events import first_occurrences, validate_events
+from billable.rules.instants import DAY_MS, MINUTE_MS, Period, format_instant, parse_instant
+from billable.rules.intervals import OPEN, intervals
+from billable.rules.reference import concurrent_peak as reference_peak
+from billable.rules.report import hours_total
+from billable.service.concurrency import concurrent_peak
+
+OCT1 = parse_instant("2026-10-01T00:00:00Z")
+NOW = parse_instant("2026-11-20T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-10-01T00:00:00Z",
+        "2026-10-01T00:00:00.000Z",
+        "2026-10-01T02:00:00+02:00",
+        "2026-10-01T00:00:00",
+        "2026-09-30T19:00:00-05:00",
+        "2026-10-01T00:00:00.000999999Z",
+    ],
+)
+def test_every_accepted_form_of_one_instant(text: str) -> None:
+    assert parse_instant(text) == OCT1
+
+
+def test_finer_precision_is_truncated_not_rounded() -> None:
+    assert format_instant(parse_instant("2026-10-01T08:00:00.123987654Z")) == "2026-10-01T08:00:00.123Z"
+
+
+def test_plain_date_only_where_allowed() -> None:
+    assert parse_instant("2026-10-01", allow_date=True) == OCT1
+    with pytest.raises(ValueError):
+        parse_instant("2026-10-01")
+
+
+@pytest.mark.parametrize("bad", ["", "yesterday", "2026-13-01T00:00:00Z", "2026-10-01T25:00:00Z", "10/01/2026 00:00"])
+def test_malformed_instants(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_instant(bad)
+
+
+def test_format_is_the_wire_format() -> None:
+    assert format_instant(OCT1 + 8 * 3_600_000 + 5) == "2026-10-01T08:00:00.005Z"
+
+
+def test_period_bounds() -> None:
+    with pytest.raises(InvalidPeriod) as reversed_period:
+        Period.parse("2026-11-01", "2026-10-01")
+    assert reversed_period.value.problems[0].field_name == "endDate"
+    with pytest.raises(InvalidPeriod):
+        Period(OCT1, OCT1)
+    Period(OCT1, OCT1 + 366 * DAY_MS)
+    with pytest.raises(InvalidPeriod):
+        Period(OCT1, OCT1 + 366 * DAY_MS + 1)
+    with pytest.raises(InvalidPeriod) as malformed:
+        Period.parse("soon", "2026-10-01")
+    assert malformed.value.problems[0].field_name == "startDate"
+
+
+def test_period_cut_off() -> None:
+    period = Period(OCT1, OCT1 + DAY_MS)
+    assert period.cut_off(OCT1 + 5) == OCT1 + 5
+    assert period.cut_off(OCT1 + 2 * DAY_MS) == OCT1 + DAY_MS
+
+
+def test_default_catalog_is_the_spec_table() -> None:
+    products = {p.name: (p.family, p.rank, p.concurrent) for p in CATALOG.user_products}
+    assert products == {
+        "collaborate": ("base", 1, False),
+        "communicate": ("base", 2, False),
+        "cx1": ("base", 3, True),
+        "cx2": ("base", 4, True),
+        "cx3": ("base", 5, True),
+        "wem1": ("wem", 1, False),
+        "wem2": ("wem", 2, False),
+    }
+    assert CATALOG.device_type_names == {"edge", "virtual-edge", "phone"}
+    assert CATALOG.products_by_name["wem1"].model_under(LicensingModel.CONCURRENT) is LicensingModel.NAMED
+    assert CATALOG.products_by_name["cx1"].model_under(LicensingModel.HOURLY) is LicensingModel.HOURLY
+
+
+def test_catalog_rejects_shared_ranks() -> None:
+    with pytest.raises(ValueError):
+        Catalog.from_toml(
+            '[[user_product]]\nname="a"\nfamily="f"\nrank=1\nconcurrent=false\n'
+            '[[user_product]]\nname="b"\nfamily="f"\nrank=1\nconcurrent=false\n'
+        )
+
+
+def test_validation_names_every_bad_event_and_field() -> None:
+    batch = [
+        event("user.login", "ann", "2026-10-01T08:00:00Z"),
+        {**event("user.login", "ann", "2026-10-01T08:00:00Z"), "specversion": "0.3", "time": "noon"},
+        event("license.assigned", "ann", "2026-10-01T08:00:00Z", product="platinum"),
+        event("device.active", "d", "2026-10-01T08:00:00Z"),
+        {**event("user.logout", "", "2026-10-01T08:00:00Z"), "id": 7},
+        event("user.updated", "ann", "2026-10-01T08:00:00Z"),
+        event("user.login", "ann", "2026-11-20T00:05:01Z"),
+        {**event("user.login", "ann", "2026-10-01T08:00:00Z"), "type": "user.lgoin"},
+        "not an object",
+    ]
+    with pytest.raises(InvalidEvents) as invalid:
+        validate_events(batch, CATALOG, NOW)
+    found = {(p.index, p.field_name, p.error_code) for p in invalid.value.problems}
+    assert found == {
+        (1, "events[1].specversion", "invalid.value"),
+        (1, "events[1].time", "invalid.date"),
+        (2, "events[2].data.product", "unknown.product"),
+        (3, "events[3].data.deviceType", "required"),
+        (4, "events[4].id", "required"),
+        (4, "events[4].subject", "required"),
+        (5, "events[5].data.email", "required"),
+        (6, "events[6].time", "in.future"),
+        (7, "events[7].type", "invalid.value"),
+        (8, "events[8]", "invalid.event"),
+    }
+    assert str(invalid.value) == "8 invalid event(s); nothing was stored"
+
+
+def test_event_up_to_five_minutes_ahead_is_accepted() -> None:
+    (accepted,) = validate_events([event("user.login", "ann", "2026-11-20T00:05:00Z")], CATALOG, NOW)
+    assert accepted.time == NOW + 5 * MINUTE_MS
+
+
+def test_first_occurrence_of_a_key_wins() -> None:
+    a = validate_events([event("user.login", "ann", OCT1, id="1")], CATALOG, NOW)[0]
+    b = validate_events([event("user.logout", "ann", OCT1 + 5, id="1")], CATALOG, NOW)[0]
+    c = validate_events([event("user.logout", "ann", OCT1 + 5, id="1", source="other")], CATALOG, NOW)[0]
+    assert first_occurrences([a, b, c]) == [a, c]
+
+
+def test_interval_state_machine() -> None:
+    walk = [(1, True), (2, True), (3, False), (4, False), (5, True), (5, False), (6, True)]
+    assert intervals(walk) == [(1, 3), (6, OPEN)]
+
+
+@pytest.mark.parametrize(
+    ("milliseconds", "text"),
+    [(0, "0.00"), (18_000, "0.01"), (17_999, "0.00"), (30_600_000, "8.50"), (3_600_000 * 12 + 1_800_000, "12.50")],
+)
+def test_hours_round_half_up_to_two_decimals(milliseconds: int, text: str) -> None:
+    assert hours_total(milliseconds) == text
+
+
+def test_peak_needs_thirty_minutes() -> None:
+    start, cut = OCT1, OCT1 + DAY_MS
+    sessions = [(start, start + 30 * MINUTE_MS), (start, start + 30 * MINUTE_MS - 1)]
+    for peak in (reference_peak, lambda s, a, b: concurrent_peak(*np.array(s).T.reshape(2, -1), a, b)):
+        assert peak(sessions, start, cut) == 1
+        assert peak(sessions, start, start + 29 * MINUTE_MS) == 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(1, 20)), max_size=12),
+    st.integers(0, 10),
+    st.integers(1, 60),
+)
+def test_vectorized_peak_equals_reference(spans, start_step, length_steps) -> None:  # type: ignore[no-untyped-def]
+    step = 5 * MINUTE_MS
+    start, cut = OCT1 + start_step * step, OCT1 + (start_step + length_steps) * step
+    clipped = [
+        (max(OCT1 + a * step, start), min(OCT1 + (a + b) * step, cut))
+        for a, b in spans
+        if OCT1 + a * step < cut and OCT1 + (a + b) * step > start
+    ]
+    starts = np.array([s for s, _ in clipped], dtype=np.int64)
+    ends = np.array([e for _, e in clipped], dtype=np.int64)
+    assert concurrent_peak(starts, ends, start, cut) == reference_peak(clipped, start, cut)
