@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,7 +19,7 @@ from billable.generator import Workload, generate
 from billable.rules.catalog import Catalog
 from billable.rules.errors import BillingError, InvalidEvents, InvalidInput
 from billable.rules.events import validate_events
-from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, system_now
+from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.service import presentation
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, ingest
 from billable.service.organizations import PERMISSIONS, create_client, create_organization
@@ -28,6 +29,9 @@ from billable.store.database import DEFAULT_URL, Database
 from billable.store.organizations import get_organization
 
 MAX_PROBLEMS_SHOWN = 20
+# The command line commits several batches at once: a batch touches about as many pages
+# of the derived state as it has users, whatever its size, so bigger commits write less.
+EVENTS_PER_TRANSACTION = 100_000
 
 
 class Context:
@@ -45,7 +49,7 @@ class Context:
             self._database = Database(self.database_url)
         return self._database
 
-    @property
+    @cached_property
     def catalog(self) -> Catalog:
         return Catalog.load(self.catalog_path)
 
@@ -177,6 +181,18 @@ def _check_file(opener: Callable[[], TextIO], catalog: Catalog, now: int) -> int
     return count
 
 
+def _store(context: Context, org_id: str, events: Iterator[Any], progress: Callable[[int], None]) -> IngestResult:
+    """Ingest ``events`` in batches of the service's size, several batches per commit."""
+    accepted = duplicates = 0
+    for chunk in _batches(events, EVENTS_PER_TRANSACTION):
+        with context.database.write() as conn:
+            for batch in _batches(iter(chunk)):
+                result = ingest(conn, org_id, batch, context.catalog, context.clock())
+                accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+        progress(len(chunk))
+    return IngestResult(accepted, duplicates)
+
+
 @main.command("ingest")
 @click.argument("file")
 @click.option("--org", "org_id", required=True)
@@ -188,18 +204,13 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
     10,000, each committed on its own: after an interruption, run the same command
     again; what was stored is recognized by (source, id) and not counted twice.
     """
-    database, catalog = context.migrated(), context.catalog
-    with database.read() as conn:
+    catalog = context.catalog
+    with context.migrated().read() as conn:
         get_organization(conn, org_id)
-    totals = IngestResult(0, 0)
     with _open_events(file) as opener:
         count = _check_file(opener, catalog, context.clock())
         with opener() as stream, click.progressbar(length=count, label="ingesting", file=sys.stderr) as bar:
-            for batch in _batches(_read_events(stream)):
-                with database.write() as conn:
-                    result = ingest(conn, org_id, batch, catalog, context.clock())
-                totals = IngestResult(totals.accepted + result.accepted, totals.duplicates + result.duplicates)
-                bar.update(len(batch))
+            totals = _store(context, org_id, _read_events(stream), bar.update)
     _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
 
 
@@ -223,6 +234,20 @@ def report_command(context: Context, org_id: str, start: str, end: str, output: 
         click.echo(presentation.table_text(report), nl=False)
 
 
+@main.command("generate")
+@click.option("--users", default=1_000, show_default=True)
+@click.option("--days", default=31, show_default=True)
+@click.option("--start", default="2026-10-01", show_default=True, help="first day (UTC)")
+@click.option("--seed", default=1, show_default=True)
+def generate_command(users: int, days: int, start: str, seed: int) -> None:
+    """Write generated realistic usage events as NDJSON on standard output."""
+    workload = Workload(users=users, days=days, start=parse_instant(start, allow_date=True), seed=seed)
+    out = sys.stdout
+    for generated in generate(workload):
+        out.write(json.dumps(generated, separators=(",", ":")))
+        out.write("\n")
+
+
 @main.command("demo")
 @click.option("--users", default=200, show_default=True)
 @click.option("--seed", default=1, show_default=True)
@@ -240,11 +265,7 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     with database.write() as conn:
         org = create_organization(conn, "Demo organization", "named", now)
         client = create_client(conn, org.id, list(PERMISSIONS), now)
-    totals = IngestResult(0, 0)
-    for batch in _batches(generate(workload)):
-        with database.write() as conn:
-            result = ingest(conn, org.id, batch, catalog, context.clock())
-        totals = IngestResult(totals.accepted + result.accepted, totals.duplicates + result.duplicates)
+    totals = _store(context, org.id, generate(workload), lambda _: None)
     period = Period(start, end)
     with database.read() as conn:
         report = billable_usage_report(conn, org, period, catalog, context.clock())

@@ -43,9 +43,11 @@ def _pick(rng: random.Random, weighted: tuple[tuple[Any, int], ...]) -> Any:
 
 
 class _Stream:
-    """Numbers events and writes them as CloudEvents."""
+    """Numbers events and writes them as CloudEvents; one source per workload, so two
+    workloads never share a (source, id)."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str) -> None:
+        self.source = source
         self.count = 0
 
     def event(self, kind: str, subject: str, time: int, data: dict[str, str] | None = None) -> dict[str, Any]:
@@ -53,7 +55,7 @@ class _Stream:
         event = {
             "specversion": "1.0",
             "id": f"e{self.count:09d}",
-            "source": SOURCE,
+            "source": self.source,
             "type": kind,
             "time": format_instant(time),
             "subject": subject,
@@ -80,7 +82,7 @@ def _user_day(rng: random.Random, stream: _Stream, user: str, email: str, day: i
 def generate(workload: Workload) -> Iterator[dict[str, Any]]:
     """The events of ``workload`` in arrival order, one day of activity at a time."""
     rng = random.Random(workload.seed)
-    stream = _Stream()
+    stream = _Stream(f"{SOURCE}/{workload.seed}/{format_instant(workload.start)[:10]}")
     users = [f"user-{i:06d}" for i in range(workload.users)]
     emails = {user: f"{user}@{workload.domain}" for user in users}
     shifts = {user: rng.randint(5, 14) for user in users}

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from billable.rules.catalog import Catalog
 from billable.rules.events import EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, UsageEvent, first_occurrences, validate_events
-from billable.store import derived
+from billable.store import derived, statistics
 from billable.store.events import append_events, stored_keys
 from billable.store.organizations import get_organization, set_last_seq
 
@@ -41,6 +41,8 @@ def ingest(conn: Connection, org_id: str, raw_events: list[Any], catalog: Catalo
     if fresh:
         set_last_seq(conn, org_id, org.last_seq + len(fresh))
         _derive(conn, org_id, fresh, org.last_seq + 1)
+        if statistics.due(org.last_seq, org.last_seq + len(fresh)):
+            statistics.refresh(conn)
     return IngestResult(accepted=len(fresh), duplicates=len(batch) - len(fresh))
 
 

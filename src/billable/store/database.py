@@ -15,7 +15,8 @@ _SQLITE_PRAGMAS = (
     # FULL: a commit that returned is on disk, even across a power loss.
     "PRAGMA synchronous = FULL",
     "PRAGMA busy_timeout = 30000",
-    "PRAGMA cache_size = -65536",
+    "PRAGMA cache_size = -262144",  # 256 MiB: the indexes of a large event log stay in memory
+    "PRAGMA mmap_size = 1073741824",
     "PRAGMA temp_store = MEMORY",
     "PRAGMA foreign_keys = ON",
 )

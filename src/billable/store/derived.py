@@ -29,7 +29,7 @@ from sqlalchemy import (
 
 from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
 from billable.rules.intervals import intervals
-from billable.store.sql import insert_for, least
+from billable.store.sql import LoopJoin, insert_for, least
 from billable.store.tables import events, holdings, sessions, users
 
 # Keys to rebuild in this transaction: ``since`` is the earliest new event of the key,
@@ -70,6 +70,12 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     conn.exec_driver_sql(_CREATE_REPLAY)
     conn.execute(delete(_replay))
     conn.execute(_replay.insert(), [{"user_id": u, "product": p, "since": t} for (u, p), t in since.items()])
+    if conn.dialect.name == "postgresql":
+        # Every statement below looks up the few keys of one batch in big tables: index
+        # loops, whatever the planner guesses for a fresh temporary table.
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+        conn.exec_driver_sql("SET LOCAL jit = off")
     table, key = kind.table, _replay.c
     same_key = [table.c.org_id == org_id, table.c.user_id == key.user_id]
     if kind.by_product:
@@ -85,7 +91,7 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
 
     doomed = conn.execute(
         select(table.c.user_id, key.product, table.c.ended_at).select_from(
-            _replay.join(table, and_(*same_key, table.c.ended_at > key.anchor))
+            LoopJoin(_replay, table, and_(*same_key, table.c.ended_at > key.anchor))
         )
     ).all()
     if doomed:
@@ -102,7 +108,7 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
         event_key.append(events.c.product == key.product)
     walk = conn.execute(
         select(events.c.subject, key.product, events.c.time, events.c.type)
-        .select_from(_replay.join(events, and_(*event_key, events.c.type.in_((kind.opening, kind.closing)))))
+        .select_from(LoopJoin(_replay, events, and_(*event_key, events.c.type.in_((kind.opening, kind.closing)))))
         .order_by(events.c.subject, key.product, events.c.time, events.c.seq)
     )
     rebuilt = []

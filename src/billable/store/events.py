@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, tuple_
+from collections import defaultdict
+
+from sqlalchemy import Connection, select
 
 from billable.rules.events import UsageEvent
 from billable.store.sql import chunks
@@ -14,12 +16,17 @@ _KEYS_PER_QUERY = 5_000
 
 def stored_keys(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of ``keys`` (source, id) the organization has already stored."""
+    ids_by_source: dict[str, list[str]] = defaultdict(list)
+    for source, event_id in keys:
+        ids_by_source[source].append(event_id)
     found: set[tuple[str, str]] = set()
-    for chunk in chunks(keys, _KEYS_PER_QUERY):
-        query = select(events.c.source, events.c.event_id).where(
-            events.c.org_id == org_id, tuple_(events.c.source, events.c.event_id).in_(chunk)
-        )
-        found.update((row.source, row.event_id) for row in conn.execute(query))
+    # A batch has few sources: one plain IN list per source is an index seek per id.
+    for source, ids in ids_by_source.items():
+        for chunk in chunks(ids, _KEYS_PER_QUERY):
+            query = select(events.c.event_id).where(
+                events.c.org_id == org_id, events.c.source == source, events.c.event_id.in_(chunk)
+            )
+            found.update((source, event_id) for event_id in conn.execute(query).scalars())
     return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Table
+from sqlalchemy import BigInteger, Connection, Join, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
@@ -43,3 +43,26 @@ def insert_for(conn: Connection, table: Table) -> Any:
 def chunks(rows: list[Any], size: int) -> list[list[Any]]:
     """``rows`` cut into lists of at most ``size``: SQLite limits bound parameters."""
     return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+class LoopJoin(Join):
+    """An inner join whose left side must be the outer loop.
+
+    SQLite plans a small temporary table as if it were large and may loop over the big
+    table instead; ``CROSS JOIN`` is SQLite's documented way to fix the order.
+    PostgreSQL gets a plain join: its planner has the statistics to choose.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, left: Any, right: Any, onclause: Any):
+        super().__init__(left, right, onclause)
+
+
+@compiles(LoopJoin, "sqlite")
+def _loop_join_sqlite(join: LoopJoin, compiler: Any, asfrom: bool = False, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = join.left._compiler_dispatch(compiler, **kw)
+    right = join.right._compiler_dispatch(compiler, **kw)
+    kw.pop("asfrom")
+    return f"{left} CROSS JOIN {right} ON {join.onclause._compiler_dispatch(compiler, **kw)}"

@@ -1,0 +1,28 @@
+"""Planner statistics, refreshed as the event log grows.
+
+Both planners choose index seeks over scans only when they know how big the tables
+are. PostgreSQL's autovacuum may be off or lag behind a bulk load, and SQLite gathers no
+statistics by itself, so the store refreshes them each time an organization's log
+doubles: a logarithmic number of cheap, sampled ANALYZE runs.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+FIRST_REFRESH = 4_096
+_TABLES = ("events", "sessions", "holdings", "users")
+
+
+def due(before: int, after: int) -> bool:
+    """Whether growing from ``before`` to ``after`` events crosses a doubling point."""
+    return after >= FIRST_REFRESH and after.bit_length() > max(before, FIRST_REFRESH - 1).bit_length()
+
+
+def refresh(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA analysis_limit = 1000")  # sample, never read whole indexes
+        conn.exec_driver_sql("ANALYZE")
+    else:
+        for table in _TABLES:
+            conn.exec_driver_sql(f"ANALYZE {table}")
