@@ -23,19 +23,23 @@ def billable_usage_report(
     if cut <= start:
         return BillableUsageReport.of(period, [])
     resources: dict[str, list[Resource]] = defaultdict(list)
+    metered = [p for p in catalog.user_products if p.model_under(org.model) is not LicensingModel.NAMED]
+    metered_index = {product.name: index for index, product in enumerate(metered)}
+    charged_metered = []
     for charged in queries.charged_users(conn, org.id, catalog, start, cut):
         product = catalog.product_of_rank(charged.family, charged.rank)
         resources[product.name].append(Resource(charged.display_name, max(start, charged.first_session)))
+        if product.name in metered_index:
+            charged_metered.append((charged.user_id, metered_index[product.name]))
 
     usages = []
-    metered = [p for p in catalog.user_products if p.model_under(org.model) is not LicensingModel.NAMED]
     totals = {p.name: count_total(len(resources[p.name])) for p in catalog.user_products}
-    if metered and org.model is LicensingModel.HOURLY:
-        milliseconds = queries.charged_session_hours(conn, org.id, catalog, start, cut, metered)
-        for product in metered:
-            totals[product.name] = hours_total(milliseconds.get((product.family, product.rank), 0))
-    elif metered:
-        rows = queries.charged_session_intervals(conn, org.id, catalog, start, cut, metered)
+    if org.model is LicensingModel.HOURLY:
+        milliseconds = queries.charged_session_hours(conn, org.id, charged_metered, start, cut)
+        for index, product in enumerate(metered):
+            totals[product.name] = hours_total(milliseconds.get(index, 0))
+    elif org.model is LicensingModel.CONCURRENT:
+        rows = queries.charged_session_intervals(conn, org.id, charged_metered, start, cut)
         intervals = np.array(rows, dtype=np.int64).reshape(-1, 3)
         for index, product in enumerate(metered):
             mine = intervals[intervals[:, 0] == index]

@@ -29,7 +29,7 @@ from sqlalchemy import (
 
 from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
 from billable.rules.intervals import intervals
-from billable.store.sql import LoopJoin, insert_for, least
+from billable.store.sql import LoopJoin, insert_for, least, prefer_index_loops
 from billable.store.tables import events, holdings, sessions, users
 
 # Keys to rebuild in this transaction: ``since`` is the earliest new event of the key,
@@ -70,12 +70,7 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     conn.exec_driver_sql(_CREATE_REPLAY)
     conn.execute(delete(_replay))
     conn.execute(_replay.insert(), [{"user_id": u, "product": p, "since": t} for (u, p), t in since.items()])
-    if conn.dialect.name == "postgresql":
-        # Every statement below looks up the few keys of one batch in big tables: index
-        # loops, whatever the planner guesses for a fresh temporary table.
-        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-        conn.exec_driver_sql("SET LOCAL jit = off")
+    prefer_index_loops(conn)
     table, key = kind.table, _replay.c
     same_key = [table.c.org_id == org_id, table.c.user_id == key.user_id]
     if kind.by_product:

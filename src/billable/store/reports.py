@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import CTE, Connection, and_, case, func, select, text, tuple_
+from sqlalchemy import CTE, Column, Connection, Integer, MetaData, String, Table, and_, case, delete, func, select, text
 
-from billable.rules.catalog import Catalog, UserProduct
-from billable.store.sql import greatest, least
+from billable.rules.catalog import Catalog
+from billable.store.sql import LoopJoin, greatest, least, prefer_index_loops
 from billable.store.tables import events, holdings, sessions, users
 
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
@@ -68,45 +68,61 @@ def charged_users(conn: Connection, org_id: str, catalog: Catalog, start: int, c
     return [ChargedUser(*row) for row in conn.execute(query)]
 
 
-def _charged_sessions(org_id: str, catalog: Catalog, start: int, cut: int, products: list[UserProduct]):  # type: ignore[no-untyped-def]
-    """Sessions of users charged one of ``products``, clipped to ``[start, cut)``."""
-    charged = _charged(org_id, catalog, start, cut)
-    started = greatest(sessions.c.started_at, start)
-    ended = least(sessions.c.ended_at, cut)
-    overlapping = and_(
-        sessions.c.org_id == org_id,
-        sessions.c.user_id == charged.c.user_id,
-        sessions.c.ended_at > start,
-        sessions.c.started_at < cut,
+_charged_products = Table(
+    "charged_products",
+    MetaData(),
+    Column("user_id", String(256)),
+    Column("product_index", Integer),
+    prefixes=["TEMPORARY"],
+)
+_CREATE_CHARGED = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS charged_products (user_id VARCHAR(256) NOT NULL, product_index INTEGER NOT NULL)"
+)
+
+
+def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int):  # type: ignore[no-untyped-def]
+    """The parts of a query over the sessions of ``charged`` users, clipped to ``[start, cut)``.
+
+    ``charged`` pairs a user with the index of the product they are charged; it is
+    written to a temporary table that the query loops over, one index seek per user.
+    """
+    conn.exec_driver_sql(_CREATE_CHARGED)
+    conn.execute(delete(_charged_products))
+    conn.execute(_charged_products.insert(), [{"user_id": u, "product_index": i} for u, i in charged])
+    prefer_index_loops(conn)
+    key = _charged_products.c
+    overlapping = LoopJoin(
+        _charged_products,
+        sessions,
+        and_(
+            sessions.c.org_id == org_id,
+            sessions.c.user_id == key.user_id,
+            sessions.c.ended_at > start,
+            sessions.c.started_at < cut,
+        ),
     )
-    chosen = tuple_(charged.c.family, charged.c.rank).in_([(p.family, p.rank) for p in products])
-    return charged, started, ended, overlapping, chosen
+    return key.product_index, greatest(sessions.c.started_at, start), least(sessions.c.ended_at, cut), overlapping
 
 
 def charged_session_hours(
-    conn: Connection, org_id: str, catalog: Catalog, start: int, cut: int, products: list[UserProduct]
-) -> dict[tuple[str, int], int]:
-    """Total clipped session milliseconds per charged ``(family, rank)``."""
-    charged, started, ended, overlapping, chosen = _charged_sessions(org_id, catalog, start, cut, products)
-    query = (
-        select(charged.c.family, charged.c.rank, func.sum(ended - started))
-        .join(sessions, overlapping)
-        .where(chosen)
-        .group_by(charged.c.family, charged.c.rank)
-    )
-    return {(family, rank): int(total) for family, rank, total in conn.execute(query)}
+    conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
+) -> dict[int, int]:
+    """Total clipped session milliseconds per product index."""
+    if not charged:
+        return {}
+    product, started, ended, overlapping = _sessions_of(conn, org_id, charged, start, cut)
+    query = select(product, func.sum(ended - started)).select_from(overlapping).group_by(product)
+    return {index: int(total) for index, total in conn.execute(query)}
 
 
 def charged_session_intervals(
-    conn: Connection, org_id: str, catalog: Catalog, start: int, cut: int, products: list[UserProduct]
+    conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
 ) -> list[tuple[int, int, int]]:
-    """``(i, started, ended)`` of every clipped session of users charged ``products[i]``."""
-    charged, started, ended, overlapping, chosen = _charged_sessions(org_id, catalog, start, cut, products)
-    index = case(
-        *[(and_(charged.c.family == p.family, charged.c.rank == p.rank), i) for i, p in enumerate(products)]
-    )
-    query = select(index, started, ended).join(sessions, overlapping).where(chosen)
-    return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+    """``(product index, started, ended)`` of every clipped session of the ``charged`` users."""
+    if not charged:
+        return []
+    product, started, ended, overlapping = _sessions_of(conn, org_id, charged, start, cut)
+    return [tuple(row) for row in conn.execute(select(product, started, ended).select_from(overlapping))]  # type: ignore[misc]
 
 
 def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -> list[tuple[str, str, int]]:

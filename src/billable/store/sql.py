@@ -66,3 +66,16 @@ def _loop_join_sqlite(join: LoopJoin, compiler: Any, asfrom: bool = False, **kw:
     right = join.right._compiler_dispatch(compiler, **kw)
     kw.pop("asfrom")
     return f"{left} CROSS JOIN {right} ON {join.onclause._compiler_dispatch(compiler, **kw)}"
+
+
+def prefer_index_loops(conn: Connection) -> None:
+    """For the rest of the transaction on PostgreSQL, join by index loops only.
+
+    For statements that look up the keys held in a fresh temporary table (which has no
+    statistics) in a large table: the planner would otherwise guess, and a wrong guess
+    scans the large table. SQLite gets the same order from ``LoopJoin``.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+        conn.exec_driver_sql("SET LOCAL jit = off")
