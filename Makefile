@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/billable demo
+	$(BIN)/billable serve
 
 test: install
 	$(BIN)/python -m pytest

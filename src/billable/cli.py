@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,6 +73,26 @@ def _print_json(document: dict[str, Any]) -> None:
 def main(ctx: click.Context, database: str, catalog: str | None) -> None:
     """billable: billable usage of Genesys-style licenses and devices."""
     ctx.obj = Context(database, catalog)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="server processes")
+@click.pass_obj
+def serve_command(context: Context, host: str, port: int, workers: int) -> None:
+    """Migrate the database, then serve the API (settings: BILLABLE_* variables, docs/operating.md)."""
+    import logging
+
+    import uvicorn
+
+    migrate.upgrade(context.database)
+    os.environ["BILLABLE_DATABASE_URL"] = context.database_url
+    if context.catalog_path:
+        os.environ["BILLABLE_CATALOG"] = context.catalog_path
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    uvicorn.run("billable.server.asgi:app", host=host, port=port, workers=workers, access_log=False,
+                log_level="info")
 
 
 @main.group()
@@ -270,6 +291,7 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     with database.read() as conn:
         report = billable_usage_report(conn, org, period, catalog, context.clock())
     click.echo(presentation.table_text(report))
+    click.echo(_how_to_call(client.client_id, client.client_secret, format_instant(start), format_instant(end)))
     _print_json({
         "orgId": org.id,
         "clientId": client.client_id,
@@ -278,6 +300,19 @@ def demo_command(context: Context, users: int, seed: int) -> None:
         "duplicates": totals.duplicates,
         "report": f"billable report --org {org.id} --start {format_instant(start)} --end {format_instant(end)}",
     })
+
+
+def _how_to_call(client_id: str, secret: str, start: str, end: str, base: str = "http://127.0.0.1:8080") -> str:
+    query = f"startDate={start}&endDate={end}"
+    return f"""Serve it with `billable serve` ({base}), then:
+
+  TOKEN=$(curl -s -u {client_id}:{secret} -d grant_type=client_credentials {base}/oauth/token \\
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer $TOKEN" "{base}/api/v2/billing/reports/billableusage?{query}"
+
+  # or with the official Genesys Cloud Python SDK, unchanged:
+  python3 -c 'import PureCloudPlatformClientV2 as g; c = g.ApiClient(host="{base}").get_client_credentials_token("{client_id}", "{secret}"); print(g.BillingApi(c).get_billing_reports_billableusage("{start}", "{end}"))'
+"""
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -46,3 +46,11 @@ class NotFound(BillingError):
         super().__init__(f"{what} {key!r} not found")
         self.what = what
         self.key = key
+
+
+class InvalidCredentials(BillingError):
+    """A client id and secret that do not match an active client."""
+
+
+class PayloadTooLarge(BillingError):
+    """A request over a size or count limit."""

@@ -41,11 +41,13 @@ class Database:
     several queries never sees half of a batch.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False):
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, durable: bool = True):
+        """``durable=False`` is for throwaway state: SQLite commits without waiting for the disk."""
         self.url = normalize_url(url)
         self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=self.is_postgresql)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _prepare_sqlite)
+            pragmas = _SQLITE_PRAGMAS if durable else (*_SQLITE_PRAGMAS, "PRAGMA synchronous = NORMAL")
+            event.listen(self.engine, "connect", lambda connection, _: _prepare_sqlite(connection, pragmas))
             event.listen(self.engine, "begin", _begin_sqlite)
 
     @property
@@ -70,11 +72,11 @@ class Database:
         self.engine.dispose()
 
 
-def _prepare_sqlite(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _prepare_sqlite(dbapi_connection, pragmas: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
     # pysqlite's own transaction handling is broken by design: we emit BEGIN ourselves.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in _SQLITE_PRAGMAS:
+    for pragma in pragmas:
         cursor.execute(pragma)
     cursor.close()
 

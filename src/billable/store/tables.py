@@ -99,3 +99,36 @@ holdings = Table(
     Index("holdings_period", "org_id", "started_at"),
 )
 
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    # SHA-256 of the token: tokens are random and long, so a fast hash is enough, and a
+    # copy of the table gives nobody a usable token.
+    Column("token_hash", String(64), primary_key=True),
+    Column("org_id", String(36), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("permissions", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+# Computed reports, shared by every server process. ``version`` is the organization's
+# ``last_seq`` in the snapshot the body was computed from: the body is current while it
+# equals the organization's ``last_seq``. ``fresh_until`` bounds the life of a report
+# whose period reaches past the moment it was computed (time alone changes it).
+# ``computing_since`` is a lease: one process computes, the others wait for its result.
+computed_reports = Table(
+    "computed_reports",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("period_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("period_end", BigInteger, primary_key=True, autoincrement=False),
+    Column("subject", String(256), primary_key=True),
+    Column("version", BigInteger, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("fresh_until", BigInteger, nullable=True),
+    Column("computing_version", BigInteger, nullable=True),
+    Column("computing_since", BigInteger, nullable=True),
+)

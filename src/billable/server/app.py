@@ -1,0 +1,59 @@
+"""The app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from billable import __version__
+from billable.rules.catalog import Catalog
+from billable.rules.instants import system_now
+from billable.server import errors
+from billable.server.access_log import CorrelationAndAccessLog
+from billable.server.routes import router
+from billable.server.settings import Settings
+from billable.service.report_desk import DeskSettings, ReportDesk
+from billable.store import ratelimits
+from billable.store.database import Database
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = system_now) -> FastAPI:
+    """A server of ``settings`` (from the environment when None); ``clock`` is for tests."""
+    settings = settings or Settings()
+    database = Database(settings.database_url)
+    counters = ratelimits.counter_database(database)
+    catalog = Catalog.load(settings.catalog)
+    desk = ReportDesk(database, catalog, clock, DeskSettings(
+        budget_seconds=settings.report_budget_seconds,
+        lease_seconds=settings.report_lease_seconds,
+        live_max_age_seconds=settings.live_report_max_age_seconds,
+        workers=settings.report_workers,
+    ))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ratelimits.prepare(counters)
+        yield
+        desk.close()
+        database.dispose()
+        if counters is not database:
+            counters.dispose()
+
+    app = FastAPI(
+        title="billable",
+        version=__version__,
+        description="Billable usage of licenses and devices, wire-compatible with the Genesys Cloud billing API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.counters = counters
+    app.state.catalog = catalog
+    app.state.clock = clock
+    app.state.desk = desk
+    errors.install(app)
+    app.include_router(router)
+    app.add_middleware(CorrelationAndAccessLog)
+    return app

@@ -1,0 +1,50 @@
+"""Bearer tokens, permissions and the rate limit, as route dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from billable.server.errors import ApiError
+from billable.service.access import grant_of, token_hash
+from billable.store import ratelimits
+from billable.store.tokens import TokenGrant
+
+WINDOW_SECONDS = 60
+_bearer = HTTPBearer(auto_error=False, description="a token from POST /oauth/token")
+
+
+def requires(*accepted: str) -> Callable[[Request], object]:
+    """A dependency admitting a valid token that holds any of ``accepted``, within the rate limit."""
+
+    async def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> TokenGrant:
+        if credentials is None or not credentials.credentials.strip():
+            raise ApiError(401, "a bearer token is required (Authorization: Bearer …)")
+        token = credentials.credentials.strip()
+        grant = await run_in_threadpool(_check, request, token)
+        request.state.org_id = grant.org_id
+        if not set(accepted) & set(grant.permissions):
+            raise ApiError(403, f"the token lacks every permission this route accepts: any of {', '.join(accepted)}")
+        return grant
+
+    return dependency
+
+
+def _check(request: Request, token: str) -> TokenGrant:
+    app = request.app.state
+    now = app.clock()
+    with app.database.read() as conn:
+        grant = grant_of(conn, token, now)
+    if grant is None:
+        raise ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
+    limit = app.settings.rate_limit_per_minute
+    with app.counters.write() as conn:
+        verdict = ratelimits.count_request(conn, token_hash(token), now, limit, WINDOW_SECONDS)
+    if not verdict.allowed:
+        seconds = verdict.retry_after_seconds
+        raise ApiError(429, f"rate limit of {limit} requests per minute reached; retry in {seconds} s",
+                       headers={"Retry-After": str(seconds)})
+    return grant

@@ -1,0 +1,173 @@
+"""The routes of api.md: OAuth token, billable usage report, event ingestion."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from billable.rules.errors import InvalidCredentials, PayloadTooLarge
+from billable.rules.instants import Period
+from billable.server.auth import requires
+from billable.server.errors import ApiError, ErrorBody
+from billable.server.models import BillingUsageReport, IngestionResult, OAuthError, TokenAnswer
+from billable.service.access import issue_token
+from billable.service.ingestion import ingest
+from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
+from billable.store.tokens import TokenGrant
+
+EVENT_TYPES = ("application/json", "application/cloudevents-batch+json")
+DATE_HELP = "ISO-8601 date-time (any offset; none means UTC) or a date, e.g. 2026-10-01T00:00:00.000Z"
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody, "description": "error"} for status in statuses}
+
+
+router = APIRouter()
+
+
+@router.post(
+    "/oauth/token",
+    tags=["auth"],
+    response_model=TokenAnswer,
+    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}, 415: {"model": ErrorBody}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object", "required": ["grant_type"],
+                "properties": {"grant_type": {"type": "string", "enum": ["client_credentials"]}},
+            }}},
+        }
+    },
+)
+async def token(request: Request) -> JSONResponse:
+    """Client credentials: HTTP Basic ``client_id:client_secret``, form ``grant_type=client_credentials``."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise ApiError(415, "send the form as application/x-www-form-urlencoded")
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    if form.get("grant_type") != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
+    client_id, client_secret = _basic_credentials(request.headers.get("authorization", ""))
+    client_id = client_id or form.get("client_id", "")
+    client_secret = client_secret or form.get("client_secret", "")
+    state = request.app.state
+
+    def issue() -> Any:
+        with state.database.write() as conn:
+            return issue_token(conn, client_id, client_secret, state.clock(), state.settings.token_ttl_seconds)
+
+    try:
+        issued = await run_in_threadpool(issue)
+    except InvalidCredentials as error:
+        return _oauth_error(401, "invalid_client", str(error))
+    return JSONResponse({"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in},
+                        headers={"Cache-Control": "no-store"})
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    client_id, _, client_secret = decoded.partition(":")
+    return client_id, client_secret
+
+
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    return JSONResponse({"error": error, "description": description, "error_description": description},
+                        status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _period(start: str, end: str) -> Period:
+    # A '+' in an offset that reached us unescaped in a query string arrives as a space.
+    return Period.parse(*(_plus_in_offset(text) for text in (start, end)))
+
+
+def _plus_in_offset(text: str) -> str:
+    if len(text) > 6 and text[-6] == " " and text[-3] == ":":
+        return text[:-6] + "+" + text[-5:]
+    return text
+
+
+@router.get(
+    "/api/v2/billing/reports/billableusage",
+    tags=["billing"],
+    response_model=BillingUsageReport,
+    responses=_errors(400, 401, 403, 404, 429, 500),
+)
+async def billable_usage(
+    request: Request,
+    startDate: str = Query(description=DATE_HELP),
+    endDate: str = Query(description=DATE_HELP + "; exclusive"),
+    grant: TokenGrant = Depends(requires(*READ_REPORTS)),
+) -> Response:
+    """The billable usages of the token's organization for ``[startDate, endDate)``.
+
+    Answers ``status: InProgress`` with no usages when the report is not ready within the
+    server's budget; repeat the same request until it answers ``Complete``.
+    """
+    period = _period(startDate, endDate)
+    answer = await run_in_threadpool(request.app.state.desk.billable_usage, grant.org_id, period)
+    return Response(answer.body, media_type="application/json")
+
+
+@router.post(
+    "/api/v2/billing/events",
+    tags=["billing"],
+    response_model=IngestionResult,
+    responses=_errors(400, 401, 403, 413, 415, 429, 500),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {kind: {"schema": {"type": "array", "maxItems": 10_000, "items": {"type": "object"}}}
+                        for kind in EVENT_TYPES},
+        }
+    },
+)
+async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(INGEST_EVENTS))) -> JSONResponse:
+    """Store a batch of CloudEvents: all or nothing, duplicates skipped, answered after commit."""
+    state = request.app.state
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() not in EVENT_TYPES:
+        raise ApiError(415, f"send the events as one of {', '.join(EVENT_TYPES)}")
+    raw = await _read_limited(request, state.settings.max_body_bytes)
+    try:
+        events = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, f"the body is not valid JSON: {error}") from None
+    if not isinstance(events, list):
+        raise ApiError(400, "the body must be a JSON array of CloudEvents",
+                       details=[{"fieldName": "body", "errorCode": "invalid.value"}])
+    if len(events) > state.settings.max_events:
+        raise PayloadTooLarge(f"at most {state.settings.max_events} events per request; this one has {len(events)}")
+
+    def store() -> Any:
+        with state.database.write() as conn:
+            return ingest(conn, grant.org_id, events, state.catalog, state.clock())
+
+    result = await run_in_threadpool(store)
+    return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to be over ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body may have at most {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body may have at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,27 @@
+"""Server settings, from arguments or ``BILLABLE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from billable.store.database import DEFAULT_URL
+
+
+class Settings(BaseSettings):
+    """Everything a server process is configured with; see docs/operating.md."""
+
+    model_config = SettingsConfigDict(env_prefix="BILLABLE_", extra="ignore")
+
+    database_url: str = DEFAULT_URL
+    catalog: str | None = Field(None, description="product catalog TOML; the shipped one when unset")
+    report_budget_seconds: float = Field(2.0, ge=0, description="how long a request waits for a report before InProgress")
+    report_workers: int = Field(2, ge=1, description="report computations at once in one process")
+    report_lease_seconds: float = Field(300.0, gt=0, description="after this, another process may take over a computation")
+    live_report_max_age_seconds: float = Field(
+        10.0, ge=0, description="how long a report of a period that is not over yet is served from the store"
+    )
+    rate_limit_per_minute: int = Field(300, ge=1, description="requests per token per rolling minute")
+    token_ttl_seconds: int = Field(86_400, ge=60, description="lifetime of an access token")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest request body")
+    max_events: int = Field(10_000, ge=1, description="most events in one ingestion request")

@@ -1,0 +1,118 @@
+"""Serving reports: from the shared store when current, else computed once, within a budget.
+
+A report is current while no event has been accepted for its organization since the
+snapshot it was computed from (and, for a period reaching past the moment of computing,
+for a short while). Otherwise one process takes a lease and computes it in the
+background; every request for it, in any process, waits for that result up to the
+budget and answers ``InProgress`` after it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from threading import Lock
+
+from billable.rules.catalog import Catalog
+from billable.rules.instants import Period
+from billable.rules.report import BillableUsageReport
+from billable.service.presentation import api_body
+from billable.service.reports import billable_usage_report
+from billable.store import computed
+from billable.store.computed import ReportKey
+from billable.store.database import Database
+from billable.store.organizations import get_organization
+
+BILLABLE_USAGE = "billableusage"
+_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: str  # "Complete" or "InProgress"
+    body: str  # the JSON body to send
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    budget_seconds: float = 2.0
+    lease_seconds: float = 300.0
+    live_max_age_seconds: float = 10.0
+    workers: int = 2
+
+
+class ReportDesk:
+    def __init__(self, database: Database, catalog: Catalog, clock: Callable[[], int], settings: DeskSettings):
+        self.database = database
+        self.catalog = catalog
+        self.clock = clock
+        self.settings = settings
+        self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="report")
+        self._running: dict[tuple[ReportKey, int], Future[str]] = {}
+        self._lock = Lock()
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.settings.lease_seconds * 1000)
+
+    def billable_usage(self, org_id: str, period: Period) -> Answer:
+        key = ReportKey(org_id, BILLABLE_USAGE, period.start, period.end)
+        deadline = time.monotonic() + self.settings.budget_seconds
+        while True:
+            with self.database.read() as conn:
+                found = computed.look_up(conn, key, self.clock(), self.lease_ms)
+            if found.body is not None:
+                return Answer("Complete", found.body)
+            running = self._start(key, period, found)
+            remaining = deadline - time.monotonic()
+            if running is not None:
+                try:
+                    return Answer("Complete", running.result(timeout=max(0.0, remaining)))
+                except FutureTimeout:
+                    break
+            if remaining <= 0:
+                break
+            time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
+        body = api_body(org_id, BillableUsageReport(period, ()), status="InProgress")
+        return Answer("InProgress", json.dumps(body, separators=(",", ":")))
+
+    def _start(self, key: ReportKey, period: Period, found: computed.Lookup) -> Future[str] | None:
+        """This process's computation of the current version, started if nobody computes it."""
+        with self._lock:
+            running = self._running.get((key, found.current_version))
+            if running is not None or found.computing:
+                return running
+            with self.database.write() as conn:
+                if not computed.claim(conn, key, found.current_version, self.clock(), self.lease_ms):
+                    return None
+            running = self._executor.submit(self._compute, key, period, found.current_version)
+            self._running[(key, found.current_version)] = running
+            running.add_done_callback(lambda _: self._forget(key, found.current_version))
+            return running
+
+    def _forget(self, key: ReportKey, version: int) -> None:
+        with self._lock:
+            self._running.pop((key, version), None)
+
+    def _compute(self, key: ReportKey, period: Period, claimed: int) -> str:
+        try:
+            now = self.clock()
+            with self.database.read() as conn:
+                org = get_organization(conn, key.org_id)  # the version this snapshot sees
+                report = billable_usage_report(conn, org, period, self.catalog, now)
+            body = json.dumps(api_body(org.id, report), separators=(",", ":"))
+            fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
+            with self.database.write() as conn:
+                computed.store_body(conn, key, org.last_seq, body, fresh_until)
+            return body
+        except BaseException:
+            with self.database.write() as conn:
+                computed.release(conn, key, claimed)
+            raise
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

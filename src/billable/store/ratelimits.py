@@ -1,0 +1,85 @@
+"""Requests per token, counted per second over a rolling window, for every server process.
+
+The counts are throwaway state and live apart from the billing data: an UNLOGGED table
+on PostgreSQL (no WAL, emptied after a crash), and on SQLite a file of its own next to the
+database, so counting a request never waits for the billing database's write lock. The
+table is created on first use and is not part of the migrations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, delete, func, select
+from sqlalchemy.engine import make_url
+
+from billable.store.database import Database
+from billable.store.sql import insert_for
+
+_hits = Table(
+    "rate_limit_hits",
+    MetaData(),
+    Column("token_hash", String(64), primary_key=True),
+    Column("second", BigInteger, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+)
+_CREATE = {
+    "postgresql": "CREATE UNLOGGED TABLE IF NOT EXISTS rate_limit_hits "
+    "(token_hash VARCHAR(64) NOT NULL, second BIGINT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (token_hash, second))",
+    "sqlite": "CREATE TABLE IF NOT EXISTS rate_limit_hits "
+    "(token_hash VARCHAR(64) NOT NULL, second BIGINT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (token_hash, second))",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after_seconds: int = 0
+
+
+def counter_database(database: Database) -> Database:
+    """Where the counts live for ``database``: itself on PostgreSQL, a side file on SQLite."""
+    if database.is_postgresql:
+        return database
+    url = make_url(database.url)
+    path = url.database or ""
+    side = f"sqlite:///{path}-ratelimit" if path and path != ":memory:" else "sqlite://"
+    return Database(side, durable=False)
+
+
+def prepare(database: Database) -> None:
+    with database.write() as conn:
+        conn.exec_driver_sql(_CREATE[conn.dialect.name])
+
+
+def count_request(conn: Connection, token_hash: str, now: int, limit: int, window_seconds: int) -> Verdict:
+    """Count one request of ``token_hash`` unless it is over ``limit`` in the rolling window."""
+    if conn.dialect.name == "postgresql":
+        # One token's requests are counted one at a time, across processes.
+        key = int.from_bytes(hashlib.sha256(token_hash.encode()).digest()[:8], "big", signed=True)
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
+    second = now // 1000
+    oldest = second - window_seconds + 1
+    rows = conn.execute(
+        select(_hits.c.second, _hits.c.count)
+        .where(_hits.c.token_hash == token_hash, _hits.c.second >= oldest)
+        .order_by(_hits.c.second)
+    ).all()
+    total = sum(count for _, count in rows)
+    if total >= limit:
+        # Wait until enough of the oldest seconds have left the window.
+        for bucket, count in rows:
+            total -= count
+            if total < limit:
+                return Verdict(False, max(1, bucket + window_seconds - second))
+    insert = insert_for(conn, _hits)
+    conn.execute(
+        insert.values(token_hash=token_hash, second=second, count=1).on_conflict_do_update(
+            index_elements=[_hits.c.token_hash, _hits.c.second], set_={"count": _hits.c.count + 1}
+        )
+    )
+    if not rows:  # the token's first request in a window: forget its older seconds
+        conn.execute(delete(_hits).where(_hits.c.token_hash == token_hash, _hits.c.second < oldest))
+    return Verdict(True)

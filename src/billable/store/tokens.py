@@ -1,0 +1,53 @@
+"""Access tokens, stored only as hashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, delete, select
+
+from billable.store.tables import access_tokens, oauth_clients
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """Who a valid token speaks for."""
+
+    org_id: str
+    client_id: str
+    permissions: tuple[str, ...]
+    expires_at: int
+
+
+def insert_token(conn: Connection, token_hash: str, grant: TokenGrant, now: int) -> None:
+    conn.execute(
+        access_tokens.insert().values(
+            token_hash=token_hash,
+            org_id=grant.org_id,
+            client_id=grant.client_id,
+            permissions=" ".join(grant.permissions),
+            created_at=now,
+            expires_at=grant.expires_at,
+        )
+    )
+
+
+def find_grant(conn: Connection, token_hash: str, now: int) -> TokenGrant | None:
+    """The grant of an unexpired token whose client is not revoked, or None."""
+    query = (
+        select(access_tokens)
+        .join(oauth_clients, and_(oauth_clients.c.client_id == access_tokens.c.client_id))
+        .where(
+            access_tokens.c.token_hash == token_hash,
+            access_tokens.c.expires_at > now,
+            oauth_clients.c.revoked_at.is_(None),
+        )
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    return TokenGrant(row.org_id, row.client_id, tuple(row.permissions.split()), row.expires_at)
+
+
+def delete_expired(conn: Connection, now: int) -> int:
+    return conn.execute(delete(access_tokens).where(access_tokens.c.expires_at <= now)).rowcount
