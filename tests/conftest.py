@@ -115,3 +115,88 @@ def event(kind: str, subject: str, time: str | int, source: str = "urn:test", id
     if data:
         body["data"] = data
     return body
+
+
+class Clock:
+    """A clock a test can move."""
+
+    def __init__(self, now: int):
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def make_client(database: Database):  # type: ignore[no-untyped-def]
+    """A real app on the test database, driven through Starlette's TestClient (lifespan included)."""
+    from fastapi.testclient import TestClient
+
+    from billable.server import Settings, create_app
+
+    opened = []
+
+    def make(clock: Clock | None = None, **settings: Any) -> TestClient:
+        app = create_app(Settings(database_url=database.url, **settings), clock=clock or Clock(INGESTED_AT))
+        client = TestClient(app, raise_server_exceptions=False)
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+def new_client(database: Database, org_id: str, *permissions: str) -> tuple[str, str]:
+    from billable.service.organizations import PERMISSIONS, create_client
+
+    with database.write() as conn:
+        made = create_client(conn, org_id, list(permissions or PERMISSIONS), INGESTED_AT)
+    return made.client_id, made.client_secret
+
+
+def bearer(client, client_id: str, secret: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    answer = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(database_url: str, **env: str) -> Iterator[str]:
+    """A real `billable serve` process on a free local port; yields its base URL."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    port = free_port()
+    program = str(Path(sys.executable).with_name("billable"))
+    environment = {**os.environ, "BILLABLE_DATABASE_URL": database_url, **{f"BILLABLE_{k.upper()}": v for k, v in env.items()}}
+    process = subprocess.Popen([program, "serve", "--port", str(port)], env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{base}/openapi.json", timeout=1)
+                break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(process.stderr.read().decode() if process.stderr else "server died")
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr:
+            process.stderr.close()

@@ -73,14 +73,16 @@ def claim(conn: Connection, key: ReportKey, version: int, now: int, lease_ms: in
         "computing_version": version,
         "computing_since": now,
     }
-    result = conn.execute(
-        insert.values(**values).on_conflict_do_update(
+    claimed = conn.execute(
+        insert.values(**values)
+        .on_conflict_do_update(
             index_elements=[c.org_id, c.kind, c.period_start, c.period_end, c.subject],
             set_={"computing_version": version, "computing_since": now},
             where=free,
         )
-    )
-    return result.rowcount == 1
+        .returning(c.computing_since)
+    ).first()
+    return claimed is not None
 
 
 def store_body(conn: Connection, key: ReportKey, version: int, body: str, fresh_until: int | None) -> None:

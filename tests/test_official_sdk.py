@@ -1,0 +1,68 @@
+"""The official Genesys Cloud Python SDK, unchanged, against a real server of this project."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import PureCloudPlatformClientV2 as genesys
+from conftest import CATALOG, INGESTED_AT, new_client, running_server
+from examples import WORKED_EXAMPLES
+
+from billable.rules.instants import Period
+from billable.service.presentation import api_body
+from billable.service.reports import billable_usage_report
+from billable.store.organizations import get_organization
+
+START, END = datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def as_sent(report: genesys.BillingUsageReport) -> dict:  # type: ignore[type-arg]
+    """The SDK's model back in the wire's shape, to compare with the service's body."""
+    return {
+        "id": report.id,
+        "name": report.name,
+        "startDate": report.start_date.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "endDate": report.end_date.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "status": report.status,
+        "usages": [
+            {"name": u.name, "totalUsage": u.total_usage,
+             "resources": [{"name": r.name, "date": r.date.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"} for r in u.resources]}
+            for u in report.usages
+        ],
+        "selfUri": report.self_uri,
+    }
+
+
+def test_login_and_report(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org("hourly")
+    org.ingest([e for example in WORKED_EXAMPLES for e in example()[1]])
+    client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
+    with org.database.read() as conn:
+        report = billable_usage_report(conn, get_organization(conn, org.id), Period.parse("2026-10-01", "2026-11-01"),
+                                       CATALOG, INGESTED_AT)
+    expected = api_body(org.id, report)
+    # A zero budget: the first answer is InProgress, as Genesys Cloud may answer.
+    with running_server(org.database.url, report_budget_seconds="0") as base:
+        api = genesys.BillingApi(genesys.ApiClient(host=base).get_client_credentials_token(client_id, secret))
+        first = api.get_billing_reports_billableusage(START, END)
+        assert first.status == "InProgress" and first.usages == []
+        for _ in range(100):
+            answer = api.get_billing_reports_billableusage(START, END)
+            if answer.status == "Complete":
+                break
+            time.sleep(0.1)
+    assert as_sent(answer) == expected
+    assert {u.name for u in answer.usages} >= {"cx1", "cx2", "edge"}
+
+
+def test_wrong_secret_is_refused(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    client_id, _ = new_client(org.database, org.id)
+    with running_server(org.database.url) as base:
+        try:
+            genesys.ApiClient(host=base).get_client_credentials_token(client_id, "wrong")
+        except Exception as error:  # the SDK raises its own ApiException on the 401
+            assert "401" in str(error) or "invalid_client" in str(error)
+        else:
+            raise AssertionError("a wrong secret was accepted")

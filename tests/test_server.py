@@ -1,0 +1,248 @@
+"""The HTTP API through the real ASGI app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import CATALOG, INGESTED_AT, Clock, bearer, event, new_client
+from examples import WORKED_EXAMPLES
+
+from billable.rules.instants import DAY_MS, Period
+from billable.service.presentation import api_body
+from billable.service.reports import billable_usage_report
+from billable.store.organizations import get_organization
+
+REPORT = "/api/v2/billing/reports/billableusage"
+OCTOBER = {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:00.000Z"}
+ALL_EVENTS = [e for example in WORKED_EXAMPLES for e in example()[1]]
+
+
+def expected_body(org) -> dict:  # type: ignore[no-untyped-def]
+    with org.database.read() as conn:
+        report = billable_usage_report(conn, get_organization(conn, org.id), Period.parse("2026-10-01", "2026-11-01"),
+                                       CATALOG, INGESTED_AT)
+    return api_body(org.id, report)
+
+
+def assert_error(answer, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert body["code"] == code and body["status"] == status
+    assert set(body) == {"message", "code", "status", "contextId", "details", "errors"}
+    assert body["contextId"] == answer.headers["ININ-Correlation-Id"]
+    assert "Traceback" not in answer.text
+    return body
+
+
+@pytest.fixture
+def org_with_events(make_org):  # type: ignore[no-untyped-def]
+    org = make_org("concurrent")
+    org.ingest(ALL_EVENTS)
+    return org
+
+
+def test_token_and_report(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+    org, client = org_with_events, make_client()
+    headers = bearer(client, *new_client(org.database, org.id))
+    answer = client.get(REPORT, params=OCTOBER, headers=headers)
+    assert answer.status_code == 200
+    assert answer.json() == expected_body(org)
+    assert answer.json()["selfUri"] == f"{REPORT}?startDate=2026-10-01T00:00:00.000Z&endDate=2026-11-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("start", ["2026-10-01T00:00:00Z", "2026-10-01T00:00:00.000Z", "2026-10-01T02:00:00+02:00",
+                                   "2026-10-01T00:00:00", "2026-10-01", "2026-10-01T00:00:00+00:00"])
+def test_every_date_form(start: str, org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+    org, client = org_with_events, make_client()
+    headers = bearer(client, *new_client(org.database, org.id))
+    answer = client.get(REPORT, params={"startDate": start, "endDate": "2026-11-01"}, headers=headers)
+    assert answer.json() == expected_body(org)
+
+
+def test_token_errors(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+    org, client = org_with_events, make_client()
+    client_id, secret = new_client(org.database, org.id)
+    form = {"grant_type": "client_credentials"}
+    for credentials in [(client_id, "wrong"), ("nobody", secret), ("", "")]:
+        answer = client.post("/oauth/token", data=form, auth=credentials)
+        assert answer.status_code == 401
+        assert answer.json()["error"] == "invalid_client" and answer.json()["error_description"]
+    answer = client.post("/oauth/token", data={"grant_type": "password"}, auth=(client_id, secret))
+    assert answer.status_code == 400 and answer.json()["error"] == "unsupported_grant_type"
+    assert_error(client.post("/oauth/token", json=form, auth=(client_id, secret)), 415, "unsupported.media.type")
+    # The secret may also come in the form, as RFC 6749 allows.
+    answer = client.post("/oauth/token", data={**form, "client_id": client_id, "client_secret": secret})
+    assert answer.status_code == 200 and answer.json()["token_type"] == "bearer"
+    assert answer.json()["expires_in"] == 86400
+
+
+def test_authentication_and_permission_errors(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+    org, clock = org_with_events, Clock(INGESTED_AT)
+    client = make_client(clock)
+    assert_error(client.get(REPORT, params=OCTOBER), 401, "authentication.required")
+    assert_error(client.get(REPORT, params=OCTOBER, headers={"Authorization": "Bearer nope"}), 401, "bad.credentials")
+    assert_error(client.get(REPORT, params=OCTOBER, headers={"Authorization": "Basic eDp5"}), 401, "authentication.required")
+    ingest_only = bearer(client, *new_client(org.database, org.id, "billing:usage:ingest"))
+    body = assert_error(client.get(REPORT, params=OCTOBER, headers=ingest_only), 403, "missing.any.permissions")
+    assert "billing:subscription:view" in body["message"] and "billing:subscription:read" in body["message"]
+    read_only = bearer(client, *new_client(org.database, org.id, "billing:subscription:read"))
+    body = assert_error(client.post("/api/v2/billing/events", json=[], headers=read_only), 403, "missing.any.permissions")
+    assert "billing:usage:ingest" in body["message"]
+    assert client.get(REPORT, params=OCTOBER, headers=read_only).status_code == 200
+    clock.now += DAY_MS + 1  # tokens live 24 hours
+    assert_error(client.get(REPORT, params=OCTOBER, headers=read_only), 401, "bad.credentials")
+
+
+def test_bad_parameters(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+    org, client = org_with_events, make_client()
+    headers = bearer(client, *new_client(org.database, org.id))
+    cases = [
+        ({"startDate": "2026-10-01"}, "endDate"),
+        ({"endDate": "2026-10-01"}, "startDate"),
+        ({"startDate": "yesterday", "endDate": "2026-10-01"}, "startDate"),
+        ({"startDate": "2026-11-01", "endDate": "2026-10-01"}, "endDate"),
+        ({"startDate": "2026-01-01", "endDate": "2027-01-03"}, "endDate"),
+    ]
+    for params, field in cases:
+        body = assert_error(client.get(REPORT, params=params, headers=headers), 400, "bad.request")
+        assert [d["fieldName"] for d in body["details"]] == [field]
+
+
+def test_not_found_and_correlation(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = make_client()
+    answer = client.get("/api/v2/nothing", headers={"ININ-Correlation-Id": "trace-me"})
+    body = assert_error(answer, 404, "not.found")
+    assert body["contextId"] == "trace-me"
+    assert client.get("/openapi.json").headers["ININ-Correlation-Id"]
+
+
+def test_ingestion(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    client = make_client(max_body_bytes=4096, max_events=3)
+    headers = bearer(client, *new_client(org.database, org.id))
+    url = "/api/v2/billing/events"
+    batch = ALL_EVENTS[:3]
+    answer = client.post(url, json=batch, headers=headers)
+    assert answer.status_code == 200 and answer.json() == {"accepted": 3, "duplicates": 0}
+    answer = client.post(url, content=json.dumps(batch[:2]),
+                         headers={**headers, "Content-Type": "application/cloudevents-batch+json; charset=utf-8"})
+    assert answer.json() == {"accepted": 0, "duplicates": 2}
+    assert_error(client.post(url, content=json.dumps(batch), headers={**headers, "Content-Type": "text/plain"}),
+                 415, "unsupported.media.type")
+    assert_error(client.post(url, json=ALL_EVENTS[:4], headers=headers), 413, "request.entity.too.large")
+    assert_error(client.post(url, content=b"[" + b" " * 5000 + b"]", headers={**headers, "Content-Type": "application/json"}),
+                 413, "request.entity.too.large")
+    assert_error(client.post(url, content=b"[{", headers={**headers, "Content-Type": "application/json"}), 400, "bad.request")
+    assert_error(client.post(url, json={"not": "a list"}, headers=headers), 400, "bad.request")
+    bad = [event("user.login", "zed", "2026-10-03T08:00:00Z"), event("user.login", "zed", "whenever")]
+    body = assert_error(client.post(url, json=bad, headers=headers), 400, "bad.request")
+    assert body["details"] == [{"fieldName": "events[1].time", "errorCode": "invalid.date",
+                                "message": "time must be an ISO-8601 date-time", "index": 1}]
+    # Nothing of the refused batch was stored: its first event is new when sent alone.
+    assert client.post(url, json=bad[:1], headers=headers).json() == {"accepted": 1, "duplicates": 0}
+
+
+def test_in_progress_then_complete(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+    org, client = org_with_events, make_client(report_budget_seconds=0)
+    headers = bearer(client, *new_client(org.database, org.id))
+    first = client.get(REPORT, params=OCTOBER, headers=headers).json()
+    assert first["status"] == "InProgress" and first["usages"] == []
+    assert first["id"] == expected_body(org)["id"]
+    for _ in range(200):
+        answer = client.get(REPORT, params=OCTOBER, headers=headers).json()
+        if answer["status"] == "Complete":
+            break
+        time.sleep(0.05)
+    assert answer == expected_body(org)
+
+
+def test_cache_follows_ingestion_by_http_and_by_cli(make_org, make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    client = make_client()
+    headers = bearer(client, *new_client(org.database, org.id))
+
+    def cx_users() -> dict[str, str]:
+        usages = client.get(REPORT, params=OCTOBER, headers=headers).json()["usages"]
+        return {u["name"]: u["totalUsage"] for u in usages}
+
+    assert cx_users() == {"cx1": "1"}
+    assert cx_users() == {"cx1": "1"}  # served from the store
+    client.post("/api/v2/billing/events", headers=headers, json=[
+        event("license.assigned", "bob", "2026-09-01T00:00:00Z", product="cx1"),
+        event("user.login", "bob", "2026-10-03T08:00:00Z")])
+    assert cx_users() == {"cx1": "2"}
+    events_file = tmp_path / "more.ndjson"
+    events_file.write_text("\n".join(json.dumps(e) for e in [
+        event("license.assigned", "cid", "2026-09-01T00:00:00Z", product="cx2"),
+        event("user.login", "cid", "2026-10-04T08:00:00Z")]))
+    program = str(Path(sys.executable).with_name("billable"))
+    done = subprocess.run([program, "ingest", str(events_file), "--org", org.id], capture_output=True, text=True,
+                          env={**os.environ, "BILLABLE_DATABASE_URL": org.database.url}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert cx_users() == {"cx1": "2", "cx2": "1"}
+
+
+def test_organizations_are_isolated(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+    first, second = make_org(), make_org()
+    client = make_client()
+    first_headers = bearer(client, *new_client(first.database, first.id))
+    second_headers = bearer(client, *new_client(second.database, second.id))
+    events = [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx3", id="same-1"),
+              event("user.login", "ann", "2026-10-02T08:00:00Z", id="same-2")]
+    assert client.post("/api/v2/billing/events", json=events, headers=first_headers).json()["accepted"] == 2
+    assert client.get(REPORT, params=OCTOBER, headers=second_headers).json()["usages"] == []
+    # The same keys are new in the second organization, and change nothing in the first.
+    assert client.post("/api/v2/billing/events", json=events[:1], headers=second_headers).json()["accepted"] == 1
+    assert [u["name"] for u in client.get(REPORT, params=OCTOBER, headers=first_headers).json()["usages"]] == ["cx3"]
+    assert client.get(REPORT, params=OCTOBER, headers=second_headers).json()["usages"] == []
+
+
+def test_rate_limit(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    clock = Clock(INGESTED_AT)
+    client = make_client(clock, rate_limit_per_minute=5)
+    headers = bearer(client, *new_client(org.database, org.id))
+    for second in range(5):
+        clock.now = INGESTED_AT + second * 1000
+        assert client.get(REPORT, params=OCTOBER, headers=headers).status_code == 200
+    clock.now = INGESTED_AT + 10_000
+    answer = client.get(REPORT, params=OCTOBER, headers=headers)
+    body = assert_error(answer, 429, "too.many.requests.retry.after")
+    assert answer.headers["Retry-After"] == "50"  # the first request leaves the window at 60 s
+    assert "50" in body["message"]
+    clock.now = INGESTED_AT + 60_000
+    assert client.get(REPORT, params=OCTOBER, headers=headers).status_code == 200
+    other = bearer(client, *new_client(org.database, org.id))  # limits are per token
+    assert client.get(REPORT, params=OCTOBER, headers=other).status_code == 200
+
+
+def test_unexpected_errors_hide_their_trace(empty_url: str, caplog) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from billable.server import Settings, create_app
+
+    # A database nobody migrated: every query fails inside the server.
+    with TestClient(create_app(Settings(database_url=empty_url)), raise_server_exceptions=False) as client:
+        answer = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("a", "b"))
+        body = assert_error(answer, 500, "internal.server.error")
+    assert "sqlalchemy" not in answer.text.lower() and "select" not in answer.text.lower()
+    assert body["contextId"] in caplog.text  # the log has the trace, under the same id
+
+
+def test_openapi_describes_every_route(make_client) -> None:  # type: ignore[no-untyped-def]
+    document = make_client().get("/openapi.json").json()
+    paths = document["paths"]
+    assert set(paths) >= {"/oauth/token", REPORT, "/api/v2/billing/events"}
+    report = paths[REPORT]["get"]
+    assert {p["name"] for p in report["parameters"]} == {"startDate", "endDate"}
+    assert {"200", "400", "401", "403", "429"} <= set(report["responses"])
+    assert report["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "HTTPBearer" in document["components"]["securitySchemes"]
