@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from threading import Lock
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -44,11 +45,16 @@ class Database:
     def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, durable: bool = True):
         """``durable=False`` is for throwaway state: SQLite commits without waiting for the disk."""
         self.url = normalize_url(url)
-        self.engine: Engine = create_engine(self.url, echo=echo, pool_pre_ping=self.is_postgresql)
+        # Enough pooled connections for the server's threads: a connection made anew costs
+        # its setup (pragmas on SQLite, a handshake on PostgreSQL) on every request.
+        self.engine: Engine = create_engine(
+            self.url, echo=echo, pool_pre_ping=self.is_postgresql, pool_size=20, max_overflow=20
+        )
         if self.engine.dialect.name == "sqlite":
             pragmas = _SQLITE_PRAGMAS if durable else (*_SQLITE_PRAGMAS, "PRAGMA synchronous = NORMAL")
             event.listen(self.engine, "connect", lambda connection, _: _prepare_sqlite(connection, pragmas))
             event.listen(self.engine, "begin", _begin_sqlite)
+        self._writer: AbstractContextManager[object] = Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
 
     @property
     def is_postgresql(self) -> bool:
@@ -57,7 +63,9 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits when the block ends without error."""
-        with self.engine.connect().execution_options(billable_write=True) as conn:
+        # SQLite lets one writer in at a time, and a writer that finds the lock taken
+        # sleeps in steps of up to 100 ms: threads of one process queue here instead.
+        with self._writer, self.engine.connect().execution_options(billable_write=True) as conn:
             with conn.begin():
                 yield conn
 
