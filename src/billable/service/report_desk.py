@@ -54,6 +54,7 @@ class ReportDesk:
         self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="report")
         self._running: dict[tuple[ReportKey, int], Future[str]] = {}
         self._lock = Lock()
+        self.computations = 0  # reports this process computed: each one was needed
 
     @property
     def lease_ms(self) -> int:
@@ -89,6 +90,7 @@ class ReportDesk:
             with self.database.write() as conn:
                 if not computed.claim(conn, key, found.current_version, self.clock(), self.lease_ms):
                     return None
+            self.computations += 1
             running = self._executor.submit(self._compute, key, period, found.current_version)
             self._running[(key, found.current_version)] = running
             running.add_done_callback(lambda _: self._forget(key, found.current_version))

@@ -58,11 +58,17 @@ def claim(conn: Connection, key: ReportKey, version: int, now: int, lease_ms: in
     """Take the lease to compute ``version`` of the report, unless another holds it."""
     insert = insert_for(conn, computed_reports)
     c = computed_reports.c
-    free = or_(
-        c.computing_since.is_(None),
-        c.computing_since <= now - lease_ms,
-        c.computing_version.is_(None),
-        c.computing_version < version,
+    free = and_(
+        # Nobody stored this version meanwhile (a live report's age is not checked here:
+        # the caller saw it stale, and recomputing one twice is harmless) …
+        or_(c.version.is_(None), c.version < version, c.fresh_until.is_not(None)),
+        # … and nobody holds a live lease on it.
+        or_(
+            c.computing_since.is_(None),
+            c.computing_since <= now - lease_ms,
+            c.computing_version.is_(None),
+            c.computing_version < version,
+        ),
     )
     values = {
         "org_id": key.org_id,

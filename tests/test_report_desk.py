@@ -1,0 +1,83 @@
+"""Reports computed once across processes, served from the store until an event arrives."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from conftest import CATALOG, INGESTED_AT, Clock, bearer, event, new_client
+
+from billable.rules.instants import Period
+from billable.service.report_desk import DeskSettings, ReportDesk
+
+OCTOBER = Period.parse("2026-10-01", "2026-11-01")
+
+
+def wait_complete(desk: ReportDesk, org_id: str) -> str:
+    for _ in range(200):
+        answer = desk.billable_usage(org_id, OCTOBER)
+        if answer.status == "Complete":
+            return answer.body
+        time.sleep(0.02)
+    raise AssertionError("never completed")
+
+
+def test_one_computation_for_identical_requests(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    # Two desks on one database stand for two server processes.
+    first, second = (ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(budget_seconds=0))
+                     for _ in range(2))
+    answers = []
+    threads = [threading.Thread(target=lambda d=desk: answers.append(d.billable_usage(org.id, OCTOBER)))
+               for desk in (first, second, first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {a.status for a in answers} <= {"InProgress", "Complete"}
+    body = wait_complete(second, org.id)
+    assert wait_complete(first, org.id) == body
+    assert first.computations + second.computations == 1
+    # A new event makes the stored report stale: exactly one more computation.
+    org.ingest([event("license.assigned", "bob", "2026-09-01T00:00:00Z", product="cx2"),
+                event("user.login", "bob", "2026-10-03T08:00:00Z")])
+    assert '"cx2"' in wait_complete(first, org.id) and '"cx2"' not in body
+    assert '"cx2"' in wait_complete(second, org.id)
+    assert first.computations + second.computations == 2
+    first.close()
+    second.close()
+
+
+def test_a_period_not_over_is_recomputed_as_time_passes(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org("hourly")
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    clock = Clock(Period.parse("2026-10-02T09:00:00Z", "2026-10-03").start)
+    desk = ReportDesk(org.database, CATALOG, clock, DeskSettings(live_max_age_seconds=10))
+    hours = lambda: desk.billable_usage(org.id, OCTOBER).body.split('"totalUsage":"')[1].split('"')[0]  # noqa: E731
+    assert hours() == "1.00"
+    clock.now += 5_000
+    assert hours() == "1.00"  # served from the store: younger than 10 s
+    clock.now += 30 * 60_000
+    assert hours() == "1.50"  # stale by age: recomputed with the open session grown
+    desk.close()
+
+
+def test_access_log_has_one_line_per_request(make_org, make_client, caplog) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    org = make_org()
+    client = make_client()
+    headers = bearer(client, *new_client(org.database, org.id))
+    with caplog.at_level(logging.INFO, logger="billable.access"):
+        client.get("/api/v2/billing/reports/billableusage", params={"startDate": "2026-10-01", "endDate": "2026-11-01"},
+                   headers={**headers, "ININ-Correlation-Id": "abc-123"})
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "billable.access"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["org"] == org.id and line["status"] == 200 and line["correlationId"] == "abc-123"
+    assert line["route"] == "/api/v2/billing/reports/billableusage" and line["method"] == "GET"
+    assert line["durationMs"] > 0
