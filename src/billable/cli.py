@@ -20,6 +20,7 @@ from billable.generator import Workload, generate
 from billable.rules.catalog import Catalog
 from billable.rules.errors import BillingError, InvalidEvents, InvalidInput
 from billable.rules.events import validate_events
+from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.service import presentation
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, ingest
@@ -236,23 +237,54 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
 
 
 @main.command("report")
-@click.option("--org", "org_id", required=True)
+@click.option("--org", "org_id", help="organization id, for a report from the database")
 @click.option("--start", required=True, help="ISO-8601 date-time or date (UTC)")
 @click.option("--end", required=True, help="ISO-8601 date-time or date (UTC), exclusive")
 @click.option("--format", "output", type=click.Choice(["json", "csv", "table"]), default="json", show_default=True)
+@click.option("--host", help="a remote service (this one or Genesys Cloud) instead of the database, e.g. https://api.mypurecloud.ie")
+@click.option("--region", help="a Genesys Cloud region instead of --host, e.g. eu_west_1")
+@click.option("--client-id", envvar="BILLABLE_CLIENT_ID", help="for --host/--region (env BILLABLE_CLIENT_ID)")
+@click.option("--client-secret", envvar="BILLABLE_CLIENT_SECRET", help="for --host/--region (env BILLABLE_CLIENT_SECRET)")
 @click.pass_obj
-def report_command(context: Context, org_id: str, start: str, end: str, output: str) -> None:
-    """The billable usage report of an organization for [start, end)."""
+def report_command(context: Context, org_id: str | None, start: str, end: str, output: str, host: str | None,
+                   region: str | None, client_id: str | None, client_secret: str | None) -> None:
+    """The billable usage report for [start, end): of an organization in the database,
+    or fetched through the SDK from a remote service with --host or --region."""
     period = Period.parse(start, end)
-    with context.migrated().read() as conn:
-        org = get_organization(conn, org_id)
-        report = billable_usage_report(conn, org, period, context.catalog, context.clock())
+    if host or region:
+        if not (client_id and client_secret):
+            raise click.ClickException("--host and --region need --client-id and --client-secret")
+        fetched, report = _remote_report(host, region, client_id, client_secret, period)
+        body = fetched.to_dict()
+    elif org_id:
+        with context.migrated().read() as conn:
+            org = get_organization(conn, org_id)
+            report = billable_usage_report(conn, org, period, context.catalog, context.clock())
+        body = presentation.api_body(org_id, report)
+    else:
+        raise click.ClickException("give --org for the database, or --host/--region for a remote service")
     if output == "json":
-        _print_json(presentation.api_body(org.id, report))
+        _print_json(body)
     elif output == "csv":
         click.echo(presentation.csv_text(report), nl=False)
     else:
         click.echo(presentation.table_text(report), nl=False)
+
+
+def _remote_report(host: str | None, region: str | None, client_id: str, client_secret: str,
+                   period: Period) -> tuple[Any, BillableUsageReport]:
+    """A report fetched with the SDK, in the engine's terms so every format is written alike."""
+    from billable.client import ApiClient, BillingApi, BillableClientError
+
+    try:
+        with ApiClient(host, region=region) as client:
+            fetched = BillingApi(client.login_client_credentials(client_id, client_secret)).get_billing_reports_billableusage(
+                format_instant(period.start), format_instant(period.end))
+    except BillableClientError as error:
+        raise click.ClickException(str(error)) from None
+    usages = [Usage.of(u.name, format(u.total_usage, "f"), [Resource(r.name, instant_from_datetime(r.date))
+                                                           for r in u.resources]) for u in fetched.usages]
+    return fetched, BillableUsageReport.of(period, usages)
 
 
 @main.command("generate")

@@ -1,0 +1,78 @@
+"""What the API answers, as models that accept fields they do not know yet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def format_date(value: datetime | date | str) -> str:
+    """A request date as ``yyyy-MM-ddTHH:mm:ss.SSSZ``: naive datetimes and dates are UTC."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.min)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class BillingUsageResource(_Model):
+    name: str
+    date: datetime
+
+
+class BillingUsage(_Model):
+    name: str
+    total_usage: Decimal = Field(alias="totalUsage")
+    resources: list[BillingUsageResource] = []
+
+
+class BillingUsageReport(_Model):
+    id: str | None = None
+    name: str | None = None
+    start_date: datetime = Field(alias="startDate")
+    end_date: datetime = Field(alias="endDate")
+    status: str
+    usages: list[BillingUsage] = []
+    self_uri: str | None = Field(None, alias="selfUri")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's camelCase JSON, dates as ``yyyy-MM-ddTHH:mm:ss.SSSZ``."""
+        body = self.model_dump(by_alias=True, mode="json")
+        body["startDate"], body["endDate"] = format_date(self.start_date), format_date(self.end_date)
+        for usage, model in zip(body["usages"], self.usages):
+            usage["totalUsage"] = _total_text(model.total_usage)
+            for resource, resource_model in zip(usage["resources"], model.resources):
+                resource["date"] = format_date(resource_model.date)
+        return body
+
+    def to_csv(self) -> str:
+        """One line per resource: usage, totalUsage, resource, date (the service's own CSV)."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(("usage", "totalUsage", "resource", "date"))
+        for usage in self.usages:
+            for resource in usage.resources:
+                writer.writerow((usage.name, _total_text(usage.total_usage), resource.name, format_date(resource.date)))
+        return out.getvalue()
+
+
+def _total_text(total: Decimal) -> str:
+    return format(total, "f")
+
+
+class IngestResult(_Model):
+    accepted: int = 0
+    duplicates: int = 0
