@@ -200,3 +200,8 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
         process.wait(timeout=10)
         if process.stderr:
             process.stderr.close()
+
+
+def close_official(api_client) -> None:  # type: ignore[no-untyped-def]
+    """Close the official SDK's connection pool (it offers no close of its own)."""
+    api_client.get_http_client().rest_client.pool_manager.clear()

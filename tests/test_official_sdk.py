@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timezone
 
 import PureCloudPlatformClientV2 as genesys
-from conftest import CATALOG, INGESTED_AT, new_client, running_server
+from conftest import CATALOG, INGESTED_AT, close_official, new_client, running_server
 from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import Period
@@ -44,7 +44,8 @@ def test_login_and_report(make_org) -> None:  # type: ignore[no-untyped-def]
     expected = api_body(org.id, report)
     # A zero budget: the first answer is InProgress, as Genesys Cloud may answer.
     with running_server(org.database.url, report_budget_seconds="0") as base:
-        api = genesys.BillingApi(genesys.ApiClient(host=base).get_client_credentials_token(client_id, secret))
+        official_client = genesys.ApiClient(host=base).get_client_credentials_token(client_id, secret)
+        api = genesys.BillingApi(official_client)
         first = api.get_billing_reports_billableusage(START, END)
         assert first.status == "InProgress" and first.usages == []
         for _ in range(100):
@@ -52,6 +53,7 @@ def test_login_and_report(make_org) -> None:  # type: ignore[no-untyped-def]
             if answer.status == "Complete":
                 break
             time.sleep(0.1)
+        close_official(official_client)
     assert as_sent(answer) == expected
     assert {u.name for u in answer.usages} >= {"cx1", "cx2", "edge"}
 
@@ -60,9 +62,12 @@ def test_wrong_secret_is_refused(make_org) -> None:  # type: ignore[no-untyped-d
     org = make_org()
     client_id, _ = new_client(org.database, org.id)
     with running_server(org.database.url) as base:
+        refusing = genesys.ApiClient(host=base)
         try:
-            genesys.ApiClient(host=base).get_client_credentials_token(client_id, "wrong")
+            refusing.get_client_credentials_token(client_id, "wrong")
         except Exception as error:  # the SDK raises its own ApiException on the 401
             assert "401" in str(error) or "invalid_client" in str(error)
         else:
             raise AssertionError("a wrong secret was accepted")
+        finally:
+            close_official(refusing)
