@@ -108,3 +108,22 @@ def test_demo(empty_url: str) -> None:
     report = json.loads(ok(billable(empty_url, *command)))
     assert report["status"] == "Complete"
     assert sum(int(u["totalUsage"]) for u in report["usages"] if u["name"] in ("collaborate", "communicate", "cx1", "cx2", "cx3")) > 20
+
+
+def test_report_from_a_remote_service(make_org) -> None:  # type: ignore[no-untyped-def]
+    from conftest import new_client, running_server
+
+    org = make_org()
+    org.ingest([e for example in WORKED_EXAMPLES for e in example()[1]])
+    client_id, secret = new_client(org.database, org.id, "billing:subscription:read")
+    local = ok(billable(org.database.url, "report", "--org", org.id, "--start", "2026-10-01", "--end", "2026-11-01",
+                        "--format", "csv"))
+    with running_server(org.database.url) as base:
+        remote = ["report", "--host", base, "--client-id", client_id, "--client-secret", secret,
+                  "--start", "2026-10-01", "--end", "2026-11-01"]
+        assert ok(billable("sqlite:///unused.db", *remote, "--format", "csv")) == local
+        printed = json.loads(ok(billable("sqlite:///unused.db", *remote)))
+        assert printed["status"] == "Complete" and printed["startDate"] == "2026-10-01T00:00:00.000Z"
+        wrong = remote[:]
+        wrong[wrong.index(secret)] = "wrong"
+        assert "login refused" in failed(billable("sqlite:///unused.db", *wrong))
