@@ -127,3 +127,23 @@ def test_report_from_a_remote_service(make_org) -> None:  # type: ignore[no-unty
         wrong = remote[:]
         wrong[wrong.index(secret)] = "wrong"
         assert "login refused" in failed(billable("sqlite:///unused.db", *wrong))
+
+
+def test_concurrent_report_and_explain(empty_url: str, tmp_path: Path) -> None:
+    ok(billable(empty_url, "db", "upgrade"))
+    org = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "C", "--model", "concurrent")))["id"]
+    _, events, _ = WORKED_EXAMPLES[5]()  # concurrent, short peak ignored: totalUsage 3
+    source = tmp_path / "events.ndjson"
+    source.write_text("\n".join(json.dumps(e) for e in events))
+    ok(billable(empty_url, "ingest", str(source), "--org", org))
+    period = ["--start", "2026-10-01", "--end", "2026-10-02"]
+    body = json.loads(ok(billable(empty_url, "report", "--kind", "concurrent", "--org", org, *period)))
+    cx1 = next(p for p in body["products"] if p["name"] == "cx1")
+    assert cx1["peak"] == 3 and cx1["days"] == [{"date": "2026-10-01T00:00:00.000Z", "peak": 3, "minutesAtPeak": 120}]
+    csv = ok(billable(empty_url, "report", "--kind", "concurrent", "--org", org, *period, "--format", "csv"))
+    assert "cx1,2026-10-01T00:00:00.000Z,3,120,3\r\n" in csv
+    explained = json.loads(ok(billable(empty_url, "explain", "--org", org, "--user", "u4", *period)))
+    assert explained["billed"] and explained["firstBillableLogin"] == "2026-10-01T10:00:00.000Z"
+    assert explained["loggedInMilliseconds"] == 20 * 60_000
+    unknown = json.loads(ok(billable(empty_url, "explain", "--org", org, "--user", "nobody", *period)))
+    assert (unknown["billed"], unknown["reason"]) == (False, "unknown.user")

@@ -288,3 +288,32 @@ def test_the_sdk_needs_no_server_package() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) > 10
+
+
+def test_methods_beyond_genesys(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org("concurrent")
+    org.ingest(ALL_EVENTS)
+    client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
+    with running_server(org.database.url) as base:
+        with ApiClient(host=base).login_client_credentials(client_id, secret) as client:
+            api = BillingApi(client)
+            concurrent = api.get_billing_reports_concurrentusage("2026-10-01", "2026-11-01")
+            explained = api.get_billing_reports_billableusage_explain("2026-10-01", "2026-11-01", "ann")
+            catalog = api.get_billing_products()
+            billable = api.get_billing_reports_billableusage("2026-10-01", "2026-11-01")
+
+        async def async_calls() -> tuple:  # type: ignore[type-arg]
+            async with AsyncApiClient(host=base) as aclient:
+                await aclient.login_client_credentials(client_id, secret)
+                aapi = AsyncBillingApi(aclient)
+                return (await aapi.get_billing_reports_concurrentusage("2026-10-01", "2026-11-01"),
+                        await aapi.get_billing_reports_billableusage_explain("2026-10-01", "2026-11-01", "ann"),
+                        await aapi.get_billing_products())
+
+        assert asyncio.run(async_calls()) == (concurrent, explained, catalog)
+    totals = {u.name: u.total_usage for u in billable.usages}
+    assert {p.name: p.peak for p in concurrent.products if p.peak} == {k: int(v) for k, v in totals.items()
+                                                                        if k in ("cx1", "cx2", "cx3")}
+    assert len(concurrent.products[0].days) == 31
+    assert explained.billed and explained.families[0].charge == "cx3" and explained.display_name == "ann@example.com"
+    assert {p.name: p.billed_as for p in catalog.entities}["cx2"] == "concurrent"

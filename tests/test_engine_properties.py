@@ -90,17 +90,23 @@ def scenarios(draw):  # type: ignore[no-untyped-def]
     return model, Period(P0, P0 + length), batches, now
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario=scenarios())
-def test_engine_equals_reference(database, scenario):  # type: ignore[no-untyped-def]
+def load_scenario(database, scenario):  # type: ignore[no-untyped-def]
+    """Store a drawn scenario in a new organization, batch by batch; give back the
+    organization, the events as validated (in arrival order), the model, period and now."""
     model, period, batches, now = scenario
     with database.write() as conn:
         org = create_organization(conn, "property", model, INGESTED_AT)
     for batch in batches:
         with database.write() as conn:
             ingest(conn, org.id, batch, CATALOG, INGESTED_AT)
+    arrival = validate_events([e for batch in batches for e in batch], CATALOG, INGESTED_AT)
+    return org, arrival, LicensingModel(model), period, now
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios())
+def test_engine_equals_reference(database, scenario):  # type: ignore[no-untyped-def]
+    org, arrival, model, period, now = load_scenario(database, scenario)
     with database.read() as conn:
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
-    arrival = [e for batch in batches for e in batch]
-    expected = reference_report(validate_events(arrival, CATALOG, INGESTED_AT), CATALOG, LicensingModel(model), period, now)
-    assert engine == expected
+    assert engine == reference_report(arrival, CATALOG, model, period, now)

@@ -25,7 +25,8 @@ from billable.rules.instants import DAY_MS, Period, format_instant, instant_from
 from billable.service import presentation
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, ingest
 from billable.service.organizations import PERMISSIONS, create_client, create_organization
-from billable.service.reports import billable_usage_report
+from billable.service.explanations import explain_user
+from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
 from billable.store.organizations import get_organization
@@ -245,12 +246,26 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
 @click.option("--region", help="a Genesys Cloud region instead of --host, e.g. eu_west_1")
 @click.option("--client-id", envvar="BILLABLE_CLIENT_ID", help="for --host/--region (env BILLABLE_CLIENT_ID)")
 @click.option("--client-secret", envvar="BILLABLE_CLIENT_SECRET", help="for --host/--region (env BILLABLE_CLIENT_SECRET)")
+@click.option("--kind", type=click.Choice(["billable", "concurrent"]), default="billable", show_default=True,
+              help="concurrent: daily and period peaks per product under the concurrent or hourly model")
 @click.pass_obj
 def report_command(context: Context, org_id: str | None, start: str, end: str, output: str, host: str | None,
-                   region: str | None, client_id: str | None, client_secret: str | None) -> None:
+                   region: str | None, client_id: str | None, client_secret: str | None, kind: str) -> None:
     """The billable usage report for [start, end): of an organization in the database,
     or fetched through the SDK from a remote service with --host or --region."""
     period = Period.parse(start, end)
+    if kind == "concurrent":
+        if not org_id:
+            raise click.ClickException("--kind concurrent needs --org")
+        with context.migrated().read() as conn:
+            org = get_organization(conn, org_id)
+            concurrent = concurrent_usage_report(conn, org, period, context.catalog, context.clock())
+        if output == "json":
+            _print_json(presentation.concurrent_body(org_id, concurrent))
+        else:
+            click.echo((presentation.concurrent_csv if output == "csv" else presentation.concurrent_table)(concurrent),
+                       nl=False)
+        return
     if host or region:
         if not (client_id and client_secret):
             raise click.ClickException("--host and --region need --client-id and --client-secret")
@@ -285,6 +300,21 @@ def _remote_report(host: str | None, region: str | None, client_id: str, client_
     usages = [Usage.of(u.name, format(u.total_usage, "f"), [Resource(r.name, instant_from_datetime(r.date))
                                                            for r in u.resources]) for u in fetched.usages]
     return fetched, BillableUsageReport.of(period, usages)
+
+
+@main.command("explain")
+@click.option("--org", "org_id", required=True)
+@click.option("--user", "user_id", required=True, help="the user id (the events' subject)")
+@click.option("--start", required=True, help="ISO-8601 date-time or date (UTC)")
+@click.option("--end", required=True, help="ISO-8601 date-time or date (UTC), exclusive")
+@click.pass_obj
+def explain_command(context: Context, org_id: str, user_id: str, start: str, end: str) -> None:
+    """Why a user is or is not billed in [start, end), as JSON."""
+    period = Period.parse(start, end)
+    with context.migrated().read() as conn:
+        get_organization(conn, org_id)
+        explanation = explain_user(conn, org_id, user_id, period, context.catalog, context.clock())
+    _print_json(presentation.explanation_body(explanation, period))
 
 
 @main.command("generate")

@@ -20,7 +20,16 @@ from billable.client._exceptions import (
     ReportNotReadyError,
     ServerError,
 )
-from billable.client._models import BillingUsage, BillingUsageReport, BillingUsageResource, IngestResult, format_date
+from billable.client._models import (
+    BillingUsage,
+    BillingUsageReport,
+    BillingUsageResource,
+    ConcurrentUsageReport,
+    Explanation,
+    IngestResult,
+    ProductCatalog,
+    format_date,
+)
 from billable.client._regions import REGIONS
 
 __all__ = [
@@ -39,9 +48,12 @@ __all__ = [
     "BillingUsage",
     "BillingUsageReport",
     "BillingUsageResource",
+    "ConcurrentUsageReport",
+    "Explanation",
     "IngestResult",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProductCatalog",
     "RateLimitError",
     "ReportNotReadyError",
     "RetryPolicy",

@@ -6,17 +6,28 @@ import asyncio
 import time
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from billable.client._base import PollSchedule
 from billable.client._client import ApiClient, AsyncApiClient
 from billable.client._exceptions import ReportNotReadyError
-from billable.client._models import BillingUsageReport, IngestResult, format_date
+from billable.client._models import (
+    BillingUsageReport,
+    ConcurrentUsageReport,
+    Explanation,
+    IngestResult,
+    ProductCatalog,
+    format_date,
+)
 
 REPORT_PATH = "/api/v2/billing/reports/billableusage"
+CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
+EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
+PRODUCTS_PATH = "/api/v2/billing/products"
 EVENTS_PATH = "/api/v2/billing/events"
 MAX_BATCH = 10_000
 DateLike = datetime | date | str
+Report = TypeVar("Report", BillingUsageReport, ConcurrentUsageReport)
 
 
 def _period(start_date: DateLike, end_date: DateLike) -> dict[str, str]:
@@ -51,9 +62,28 @@ class BillingApi:
         With ``wait`` (the default) an ``InProgress`` answer is asked again, less and less
         often, until ``Complete`` or ``wait_timeout`` seconds (then ``ReportNotReadyError``).
         """
+        return self._report(REPORT_PATH, BillingUsageReport, start_date, end_date, wait, wait_timeout)
+
+    def get_billing_reports_concurrentusage(self, start_date: DateLike, end_date: DateLike, *, wait: bool = True,
+                                            wait_timeout: float = 300.0) -> ConcurrentUsageReport:
+        """Daily and period peaks per product under the concurrent or hourly model (this service only)."""
+        return self._report(CONCURRENT_PATH, ConcurrentUsageReport, start_date, end_date, wait, wait_timeout)
+
+    def get_billing_reports_billableusage_explain(self, start_date: DateLike, end_date: DateLike,
+                                                  user_id: str) -> Explanation:
+        """Why one user is or is not billed (this service only)."""
+        params = {**_period(start_date, end_date), "userId": user_id}
+        return Explanation.model_validate(self.client.request("GET", EXPLAIN_PATH, params=params).json())
+
+    def get_billing_products(self) -> ProductCatalog:
+        """The product catalog and the model each product is billed under (this service only)."""
+        return ProductCatalog.model_validate(self.client.request("GET", PRODUCTS_PATH).json())
+
+    def _report(self, path: str, model: type[Report], start_date: DateLike, end_date: DateLike, wait: bool,
+                wait_timeout: float) -> Report:
         params, schedule = _period(start_date, end_date), PollSchedule(wait_timeout)
         while True:
-            report = BillingUsageReport.model_validate(self.client.request("GET", REPORT_PATH, params=params).json())
+            report = model.model_validate(self.client.request("GET", path, params=params).json())
             if not wait or report.status != "InProgress":
                 return report
             pause = schedule.wait()
@@ -79,10 +109,25 @@ class AsyncBillingApi:
 
     async def get_billing_reports_billableusage(self, start_date: DateLike, end_date: DateLike, *, wait: bool = True,
                                                 wait_timeout: float = 300.0) -> BillingUsageReport:
+        return await self._report(REPORT_PATH, BillingUsageReport, start_date, end_date, wait, wait_timeout)
+
+    async def get_billing_reports_concurrentusage(self, start_date: DateLike, end_date: DateLike, *, wait: bool = True,
+                                                  wait_timeout: float = 300.0) -> ConcurrentUsageReport:
+        return await self._report(CONCURRENT_PATH, ConcurrentUsageReport, start_date, end_date, wait, wait_timeout)
+
+    async def get_billing_reports_billableusage_explain(self, start_date: DateLike, end_date: DateLike,
+                                                        user_id: str) -> Explanation:
+        params = {**_period(start_date, end_date), "userId": user_id}
+        return Explanation.model_validate((await self.client.request("GET", EXPLAIN_PATH, params=params)).json())
+
+    async def get_billing_products(self) -> ProductCatalog:
+        return ProductCatalog.model_validate((await self.client.request("GET", PRODUCTS_PATH)).json())
+
+    async def _report(self, path: str, model: type[Report], start_date: DateLike, end_date: DateLike, wait: bool,
+                      wait_timeout: float) -> Report:
         params, schedule = _period(start_date, end_date), PollSchedule(wait_timeout)
         while True:
-            response = await self.client.request("GET", REPORT_PATH, params=params)
-            report = BillingUsageReport.model_validate(response.json())
+            report = model.model_validate((await self.client.request("GET", path, params=params)).json())
             if not wait or report.status != "InProgress":
                 return report
             pause = schedule.wait()

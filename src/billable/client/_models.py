@@ -76,3 +76,62 @@ def _total_text(total: Decimal) -> str:
 class IngestResult(_Model):
     accepted: int = 0
     duplicates: int = 0
+
+
+class DayPeak(_Model):
+    date: datetime
+    peak: int
+    minutes_at_peak: int = Field(alias="minutesAtPeak")
+
+
+class ProductPeaks(_Model):
+    name: str
+    peak: int
+    days: list[DayPeak] = []
+
+
+class ConcurrentUsageReport(_Model):
+    id: str | None = None
+    start_date: datetime = Field(alias="startDate")
+    end_date: datetime = Field(alias="endDate")
+    status: str
+    model: str | None = None
+    products: list[ProductPeaks] = []
+
+
+class Interval(_Model):
+    start: datetime
+    end: datetime | None = None
+
+
+class FamilyCharge(_Model):
+    family: str
+    charge: str | None = None
+    holding: Interval | None = None
+    reason: str | None = None
+
+
+class Explanation(_Model):
+    user_id: str = Field(alias="userId")
+    display_name: str = Field(alias="displayName")
+    billed: bool
+    reason: str | None = None
+    logged_in_hours: Decimal = Field(alias="loggedInHours")
+    first_billable_login: datetime | None = Field(None, alias="firstBillableLogin")
+    session: Interval | None = None
+    families: list[FamilyCharge] = []
+
+
+class Product(_Model):
+    name: str
+    kind: str
+    family: str | None = None
+    rank: int | None = None
+    concurrent: bool = False
+    billed_as: str = Field(alias="billedAs")
+    model_applies: bool = Field(alias="modelApplies")
+
+
+class ProductCatalog(_Model):
+    model: str
+    entities: list[Product] = []

@@ -20,14 +20,19 @@ from billable.rules.events import (
     UsageEvent,
     first_occurrences,
 )
+from billable.rules.explanation import Explanation, explain
 from billable.rules.instants import Period
 from billable.rules.intervals import intervals, overlap
 from billable.rules.report import (
     CONCURRENT_WINDOW_MS,
     BillableUsageReport,
+    ConcurrentUsageReport,
+    DayPeak,
+    ProductPeaks,
     Resource,
     Usage,
     count_total,
+    day_windows,
     hours_total,
 )
 
@@ -148,3 +153,48 @@ def reference_report(
         resources = [Resource(d, t) for (kind, d), t in first_active.items() if kind == device_type.name]
         usages.append(Usage.of(device_type.name, count_total(len(resources)), resources))
     return BillableUsageReport.of(period, usages)
+
+
+def reference_explanation(
+    events: list[UsageEvent], catalog: Catalog, period: Period, now: int, user_id: str
+) -> "Explanation":
+    """Why ``user_id`` is or is not billed, from the events alone."""
+    history = user_histories(first_occurrences(events)).get(user_id)
+    start, cut = period.start, max(period.start, period.cut_off(now))
+    if history is None:
+        return explain(user_id, None, None, {}, catalog, start, cut)
+    return explain(user_id, history.display_name, history.sessions, history.holdings, catalog, start, cut)
+
+
+def time_at_least(sessions: list[tuple[int, int]], lo: int, hi: int, level: int) -> int:
+    """Milliseconds of ``[lo, hi)`` with at least ``level`` sessions open."""
+    points = sorted({lo, hi} | {t for s in sessions for t in s if lo < t < hi})
+    return sum(
+        b - a for a, b in zip(points, points[1:]) if sum(1 for s in sessions if s[0] <= a < s[1]) >= level
+    )
+
+
+def reference_concurrent_usage(
+    events: list[UsageEvent], catalog: Catalog, model: LicensingModel, period: Period, now: int
+) -> ConcurrentUsageReport:
+    """Daily and period peaks of every product billed under the concurrent or hourly model."""
+    events = first_occurrences(events)
+    start, cut = period.start, period.cut_off(now)
+    metered = [p for p in catalog.user_products if p.model_under(model) is not LicensingModel.NAMED]
+    if cut <= start or not metered:
+        return ConcurrentUsageReport(period, model.value, ())
+    histories = user_histories(events)
+    products = []
+    for product in metered:
+        sessions = [
+            s
+            for user_id, history in histories.items()
+            if any(c.product == product for c in charges(history, user_id, catalog, start, cut))
+            for s in history.sessions
+        ]
+        days = []
+        for day, lo, hi in day_windows(start, cut):
+            peak = concurrent_peak(sessions, lo, hi)
+            days.append(DayPeak(day, peak, time_at_least(sessions, lo, hi, peak) // 60_000))
+        products.append(ProductPeaks(product.name, concurrent_peak(sessions, start, cut), tuple(days)))
+    return ConcurrentUsageReport(period, model.value, tuple(products))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from billable.rules.instants import HOUR_MS, Period
+from billable.rules.instants import DAY_MS, HOUR_MS, Period
 
 CONCURRENT_WINDOW_MS = 30 * 60_000
 """A concurrent peak counts only when it is held this long."""
@@ -54,3 +54,36 @@ def hours_total(milliseconds: int) -> str:
     """An hourly total: hours rounded half-up to exactly two decimals, in integer arithmetic."""
     hundredths = (milliseconds * 100 * 2 + HOUR_MS) // (2 * HOUR_MS)
     return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
+@dataclass(frozen=True)
+class DayPeak:
+    """One UTC day (its part inside the period): the 30-minute peak, and how long it was held."""
+
+    day: int  # midnight UTC
+    peak: int
+    minutes_at_peak: int  # whole minutes with at least ``peak`` users logged in
+
+
+@dataclass(frozen=True)
+class ProductPeaks:
+    name: str
+    peak: int  # over the whole period: the product's concurrent totalUsage
+    days: tuple[DayPeak, ...]
+
+
+@dataclass(frozen=True)
+class ConcurrentUsageReport:
+    period: Period
+    model: str
+    products: tuple[ProductPeaks, ...]
+
+
+def day_windows(start: int, cut: int) -> list[tuple[int, int, int]]:
+    """``(midnight, lo, hi)`` for each UTC day meeting ``[start, cut)``, clipped to it."""
+    windows = []
+    day = start - start % DAY_MS
+    while day < cut:
+        windows.append((day, max(day, start), min(day + DAY_MS, cut)))
+        day += DAY_MS
+    return windows

@@ -1,4 +1,4 @@
-"""The routes of api.md: OAuth token, billable usage report, event ingestion."""
+"""The routes of api.md: OAuth token, reports, explanations, the catalog, event ingestion."""
 
 from __future__ import annotations
 
@@ -16,8 +16,20 @@ from billable.rules.errors import InvalidCredentials, PayloadTooLarge
 from billable.rules.instants import Period
 from billable.server.auth import requires
 from billable.server.errors import ApiError, ErrorBody
-from billable.server.models import BillingUsageReport, IngestionResult, OAuthError, TokenAnswer
+from billable.server.models import (
+    BillingUsageReport,
+    ConcurrentUsageReport,
+    Explanation,
+    IngestionResult,
+    OAuthError,
+    ProductCatalog,
+    TokenAnswer,
+)
 from billable.service.access import issue_token
+from billable.service.explanations import explain_user
+from billable.service.presentation import explanation_body, products_body
+from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
+from billable.store.organizations import get_organization
 from billable.service.ingestion import ingest
 from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
 from billable.store.tokens import TokenGrant
@@ -100,6 +112,19 @@ def _plus_in_offset(text: str) -> str:
     return text
 
 
+def period_query(
+    startDate: str = Query(description=DATE_HELP),
+    endDate: str = Query(description=DATE_HELP + "; exclusive"),
+) -> Period:
+    """The report period of the query string."""
+    return _period(startDate, endDate)
+
+
+async def _served(request: Request, kind: ReportKind, grant: TokenGrant, period: Period) -> Response:
+    answer = await run_in_threadpool(request.app.state.desk.answer, kind, grant.org_id, period)
+    return Response(answer.body, media_type="application/json")
+
+
 @router.get(
     "/api/v2/billing/reports/billableusage",
     tags=["billing"],
@@ -108,18 +133,72 @@ def _plus_in_offset(text: str) -> str:
 )
 async def billable_usage(
     request: Request,
-    startDate: str = Query(description=DATE_HELP),
-    endDate: str = Query(description=DATE_HELP + "; exclusive"),
     grant: TokenGrant = Depends(requires(*READ_REPORTS)),
+    period: Period = Depends(period_query),
 ) -> Response:
     """The billable usages of the token's organization for ``[startDate, endDate)``.
 
     Answers ``status: InProgress`` with no usages when the report is not ready within the
     server's budget; repeat the same request until it answers ``Complete``.
     """
-    period = _period(startDate, endDate)
-    answer = await run_in_threadpool(request.app.state.desk.billable_usage, grant.org_id, period)
-    return Response(answer.body, media_type="application/json")
+    return await _served(request, BILLABLE_USAGE, grant, period)
+
+
+@router.get(
+    "/api/v2/billing/reports/concurrentusage",
+    tags=["billing"],
+    response_model=ConcurrentUsageReport,
+    responses=_errors(400, 401, 403, 404, 429, 500),
+)
+async def concurrent_usage(
+    request: Request,
+    grant: TokenGrant = Depends(requires(*READ_REPORTS)),
+    period: Period = Depends(period_query),
+) -> Response:
+    """Daily and period concurrency peaks per product billed under the concurrent or hourly
+    model; the period peak equals the product's concurrent totalUsage. InProgress like the
+    billable usage report."""
+    return await _served(request, CONCURRENT_USAGE, grant, period)
+
+
+@router.get(
+    "/api/v2/billing/reports/billableusage/explain",
+    tags=["billing"],
+    response_model=Explanation,
+    responses=_errors(400, 401, 403, 404, 429, 500),
+)
+async def explain(
+    request: Request,
+    grant: TokenGrant = Depends(requires(*READ_REPORTS)),
+    period: Period = Depends(period_query),
+    userId: str = Query(min_length=1, max_length=256, description="the user id (the events' subject)"),
+) -> JSONResponse:
+    """Why one user is or is not billed: per family the charge and the holding that set it,
+    the first billable login and its session, time logged in; or the reason."""
+    state = request.app.state
+
+    def compute() -> Any:
+        with state.database.read() as conn:
+            return explain_user(conn, grant.org_id, userId, period, state.catalog, state.clock())
+
+    return JSONResponse(explanation_body(await run_in_threadpool(compute), period))
+
+
+@router.get(
+    "/api/v2/billing/products",
+    tags=["billing"],
+    response_model=ProductCatalog,
+    responses=_errors(401, 403, 429, 500),
+)
+async def products(request: Request, grant: TokenGrant = Depends(requires(*READ_REPORTS))) -> JSONResponse:
+    """The product catalog, with the model each product is billed under in this organization."""
+    state = request.app.state
+
+    def model() -> Any:
+        with state.database.read() as conn:
+            return get_organization(conn, grant.org_id).model
+
+    return JSONResponse(products_body(state.catalog, await run_in_threadpool(model)))
 
 
 @router.post(

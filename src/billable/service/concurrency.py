@@ -7,9 +7,24 @@ import numpy as np
 from billable.rules.report import CONCURRENT_WINDOW_MS
 
 
+def _level_curve(started: np.ndarray, ended: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """The number of open sessions on each segment of ``[lo, hi)``, and each segment's length."""
+    started, ended = np.maximum(started, lo), np.minimum(ended, hi)
+    inside = ended > started
+    started, ended = started[inside], ended[inside]
+    times = np.concatenate([started, ended, [lo, hi]]).astype(np.int64)
+    steps = np.concatenate([np.ones(len(started)), -np.ones(len(ended)), [0, 0]]).astype(np.int64)
+    order = np.argsort(times, kind="stable")
+    times, levels_after = times[order], np.cumsum(steps[order])
+    # The level on [t, next t) is the one after every change at t.
+    bounds, first = np.unique(times, return_index=True)
+    last = np.r_[first[1:] - 1, len(times) - 1]
+    return levels_after[last][:-1], np.diff(bounds)  # the last bound is ``hi``
+
+
 def concurrent_peak(started: np.ndarray, ended: np.ndarray, start: int, cut: int) -> int:
     """The largest k such that at least k sessions are open throughout some 30-minute
-    window inside ``[start, cut)``; sessions are already clipped to that period.
+    window inside ``[start, cut)``.
 
     Such a window exists for k exactly when the stretches where the level is at least k
     add up, run by run, to 30 minutes somewhere; that test is monotone in k, so k is found
@@ -17,15 +32,7 @@ def concurrent_peak(started: np.ndarray, ended: np.ndarray, start: int, cut: int
     """
     if cut - start < CONCURRENT_WINDOW_MS:
         return 0
-    times = np.concatenate([started, ended, [start, cut]]).astype(np.int64)
-    steps = np.concatenate([np.ones(len(started)), -np.ones(len(ended)), [0, 0]]).astype(np.int64)
-    order = np.argsort(times, kind="stable")
-    times, levels_after = times[order], np.cumsum(steps[order])
-    # The level on [t, next t) is the one after every change at t.
-    bounds, first = np.unique(times, return_index=True)
-    last = np.r_[first[1:] - 1, len(times) - 1]
-    levels = levels_after[last][:-1]  # the last bound is the cut-off
-    lengths = np.diff(bounds)
+    levels, lengths = _level_curve(started, ended, start, cut)
 
     def held_for_a_window(k: int) -> bool:
         at_least = levels >= k
@@ -40,3 +47,9 @@ def concurrent_peak(started: np.ndarray, ended: np.ndarray, start: int, cut: int
         else:
             high = middle - 1
     return low
+
+
+def time_at_least(started: np.ndarray, ended: np.ndarray, lo: int, hi: int, level: int) -> int:
+    """Milliseconds of ``[lo, hi)`` with at least ``level`` sessions open."""
+    levels, lengths = _level_curve(started, ended, lo, hi)
+    return int(lengths[levels >= level].sum())

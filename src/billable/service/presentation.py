@@ -8,26 +8,42 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from billable.rules.instants import format_instant
-from billable.rules.report import BillableUsageReport
+from billable.rules.catalog import Catalog, LicensingModel
+from billable.rules.explanation import Explanation
+from billable.rules.instants import Period, format_instant
+from billable.rules.intervals import OPEN
+from billable.rules.report import BillableUsageReport, ConcurrentUsageReport, hours_total
 
 REPORT_PATH = "/api/v2/billing/reports/billableusage"
+CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
+EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
 _REPORT_NAMESPACE = uuid.UUID("6f1b2f4e-6a53-4b8e-9a57-2d4f0c1e5b10")
 
 
-def report_id(org_id: str, report: BillableUsageReport) -> str:
-    """A stable id: the same organization and period always give the same report id."""
-    return str(uuid.uuid5(_REPORT_NAMESPACE, f"{org_id}/{report.period.start}/{report.period.end}"))
+def report_id(org_id: str, period: Period, kind: str = "") -> str:
+    """A stable id: the same organization, period and kind always give the same report id."""
+    return str(uuid.uuid5(_REPORT_NAMESPACE, f"{org_id}/{period.start}/{period.end}{kind}"))
+
+
+def _header(org_id: str, period: Period, kind: str, title: str) -> dict[str, Any]:
+    start, end = format_instant(period.start), format_instant(period.end)
+    return {
+        "id": report_id(org_id, period, kind),
+        "name": f"{title} {start} to {end}",
+        "startDate": start,
+        "endDate": end,
+    }
+
+
+def _self_uri(path: str, period: Period, **extra: str) -> str:
+    query = {"startDate": format_instant(period.start), "endDate": format_instant(period.end), **extra}
+    return f"{path}?{urlencode(query, safe=':@')}"
 
 
 def api_body(org_id: str, report: BillableUsageReport, status: str = "Complete") -> dict[str, Any]:
     """The Genesys ``BillingUsageReport`` JSON body."""
-    start, end = format_instant(report.period.start), format_instant(report.period.end)
     return {
-        "id": report_id(org_id, report),
-        "name": f"Billable usage {start} to {end}",
-        "startDate": start,
-        "endDate": end,
+        **_header(org_id, report.period, "", "Billable usage"),
         "status": status,
         "usages": [
             {
@@ -37,8 +53,72 @@ def api_body(org_id: str, report: BillableUsageReport, status: str = "Complete")
             }
             for usage in (report.usages if status == "Complete" else ())
         ],
-        "selfUri": f"{REPORT_PATH}?{urlencode({'startDate': start, 'endDate': end}, safe=':')}",
+        "selfUri": _self_uri(REPORT_PATH, report.period),
     }
+
+
+def concurrent_body(org_id: str, report: ConcurrentUsageReport, status: str = "Complete") -> dict[str, Any]:
+    """The concurrent usage report: per product, the period's peak and each day's."""
+    return {
+        **_header(org_id, report.period, "/concurrent", "Concurrent usage"),
+        "status": status,
+        "model": report.model,
+        "products": [
+            {
+                "name": product.name,
+                "peak": product.peak,
+                "days": [{"date": format_instant(d.day), "peak": d.peak, "minutesAtPeak": d.minutes_at_peak}
+                         for d in product.days],
+            }
+            for product in (report.products if status == "Complete" else ())
+        ],
+        "selfUri": _self_uri(CONCURRENT_PATH, report.period),
+    }
+
+
+def _interval(interval: tuple[int, int] | None) -> dict[str, str | None] | None:
+    if interval is None:
+        return None
+    return {"start": format_instant(interval[0]), "end": None if interval[1] == OPEN else format_instant(interval[1])}
+
+
+def explanation_body(explanation: Explanation, period: Period) -> dict[str, Any]:
+    """Why one user is or is not billed."""
+    first = explanation.first_billable_login
+    return {
+        "userId": explanation.user_id,
+        "displayName": explanation.display_name,
+        "startDate": format_instant(period.start),
+        "endDate": format_instant(period.end),
+        "billed": explanation.billed,
+        "reason": explanation.reason,
+        "loggedInMilliseconds": explanation.logged_in_ms,
+        "loggedInHours": hours_total(explanation.logged_in_ms),
+        "firstBillableLogin": format_instant(first) if first is not None else None,
+        "session": _interval(explanation.session),
+        "families": [
+            {
+                "family": f.family,
+                "charge": f.product,
+                "holding": _interval(f.holding),
+                "reason": f.reason,
+            }
+            for f in explanation.families
+        ],
+        "selfUri": _self_uri(EXPLAIN_PATH, period, userId=explanation.user_id),
+    }
+
+
+def products_body(catalog: Catalog, model: LicensingModel) -> dict[str, Any]:
+    """The catalog, with the model each product is billed under in this organization."""
+    entities: list[dict[str, Any]] = [
+        {"name": p.name, "kind": "user", "family": p.family, "rank": p.rank, "concurrent": p.concurrent,
+         "billedAs": p.model_under(model).value, "modelApplies": p.model_under(model) is model}
+        for p in catalog.user_products
+    ]
+    entities += [{"name": d.name, "kind": "device", "family": None, "rank": None, "concurrent": False,
+                  "billedAs": "named", "modelApplies": model is LicensingModel.NAMED} for d in catalog.device_types]
+    return {"model": model.value, "entities": entities, "total": len(entities)}
 
 
 CSV_HEADER = ("usage", "totalUsage", "resource", "date")
@@ -66,4 +146,27 @@ def table_text(report: BillableUsageReport) -> str:
             lines.append("  ".join("-" * w for w in widths))
     if not report.usages:
         lines.append("(no billable usage in this period)")
+    return "\n".join(lines) + "\n"
+
+
+def concurrent_csv(report: ConcurrentUsageReport) -> str:
+    """One line per product and day: product, date, peak, minutesAtPeak, and the period's peak."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("product", "date", "peak", "minutesAtPeak", "periodPeak"))
+    for product in report.products:
+        for day in product.days:
+            writer.writerow((product.name, format_instant(day.day), day.peak, day.minutes_at_peak, product.peak))
+    return out.getvalue()
+
+
+def concurrent_table(report: ConcurrentUsageReport) -> str:
+    lines = [f"Concurrent usage {format_instant(report.period.start)} to {format_instant(report.period.end)}"
+             f" ({report.model} model)", ""]
+    if not report.products:
+        lines.append("(no product is billed under the concurrent or hourly model)")
+    for product in report.products:
+        lines.append(f"{product.name}: period peak {product.peak}")
+        lines += [f"  {format_instant(d.day)[:10]}  peak {d.peak:>6}  {d.minutes_at_peak:>5} min at peak"
+                  for d in product.days]
     return "\n".join(lines) + "\n"

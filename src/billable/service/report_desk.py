@@ -16,19 +16,42 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from threading import Lock
+from typing import Any
+
+from sqlalchemy import Connection
 
 from billable.rules.catalog import Catalog
 from billable.rules.instants import Period
-from billable.rules.report import BillableUsageReport
-from billable.service.presentation import api_body
-from billable.service.reports import billable_usage_report
+from billable.rules.report import BillableUsageReport, ConcurrentUsageReport
+from billable.service.presentation import api_body, concurrent_body
+from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import computed
 from billable.store.computed import ReportKey
 from billable.store.database import Database
-from billable.store.organizations import get_organization
+from billable.store.organizations import Organization, get_organization
 
-BILLABLE_USAGE = "billableusage"
 _POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class ReportKind:
+    """A report the desk serves: how to compute its body, and its body while InProgress."""
+
+    name: str
+    compute: Callable[[Connection, Organization, Period, Catalog, int], dict[str, Any]]
+    pending: Callable[[str, Period], dict[str, Any]]
+
+
+BILLABLE_USAGE = ReportKind(
+    "billableusage",
+    lambda conn, org, period, catalog, now: api_body(org.id, billable_usage_report(conn, org, period, catalog, now)),
+    lambda org_id, period: api_body(org_id, BillableUsageReport(period, ()), status="InProgress"),
+)
+CONCURRENT_USAGE = ReportKind(
+    "concurrentusage",
+    lambda conn, org, period, catalog, now: concurrent_body(org.id, concurrent_usage_report(conn, org, period, catalog, now)),
+    lambda org_id, period: concurrent_body(org_id, ConcurrentUsageReport(period, "", ()), status="InProgress"),
+)
 
 
 @dataclass(frozen=True)
@@ -61,14 +84,18 @@ class ReportDesk:
         return int(self.settings.lease_seconds * 1000)
 
     def billable_usage(self, org_id: str, period: Period) -> Answer:
-        key = ReportKey(org_id, BILLABLE_USAGE, period.start, period.end)
+        return self.answer(BILLABLE_USAGE, org_id, period)
+
+    def answer(self, kind: ReportKind, org_id: str, period: Period) -> Answer:
+        """The report if it is current or computed within the budget, else ``InProgress``."""
+        key = ReportKey(org_id, kind.name, period.start, period.end)
         deadline = time.monotonic() + self.settings.budget_seconds
         while True:
             with self.database.read() as conn:
                 found = computed.look_up(conn, key, self.clock(), self.lease_ms)
             if found.body is not None:
                 return Answer("Complete", found.body)
-            running = self._start(key, period, found)
+            running = self._start(kind, key, period, found)
             remaining = deadline - time.monotonic()
             if running is not None:
                 try:
@@ -78,10 +105,9 @@ class ReportDesk:
             if remaining <= 0:
                 break
             time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
-        body = api_body(org_id, BillableUsageReport(period, ()), status="InProgress")
-        return Answer("InProgress", json.dumps(body, separators=(",", ":")))
+        return Answer("InProgress", json.dumps(kind.pending(org_id, period), separators=(",", ":")))
 
-    def _start(self, key: ReportKey, period: Period, found: computed.Lookup) -> Future[str] | None:
+    def _start(self, kind: ReportKind, key: ReportKey, period: Period, found: computed.Lookup) -> Future[str] | None:
         """This process's computation of the current version, started if nobody computes it."""
         with self._lock:
             running = self._running.get((key, found.current_version))
@@ -91,7 +117,7 @@ class ReportDesk:
                 if not computed.claim(conn, key, found.current_version, self.clock(), self.lease_ms):
                     return None
             self.computations += 1
-            running = self._executor.submit(self._compute, key, period, found.current_version)
+            running = self._executor.submit(self._compute, kind, key, period, found.current_version)
             self._running[(key, found.current_version)] = running
             running.add_done_callback(lambda _: self._forget(key, found.current_version))
             return running
@@ -100,13 +126,12 @@ class ReportDesk:
         with self._lock:
             self._running.pop((key, version), None)
 
-    def _compute(self, key: ReportKey, period: Period, claimed: int) -> str:
+    def _compute(self, kind: ReportKind, key: ReportKey, period: Period, claimed: int) -> str:
         try:
             now = self.clock()
             with self.database.read() as conn:
                 org = get_organization(conn, key.org_id)  # the version this snapshot sees
-                report = billable_usage_report(conn, org, period, self.catalog, now)
-            body = json.dumps(api_body(org.id, report), separators=(",", ":"))
+                body = json.dumps(kind.compute(conn, org, period, self.catalog, now), separators=(",", ":"))
             fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
             with self.database.write() as conn:
                 computed.store_body(conn, key, org.last_seq, body, fresh_until)

@@ -7,21 +7,28 @@ from collections import defaultdict
 import numpy as np
 from sqlalchemy import Connection
 
-from billable.rules.catalog import Catalog, LicensingModel
+from billable.rules.catalog import Catalog, LicensingModel, UserProduct
 from billable.rules.instants import Period
-from billable.rules.report import BillableUsageReport, Resource, Usage, count_total, hours_total
-from billable.service.concurrency import concurrent_peak
+from billable.rules.report import (
+    BillableUsageReport,
+    ConcurrentUsageReport,
+    DayPeak,
+    ProductPeaks,
+    Resource,
+    Usage,
+    count_total,
+    day_windows,
+    hours_total,
+)
+from billable.service.concurrency import concurrent_peak, time_at_least
 from billable.store import reports as queries
 from billable.store.organizations import Organization
 
 
-def billable_usage_report(
-    conn: Connection, org: Organization, period: Period, catalog: Catalog, now: int
-) -> BillableUsageReport:
-    """The report of billing-rules.md for ``org`` over ``period``, cut off at ``now``."""
-    start, cut = period.start, period.cut_off(now)
-    if cut <= start:
-        return BillableUsageReport.of(period, [])
+def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, cut: int
+             ) -> tuple[dict[str, list[Resource]], list[UserProduct], list[tuple[str, int]]]:
+    """Resources per product, the products under the concurrent or hourly model, and
+    ``(user, index into those products)`` for each user charged one of them."""
     resources: dict[str, list[Resource]] = defaultdict(list)
     metered = [p for p in catalog.user_products if p.model_under(org.model) is not LicensingModel.NAMED]
     metered_index = {product.name: index for index, product in enumerate(metered)}
@@ -31,21 +38,34 @@ def billable_usage_report(
         resources[product.name].append(Resource(charged.display_name, max(start, charged.first_session)))
         if product.name in metered_index:
             charged_metered.append((charged.user_id, metered_index[product.name]))
+    return resources, metered, charged_metered
 
-    usages = []
+
+def _metered_sessions(conn: Connection, org: Organization, charged: list[tuple[str, int]], start: int, cut: int
+                      ) -> np.ndarray:
+    """``(product index, started, ended)`` rows of the charged users' sessions, clipped."""
+    return np.array(queries.charged_session_intervals(conn, org.id, charged, start, cut), dtype=np.int64).reshape(-1, 3)
+
+
+def billable_usage_report(
+    conn: Connection, org: Organization, period: Period, catalog: Catalog, now: int
+) -> BillableUsageReport:
+    """The report of billing-rules.md for ``org`` over ``period``, cut off at ``now``."""
+    start, cut = period.start, period.cut_off(now)
+    if cut <= start:
+        return BillableUsageReport.of(period, [])
+    resources, metered, charged_metered = _charges(conn, org, catalog, start, cut)
     totals = {p.name: count_total(len(resources[p.name])) for p in catalog.user_products}
     if org.model is LicensingModel.HOURLY:
         milliseconds = queries.charged_session_hours(conn, org.id, charged_metered, start, cut)
         for index, product in enumerate(metered):
             totals[product.name] = hours_total(milliseconds.get(index, 0))
     elif org.model is LicensingModel.CONCURRENT:
-        rows = queries.charged_session_intervals(conn, org.id, charged_metered, start, cut)
-        intervals = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        sessions = _metered_sessions(conn, org, charged_metered, start, cut)
         for index, product in enumerate(metered):
-            mine = intervals[intervals[:, 0] == index]
+            mine = sessions[sessions[:, 0] == index]
             totals[product.name] = count_total(concurrent_peak(mine[:, 1], mine[:, 2], start, cut))
-    for product in catalog.user_products:
-        usages.append(Usage.of(product.name, totals[product.name], resources[product.name]))
+    usages = [Usage.of(p.name, totals[p.name], resources[p.name]) for p in catalog.user_products]
 
     devices: dict[str, list[Resource]] = defaultdict(list)
     for device_type, device_id, first_active in queries.first_device_activity(conn, org.id, start, cut):
@@ -54,3 +74,24 @@ def billable_usage_report(
         found = devices[device_type.name]
         usages.append(Usage.of(device_type.name, count_total(len(found)), found))
     return BillableUsageReport.of(period, usages)
+
+
+def concurrent_usage_report(
+    conn: Connection, org: Organization, period: Period, catalog: Catalog, now: int
+) -> ConcurrentUsageReport:
+    """Daily and period peaks of each product billed under the concurrent or hourly model."""
+    start, cut = period.start, period.cut_off(now)
+    if cut <= start or org.model is LicensingModel.NAMED:
+        return ConcurrentUsageReport(period, org.model.value, ())
+    _, metered, charged_metered = _charges(conn, org, catalog, start, cut)
+    sessions = _metered_sessions(conn, org, charged_metered, start, cut)
+    products = []
+    for index, product in enumerate(metered):
+        mine = sessions[sessions[:, 0] == index]
+        started, ended = mine[:, 1], mine[:, 2]
+        days = []
+        for day, lo, hi in day_windows(start, cut):
+            peak = concurrent_peak(started, ended, lo, hi)
+            days.append(DayPeak(day, peak, time_at_least(started, ended, lo, hi, peak) // 60_000))
+        products.append(ProductPeaks(product.name, concurrent_peak(started, ended, start, cut), tuple(days)))
+    return ConcurrentUsageReport(period, org.model.value, tuple(products))

@@ -133,3 +133,33 @@ def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -
         .group_by(events.c.device_type, events.c.subject)
     )
     return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class UserIntervals:
+    """One user's sessions and holdings that meet a period; None sessions: an unknown user."""
+
+    display_name: str | None
+    sessions: list[tuple[int, int]] | None
+    holdings: dict[str, list[tuple[int, int]]]
+
+
+def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut: int) -> UserIntervals:
+    known = conn.execute(
+        select(events.c.seq)
+        .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != "device.active")
+        .limit(1)
+    ).first()
+    if known is None:
+        return UserIntervals(None, None, {})
+    email = conn.execute(select(users.c.email).where(users.c.org_id == org_id, users.c.user_id == user_id)).scalar()
+    meets = [sessions.c.org_id == org_id, sessions.c.user_id == user_id, sessions.c.ended_at > start,
+             sessions.c.started_at < cut]
+    found = [(s, e) for s, e in conn.execute(select(sessions.c.started_at, sessions.c.ended_at).where(*meets))]
+    held: dict[str, list[tuple[int, int]]] = {}
+    query = select(holdings.c.product, holdings.c.started_at, holdings.c.ended_at).where(
+        holdings.c.org_id == org_id, holdings.c.user_id == user_id, holdings.c.ended_at > start,
+        holdings.c.started_at < cut)
+    for product, started, ended in conn.execute(query):
+        held.setdefault(product, []).append((started, ended))
+    return UserIntervals(email, found, held)

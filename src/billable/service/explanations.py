@@ -1,0 +1,17 @@
+"""Explaining one user's charges from the derived state."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from billable.rules.catalog import Catalog
+from billable.rules.explanation import Explanation, explain
+from billable.rules.instants import Period
+from billable.store.reports import user_intervals
+
+
+def explain_user(conn: Connection, org_id: str, user_id: str, period: Period, catalog: Catalog, now: int) -> Explanation:
+    """Why ``user_id`` is or is not billed in ``period``, cut off at ``now``."""
+    start, cut = period.start, max(period.start, period.cut_off(now))
+    found = user_intervals(conn, org_id, user_id, start, cut)
+    return explain(user_id, found.display_name, found.sessions, found.holdings, catalog, start, cut)
