@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install browser run test bench clean
 
 install: $(STAMP)
 
@@ -18,8 +18,12 @@ run: install
 	$(BIN)/billable demo
 	$(BIN)/billable serve
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+# The page's end-to-end tests drive Debian's Chromium; no browser is downloaded.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
 clean:
 	rm -rf $(VENV) billable.db billable.db-wal billable.db-shm

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from billable import __version__
 from billable.rules.catalog import Catalog
@@ -55,5 +56,6 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     app.state.desk = desk
     errors.install(app)
     app.include_router(router)
+    app.mount("/page", StaticFiles(packages=[("billable.server", "page")]), name="page")
     app.add_middleware(CorrelationAndAccessLog)
     return app

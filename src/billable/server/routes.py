@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from billable.rules.errors import InvalidCredentials, PayloadTooLarge
@@ -35,6 +36,7 @@ from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
 from billable.store.tokens import TokenGrant
 
 EVENT_TYPES = ("application/json", "application/cloudevents-batch+json")
+_PAGE = Path(__file__).with_name("page")
 DATE_HELP = "ISO-8601 date-time (any offset; none means UTC) or a date, e.g. 2026-10-01T00:00:00.000Z"
 
 
@@ -43,6 +45,12 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    """The web page to read the bill."""
+    return FileResponse(_PAGE / "index.html", media_type="text/html")
 
 
 @router.post(

@@ -1,0 +1,278 @@
+// The bill reader: signs in with client credentials, shows the billable usage report.
+// No framework and no build step; the token lives in this variable and nowhere else.
+"use strict";
+
+const state = { token: null, report: null };
+const $ = (selector) => document.querySelector(selector);
+const REPORT = "/api/v2/billing/reports/billableusage";
+const CONCURRENT = "/api/v2/billing/reports/concurrentusage";
+
+class ApiError extends Error {}
+
+function show(text, kind = "error") {
+  const box = $("#message");
+  box.textContent = text;
+  box.className = `message ${kind === "info" ? "info" : ""}`;
+  box.hidden = false;
+  clearTimeout(show.timer);
+  show.timer = setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+async function signIn(clientId, secret) {
+  const answer = await fetch("/oauth/token", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded",
+               Authorization: "Basic " + btoa(`${clientId}:${secret}`) },
+    body: "grant_type=client_credentials",
+  });
+  if (answer.status === 401) throw new ApiError("Wrong client id or secret.");
+  if (!answer.ok) throw new ApiError(`Sign-in failed (${answer.status}).`);
+  state.token = (await answer.json()).access_token;
+}
+
+function signOut(reason) {
+  state.token = null;
+  state.report = null;
+  $("#report-panel").hidden = true;
+  $("#sign-in-panel").hidden = false;
+  $("#sign-out").hidden = true;
+  $("#who").textContent = "";
+  if (reason) show(reason);
+}
+
+async function api(path, params) {
+  const query = params ? "?" + new URLSearchParams(params) : "";
+  const answer = await fetch(path + query, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (answer.ok) return answer.json();
+  const body = await answer.json().catch(() => ({}));
+  if (answer.status === 401) {
+    signOut("Your session has expired. Sign in again.");
+    throw new ApiError("session expired");
+  }
+  if (answer.status === 403) throw new ApiError(`Missing permission: ${body.message || "access denied"}.`);
+  if (answer.status === 429) {
+    const wait = answer.headers.get("Retry-After") || "a few";
+    throw new ApiError(`Too many requests: try again in ${wait} seconds.`);
+  }
+  throw new ApiError(body.message || `The service answered ${answer.status}.`);
+}
+
+// Reports answer InProgress while they are computed: ask again until Complete.
+async function complete(path, params, onWait) {
+  for (let attempt = 1; ; attempt++) {
+    const body = await api(path, params);
+    if (body.status !== "InProgress") return body;
+    onWait(attempt);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500 * attempt, 3000)));
+  }
+}
+
+function isoDay(date) { return date.toISOString().slice(0, 10); }
+
+function applyPreset() {
+  const now = new Date();
+  const thisMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  const preset = $("#preset").value;
+  if (preset === "custom") return;
+  const start = preset === "this-month" ? thisMonth : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  const end = preset === "this-month" ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)) : thisMonth;
+  $("#start").value = isoDay(start);
+  $("#end").value = isoDay(end);
+}
+
+async function loadReport() {
+  const params = { startDate: $("#start").value, endDate: $("#end").value };
+  const status = $("#status");
+  status.hidden = false;
+  status.textContent = "Loading the report…";
+  $("#report").hidden = true;
+  try {
+    const report = await complete(REPORT, params, (attempt) => {
+      status.textContent = `The service is computing the report (check ${attempt})…`;
+    });
+    state.report = report;
+    renderReport(report);
+    status.hidden = true;
+    const catalog = await api("/api/v2/billing/products");
+    $("#peaks-figure").hidden = catalog.model === "named";
+    if (catalog.model !== "named") {
+      const peaks = await complete(CONCURRENT, params, () => {});
+      renderPeaks(peaks);
+    }
+  } catch (error) {
+    status.hidden = true;
+    if (error.message !== "session expired") show(error.message);
+  }
+}
+
+function cell(tag, text, className) {
+  const element = document.createElement(tag);
+  element.textContent = text;
+  if (className) element.className = className;
+  return element;
+}
+
+function renderReport(report) {
+  $("#report").hidden = false;
+  $("#report-title").textContent = `${report.startDate.slice(0, 10)} to ${report.endDate.slice(0, 10)}`;
+  const badge = $("#report-status");
+  badge.textContent = report.status;
+  badge.className = "badge";
+  const body = $("#usages tbody");
+  body.replaceChildren();
+  if (report.usages.length === 0) {
+    const row = document.createElement("tr");
+    const empty = cell("td", "No billable usage in this period.", "muted");
+    empty.colSpan = 4;
+    row.append(empty);
+    body.append(row);
+  }
+  for (const usage of report.usages) {
+    const row = document.createElement("tr");
+    row.className = "usage";
+    row.dataset.usage = usage.name;
+    const toggle = cell("td", "▸");
+    row.append(toggle, cell("td", usage.name), cell("td", usage.totalUsage, "number"),
+               cell("td", String(usage.resources.length), "number"));
+    const detail = document.createElement("tr");
+    detail.className = "resources";
+    detail.hidden = true;
+    const holder = document.createElement("td");
+    holder.colSpan = 4;
+    detail.append(holder);
+    row.addEventListener("click", () => {
+      detail.hidden = !detail.hidden;
+      toggle.textContent = detail.hidden ? "▸" : "▾";
+      if (!detail.hidden && !holder.firstChild) renderResources(holder, usage);
+    });
+    body.append(row, detail);
+  }
+  renderTotals(report);
+}
+
+function renderResources(holder, usage) {
+  const tools = document.createElement("div");
+  tools.className = "resource-tools";
+  const search = document.createElement("input");
+  search.type = "search";
+  search.placeholder = "Search resources";
+  search.className = "resource-search";
+  const sort = document.createElement("select");
+  sort.className = "resource-sort";
+  for (const [value, label] of [["date", "Sort by date"], ["name", "Sort by name"]]) {
+    const option = cell("option", label);
+    option.value = value;
+    sort.append(option);
+  }
+  tools.append(search, sort);
+  const table = document.createElement("table");
+  table.className = "resource-table";
+  table.innerHTML = "<thead><tr><th>Resource</th><th>First billable</th></tr></thead><tbody></tbody>";
+  const draw = () => {
+    const needle = search.value.trim().toLowerCase();
+    const key = sort.value;
+    const rows = usage.resources
+      .filter((r) => r.name.toLowerCase().includes(needle))
+      .sort((a, b) => (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0));
+    table.tBodies[0].replaceChildren(...rows.map((r) => {
+      const row = document.createElement("tr");
+      row.append(cell("td", r.name), cell("td", r.date.replace("T", " ").replace(".000Z", " UTC")));
+      return row;
+    }));
+  };
+  search.addEventListener("input", draw);
+  sort.addEventListener("change", draw);
+  holder.append(tools, table);
+  draw();
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attributes, text) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+function renderTotals(report) {
+  const rows = report.usages.map((u) => [u.name, Number(u.totalUsage)]);
+  const width = 420, bar = 18, gap = 6, label = 90;
+  const top = Math.max(1, ...rows.map(([, v]) => v));
+  const chart = svg("svg", { width, height: Math.max(bar, rows.length * (bar + gap)), role: "img" });
+  rows.forEach(([name, value], i) => {
+    const y = i * (bar + gap);
+    const length = ((width - label - 60) * value) / top;
+    chart.append(svg("text", { x: 0, y: y + 13 }, name),
+                 svg("rect", { x: label, y, width: Math.max(1, length), height: bar, fill: "#2f6fde", rx: 3 }),
+                 svg("text", { x: label + length + 6, y: y + 13 }, String(value)));
+  });
+  $("#totals-chart").replaceChildren(chart);
+}
+
+function renderPeaks(report) {
+  const colours = ["#2f6fde", "#e07a1f", "#2e9e5b", "#9b51e0", "#c0392b"];
+  const products = report.products.filter((p) => p.peak > 0);
+  const days = products.length ? products[0].days.length : 0;
+  const width = 420, height = 160, left = 30;
+  const top = Math.max(1, ...products.map((p) => p.peak));
+  const chart = svg("svg", { width, height: height + 20, role: "img" });
+  chart.append(svg("text", { x: 0, y: 12 }, String(top)), svg("text", { x: 0, y: height }, "0"));
+  products.forEach((product, index) => {
+    const points = product.days.map((d, i) => {
+      const x = left + (days > 1 ? (i * (width - left - 10)) / (days - 1) : 0);
+      return `${x},${height - (d.peak * (height - 10)) / top}`;
+    });
+    chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: colours[index % 5], "stroke-width": 2 }),
+                 svg("text", { x: left + index * 70, y: height + 16, fill: colours[index % 5] }, product.name));
+  });
+  $("#peaks-chart").replaceChildren(chart);
+}
+
+// The same bytes as `billable report --format csv`: RFC 4180 quoting, CRLF line ends.
+function csvField(value) {
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function reportCsv(report) {
+  const lines = [["usage", "totalUsage", "resource", "date"]];
+  for (const usage of report.usages) {
+    for (const resource of usage.resources) lines.push([usage.name, usage.totalUsage, resource.name, resource.date]);
+  }
+  return lines.map((line) => line.map(csvField).join(",") + "\r\n").join("");
+}
+
+function download() {
+  const report = state.report;
+  const blob = new Blob([reportCsv(report)], { type: "text/csv" });
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = `billable-usage-${report.startDate.slice(0, 10)}-${report.endDate.slice(0, 10)}.csv`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
+$("#sign-in").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const clientId = $("#client-id").value.trim();
+  try {
+    await signIn(clientId, $("#client-secret").value);
+  } catch (error) {
+    show(error.message);
+    return;
+  }
+  $("#client-secret").value = "";
+  $("#sign-in-panel").hidden = true;
+  $("#report-panel").hidden = false;
+  $("#sign-out").hidden = false;
+  $("#who").textContent = `client ${clientId}`;
+  applyPreset();
+  loadReport();
+});
+$("#preset").addEventListener("change", applyPreset);
+for (const id of ["#start", "#end"]) $(id).addEventListener("change", () => { $("#preset").value = "custom"; });
+$("#period").addEventListener("submit", (event) => { event.preventDefault(); loadReport(); });
+$("#download").addEventListener("click", download);
+$("#sign-out").addEventListener("click", () => signOut());

@@ -1,0 +1,119 @@
+"""The web page, end to end, in a real headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import new_client, running_server
+from playwright.sync_api import Page, expect, sync_playwright
+
+from billable.generator import Workload, generate
+from billable.rules.instants import parse_instant
+
+CHROMIUM = "/usr/bin/chromium"
+# Closed network: no background connections, no first-run work (see the machine's notes).
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+OCTOBER = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
+
+
+@pytest.fixture
+def page():  # type: ignore[no-untyped-def]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def sign_in(page: Page, base: str, client_id: str, secret: str) -> None:
+    page.goto(base + "/")
+    page.fill("#client-id", client_id)
+    page.fill("#client-secret", secret)
+    page.click("#sign-in button[type=submit]")
+
+
+def test_read_the_bill(page: Page, make_org, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    org = make_org("concurrent")
+    for batch in [list(generate(Workload(users=25, days=31, start=parse_instant("2026-10-01", allow_date=True))))]:
+        org.ingest(batch)
+    client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
+    with running_server(org.database.url) as base:
+        sign_in(page, base, client_id, "wrong secret")
+        expect(page.locator("#message")).to_contain_text("Wrong client id or secret")
+        page.screenshot(path=str(tmp_path / "wrong-secret.png"))
+
+        sign_in(page, base, client_id, secret)
+        page.select_option("#preset", "custom")
+        page.fill("#start", OCTOBER["startDate"])
+        page.fill("#end", OCTOBER["endDate"])
+        page.click("#load")
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-11-01")
+        expect(page.locator("#report-status")).to_have_text("Complete")
+        rows = page.locator("#usages > tbody > tr.usage")
+        expect(rows.first).to_be_visible()
+        shown = {row.locator("td").nth(1).inner_text(): row.locator("td").nth(2).inner_text()
+                 for row in rows.all()}
+        token = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
+                           auth=(client_id, secret)).json()["access_token"]
+        api = httpx.get(f"{base}/api/v2/billing/reports/billableusage", params=OCTOBER,
+                        headers={"Authorization": f"Bearer {token}"}).json()
+        assert shown == {u["name"]: u["totalUsage"] for u in api["usages"]}
+        assert "cx1" in shown
+
+        page.click("tr.usage[data-usage=cx1]")
+        resources = page.locator("tr.resources:visible .resource-table tbody tr")
+        cx1 = next(u for u in api["usages"] if u["name"] == "cx1")
+        expect(resources).to_have_count(len(cx1["resources"]))
+        first_name = cx1["resources"][0]["name"]
+        page.fill("tr.resources:visible .resource-search", first_name)
+        expect(resources).to_have_count(1)
+        expect(resources.first).to_contain_text(first_name)
+        page.fill("tr.resources:visible .resource-search", "")
+        page.select_option("tr.resources:visible .resource-sort", "name")
+        expect(resources.first).to_contain_text(min(r["name"] for r in cx1["resources"]))
+        expect(page.locator("#peaks-chart polyline").first).to_be_attached()  # concurrent organization
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+        with page.expect_download() as download:
+            page.click("#download")
+        downloaded = Path(download.value.path()).read_bytes()
+        program = str(Path(sys.executable).with_name("billable"))
+        cli = subprocess.run([program, "report", "--org", org.id, "--start", "2026-10-01", "--end", "2026-11-01",
+                              "--format", "csv"], capture_output=True, timeout=60,
+                             env={**os.environ, "BILLABLE_DATABASE_URL": org.database.url})
+        assert cli.returncode == 0, cli.stderr
+        assert downloaded == cli.stdout
+
+
+def test_messages_for_permissions_and_expired_sessions(page: Page, make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    ingest_only = new_client(org.database, org.id, "billing:usage:ingest")
+    with running_server(org.database.url, token_ttl_seconds="60") as base:
+        sign_in(page, base, *ingest_only)
+        expect(page.locator("#message")).to_contain_text("Missing permission")
+        # The token dies (here: the database forgets it): the page says so and asks to sign in.
+        reader = new_client(org.database, org.id, "billing:subscription:read")
+        sign_in(page, base, *reader)
+        expect(page.locator("#report-status")).to_have_text("Complete")
+        with org.database.write() as conn:
+            conn.exec_driver_sql("DELETE FROM access_tokens")
+        page.click("#load")
+        expect(page.locator("#message")).to_contain_text("session has expired")
+        expect(page.locator("#sign-in-panel")).to_be_visible()
+
+
+def test_rate_limit_message(page: Page, make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    reader = new_client(org.database, org.id, "billing:subscription:view")
+    with running_server(org.database.url, rate_limit_per_minute="2") as base:
+        sign_in(page, base, *reader)  # the report and the catalog: two requests
+        expect(page.locator("#report-status")).to_have_text("Complete")
+        page.click("#load")
+        expect(page.locator("#message")).to_contain_text("Too many requests")
