@@ -117,3 +117,14 @@ def test_rate_limit_message(page: Page, make_org) -> None:  # type: ignore[no-un
         expect(page.locator("#report-status")).to_have_text("Complete")
         page.click("#load")
         expect(page.locator("#message")).to_contain_text("Too many requests")
+
+
+def test_progress_while_in_progress(page: Page, make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    org.ingest(list(generate(Workload(users=5, days=3, start=parse_instant("2026-10-01", allow_date=True)))))
+    reader = new_client(org.database, org.id, "billing:subscription:view")
+    with running_server(org.database.url, report_budget_seconds="0") as base:  # the first answer is InProgress
+        sign_in(page, base, *reader)
+        expect(page.locator("#status")).to_contain_text("computing the report")
+        expect(page.locator("#report-status")).to_have_text("Complete")
+        expect(page.locator("#status")).to_be_hidden()
