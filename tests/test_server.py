@@ -246,3 +246,24 @@ def test_openapi_describes_every_route(make_client) -> None:  # type: ignore[no-
     assert {"200", "400", "401", "403", "429"} <= set(report["responses"])
     assert report["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert "HTTPBearer" in document["components"]["securitySchemes"]
+
+
+def test_tokens_are_stored_hashed_and_forgotten_after_expiry(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from billable.store.tables import access_tokens, oauth_clients
+
+    org, clock = make_org(), Clock(INGESTED_AT)
+    client = make_client(clock)
+    client_id, secret = new_client(org.database, org.id)
+    token = bearer(client, client_id, secret)["Authorization"].split()[1]
+    with org.database.read() as conn:
+        stored = conn.execute(select(access_tokens.c.token_hash).where(access_tokens.c.client_id == client_id)).scalars().all()
+        secret_hash = conn.execute(select(oauth_clients.c.secret_hash).where(oauth_clients.c.client_id == client_id)).scalar_one()
+    assert stored and token not in stored and all(len(h) == 64 for h in stored)
+    assert secret not in secret_hash and secret_hash.startswith("scrypt$")
+    clock.now += DAY_MS + 1
+    bearer(client, client_id, secret)  # a later login clears the tokens that expired
+    with org.database.read() as conn:
+        left = conn.execute(select(access_tokens.c.expires_at).where(access_tokens.c.client_id == client_id)).scalars().all()
+    assert len(left) == 1 and left[0] > clock.now

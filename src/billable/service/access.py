@@ -36,6 +36,7 @@ def issue_token(conn: Connection, client_id: str, client_secret: str, now: int, 
         raise InvalidCredentials("the client id or secret is wrong, or the client was revoked")
     token = secrets.token_urlsafe(32)
     grant = TokenGrant(client.org_id, client.client_id, client.permissions, now + ttl_seconds * 1000)
+    tokens.delete_expired(conn, now)  # an index range of the tokens dead since the last login
     tokens.insert_token(conn, token_hash(token), grant, now)
     return IssuedToken(token, ttl_seconds)
 

@@ -49,5 +49,5 @@ def find_grant(conn: Connection, token_hash: str, now: int) -> TokenGrant | None
     return TokenGrant(row.org_id, row.client_id, tuple(row.permissions.split()), row.expires_at)
 
 
-def delete_expired(conn: Connection, now: int) -> int:
-    return conn.execute(delete(access_tokens).where(access_tokens.c.expires_at <= now)).rowcount
+def delete_expired(conn: Connection, now: int) -> None:
+    conn.execute(delete(access_tokens).where(access_tokens.c.expires_at <= now))
