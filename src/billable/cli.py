@@ -6,10 +6,11 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import cached_property
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,12 +21,12 @@ from billable.generator import Workload, generate
 from billable.rules.catalog import Catalog
 from billable.rules.errors import BillingError, InvalidEvents, InvalidInput
 from billable.rules.events import validate_events
-from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
+from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.service import presentation
+from billable.service.explanations import explain_user
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, ingest
 from billable.service.organizations import PERMISSIONS, create_client, create_organization
-from billable.service.explanations import explain_user
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
@@ -163,14 +164,9 @@ def _read_events(stream: TextIO) -> Iterator[Any]:
                 raise click.ClickException(f"line {number}: not valid JSON ({error.msg})") from None
 
 
-def _batches(events: Iterator[Any], size: int = MAX_BATCH_EVENTS) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for event in events:
-        batch.append(event)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
+def _batches(events: Iterable[Any], size: int = MAX_BATCH_EVENTS) -> Iterator[list[Any]]:
+    iterator = iter(events)
+    while batch := list(islice(iterator, size)):
         yield batch
 
 
@@ -289,7 +285,7 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
 def _remote_report(host: str | None, region: str | None, client_id: str, client_secret: str,
                    period: Period) -> tuple[Any, BillableUsageReport]:
     """A report fetched with the SDK, in the engine's terms so every format is written alike."""
-    from billable.client import ApiClient, BillingApi, BillableClientError
+    from billable.client import ApiClient, BillableClientError, BillingApi
 
     try:
         with ApiClient(host, region=region) as client:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from itertools import islice
 from typing import Any, TypeVar
 
 from billable.client._base import PollSchedule
@@ -34,14 +35,9 @@ def _period(start_date: DateLike, end_date: DateLike) -> dict[str, str]:
     return {"startDate": format_date(start_date), "endDate": format_date(end_date)}
 
 
-def _batches(events: Iterable[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for event in events:
-        batch.append(event)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
+def _batches(events: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(events)
+    while batch := list(islice(iterator, size)):
         yield batch
 
 

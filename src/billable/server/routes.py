@@ -28,11 +28,11 @@ from billable.server.models import (
 )
 from billable.service.access import issue_token
 from billable.service.explanations import explain_user
+from billable.service.ingestion import ingest
+from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
 from billable.service.presentation import explanation_body, products_body
 from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
 from billable.store.organizations import get_organization
-from billable.service.ingestion import ingest
-from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
 from billable.store.tokens import TokenGrant
 
 EVENT_TYPES = ("application/json", "application/cloudevents-batch+json")
