@@ -147,3 +147,22 @@ def test_concurrent_report_and_explain(empty_url: str, tmp_path: Path) -> None:
     assert explained["loggedInMilliseconds"] == 20 * 60_000
     unknown = json.loads(ok(billable(empty_url, "explain", "--org", org, "--user", "nobody", *period)))
     assert (unknown["billed"], unknown["reason"]) == (False, "unknown.user")
+
+
+def test_a_revoked_client_is_refused(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+    from conftest import new_client
+
+    org = make_org()
+    client = make_client()
+    client_id, secret = new_client(org.database, org.id)
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    params = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
+    assert client.get("/api/v2/billing/reports/billableusage", params=params, headers=headers).status_code == 200
+    assert json.loads(ok(billable(org.database.url, "clients", "revoke", "--client", client_id))) == {
+        "clientId": client_id, "revoked": True}
+    refused = client.get("/api/v2/billing/reports/billableusage", params=params, headers=headers)
+    assert refused.status_code == 401 and refused.json()["code"] == "bad.credentials"
+    login = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    assert login.status_code == 401 and login.json()["error"] == "invalid_client"
+    assert "not found" in failed(billable(org.database.url, "clients", "revoke", "--client", "nobody"))

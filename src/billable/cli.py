@@ -26,7 +26,7 @@ from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.service import presentation
 from billable.service.explanations import explain_user
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, ingest
-from billable.service.organizations import PERMISSIONS, create_client, create_organization
+from billable.service.organizations import PERMISSIONS, create_client, create_organization, revoke_client
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
@@ -142,6 +142,16 @@ def clients_create(context: Context, org_id: str, permissions: tuple[str, ...]) 
         client = create_client(conn, org_id, list(permissions), context.clock())
     _print_json({"clientId": client.client_id, "clientSecret": client.client_secret,
                  "orgId": client.org_id, "permissions": list(client.permissions)})
+
+
+@clients.command("revoke")
+@click.option("--client", "client_id", required=True)
+@click.pass_obj
+def clients_revoke(context: Context, client_id: str) -> None:
+    """Revoke a client: its tokens stop working at once and it can no longer log in."""
+    with context.migrated().write() as conn:
+        revoke_client(conn, client_id, context.clock())
+    _print_json({"clientId": client_id, "revoked": True})
 
 
 def _read_events(stream: TextIO) -> Iterator[Any]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from billable.rules.catalog import LicensingModel
-from billable.rules.errors import FieldProblem, InvalidInput
+from billable.rules.errors import FieldProblem, InvalidInput, NotFound
 from billable.service.credentials import hash_secret, new_secret
 from billable.store import organizations as store
 
@@ -53,3 +53,9 @@ def create_client(conn: Connection, org_id: str, permissions: list[str], now: in
     client = NewClient(str(uuid.uuid4()), new_secret(), org_id, granted)
     store.insert_client(conn, client.client_id, org_id, hash_secret(client.client_secret), granted, now)
     return client
+
+
+def revoke_client(conn: Connection, client_id: str, now: int) -> None:
+    """Refuse the client from now on: its tokens stop working and it cannot log in."""
+    if not store.revoke_client(conn, client_id, now):
+        raise NotFound("client", client_id)

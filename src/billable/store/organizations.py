@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.errors import NotFound
@@ -66,3 +66,12 @@ def get_client(conn: Connection, client_id: str) -> OAuthClient | None:
     if row is None:
         return None
     return OAuthClient(row.client_id, row.org_id, row.secret_hash, tuple(row.permissions.split()), row.revoked_at)
+
+
+def revoke_client(conn: Connection, client_id: str, now: int) -> bool:
+    """Mark the client revoked; False when there is no such client."""
+    result = conn.execute(
+        update(oauth_clients).where(oauth_clients.c.client_id == client_id).values(revoked_at=func.coalesce(
+            oauth_clients.c.revoked_at, now)).returning(oauth_clients.c.client_id)
+    ).first()
+    return result is not None
