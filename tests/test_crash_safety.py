@@ -26,7 +26,7 @@ from billable.store.organizations import get_organization
 from billable.store.tables import events as events_table
 
 KILLS = int(os.environ.get("BILLABLE_CRASH_KILLS", "4"))
-BATCH = 250
+BATCH = 50
 
 
 class Server:
@@ -53,7 +53,7 @@ class Server:
 def test_kills_lose_and_double_nothing(make_org) -> None:  # type: ignore[no-untyped-def]
     org = make_org()
     client_id, secret = new_client(org.database, org.id)
-    workload = list(generate(Workload(users=40, days=3, start=parse_instant("2026-10-01", allow_date=True), seed=9)))
+    workload = list(generate(Workload(users=60, days=5, start=parse_instant("2026-10-01", allow_date=True), seed=9)))
     batches = [workload[i:i + BATCH] for i in range(0, len(workload), BATCH)]
     server = Server(org.database.url)
     server.start()
@@ -112,7 +112,7 @@ def test_kills_lose_and_double_nothing(make_org) -> None:  # type: ignore[no-unt
         assert again.json()["accepted"] == 0
     server.kill()
 
-    period, now = Period.parse("2026-10-01", "2026-10-04"), parse_instant("2026-11-01T00:00:00Z")
+    period, now = Period.parse("2026-10-01", "2026-10-06"), parse_instant("2026-11-01T00:00:00Z")
     with org.database.read() as conn:
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
     expected = reference_report(validate_events(workload, CATALOG, now), CATALOG, LicensingModel.NAMED, period, now)
