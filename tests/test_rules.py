@@ -180,3 +180,34 @@ def test_vectorized_peak_equals_reference(spans, start_step, length_steps) -> No
     starts = np.array([s for s, _ in clipped], dtype=np.int64)
     ends = np.array([e for _, e in clipped], dtype=np.int64)
     assert concurrent_peak(starts, ends, start, cut) == reference_peak(clipped, start, cut)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(["specversion", "id", "source", "type", "time", "subject", "data"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(JSON, st.dictionaries(FIELDS, JSON), st.builds(
+    lambda base, changes: {**base, **changes},
+    st.just(event("license.assigned", "ann", "2026-10-01T08:00:00Z", product="cx1")),
+    st.dictionaries(FIELDS, JSON, max_size=2),
+)), max_size=6))
+def test_validation_never_fails_on_any_json(batch) -> None:  # type: ignore[no-untyped-def]
+    """Any JSON batch is either valid or refused with its problems, never a crash."""
+    try:
+        events = validate_events(batch, CATALOG, NOW)
+    except InvalidEvents as invalid:
+        assert invalid.problems and all(0 <= p.index < len(batch) for p in invalid.problems)
+    else:
+        assert len(events) == len(batch)
+
+
+def test_a_type_of_any_json_kind_is_a_problem_not_a_crash() -> None:
+    for kind in ({}, [], 3, None):
+        with pytest.raises(InvalidEvents) as invalid:
+            validate_events([{**event("user.login", "ann", "2026-10-01T08:00:00Z"), "type": kind}], CATALOG, NOW)
+        assert [p.field_name for p in invalid.value.problems] == ["events[0].type"]

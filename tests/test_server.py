@@ -267,3 +267,15 @@ def test_tokens_are_stored_hashed_and_forgotten_after_expiry(make_org, make_clie
     with org.database.read() as conn:
         left = conn.execute(select(access_tokens.c.expires_at).where(access_tokens.c.client_id == client_id)).scalars().all()
     assert len(left) == 1 and left[0] > clock.now
+
+
+def test_openapi_event_schema_follows_the_catalog(make_client) -> None:  # type: ignore[no-untyped-def]
+    document = make_client(max_events=500).get("/openapi.json").json()
+    schema = document["paths"]["/api/v2/billing/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["maxItems"] == 500
+    variants = {v["properties"]["type"]["enum"][0]: v for v in schema["items"]["oneOf"]}
+    assert set(variants) == {"user.login", "user.logout", "license.assigned", "license.unassigned", "device.active",
+                             "user.updated"}
+    product = variants["license.assigned"]["properties"]["data"]["properties"]["product"]
+    assert product["enum"] == [p.name for p in CATALOG.user_products]
+    assert variants["device.active"]["properties"]["data"]["required"] == ["deviceType"]

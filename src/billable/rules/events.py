@@ -103,8 +103,9 @@ def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: lis
     source = check.text(raw, "source", "source")
     subject = check.text(raw, "subject", "subject")
     kind = raw.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         check.problem("type", "invalid.value", f"type must be one of {', '.join(EVENT_TYPES)}")
+        kind = None  # any JSON value may come here, hashable or not
     time = None
     try:
         time = parse_instant(raw.get("time"))  # type: ignore[arg-type]

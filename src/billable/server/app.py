@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -13,11 +14,26 @@ from billable.rules.catalog import Catalog
 from billable.rules.instants import system_now
 from billable.server import errors
 from billable.server.access_log import CorrelationAndAccessLog
-from billable.server.routes import router
+from billable.server.models import event_batch_schema
+from billable.server.routes import EVENTS_PATH, router
 from billable.server.settings import Settings
 from billable.service.report_desk import DeskSettings, ReportDesk
 from billable.store import ratelimits
 from billable.store.database import Database
+
+
+def _describe_events(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Put the ingestion body's schema, which depends on the catalog, in the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        body = document["paths"][EVENTS_PATH]["post"]["requestBody"]
+        for content in body["content"].values():
+            content["schema"] = schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = system_now) -> FastAPI:
@@ -57,5 +73,6 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     errors.install(app)
     app.include_router(router)
     app.mount("/page", StaticFiles(packages=[("billable.server", "page")]), name="page")
+    _describe_events(app, event_batch_schema(catalog, settings.max_events))
     app.add_middleware(CorrelationAndAccessLog)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from billable.rules.catalog import Catalog
 
 
 class BillingUsageResource(BaseModel):
@@ -122,3 +124,42 @@ class ProductCatalog(BaseModel):
     model: str
     entities: list[Product]
     total: int
+
+
+def event_batch_schema(catalog: Catalog, max_events: int) -> dict[str, Any]:
+    """The JSON schema of an ingestion body, as precise as the validation (but for the
+    rule that a time may not be later than now plus 5 minutes)."""
+    text = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r"\S"}
+    email = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 320, "pattern": r"\S"}, {"type": "null"}]}
+    products = {"type": "string", "enum": [p.name for p in catalog.user_products]}
+    devices = {"type": "string", "enum": [d.name for d in catalog.device_types]}
+
+    def variant(kind: str, data: dict[str, Any], required: list[str]) -> dict[str, Any]:
+        data_schema = {"type": "object", "properties": data, "required": required}
+        return {
+            "type": "object",
+            "required": ["specversion", "id", "source", "type", "time", "subject", *(["data"] if required else [])],
+            "properties": {
+                "specversion": {"type": "string", "enum": ["1.0"]},
+                "id": text,
+                "source": text,
+                "type": {"type": "string", "enum": [kind]},
+                "time": {"type": "string", "format": "date-time",
+                         "description": "RFC 3339; not later than now plus 5 minutes"},
+                "subject": text,
+                "data": data_schema,
+            },
+        }
+
+    return {
+        "type": "array",
+        "maxItems": max_events,
+        "items": {"oneOf": [
+            variant("user.login", {"email": email}, []),
+            variant("user.logout", {"email": email}, []),
+            variant("license.assigned", {"product": products, "email": email}, ["product"]),
+            variant("license.unassigned", {"product": products}, ["product"]),
+            variant("device.active", {"deviceType": devices}, ["deviceType"]),
+            variant("user.updated", {"email": email["anyOf"][0]}, ["email"]),
+        ]},
+    }
