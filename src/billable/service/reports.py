@@ -41,10 +41,11 @@ def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, 
     return resources, metered, charged_metered
 
 
-def _metered_sessions(conn: Connection, org: Organization, charged: list[tuple[str, int]], start: int, cut: int
-                      ) -> np.ndarray:
-    """``(product index, started, ended)`` rows of the charged users' sessions, clipped."""
-    return np.array(queries.charged_session_intervals(conn, org.id, charged, start, cut), dtype=np.int64).reshape(-1, 3)
+def _sessions_by_product(conn: Connection, org: Organization, metered: list[UserProduct],
+                         charged: list[tuple[str, int]], start: int, cut: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each of ``metered``, the starts and ends of its charged users' sessions, clipped."""
+    rows = np.array(queries.charged_session_intervals(conn, org.id, charged, start, cut), dtype=np.int64).reshape(-1, 3)
+    return [(rows[rows[:, 0] == index, 1], rows[rows[:, 0] == index, 2]) for index in range(len(metered))]
 
 
 def billable_usage_report(
@@ -61,10 +62,9 @@ def billable_usage_report(
         for index, product in enumerate(metered):
             totals[product.name] = hours_total(milliseconds.get(index, 0))
     elif org.model is LicensingModel.CONCURRENT:
-        sessions = _metered_sessions(conn, org, charged_metered, start, cut)
-        for index, product in enumerate(metered):
-            mine = sessions[sessions[:, 0] == index]
-            totals[product.name] = count_total(concurrent_peak(mine[:, 1], mine[:, 2], start, cut))
+        sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut)
+        for product, (started, ended) in zip(metered, sessions, strict=True):
+            totals[product.name] = count_total(concurrent_peak(started, ended, start, cut))
     usages = [Usage.of(p.name, totals[p.name], resources[p.name]) for p in catalog.user_products]
 
     devices: dict[str, list[Resource]] = defaultdict(list)
@@ -84,11 +84,9 @@ def concurrent_usage_report(
     if cut <= start or org.model is LicensingModel.NAMED:
         return ConcurrentUsageReport(period, org.model.value, ())
     _, metered, charged_metered = _charges(conn, org, catalog, start, cut)
-    sessions = _metered_sessions(conn, org, charged_metered, start, cut)
     products = []
-    for index, product in enumerate(metered):
-        mine = sessions[sessions[:, 0] == index]
-        started, ended = mine[:, 1], mine[:, 2]
+    sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut)
+    for product, (started, ended) in zip(metered, sessions, strict=True):
         days = []
         for day, lo, hi in day_windows(start, cut):
             peak = concurrent_peak(started, ended, lo, hi)
