@@ -1,0 +1,338 @@
+"""The benchmark: one data set, one database, one table (docs/performance.md).
+
+    .venv/bin/python bench/benchmark.py --size M --database sqlite
+
+What it does, printing progress on standard error:
+
+1. generates the data set (bench/data/<size>.ndjson, reused when present);
+2. loads it into a fresh database with `billable ingest` and times that;
+3. times the billable report (named, concurrent and hourly model; month and one day;
+   nothing cached; best of --repeat) in this process;
+4. computes the same totals with DuckDB and with pandas from the raw events, times them
+   the same way, and checks that all three agree;
+5. starts `billable serve` on the loaded database: computes the month report once and
+   reads the server's peak memory, then loads the cached report from a separate process
+   (bench/load.py): as fast as it answers, and at a fixed 500 requests/s;
+6. ingests the first --http-events events over HTTP in batches of 10,000 into a fresh
+   database, one client;
+7. prints the table, with ratios and targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+import peers  # noqa: E402
+
+from billable.generator import Workload, generate  # noqa: E402
+from billable.rules.catalog import Catalog, LicensingModel  # noqa: E402
+from billable.rules.instants import Period, parse_instant  # noqa: E402
+from billable.service.reports import billable_usage_report  # noqa: E402
+from billable.store.database import Database  # noqa: E402
+from billable.store.organizations import get_organization  # noqa: E402
+
+HERE = Path(__file__).parent
+DATA = HERE / "data"
+SIZES = {"S": 1_000, "M": 10_000, "L": 100_000}
+START = "2026-10-01"
+MONTH = Period(parse_instant("2026-10-01", allow_date=True), parse_instant("2026-11-01", allow_date=True))
+DAY = Period(parse_instant("2026-10-15", allow_date=True), parse_instant("2026-10-16", allow_date=True))
+PERIODS = {"month": MONTH, "day": DAY}
+MODELS = (LicensingModel.NAMED, LicensingModel.CONCURRENT, LicensingModel.HOURLY)
+PROGRAM = str(Path(sys.executable).with_name("billable"))
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+TARGETS = {  # (size, what) -> target, from the spec's performance.md
+    ("M", "named month"): 500, ("L", "named month"): 3000,
+    ("M", "concurrent month"): 1000, ("L", "concurrent month"): 6000,
+}
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
+    """The shortest of ``repeat`` runs in milliseconds, and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = work()
+        best = min(best, (time.perf_counter() - began) * 1000)
+    return best, result
+
+
+# ---------------------------------------------------------------------------- data and databases
+
+def data_set(size: str) -> Path:
+    path = DATA / f"{size}.ndjson"
+    if path.exists():
+        return path
+    DATA.mkdir(exist_ok=True)
+    say(f"generating {size} ({SIZES[size]:,} users) into {path}")
+    partial = path.with_suffix(".partial")
+    with partial.open("w") as out:
+        for event in generate(Workload(users=SIZES[size], days=31, start=parse_instant(START, allow_date=True))):
+            out.write(json.dumps(event, separators=(",", ":")) + "\n")
+    partial.rename(path)
+    return path
+
+
+def fresh_database(kind: str, name: str) -> str:
+    """The URL of a new, empty database called ``name``."""
+    if kind == "sqlite":
+        for suffix in ("", "-wal", "-shm", "-ratelimit"):
+            Path(f"{DATA / name}.db{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{DATA / name}.db"
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def billable(url: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run([PROGRAM, "--database", url, *args], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def new_organization(url: str, model: str = "concurrent") -> tuple[str, str, str]:
+    """A migrated database with one organization and one client: (org, client id, secret)."""
+    billable(url, "db", "upgrade")
+    org = billable(url, "orgs", "create", "--name", "benchmark", "--model", model)["id"]
+    client = billable(url, "clients", "create", "--org", org, "--permission", "billing:subscription:view",
+                      "--permission", "billing:usage:ingest")
+    return org, client["clientId"], client["clientSecret"]
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as stream:
+        return sum(1 for _ in stream)
+
+
+# ---------------------------------------------------------------------------- the server
+
+@contextmanager
+def server(url: str) -> Iterator[tuple[str, int]]:
+    """`billable serve` on the database at ``url``: its base URL and process id."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {**os.environ, "BILLABLE_DATABASE_URL": url, "BILLABLE_RATE_LIMIT_PER_MINUTE": "100000000",
+                   "BILLABLE_REPORT_BUDGET_SECONDS": "600"}
+    process = subprocess.Popen([PROGRAM, "serve", "--port", str(port)], env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.1)
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def token(base: str, client_id: str, secret: str) -> str:
+    answer = httpx.post(f"{base}/oauth/token", auth=(client_id, secret), data={"grant_type": "client_credentials"})
+    answer.raise_for_status()
+    return answer.json()["access_token"]
+
+
+def peak_memory_mib(pid: int) -> float:
+    """The high-water mark of the process's resident memory."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def load(url: str, bearer: str, seconds: float, *options: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, str(HERE / "load.py"), url, "--token", bearer, "--seconds", str(seconds),
+                           *options], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+# ---------------------------------------------------------------------------- the measurements
+
+@dataclasses.dataclass
+class Row:
+    what: str
+    service: str
+    duckdb: str = ""
+    pandas: str = ""
+    target: str = ""
+    met: str = ""
+
+
+def measure_reports(url: str, org_id: str, path: Path, repeat: int, rows: list[Row], size: str) -> bool:
+    """Report times of the service and both peers; whether all agree."""
+    database, catalog = Database(url), Catalog.load()
+    with database.read() as conn:
+        org = get_organization(conn, org_id)
+    say("loading the raw events into DuckDB and pandas (not timed)")
+    con = peers.load_duckdb(str(path))
+    frame = con.table("raw").df()
+    now = int(time.time() * 1000)
+    agree = True
+    for model in MODELS:
+        as_model = dataclasses.replace(org, model=model)
+        for period_name, period in PERIODS.items():
+            what = f"{model.value} {period_name}"
+            say(f"report: {what}")
+
+            def service_report() -> dict[str, str]:
+                with database.read() as conn:
+                    report = billable_usage_report(conn, as_model, period, catalog, now)
+                return {u.name: u.total_usage for u in report.usages}
+
+            start, cut = period.start, period.cut_off(now)
+            ours, mine = best_of(repeat, service_report)
+            duck, by_duckdb = best_of(repeat, lambda: peers.duckdb_totals(con, catalog, model, start, cut))
+            pan, by_pandas = best_of(max(1, repeat // 3), lambda: peers.pandas_totals(frame, catalog, model, start, cut))
+            for peer, totals in (("DuckDB", by_duckdb), ("pandas", by_pandas)):
+                if totals != mine:
+                    agree = False
+                    differ = sorted(k for k in mine.keys() | totals.keys() if mine.get(k) != totals.get(k))
+                    say(f"DISAGREE {what}: {peer} differs on {[(k, mine.get(k), totals.get(k)) for k in differ]}")
+            target = TARGETS.get((size, what))
+            rows.append(Row(f"report {what} (ms)", f"{ours:,.0f}", f"{duck:,.0f} ({ours / duck:.2f}×)",
+                            f"{pan:,.0f} ({ours / pan:.3f}×)", f"≤ {target:,}" if target else "",
+                            _met(target is None or ours <= target, ours / duck <= 1 and ours * 10 <= pan)))
+    database.dispose()
+    return agree
+
+
+def _met(*conditions: bool) -> str:
+    return "yes" if all(conditions) else "no"
+
+
+def measure_server(url: str, org_id: str, client_id: str, secret: str, seconds: float, rows: list[Row]) -> None:
+    query = urllib.parse.urlencode({"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:00.000Z"})
+    with server(url) as (base, pid):
+        bearer = token(base, client_id, secret)
+        route = f"{base}/api/v2/billing/reports/billableusage?{query}"
+        before = peak_memory_mib(pid)
+        say("server: computing the month report once")
+        began = time.perf_counter()
+        first = httpx.get(route, headers={"Authorization": f"Bearer {bearer}"}, timeout=600)
+        first.raise_for_status()
+        computed = (time.perf_counter() - began) * 1000
+        peak = peak_memory_mib(pid)
+        say("server: cached report, closed loop")
+        fastest = load(route, bearer, seconds, "--connections", "8")
+        say("server: cached report, 500 requests/s")
+        steady = load(route, bearer, seconds, "--rate", "500")
+    size = len(first.content)
+    rows.append(Row("report month over HTTP, first request (ms)", f"{computed:,.0f}"))
+    rows.append(Row(f"cached report ({size / 1024:,.0f} KiB), 8 connections: req/s", f"{fastest['requests_per_second']:,.0f}",
+                    target="≥ 2,000", met=_met(fastest["requests_per_second"] >= 2000 and fastest["errors"] == 0)))
+    rows.append(Row("  … p50 / p99 (ms)", f"{fastest['p50_ms']} / {fastest['p99_ms']}"))
+    rows.append(Row("cached report at 500 req/s: p50 / p99 (ms)", f"{steady['p50_ms']} / {steady['p99_ms']}",
+                    target="p99 ≤ 25", met=_met(steady["p99_ms"] <= 25 and steady["errors"] == 0)))
+    rows.append(Row("server peak memory: idle / after the month report (MiB)", f"{before:,.0f} / {peak:,.0f}",
+                    target="≤ 1,024", met=_met(peak <= 1024)))
+
+
+def measure_http_ingestion(kind: str, size: str, path: Path, events: int, rows: list[Row]) -> None:
+    url = fresh_database(kind, f"bench_{size.lower()}_http")
+    org, client_id, secret = new_organization(url)
+    batches, batch = [], []
+    with path.open() as stream:
+        for number, line in enumerate(stream):
+            if number >= events:
+                break
+            batch.append(line.rstrip("\n"))
+            if len(batch) == 10_000:
+                batches.append(batch)
+                batch = []
+    if batch:
+        batches.append(batch)
+    bodies = [("[" + ",".join(b) + "]").encode() for b in batches]
+    sent = sum(len(b) for b in batches)
+    with server(url) as (base, _), httpx.Client(timeout=120) as client:
+        headers = {"Authorization": f"Bearer {token(base, client_id, secret)}", "Content-Type": "application/json"}
+        say(f"HTTP ingestion: {sent:,} events in {len(bodies)} batches")
+        began = time.perf_counter()
+        for body in bodies:
+            client.post(f"{base}/api/v2/billing/events", content=body, headers=headers).raise_for_status()
+        elapsed = time.perf_counter() - began
+    rate = sent / elapsed
+    rows.append(Row(f"ingestion over HTTP, {sent:,} events, batches of 10,000 (events/s)", f"{rate:,.0f}",
+                    target="≥ 50,000", met=_met(rate >= 50_000)))
+
+
+def measure_cli_ingestion(url: str, org: str, path: Path, rows: list[Row]) -> None:
+    events = count_lines(path)
+    say(f"command-line ingestion of {events:,} events")
+    began = time.perf_counter()
+    subprocess.run([PROGRAM, "--database", url, "ingest", str(path), "--org", org], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - began
+    rate = events / elapsed
+    rows.append(Row(f"ingestion from the command line, {events:,} events (events/s)", f"{rate:,.0f} ({elapsed:,.0f} s)",
+                    target="≥ 100,000", met=_met(rate >= 100_000)))
+
+
+def print_table(size: str, kind: str, rows: list[Row], agree: bool) -> None:
+    print(f"\nbillable benchmark: data set {size} ({SIZES[size]:,} users), {kind}, "
+          f"{time.strftime('%Y-%m-%d %H:%M')}; peers: time (service/peer)\n")
+    print("| measure | billable | DuckDB | pandas | target | met |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row.what} | {row.service} | {row.duckdb} | {row.pandas} | {row.target} | {row.met} |")
+    print("\nAll three agree on every total." if agree else "\nTHE PEERS DISAGREE WITH THE SERVICE (see above).")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=SIZES, default="S")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per report time; the best counts")
+    parser.add_argument("--http-events", type=int, default=200_000, help="events sent over HTTP")
+    parser.add_argument("--load-seconds", type=float, default=10)
+    parser.add_argument("--reuse", action="store_true",
+                        help="use the database loaded by an earlier run (ingestion is not measured)")
+    args = parser.parse_args()
+    path = data_set(args.size)
+    rows: list[Row] = []
+    name = f"bench_{args.size.lower()}"
+    state = DATA / f"{name}-{args.database}.json"
+    if args.reuse and state.exists():
+        url, org, client_id, secret = json.loads(state.read_text())
+    else:
+        url = fresh_database(args.database, name)
+        org, client_id, secret = new_organization(url)
+        measure_cli_ingestion(url, org, path, rows)
+        state.write_text(json.dumps([url, org, client_id, secret]))
+    agree = measure_reports(url, org, path, args.repeat, rows, args.size)
+    measure_server(url, org, client_id, secret, args.load_seconds, rows)
+    if not args.reuse:
+        measure_http_ingestion(args.database, args.size, path, args.http_events, rows)
+    print_table(args.size, args.database, rows, agree)
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
