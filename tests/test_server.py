@@ -279,3 +279,17 @@ def test_openapi_event_schema_follows_the_catalog(make_client) -> None:  # type:
     product = variants["license.assigned"]["properties"]["data"]["properties"]["product"]
     assert product["enum"] == [p.name for p in CATALOG.user_products]
     assert variants["device.active"]["properties"]["data"]["required"] == ["deviceType"]
+
+
+def test_the_nul_character_is_refused_everywhere(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+    """Found by schemathesis: PostgreSQL text cannot hold NUL, and it reached a query as a 500."""
+    client = make_client()
+    answer = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("a\x00b", "secret"))
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+    headers = bearer(client, *new_client(org_with_events.database, org_with_events.id))
+    batch = [event("user.login", "ann", "2026-10-02T08:00:00Z", source="\x00"),
+             event("user.login", "a\x00n", "2026-10-02T08:00:00Z")]
+    body = assert_error(client.post("/api/v2/billing/events", json=batch, headers=headers), 400, "bad.request")
+    assert {d["fieldName"] for d in body["details"]} >= {"events[0].source", "events[1].subject"}
+    explained = client.get(f"{REPORT}/explain", params={**OCTOBER, "userId": "a\x00n"}, headers=headers)
+    assert_error(explained, 400, "bad.request")

@@ -89,6 +89,9 @@ class _EventChecker:
         if len(value) > limit:
             self.problem(path, "too.long", f"{path} may have at most {limit} characters")
             return None
+        if "\x00" in value:  # PostgreSQL text cannot hold it, and no id or email needs it
+            self.problem(path, "invalid.value", f"{path} may not contain the NUL character")
+            return None
         return value
 
 

@@ -183,7 +183,7 @@ async def explain(
     request: Request,
     grant: TokenGrant = Depends(requires(*READ_REPORTS)),
     period: Period = Depends(period_query),
-    userId: str = Query(min_length=1, max_length=256, description="the user id (the events' subject)"),
+    userId: str = Query(min_length=1, max_length=256, pattern=r"^[^\x00]+$", description="the user id (the events' subject)"),
 ) -> JSONResponse:
     """Why one user is or is not billed: per family the charge and the holding that set it,
     the first billable login and its session, time logged in; or the reason."""
