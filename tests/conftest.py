@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,21 +171,33 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class Server(str):
+    """The base URL of a running server, with the path of its log (standard error)."""
+
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 @contextmanager
-def running_server(database_url: str, **env: str) -> Iterator[str]:
+def running_server(database_url: str, **env: str) -> Iterator[Server]:
     """A real `billable serve` process on a free local port; yields its base URL."""
     import subprocess
     import sys
+    import tempfile
     import time
     import urllib.request
-    from pathlib import Path
 
     port = free_port()
     program = str(Path(sys.executable).with_name("billable"))
     environment = {**os.environ, "BILLABLE_DATABASE_URL": database_url, **{f"BILLABLE_{k.upper()}": v for k, v in env.items()}}
-    process = subprocess.Popen([program, "serve", "--port", str(port)], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    # The log goes to a file: a pipe nobody reads would fill and stall the server.
+    with tempfile.NamedTemporaryFile(prefix="billable-serve-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen([program, "serve", "--port", str(port)], env=environment,
+                                   stdout=subprocess.DEVNULL, stderr=log)
+    base = Server(f"http://127.0.0.1:{port}")
+    base.log = Path(log.name)
     try:
         for _ in range(200):
             try:
@@ -192,14 +205,13 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
                 break
             except OSError:
                 if process.poll() is not None:
-                    raise RuntimeError(process.stderr.read().decode() if process.stderr else "server died")
+                    raise RuntimeError(base.log_text() or "server died")
                 time.sleep(0.05)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
+        base.log.unlink(missing_ok=True)
 
 
 def close_official(api_client) -> None:  # type: ignore[no-untyped-def]
