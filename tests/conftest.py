@@ -172,9 +172,10 @@ def free_port() -> int:
 
 
 class Server(str):
-    """The base URL of a running server, with the path of its log (standard error)."""
+    """The base URL of a running server, with its process id and the path of its log."""
 
     log: Path
+    pid: int
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -197,7 +198,7 @@ def running_server(database_url: str, **env: str) -> Iterator[Server]:
         process = subprocess.Popen([program, "serve", "--port", str(port)], env=environment,
                                    stdout=subprocess.DEVNULL, stderr=log)
     base = Server(f"http://127.0.0.1:{port}")
-    base.log = Path(log.name)
+    base.log, base.pid = Path(log.name), process.pid
     try:
         for _ in range(200):
             try:
