@@ -9,7 +9,7 @@ import time
 from conftest import CATALOG, INGESTED_AT, Clock, bearer, event, new_client
 
 from billable.rules.instants import Period
-from billable.service.report_desk import DeskSettings, ReportDesk
+from billable.service.report_desk import BILLABLE_USAGE, DeskSettings, ReportDesk
 
 OCTOBER = Period.parse("2026-10-01", "2026-11-01")
 
@@ -81,3 +81,40 @@ def test_access_log_has_one_line_per_request(make_org, make_client, caplog) -> N
     assert line["org"] == org.id and line["status"] == 200 and line["correlationId"] == "abc-123"
     assert line["route"] == "/api/v2/billing/reports/billableusage" and line["method"] == "GET"
     assert line["durationMs"] > 0
+
+
+def test_a_body_is_read_from_the_store_only_when_it_changed(make_org) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from billable.store.tables import computed_reports
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    holder, other = (ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings()) for _ in range(2))
+    body = wait_complete(holder, org.id)
+    # The stored text changes under the same stamp: a desk holding the body does not read it again …
+    with org.database.write() as conn:
+        conn.execute(update(computed_reports).where(computed_reports.c.org_id == org.id).values(body="{}"))
+    assert holder.billable_usage(org.id, OCTOBER).body == body
+    assert other.billable_usage(org.id, OCTOBER).body == "{}"  # … a desk that holds none reads it
+    # A new event: both compute or read the new version, never the held one.
+    org.ingest([event("user.login", "bob", "2026-10-03T08:00:00Z"),
+                event("license.assigned", "bob", "2026-09-01T00:00:00Z", product="cx2")])
+    assert '"cx2"' in wait_complete(holder, org.id) and '"cx2"' in wait_complete(other, org.id)
+    assert holder.computations + other.computations == 2
+    holder.close()
+    other.close()
+
+
+def test_bodies_held_in_memory_stay_within_the_budget(make_org) -> None:  # type: ignore[no-untyped-def]
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    desk = ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(memory_chars=1_000))
+    days = [Period.parse(f"2026-10-{d:02d}", f"2026-10-{d + 1:02d}") for d in range(1, 21)]
+    for day in days:
+        assert desk.answer(BILLABLE_USAGE, org.id, day).status == "Complete"
+    assert 0 < desk._held_chars <= 1_000 and len(desk._bodies) < len(days)
+    assert desk._held_chars == sum(len(body) for _, body in desk._bodies.values())
+    desk.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -66,6 +67,7 @@ class DeskSettings:
     lease_seconds: float = 300.0
     live_max_age_seconds: float = 10.0
     workers: int = 2
+    memory_chars: int = 128 * 2**20  # bodies kept in memory, in characters (ASCII JSON: bytes)
 
 
 class ReportDesk:
@@ -78,6 +80,10 @@ class ReportDesk:
         self._running: dict[tuple[ReportKey, int], Future[str]] = {}
         self._lock = Lock()
         self.computations = 0  # reports this process computed: each one was needed
+        # Bodies this process served, by report: the store is asked only whether they are
+        # still current, and a body is read from it only when it changed.
+        self._bodies: OrderedDict[ReportKey, tuple[computed.Stamp, str]] = OrderedDict()
+        self._held_chars = 0
 
     @property
     def lease_ms(self) -> int:
@@ -91,10 +97,15 @@ class ReportDesk:
         key = ReportKey(org_id, kind.name, period.start, period.end)
         deadline = time.monotonic() + self.settings.budget_seconds
         while True:
+            held = self._held(key)
             with self.database.read() as conn:
-                found = computed.look_up(conn, key, self.clock(), self.lease_ms)
-            if found.body is not None:
-                return Answer("Complete", found.body)
+                found = computed.look_up(conn, key, self.clock(), self.lease_ms, held[0] if held else None)
+            if found.stamp is not None:
+                if found.body is None and held is not None:
+                    return Answer("Complete", held[1])
+                if found.body is not None:
+                    self._hold(key, found.stamp, found.body)
+                    return Answer("Complete", found.body)
             running = self._start(kind, key, period, found)
             remaining = deadline - time.monotonic()
             if running is not None:
@@ -122,6 +133,26 @@ class ReportDesk:
             running.add_done_callback(lambda _: self._forget(key, found.current_version))
             return running
 
+    def _held(self, key: ReportKey) -> tuple[computed.Stamp, str] | None:
+        with self._lock:
+            held = self._bodies.get(key)
+            if held is not None:
+                self._bodies.move_to_end(key)
+            return held
+
+    def _hold(self, key: ReportKey, stamp: computed.Stamp, body: str) -> None:
+        """Keep a body in memory (least recently used first out, within the budget)."""
+        with self._lock:
+            previous = self._bodies.pop(key, None)
+            self._held_chars -= len(previous[1]) if previous else 0
+            if len(body) > self.settings.memory_chars:
+                return
+            self._bodies[key] = (stamp, body)
+            self._held_chars += len(body)
+            while self._held_chars > self.settings.memory_chars:
+                _, (_, dropped) = self._bodies.popitem(last=False)
+                self._held_chars -= len(dropped)
+
     def _forget(self, key: ReportKey, version: int) -> None:
         with self._lock:
             self._running.pop((key, version), None)
@@ -135,6 +166,7 @@ class ReportDesk:
             fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
             with self.database.write() as conn:
                 computed.store_body(conn, key, org.last_seq, body, fresh_until)
+            self._hold(key, (org.last_seq, fresh_until), body)
             return body
         except BaseException:
             with self.database.write() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, case, or_, select, update
 
 from billable.store.sql import insert_for
 from billable.store.tables import computed_reports, organizations
@@ -29,29 +29,42 @@ class ReportKey:
         )
 
 
+Stamp = tuple[int, "int | None"]  # (version, fresh_until): which body of a report
+
+
 @dataclass(frozen=True)
 class Lookup:
     """What is known of a report right now."""
 
     current_version: int
-    body: str | None  # a body still valid now, if any
+    stamp: Stamp | None  # of the stored body, when it is still valid now
+    body: str | None  # that body, unless the caller already holds the body of this stamp
     computing: bool  # someone holds an unexpired lease on the current version
 
 
-def look_up(conn: Connection, key: ReportKey, now: int, lease_ms: int) -> Lookup:
-    """The organization's version, and a stored body if it is still valid."""
+def look_up(conn: Connection, key: ReportKey, now: int, lease_ms: int, held: Stamp | None = None) -> Lookup:
+    """The organization's version, and the stored body if it is still valid.
+
+    A caller that keeps bodies in memory passes the stamp of the one it holds: the body
+    is then read only when it changed.
+    """
     c = computed_reports.c
+    body = c.body
+    if held is not None:
+        body = case((and_(c.version == held[0], c.fresh_until.is_not_distinct_from(held[1])), None), else_=c.body)
     query = (
-        select(organizations.c.last_seq, c.version, c.body, c.fresh_until, c.computing_version, c.computing_since)
+        select(organizations.c.last_seq, c.version, body.label("body"),
+               c.body.is_not(None).label("stored"), c.fresh_until, c.computing_version, c.computing_since)
         .select_from(organizations.outerjoin(computed_reports, key.where()))
         .where(organizations.c.id == key.org_id)
     )
     row = conn.execute(query).one()
-    valid = row.body is not None and row.version == row.last_seq and (row.fresh_until is None or row.fresh_until > now)
+    valid = bool(row.stored) and row.version == row.last_seq and (row.fresh_until is None or row.fresh_until > now)
     computing = (
         row.computing_version == row.last_seq and row.computing_since is not None and row.computing_since > now - lease_ms
     )
-    return Lookup(row.last_seq, row.body if valid else None, computing)
+    stamp = (row.version, row.fresh_until) if valid else None
+    return Lookup(row.last_seq, stamp, row.body if valid else None, computing)
 
 
 def claim(conn: Connection, key: ReportKey, version: int, now: int, lease_ms: int) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import CTE, Column, Connection, Integer, MetaData, String, Table, and_, case, delete, func, select, text
 
 from billable.rules.catalog import Catalog
-from billable.store.sql import LoopJoin, greatest, least, prefer_index_loops
+from billable.store.sql import LoopJoin, greatest, least, plain_rows, prefer_index_loops
 from billable.store.tables import events, holdings, sessions, users
 
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
@@ -65,7 +65,7 @@ def charged_users(conn: Connection, org_id: str, catalog: Catalog, start: int, c
         charged.c.rank,
         charged.c.first_session,
     ).outerjoin(users, and_(users.c.org_id == org_id, users.c.user_id == charged.c.user_id))
-    return [ChargedUser(*row) for row in conn.execute(query)]
+    return [ChargedUser(*row) for row in plain_rows(conn, query)]
 
 
 _charged_products = Table(
@@ -122,7 +122,7 @@ def charged_session_intervals(
     if not charged:
         return []
     product, started, ended, overlapping = _sessions_of(conn, org_id, charged, start, cut)
-    return [tuple(row) for row in conn.execute(select(product, started, ended).select_from(overlapping))]  # type: ignore[misc]
+    return plain_rows(conn, select(product, started, ended).select_from(overlapping))  # type: ignore[return-value]
 
 
 def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -> list[tuple[str, str, int]]:
@@ -132,7 +132,7 @@ def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -
         .where(events.c.org_id == org_id, _DEVICE_ACTIVE, events.c.time >= start, events.c.time < cut)
         .group_by(events.c.device_type, events.c.subject)
     )
-    return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+    return plain_rows(conn, query)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

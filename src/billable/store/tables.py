@@ -97,6 +97,7 @@ holdings = Table(
     Column("ended_at", BigInteger, primary_key=True, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
     Index("holdings_period", "org_id", "started_at"),
+    sqlite_with_rowid=False,
 )
 
 
