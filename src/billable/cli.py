@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import marshal
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,12 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from billable.generator import Workload, generate
 from billable.rules.catalog import Catalog
 from billable.rules.errors import BillingError, InvalidEvents, InvalidInput
-from billable.rules.events import validate_events
+from billable.rules.events import UsageEvent, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.service import presentation
 from billable.service.explanations import explain_user
-from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, ingest
+from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, store_batch
 from billable.service.organizations import PERMISSIONS, create_client, create_organization, revoke_client
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import migrate
@@ -193,32 +195,51 @@ def _open_events(file: str) -> Iterator[Callable[[], TextIO]]:
         yield lambda: path.open(encoding="utf-8")
 
 
-def _check_file(opener: Callable[[], TextIO], catalog: Catalog, now: int) -> int:
-    """Validate every event of the file; raise with the first problems, or return the count."""
+def _check_file(opener: Callable[[], TextIO], catalog: Catalog, now: int, spool: BinaryIO) -> int:
+    """Validate every event of the file into ``spool``; raise with the first problems, or
+    return the count. The events are stored from the spool, not parsed and checked again."""
     count, problems = 0, []
     with opener() as stream:
         for batch in _batches(_read_events(stream)):
             try:
-                validate_events(batch, catalog, now)
+                valid = validate_events(batch, catalog, now)
             except InvalidEvents as invalid:
                 problems.extend((count + p.index, p) for p in invalid.problems if p.index is not None)
+            else:
+                if not problems:
+                    marshal.dump([_fields(e) for e in valid], spool)
             count += len(batch)
     if problems:
         shown = [f"event {index}: {p.message}" for index, p in problems[:MAX_PROBLEMS_SHOWN]]
         more = f"; and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
         raise click.ClickException(f"{len(problems)} problem(s), nothing was stored: " + "; ".join(shown) + more)
+    spool.seek(0)
     return count
 
 
-def _store(context: Context, org_id: str, events: Iterator[Any], progress: Callable[[int], None]) -> IngestResult:
-    """Ingest ``events`` in batches of the service's size, several batches per commit."""
+def _fields(event: UsageEvent) -> tuple[Any, ...]:
+    return (event.source, event.id, event.type, event.subject, event.time, event.product, event.device_type, event.email)
+
+
+def _spooled(spool: BinaryIO) -> Iterator[list[UsageEvent]]:
+    while True:
+        try:
+            rows = marshal.load(spool)
+        except EOFError:
+            return
+        yield [UsageEvent(*row) for row in rows]
+
+
+def _store(context: Context, org_id: str, batches: Iterable[list[UsageEvent]], progress: Callable[[int], None]) -> IngestResult:
+    """Store validated batches, several batches per commit."""
     accepted = duplicates = 0
-    for chunk in _batches(events, EVENTS_PER_TRANSACTION):
+    pending = iter(batches)
+    while chunk := list(islice(pending, EVENTS_PER_TRANSACTION // MAX_BATCH_EVENTS)):
         with context.database.write() as conn:
-            for batch in _batches(iter(chunk)):
-                result = ingest(conn, org_id, batch, context.catalog, context.clock())
+            for batch in chunk:
+                result = store_batch(conn, org_id, batch, context.clock())
                 accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
-        progress(len(chunk))
+        progress(sum(len(batch) for batch in chunk))
     return IngestResult(accepted, duplicates)
 
 
@@ -237,9 +258,10 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
     with context.migrated().read() as conn:
         get_organization(conn, org_id)
     with _open_events(file) as opener:
-        count = _check_file(opener, catalog, context.clock())
-        with opener() as stream, click.progressbar(length=count, label="ingesting", file=sys.stderr) as bar:
-            totals = _store(context, org_id, _read_events(stream), bar.update)
+        with tempfile.TemporaryFile() as spool:
+            count = _check_file(opener, catalog, context.clock(), spool)
+            with click.progressbar(length=count, label="ingesting", file=sys.stderr) as bar:
+                totals = _store(context, org_id, _spooled(spool), bar.update)
     _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
 
 
@@ -354,7 +376,8 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     with database.write() as conn:
         org = create_organization(conn, "Demo organization", "named", now)
         client = create_client(conn, org.id, list(PERMISSIONS), now)
-    totals = _store(context, org.id, generate(workload), lambda _: None)
+    batches = (validate_events(batch, catalog, now) for batch in _batches(generate(workload)))
+    totals = _store(context, org.id, batches, lambda _: None)
     period = Period(start, end)
     with database.read() as conn:
         report = billable_usage_report(conn, org, period, catalog, context.clock())

@@ -30,7 +30,11 @@ def ingest(conn: Connection, org_id: str, raw_events: list[Any], catalog: Catalo
     duplicate and is skipped. The caller owns the transaction: the batch is durable once
     it commits.
     """
-    batch = validate_events(raw_events, catalog, now)
+    return store_batch(conn, org_id, validate_events(raw_events, catalog, now), now)
+
+
+def store_batch(conn: Connection, org_id: str, batch: list[UsageEvent], now: int) -> IngestResult:
+    """Store a batch that ``validate_events`` returned, as ``ingest`` does."""
     # Locking the organization serializes its batches: arrival sequences are handed out
     # in commit order, and the derived state is rebuilt by one writer at a time.
     org = get_organization(conn, org_id, lock=True)

@@ -29,7 +29,7 @@ from sqlalchemy import (
 
 from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
 from billable.rules.intervals import intervals
-from billable.store.sql import LoopJoin, insert_for, least, prefer_index_loops
+from billable.store.sql import LoopJoin, bulk_insert, insert_for, least, prefer_index_loops
 from billable.store.tables import events, holdings, sessions, users
 
 # Keys to rebuild in this transaction: ``since`` is the earliest new event of the key,
@@ -69,7 +69,7 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
         return
     conn.exec_driver_sql(_CREATE_REPLAY)
     conn.execute(delete(_replay))
-    conn.execute(_replay.insert(), [{"user_id": u, "product": p, "since": t} for (u, p), t in since.items()])
+    bulk_insert(conn, _replay, ("user_id", "product", "since"), [(u, p, t) for (u, p), t in since.items()])
     prefer_index_loops(conn)
     table, key = kind.table, _replay.c
     same_key = [table.c.org_id == org_id, table.c.user_id == key.user_id]
@@ -109,12 +109,10 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     rebuilt = []
     for (user_id, product), rows in groupby(walk, key=lambda row: (row[0], row[1])):
         for started_at, ended_at in intervals((row.time, row.type == kind.opening) for row in rows):
-            span = {"org_id": org_id, "user_id": user_id, "started_at": started_at, "ended_at": ended_at}
-            if kind.by_product:
-                span["product"] = product
-            rebuilt.append(span)
-    if rebuilt:
-        conn.execute(table.insert(), rebuilt)
+            rebuilt.append((org_id, user_id, product, started_at, ended_at) if kind.by_product
+                           else (org_id, user_id, started_at, ended_at))
+    columns = ("org_id", "user_id", "product", "started_at", "ended_at")
+    bulk_insert(conn, table, columns if kind.by_product else tuple(c for c in columns if c != "product"), rebuilt)
 
 
 def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]]) -> None:

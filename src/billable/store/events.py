@@ -7,9 +7,11 @@ from collections import defaultdict
 from sqlalchemy import Connection, select
 
 from billable.rules.events import UsageEvent
-from billable.store.sql import chunks
+from billable.store.sql import bulk_insert, chunks
 from billable.store.tables import events
 
+_COLUMNS = ("org_id", "seq", "source", "event_id", "type", "subject", "time", "product", "device_type", "data",
+            "received_at")
 # SQLite binds at most 32,766 parameters per statement.
 _KEYS_PER_QUERY = 5_000
 
@@ -34,22 +36,8 @@ def append_events(conn: Connection, org_id: str, batch: list[UsageEvent], first_
     """Store ``batch`` with arrival sequences ``first_seq``, ``first_seq + 1``, …"""
     if not batch:
         return
-    conn.execute(
-        events.insert(),
-        [
-            {
-                "org_id": org_id,
-                "seq": first_seq + offset,
-                "source": event.source,
-                "event_id": event.id,
-                "type": event.type,
-                "subject": event.subject,
-                "time": event.time,
-                "product": event.product,
-                "device_type": event.device_type,
-                "data": event.data_json(),
-                "received_at": received_at,
-            }
-            for offset, event in enumerate(batch)
-        ],
-    )
+    bulk_insert(conn, events, _COLUMNS, [
+        (org_id, first_seq + offset, event.source, event.id, event.type, event.subject, event.time, event.product,
+         event.device_type, event.data_json(), received_at)
+        for offset, event in enumerate(batch)
+    ])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import CTE, Column, Connection, Integer, MetaData, String, Table, and_, case, delete, func, select, text
 
 from billable.rules.catalog import Catalog
-from billable.store.sql import LoopJoin, greatest, least, plain_rows, prefer_index_loops
+from billable.store.sql import LoopJoin, bulk_insert, greatest, least, plain_rows, prefer_index_loops
 from billable.store.tables import events, holdings, sessions, users
 
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
@@ -88,7 +88,7 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
     """
     conn.exec_driver_sql(_CREATE_CHARGED)
     conn.execute(delete(_charged_products))
-    conn.execute(_charged_products.insert(), [{"user_id": u, "product_index": i} for u, i in charged])
+    bulk_insert(conn, _charged_products, ("user_id", "product_index"), charged)
     prefer_index_loops(conn)
     key = _charged_products.c
     overlapping = LoopJoin(

@@ -40,6 +40,22 @@ def insert_for(conn: Connection, table: Table) -> Any:
     return dialect.insert(table)
 
 
+def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows of plain values: ``COPY`` on PostgreSQL, one prepared statement run
+    for every row on SQLite; neither builds a statement or a dictionary per row."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.close()
+    else:
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+
 def plain_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
     """Every row of ``query`` as the driver's own tuples: for large results of plain numbers
     and text, which need no conversion (about 10 times faster than SQLAlchemy's rows)."""
