@@ -321,6 +321,7 @@ def main() -> int:
     state = DATA / f"{name}-{args.database}.json"
     if args.reuse and state.exists():
         url, org, client_id, secret = json.loads(state.read_text())
+        billable(url, "db", "upgrade")
     else:
         url = fresh_database(args.database, name)
         org, client_id, secret = new_organization(url)

@@ -36,7 +36,7 @@ def requires(*accepted: str) -> Callable[[Request], object]:
 def _check(request: Request, token: str) -> TokenGrant:
     app = request.app.state
     now = app.clock()
-    with app.database.read() as conn:
+    with app.database.read_one() as conn:
         grant = grant_of(conn, token, now)
     if grant is None:
         raise ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")

@@ -98,7 +98,7 @@ class ReportDesk:
         deadline = time.monotonic() + self.settings.budget_seconds
         while True:
             held = self._held(key)
-            with self.database.read() as conn:
+            with self.database.read_one() as conn:
                 found = computed.look_up(conn, key, self.clock(), self.lease_ms, held[0] if held else None)
             if found.stamp is not None:
                 if found.body is None and held is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, case, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
 
 from billable.store.sql import insert_for
 from billable.store.tables import computed_reports, organizations
@@ -42,23 +42,38 @@ class Lookup:
     computing: bool  # someone holds an unexpired lease on the current version
 
 
+_c = computed_reports.c
+# Built once: this runs for every report request, and building a statement costs more
+# than running it. ``held_*`` name the body the caller holds (version -1: none).
+_LOOK_UP = (
+    select(
+        organizations.c.last_seq,
+        _c.version,
+        case((and_(_c.version == bindparam("held_version"), _c.fresh_until.is_not_distinct_from(bindparam("held_fresh"))),
+              None), else_=_c.body).label("body"),
+        _c.body.is_not(None).label("stored"),
+        _c.fresh_until,
+        _c.computing_version,
+        _c.computing_since,
+    )
+    .select_from(organizations.outerjoin(computed_reports, and_(
+        _c.org_id == organizations.c.id, _c.kind == bindparam("kind"), _c.period_start == bindparam("period_start"),
+        _c.period_end == bindparam("period_end"), _c.subject == bindparam("subject"))))
+    .where(organizations.c.id == bindparam("org_id"))
+)
+
+
 def look_up(conn: Connection, key: ReportKey, now: int, lease_ms: int, held: Stamp | None = None) -> Lookup:
     """The organization's version, and the stored body if it is still valid.
 
     A caller that keeps bodies in memory passes the stamp of the one it holds: the body
     is then read only when it changed.
     """
-    c = computed_reports.c
-    body = c.body
-    if held is not None:
-        body = case((and_(c.version == held[0], c.fresh_until.is_not_distinct_from(held[1])), None), else_=c.body)
-    query = (
-        select(organizations.c.last_seq, c.version, body.label("body"),
-               c.body.is_not(None).label("stored"), c.fresh_until, c.computing_version, c.computing_since)
-        .select_from(organizations.outerjoin(computed_reports, key.where()))
-        .where(organizations.c.id == key.org_id)
-    )
-    row = conn.execute(query).one()
+    held_version, held_fresh = held if held is not None else (-1, None)
+    row = conn.execute(_LOOK_UP, {
+        "org_id": key.org_id, "kind": key.kind, "period_start": key.period_start, "period_end": key.period_end,
+        "subject": key.subject, "held_version": held_version, "held_fresh": held_fresh,
+    }).one()
     valid = bool(row.stored) and row.version == row.last_seq and (row.fresh_until is None or row.fresh_until > now)
     computing = (
         row.computing_version == row.last_seq and row.computing_since is not None and row.computing_since > now - lease_ms

@@ -45,6 +45,7 @@ class Database:
     def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, durable: bool = True):
         """``durable=False`` is for throwaway state: SQLite commits without waiting for the disk."""
         self.url = normalize_url(url)
+        self.is_postgresql = make_url(self.url).get_backend_name() == "postgresql"
         # Enough pooled connections for the server's threads: a connection made anew costs
         # its setup (pragmas on SQLite, a handshake on PostgreSQL) on every request.
         self.engine: Engine = create_engine(
@@ -55,10 +56,6 @@ class Database:
             event.listen(self.engine, "connect", lambda connection, _: _prepare_sqlite(connection, pragmas))
             event.listen(self.engine, "begin", _begin_sqlite)
         self._writer: AbstractContextManager[object] = Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
-
-    @property
-    def is_postgresql(self) -> bool:
-        return make_url(self.url).get_backend_name() == "postgresql"
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -76,6 +73,14 @@ class Database:
         with self.engine.connect().execution_options(**options) as conn:
             yield conn  # begins on first use; closing rolls back
 
+    @contextmanager
+    def read_one(self) -> Iterator[Connection]:
+        """For one statement that reads: it sees one snapshot by itself, so no transaction
+        is begun (a round trip less on PostgreSQL, no BEGIN on SQLite). For the checks
+        every request makes."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -90,4 +95,6 @@ def _prepare_sqlite(dbapi_connection, pragmas: tuple[str, ...]) -> None:  # type
 
 
 def _begin_sqlite(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("billable_write") else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("billable_write") else "BEGIN")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, delete, func, select
+from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from billable.store.database import Database
-from billable.store.sql import insert_for
 
 _hits = Table(
     "rate_limit_hits",
@@ -53,20 +55,34 @@ def prepare(database: Database) -> None:
         conn.exec_driver_sql(_CREATE[conn.dialect.name])
 
 
+# Built once: they run for every request.
+_RECENT = (
+    select(_hits.c.second, _hits.c.count)
+    .where(_hits.c.token_hash == bindparam("token_hash"), _hits.c.second >= bindparam("oldest"))
+    .order_by(_hits.c.second)
+)
+_FORGET = delete(_hits).where(_hits.c.token_hash == bindparam("token_hash"), _hits.c.second < bindparam("oldest"))
+_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+@cache
+def _count_one(dialect: str) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(_hits)
+    return insert.values(token_hash=bindparam("token_hash"), second=bindparam("second"), count=1).on_conflict_do_update(
+        index_elements=[_hits.c.token_hash, _hits.c.second], set_={"count": _hits.c.count + 1}
+    )
+
+
 def count_request(conn: Connection, token_hash: str, now: int, limit: int, window_seconds: int) -> Verdict:
     """Count one request of ``token_hash`` unless it is over ``limit`` in the rolling window."""
     if conn.dialect.name == "postgresql":
         # One token's requests are counted one at a time, across processes.
         key = int.from_bytes(hashlib.sha256(token_hash.encode()).digest()[:8], "big", signed=True)
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        conn.execute(select(func.pg_advisory_xact_lock(key)))
+        conn.execute(_LOCK, {"key": key})
     second = now // 1000
     oldest = second - window_seconds + 1
-    rows = conn.execute(
-        select(_hits.c.second, _hits.c.count)
-        .where(_hits.c.token_hash == token_hash, _hits.c.second >= oldest)
-        .order_by(_hits.c.second)
-    ).all()
+    rows = conn.execute(_RECENT, {"token_hash": token_hash, "oldest": oldest}).all()
     total = sum(count for _, count in rows)
     if total >= limit:
         # Wait until enough of the oldest seconds have left the window.
@@ -74,12 +90,7 @@ def count_request(conn: Connection, token_hash: str, now: int, limit: int, windo
             total -= count
             if total < limit:
                 return Verdict(False, max(1, bucket + window_seconds - second))
-    insert = insert_for(conn, _hits)
-    conn.execute(
-        insert.values(token_hash=token_hash, second=second, count=1).on_conflict_do_update(
-            index_elements=[_hits.c.token_hash, _hits.c.second], set_={"count": _hits.c.count + 1}
-        )
-    )
+    conn.execute(_count_one(conn.dialect.name), {"token_hash": token_hash, "second": second})
     if not rows:  # the token's first request in a window: forget its older seconds
-        conn.execute(delete(_hits).where(_hits.c.token_hash == token_hash, _hits.c.second < oldest))
+        conn.execute(_FORGET, {"token_hash": token_hash, "oldest": oldest})
     return Verdict(True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from billable.store.tables import access_tokens, oauth_clients
 
@@ -32,18 +32,21 @@ def insert_token(conn: Connection, token_hash: str, grant: TokenGrant, now: int)
     )
 
 
+# Built once: it runs for every request.
+_GRANT = (
+    select(access_tokens)
+    .join(oauth_clients, oauth_clients.c.client_id == access_tokens.c.client_id)
+    .where(
+        access_tokens.c.token_hash == bindparam("token_hash"),
+        access_tokens.c.expires_at > bindparam("now"),
+        oauth_clients.c.revoked_at.is_(None),
+    )
+)
+
+
 def find_grant(conn: Connection, token_hash: str, now: int) -> TokenGrant | None:
     """The grant of an unexpired token whose client is not revoked, or None."""
-    query = (
-        select(access_tokens)
-        .join(oauth_clients, and_(oauth_clients.c.client_id == access_tokens.c.client_id))
-        .where(
-            access_tokens.c.token_hash == token_hash,
-            access_tokens.c.expires_at > now,
-            oauth_clients.c.revoked_at.is_(None),
-        )
-    )
-    row = conn.execute(query).first()
+    row = conn.execute(_GRANT, {"token_hash": token_hash, "now": now}).first()
     if row is None:
         return None
     return TokenGrant(row.org_id, row.client_id, tuple(row.permissions.split()), row.expires_at)
