@@ -7,7 +7,7 @@ some rules cannot be written in a schema (a calendar-invalid date such as 0000-0
 event later than now, more than 10,000 events answered 413 as api.md says); those are
 answered 400 or 413 with the documented error body, which the other checks verify.
 
-``BILLABLE_FUZZ_EXAMPLES`` sets the cases per route (default 50; the long run in docs/reliability.md used 1,000).
+``BILLABLE_FUZZ_EXAMPLES`` sets the cases per route (default 50; docs/reliability.md gives the figures of a longer run).
 """
 
 from __future__ import annotations
