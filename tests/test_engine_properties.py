@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from conftest import CATALOG, event
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -87,7 +88,9 @@ def scenarios(draw):  # type: ignore[no-untyped-def]
     cuts = sorted(draw(st.lists(st.integers(0, len(arrival)), max_size=4)))
     batches = [arrival[a:b] for a, b in zip([0, *cuts], [*cuts, len(arrival)])]
     now = draw(st.sampled_from([INGESTED_AT, INGESTED_AT, P0 + length // 2 + 7, P0 - HOUR_MS, P0 + 31 * MINUTE_MS]))
-    return model, Period(P0, P0 + length), batches, now
+    # Sometimes the period starts off midnight: whole UTC days and partial days at both edges.
+    start = P0 + draw(st.sampled_from([0, 0, 5 * HOUR_MS + 7]))
+    return model, Period(start, start + length), batches, now
 
 
 def load_scenario(database, scenario):  # type: ignore[no-untyped-def]
@@ -110,3 +113,21 @@ def test_engine_equals_reference(database, scenario):  # type: ignore[no-untyped
     with database.read() as conn:
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
     assert engine == reference_report(arrival, CATALOG, model, period, now)
+
+
+@pytest.mark.parametrize("start_hour", [0, 5])
+@pytest.mark.parametrize("cut_hour", [72 + 5, 48])
+def test_devices_in_whole_and_partial_days(database, start_hour: int, cut_hour: int) -> None:  # type: ignore[no-untyped-def]
+    """Whole days of a period are read per device and day, its edges from the log: a device
+    seen only at an edge, at a day's first instant, or on several days, is found once, first."""
+    at = lambda hours, ms=0: P0 + hours * HOUR_MS + ms  # noqa: E731
+    seen = {"lead": [at(6)], "trail": [at(73)], "midnight": [at(24), at(24, 1)], "spread": [at(30), at(7), at(50)],
+            "before": [at(4, 999), at(1)], "late": [at(47, 59 * MINUTE_MS), at(5)], "after": [at(77), at(80)]}
+    batch = [event("device.active", device, t, id=uuid.uuid4().hex, deviceType="edge")
+             for device, times in seen.items() for t in times]
+    period = Period(at(start_hour), at(72 + 5))
+    org, arrival, model, period, now = load_scenario(database, ("named", period, [batch[:7], batch[7:]], at(cut_hour)))
+    with database.read() as conn:
+        engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
+    assert engine == reference_report(arrival, CATALOG, model, period, now)
+    assert engine.usage("edge") is not None and int(engine.usage("edge").total_usage) >= 4

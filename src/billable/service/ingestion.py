@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from billable.rules.catalog import Catalog
-from billable.rules.events import EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, UsageEvent, first_occurrences, validate_events
+from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, UsageEvent, first_occurrences, validate_events
+from billable.rules.instants import DAY_MS
 from billable.store import derived, statistics
 from billable.store.events import append_events, stored_keys
 from billable.store.organizations import get_organization, set_last_seq
@@ -54,8 +55,12 @@ def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: i
     session_since: dict[tuple[str, str], int] = {}
     holding_since: dict[tuple[str, str], int] = {}
     latest_email: dict[str, tuple[int, int, str]] = {}
+    device_first: dict[tuple[int, str, str], int] = {}
     for seq, event in enumerate(fresh, start=first_seq):
-        if event.type in SESSION_TYPES:
+        if event.type == DEVICE_ACTIVE:
+            day = (event.time // DAY_MS * DAY_MS, event.device_type or "", event.subject)
+            device_first[day] = min(event.time, device_first.get(day, event.time))
+        elif event.type in SESSION_TYPES:
             key = (event.subject, "")
             session_since[key] = min(event.time, session_since.get(key, event.time))
         elif event.type in HOLDING_TYPES:
@@ -68,3 +73,4 @@ def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: i
     derived.rebuild_intervals(conn, org_id, derived.SESSIONS, session_since)
     derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, holding_since)
     derived.record_emails(conn, org_id, latest_email)
+    derived.record_device_days(conn, org_id, device_first)

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
 from billable.rules.intervals import intervals
 from billable.store.sql import LoopJoin, bulk_insert, insert_for, least, prefer_index_loops
-from billable.store.tables import events, holdings, sessions, users
+from billable.store.tables import device_days, events, holdings, sessions, users
 
 # Keys to rebuild in this transaction: ``since`` is the earliest new event of the key,
 # ``anchor`` the instant the walk restarts from. ``product`` is '' for sessions.
@@ -113,6 +113,21 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
                            else (org_id, user_id, started_at, ended_at))
     columns = ("org_id", "user_id", "product", "started_at", "ended_at")
     bulk_insert(conn, table, columns if kind.by_product else tuple(c for c in columns if c != "product"), rebuilt)
+
+
+def record_device_days(conn: Connection, org_id: str, first: dict[tuple[int, str, str], int]) -> None:
+    """Keep the first activity per ``(day, device_type, device_id)``; ``first`` from one batch."""
+    if not first:
+        return
+    insert = insert_for(conn, device_days)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=[device_days.c.org_id, device_days.c.day, device_days.c.device_type, device_days.c.device_id],
+            set_={"first_active": least(device_days.c.first_active, insert.excluded.first_active)},
+        ),
+        [{"org_id": org_id, "day": day, "device_type": kind, "device_id": device, "first_active": at}
+         for (day, kind, device), at in first.items()],
+    )
 
 
 def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]]) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import CTE, Column, Connection, Integer, MetaData, String, Table, and_, case, delete, func, select, text
+from sqlalchemy import CTE, Column, Connection, Integer, MetaData, Select, String, Table, and_, case, delete, func, select, text
 
 from billable.rules.catalog import Catalog
+from billable.rules.instants import DAY_MS
 from billable.store.sql import LoopJoin, bulk_insert, greatest, least, plain_rows, prefer_index_loops
-from billable.store.tables import events, holdings, sessions, users
+from billable.store.tables import device_days, events, holdings, sessions, users
 
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
 
@@ -126,13 +127,34 @@ def charged_session_intervals(
 
 
 def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -> list[tuple[str, str, int]]:
-    """``(device_type, device_id, first active instant)`` for devices active in ``[start, cut)``."""
-    query = (
+    """``(device_type, device_id, first active instant)`` for devices active in ``[start, cut)``.
+
+    Whole UTC days of the period come from ``device_days``, one row per device and day;
+    only the partial days at its edges are read from the event log.
+    """
+    first_day, end_day = -(-start // DAY_MS) * DAY_MS, cut // DAY_MS * DAY_MS
+    if first_day >= end_day:
+        return plain_rows(conn, _logged_activity(org_id, start, cut))  # type: ignore[return-value]
+    parts = [
+        select(device_days.c.device_type, device_days.c.device_id, func.min(device_days.c.first_active))
+        .where(device_days.c.org_id == org_id, device_days.c.day >= first_day, device_days.c.day < end_day)
+        .group_by(device_days.c.device_type, device_days.c.device_id)
+    ]
+    parts += [_logged_activity(org_id, a, b) for a, b in ((start, first_day), (end_day, cut)) if a < b]
+    found: dict[tuple[str, str], int] = {}
+    for part in parts:
+        for device_type, device_id, first in plain_rows(conn, part):
+            key = (device_type, device_id)
+            found[key] = min(first, found.get(key, first))
+    return [(device_type, device_id, first) for (device_type, device_id), first in found.items()]
+
+
+def _logged_activity(org_id: str, start: int, cut: int) -> Select:  # type: ignore[type-arg]
+    return (
         select(events.c.device_type, events.c.subject, func.min(events.c.time))
         .where(events.c.org_id == org_id, _DEVICE_ACTIVE, events.c.time >= start, events.c.time < cut)
         .group_by(events.c.device_type, events.c.subject)
     )
-    return plain_rows(conn, query)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,19 @@ holdings = Table(
 )
 
 
+# Per device, type and UTC day: the first activity. A report reads one row per device and
+# day for the whole days of its period, and the event log only for the partial days at
+# its edges (migration 0004).
+device_days = Table(
+    "device_days",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("day", BigInteger, primary_key=True, autoincrement=False),  # midnight UTC, epoch ms
+    Column("device_type", String(64), primary_key=True),
+    Column("device_id", String(256), primary_key=True),
+    Column("first_active", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
 access_tokens = Table(
     "access_tokens",
     metadata,
