@@ -21,6 +21,19 @@ run: install
 test: install browser
 	$(BIN)/python -m pytest
 
+# The benchmark (docs/performance.md): not part of the tests. SIZE is S, M or L; DB is
+# sqlite or postgresql (127.0.0.1:5432, user postgres).
+SIZE ?= S
+DB ?= sqlite
+BENCH_STAMP := $(VENV)/.installed-bench
+
+bench: install $(BENCH_STAMP)
+	$(BIN)/python bench/benchmark.py --size $(SIZE) --database $(DB)
+
+$(BENCH_STAMP): pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[server,bench]'
+	touch $(BENCH_STAMP)
+
 # The page's end-to-end tests drive Debian's Chromium; no browser is downloaded.
 browser:
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
