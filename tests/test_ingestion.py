@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CATALOG, event
+from conftest import CATALOG, INGESTED_AT, event
 from sqlalchemy import func, select
 
 from billable.rules.errors import InvalidEvents, NotFound
-from billable.rules.instants import Period, parse_instant
+from billable.rules.instants import DAY_MS, Period, parse_instant
 from billable.rules.intervals import OPEN
 from billable.service.ingestion import IngestResult, ingest
 from billable.service.reports import billable_usage_report
@@ -129,3 +129,30 @@ def test_organizations_do_not_see_each_other(make_org) -> None:  # type: ignore[
     with first.database.read() as conn:
         report = billable_usage_report(conn, get_organization(conn, first.id), OCTOBER, CATALOG, AFTER)
     assert [u.name for u in report.usages] == ["cx1"]
+
+
+def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org, database) -> None:  # type: ignore[no-untyped-def]
+    """Crossing a doubling point refreshes planner statistics; on PostgreSQL the derived
+    tables are then vacuumed after the commit (index-only scans of sessions need it)."""
+    import time
+
+    from sqlalchemy import text
+
+    def vacuums() -> int:
+        with database.read() as conn:
+            return conn.execute(text("SELECT coalesce(sum(vacuum_count), 0) FROM pg_stat_user_tables "
+                                     "WHERE relname = 'sessions'")).scalar_one()
+
+    before = vacuums() if database.is_postgresql else 0
+    org = make_org()
+    org.ingest([event("user.login" if n % 2 == 0 else "user.logout", f"u{n % 50}", INGESTED_AT - 10 * DAY_MS + n * 1000)
+                for n in range(5_000)])
+    if database.is_postgresql:
+        for _ in range(50):  # the statistics collector reports within a moment
+            if vacuums() > before:
+                break
+            time.sleep(0.1)
+        assert vacuums() > before
+    else:
+        with database.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'")).scalar_one() > 0

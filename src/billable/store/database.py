@@ -23,6 +23,15 @@ _SQLITE_PRAGMAS = (
 )
 
 
+_AFTER_COMMIT = "billable_after_commit"
+
+
+def after_commit(conn: Connection, statement: str) -> None:
+    """Run ``statement`` on its own once the write transaction of ``conn`` has committed
+    (for maintenance that cannot run in a transaction, such as VACUUM)."""
+    conn.info.setdefault(_AFTER_COMMIT, []).append(statement)
+
+
 def normalize_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use psycopg 3 for them."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
@@ -63,8 +72,14 @@ class Database:
         # SQLite lets one writer in at a time, and a writer that finds the lock taken
         # sleeps in steps of up to 100 ms: threads of one process queue here instead.
         with self._writer, self.engine.connect().execution_options(billable_write=True) as conn:
-            with conn.begin():
-                yield conn
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.info.pop(_AFTER_COMMIT, None)  # rolled back: nothing to follow it
+                raise
+            for statement in conn.info.pop(_AFTER_COMMIT, ()):
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(statement)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -48,7 +48,9 @@ def _charged(org_id: str, catalog: Catalog, start: int, cut: int) -> CTE:
         .limit(1)
         .scalar_subquery()
     )
-    present = select(holders.c.user_id, first_session.label("first_session")).cte("present")
+    # Computed once: PostgreSQL would otherwise inline it and seek the first session twice.
+    present = select(holders.c.user_id, first_session.label("first_session")).cte("present").prefix_with(
+        "MATERIALIZED", dialect="postgresql")
     return (
         select(held.c.user_id, held.c.family, held.c.rank, present.c.first_session)
         .join(present, present.c.user_id == held.c.user_id)

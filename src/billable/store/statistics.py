@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from billable.store.database import after_commit
+
 FIRST_REFRESH = 4_096
-_TABLES = ("events", "sessions", "holdings", "users")
+_TABLES = ("events", "sessions", "holdings", "users", "device_days")
+_VACUUMED = ("sessions", "holdings", "users", "device_days")
 
 
 def due(before: int, after: int) -> bool:
@@ -26,3 +29,7 @@ def refresh(conn: Connection) -> None:
     else:
         for table in _TABLES:
             conn.exec_driver_sql(f"ANALYZE {table}")
+        # And once committed, VACUUM the derived tables (it cannot run in a transaction):
+        # it marks their pages all-visible, which index-only scans of sessions need, and
+        # reclaims what the rebuilds and upserts left behind, autovacuum or not.
+        after_commit(conn, "VACUUM " + ", ".join(_VACUUMED))
