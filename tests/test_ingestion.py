@@ -145,8 +145,11 @@ def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org, database) 
 
     before = vacuums() if database.is_postgresql else 0
     org = make_org()
-    org.ingest([event("user.login" if n % 2 == 0 else "user.logout", f"u{n % 50}", INGESTED_AT - 10 * DAY_MS + n * 1000)
-                for n in range(5_000)])
+    events = [event("user.login" if n % 2 == 0 else "user.logout", f"u{n % 50}", INGESTED_AT - 10 * DAY_MS + n * 1000)
+              for n in range(9_000)]
+    with database.write() as conn:  # two doubling points (4,096 and 8,192) in one transaction, as the CLI does
+        for batch in (events[:5_000], events[5_000:]):
+            ingest(conn, org.id, batch, CATALOG, INGESTED_AT)
     if database.is_postgresql:
         for _ in range(50):  # the statistics collector reports within a moment
             if vacuums() > before:

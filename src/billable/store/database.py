@@ -78,8 +78,11 @@ class Database:
             except BaseException:
                 conn.info.pop(_AFTER_COMMIT, None)  # rolled back: nothing to follow it
                 raise
-            for statement in conn.info.pop(_AFTER_COMMIT, ()):
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(statement)
+            pending = dict.fromkeys(conn.info.pop(_AFTER_COMMIT, ()))  # each once, in order
+            if pending:
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                for statement in pending:
+                    conn.exec_driver_sql(statement)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
