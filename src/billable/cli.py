@@ -250,8 +250,8 @@ def _store(context: Context, org_id: str, batches: Iterable[list[UsageEvent]], p
 def ingest_command(context: Context, file: str, org_id: str) -> None:
     """Load events from FILE (NDJSON or a JSON array; - for standard input).
 
-    Every event is validated before any is stored. They are then stored in batches of
-    10,000, each committed on its own: after an interruption, run the same command
+    Every event is validated before any is stored. They are then stored 100,000 at a
+    time, each part committed on its own: after an interruption, run the same command
     again; what was stored is recognized by (source, id) and not counted twice.
     """
     catalog = context.catalog
