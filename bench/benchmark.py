@@ -160,12 +160,35 @@ def token(base: str, client_id: str, secret: str) -> str:
     return answer.json()["access_token"]
 
 
-def peak_memory_mib(pid: int) -> float:
-    """The high-water mark of the process's resident memory."""
+def memory_mib(pid: int, field: str) -> float:
+    """A memory figure of /proc/<pid>/status: VmHWM (the high-water mark of all resident
+    memory, SQLite's memory-mapped database file included) or RssAnon (private memory now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
+    raise RuntimeError(f"no {field}")
+
+
+@contextmanager
+def private_peak(pid: int) -> Iterator[list[float]]:
+    """Samples the private memory of ``pid`` every 10 ms while the block runs; the list
+    holds the highest figure afterwards."""
+    import threading
+
+    peak, done = [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], memory_mib(pid, "RssAnon"))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
 
 
 def load(url: str, bearer: str, seconds: float, *options: str) -> dict[str, float]:
@@ -237,13 +260,14 @@ def measure_server(url: str, org_id: str, client_id: str, secret: str, seconds: 
     with server(url) as (base, pid):
         bearer = token(base, client_id, secret)
         route = f"{base}/api/v2/billing/reports/billableusage?{query}"
-        before = peak_memory_mib(pid)
+        before = memory_mib(pid, "VmHWM")
         say("server: computing the month report once")
         began = time.perf_counter()
-        first = httpx.get(route, headers={"Authorization": f"Bearer {bearer}"}, timeout=600)
+        with private_peak(pid) as private:
+            first = httpx.get(route, headers={"Authorization": f"Bearer {bearer}"}, timeout=600)
         first.raise_for_status()
         computed = (time.perf_counter() - began) * 1000
-        peak = peak_memory_mib(pid)
+        peak = memory_mib(pid, "VmHWM")
         say("server: cached report, closed loop")
         fastest = load(route, bearer, seconds, "--connections", "8")
         say("server: cached report, 500 requests/s")
@@ -257,6 +281,8 @@ def measure_server(url: str, org_id: str, client_id: str, secret: str, seconds: 
                     target="p99 ≤ 25", met=_met(steady["p99_ms"] <= 25 and steady["errors"] == 0)))
     rows.append(Row("server peak memory: idle / after the month report (MiB)", f"{before:,.0f} / {peak:,.0f}",
                     target="≤ 1,024", met=_met(peak <= 1024)))
+    rows.append(Row("  … of which private (not the mapped database file): peak (MiB)", f"{private[0]:,.0f}",
+                    target="≤ 1,024", met=_met(private[0] <= 1024)))
 
 
 def measure_http_ingestion(kind: str, size: str, path: Path, events: int, rows: list[Row]) -> None:
@@ -319,6 +345,7 @@ def main() -> int:
     parser.add_argument("--load-seconds", type=float, default=10)
     parser.add_argument("--reuse", action="store_true",
                         help="use the database loaded by an earlier run (ingestion is not measured)")
+    parser.add_argument("--server-only", action="store_true", help="with --reuse: only the server's figures")
     args = parser.parse_args()
     path = data_set(args.size)
     rows: list[Row] = []
@@ -332,7 +359,7 @@ def main() -> int:
         org, client_id, secret = new_organization(url)
         measure_cli_ingestion(url, org, path, rows)
         state.write_text(json.dumps([url, org, client_id, secret]))
-    agree = measure_reports(url, org, path, args.repeat, rows, args.size)
+    agree = args.server_only or measure_reports(url, org, path, args.repeat, rows, args.size)
     measure_server(url, org, client_id, secret, args.load_seconds, rows)
     if not args.reuse:
         measure_http_ingestion(args.database, args.size, path, args.http_events, rows)

@@ -44,7 +44,8 @@ def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, 
 def _sessions_by_product(conn: Connection, org: Organization, metered: list[UserProduct],
                          charged: list[tuple[str, int]], start: int, cut: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each of ``metered``, the starts and ends of its charged users' sessions, clipped."""
-    rows = np.array(queries.charged_session_intervals(conn, org.id, charged, start, cut), dtype=np.int64).reshape(-1, 3)
+    parts = [np.array(chunk, dtype=np.int64) for chunk in queries.charged_session_intervals(conn, org.id, charged, start, cut)]
+    rows = np.concatenate(parts) if parts else np.empty((0, 3), dtype=np.int64)
     return [(rows[rows[:, 0] == index, 1], rows[rows[:, 0] == index, 2]) for index in range(len(metered))]
 
 

@@ -7,13 +7,14 @@ that overlap it, and device activity inside it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import CTE, Column, Connection, Integer, MetaData, Select, String, Table, and_, case, delete, func, select, text
 
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
-from billable.store.sql import LoopJoin, bulk_insert, greatest, least, plain_rows, prefer_index_loops
+from billable.store.sql import LoopJoin, bulk_insert, greatest, least, plain_row_chunks, plain_rows, prefer_index_loops
 from billable.store.tables import device_days, events, holdings, sessions, users
 
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
@@ -120,12 +121,13 @@ def charged_session_hours(
 
 def charged_session_intervals(
     conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
-) -> list[tuple[int, int, int]]:
-    """``(product index, started, ended)`` of every clipped session of the ``charged`` users."""
+) -> Iterator[list[tuple[int, int, int]]]:
+    """``(product index, started, ended)`` of every clipped session of the ``charged`` users,
+    in chunks (a month of data set L has six million)."""
     if not charged:
-        return []
+        return iter(())
     product, started, ended, overlapping = _sessions_of(conn, org_id, charged, start, cut)
-    return plain_rows(conn, select(product, started, ended).select_from(overlapping))  # type: ignore[return-value]
+    return plain_row_chunks(conn, select(product, started, ended).select_from(overlapping))  # type: ignore[return-value]
 
 
 def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -> list[tuple[str, str, int]]:

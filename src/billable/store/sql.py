@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Executable, Join, Table
@@ -62,6 +63,17 @@ def plain_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
     result = conn.execute(query)
     try:
         return result.cursor.fetchall()  # type: ignore[attr-defined]
+    finally:
+        result.close()
+
+
+def plain_row_chunks(conn: Connection, query: Executable, size: int = 100_000) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of ``query`` like ``plain_rows``, ``size`` at a time: for results too large
+    to hold as Python tuples all at once."""
+    result = conn.execute(query)
+    try:
+        while rows := result.cursor.fetchmany(size):  # type: ignore[attr-defined]
+            yield rows
     finally:
         result.close()
 
