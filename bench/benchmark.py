@@ -209,14 +209,16 @@ class Row:
     met: str = ""
 
 
-def measure_reports(url: str, org_id: str, path: Path, repeat: int, rows: list[Row], size: str) -> bool:
+def measure_reports(url: str, org_id: str, path: Path, repeat: int, rows: list[Row], size: str,
+                    with_peers: bool = True) -> bool:
     """Report times of the service and both peers; whether all agree."""
     database, catalog = Database(url), Catalog.load()
     with database.read() as conn:
         org = get_organization(conn, org_id)
-    say("loading the raw events into DuckDB and pandas (not timed)")
-    con = peers.load_duckdb(str(path))
-    frame = con.table("raw").df()
+    if with_peers:
+        say("loading the raw events into DuckDB and pandas (not timed)")
+        con = peers.load_duckdb(str(path))
+        frame = con.table("raw").df()
     now = int(time.time() * 1000)
     agree = True
     for model in MODELS:
@@ -232,6 +234,11 @@ def measure_reports(url: str, org_id: str, path: Path, repeat: int, rows: list[R
 
             start, cut = period.start, period.cut_off(now)
             ours, mine = best_of(repeat, service_report)
+            if not with_peers:
+                target = TARGETS.get((size, what))
+                rows.append(Row(f"report {what} (ms)", f"{ours:,.0f}", "not run", "not run",
+                                f"≤ {target:,}" if target else "", _met(target is None or ours <= target)))
+                continue
             duck, by_duckdb = best_of(repeat, lambda: peers.duckdb_totals(con, catalog, model, start, cut))
             pan, by_pandas = best_of(max(1, repeat // 3), lambda: peers.pandas_totals(frame, catalog, model, start, cut))
             for peer, totals in (("DuckDB", by_duckdb), ("pandas", by_pandas)):
@@ -346,6 +353,7 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="use the database loaded by an earlier run (ingestion is not measured)")
     parser.add_argument("--server-only", action="store_true", help="with --reuse: only the server's figures")
+    parser.add_argument("--no-peers", action="store_true", help="time the service's reports only")
     args = parser.parse_args()
     path = data_set(args.size)
     rows: list[Row] = []
@@ -359,7 +367,7 @@ def main() -> int:
         org, client_id, secret = new_organization(url)
         measure_cli_ingestion(url, org, path, rows)
         state.write_text(json.dumps([url, org, client_id, secret]))
-    agree = args.server_only or measure_reports(url, org, path, args.repeat, rows, args.size)
+    agree = args.server_only or measure_reports(url, org, path, args.repeat, rows, args.size, not args.no_peers)
     measure_server(url, org, client_id, secret, args.load_seconds, rows)
     if not args.reuse:
         measure_http_ingestion(args.database, args.size, path, args.http_events, rows)
