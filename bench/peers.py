@@ -135,6 +135,7 @@ def duckdb_totals(con: duckdb.DuckDBPyConnection, catalog: Catalog, model: Licen
 
 def pandas_totals(raw: pd.DataFrame, catalog: Catalog, model: LicensingModel, start: int, cut: int) -> dict[str, str]:
     """The report's totals by a straightforward pandas script over the raw events."""
+    products = _catalog_frame(catalog, model)
     events = raw.sort_values("seq").drop_duplicates(["source", "id"], keep="first")
     logins = events[events.type.isin(["user.login", "user.logout"])].assign(product=None)
     licenses = events[events.type.isin(["license.assigned", "license.unassigned"])]
@@ -149,11 +150,11 @@ def pandas_totals(raw: pd.DataFrame, catalog: Catalog, model: LicensingModel, st
     changes["e"] = changes.next_t.clip(upper=cut).astype("int64")
     clipped = changes[changes.now_in & (changes.s < changes.e)]
     sessions = clipped[clipped["product"] == ""]
-    holdings = clipped[clipped["product"] != ""].merge(_catalog_frame(catalog, model), on="product")
+    holdings = clipped[clipped["product"] != ""].merge(products, on="product")
 
     held = holdings.groupby(["subject", "family"], as_index=False)["rank"].max()
     held = held[held.subject.isin(sessions.subject)]
-    charged = held.merge(_catalog_frame(catalog, model), on=["family", "rank"])
+    charged = held.merge(products, on=["family", "rank"])
     found = {}
     for (product, product_model), users in charged.groupby(["product", "model"]):
         if product_model == LicensingModel.NAMED.value:

@@ -101,11 +101,10 @@ class ReportDesk:
             with self.database.read_one() as conn:
                 found = computed.look_up(conn, key, self.clock(), self.lease_ms, held[0] if held else None)
             if found.stamp is not None:
-                if found.body is None and held is not None:
-                    return Answer("Complete", held[1])
-                if found.body is not None:
-                    self._hold(key, found.stamp, found.body)
-                    return Answer("Complete", found.body)
+                if found.body is None:  # not read again: it is the one held here
+                    return Answer("Complete", held[1])  # type: ignore[index]
+                self._hold(key, found.stamp, found.body)
+                return Answer("Complete", found.body)
             running = self._start(kind, key, period, found)
             remaining = deadline - time.monotonic()
             if running is not None:

@@ -10,6 +10,9 @@ from billable.store.sql import insert_for
 from billable.store.tables import computed_reports, organizations
 
 
+_KEY = ("org_id", "kind", "period_start", "period_end", "subject")
+
+
 @dataclass(frozen=True)
 class ReportKey:
     org_id: str
@@ -19,14 +22,10 @@ class ReportKey:
     subject: str = ""
 
     def where(self):  # type: ignore[no-untyped-def]
-        c = computed_reports.c
-        return and_(
-            c.org_id == self.org_id,
-            c.kind == self.kind,
-            c.period_start == self.period_start,
-            c.period_end == self.period_end,
-            c.subject == self.subject,
-        )
+        return and_(*(computed_reports.c[name] == value for name, value in self.params().items()))
+
+    def params(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _KEY}
 
 
 Stamp = tuple[int, "int | None"]  # (version, fresh_until): which body of a report
@@ -57,8 +56,7 @@ _LOOK_UP = (
         _c.computing_since,
     )
     .select_from(organizations.outerjoin(computed_reports, and_(
-        _c.org_id == organizations.c.id, _c.kind == bindparam("kind"), _c.period_start == bindparam("period_start"),
-        _c.period_end == bindparam("period_end"), _c.subject == bindparam("subject"))))
+        _c.org_id == organizations.c.id, *(_c[name] == bindparam(name) for name in _KEY if name != "org_id"))))
     .where(organizations.c.id == bindparam("org_id"))
 )
 
@@ -70,10 +68,7 @@ def look_up(conn: Connection, key: ReportKey, now: int, lease_ms: int, held: Sta
     is then read only when it changed.
     """
     held_version, held_fresh = held if held is not None else (-1, None)
-    row = conn.execute(_LOOK_UP, {
-        "org_id": key.org_id, "kind": key.kind, "period_start": key.period_start, "period_end": key.period_end,
-        "subject": key.subject, "held_version": held_version, "held_fresh": held_fresh,
-    }).one()
+    row = conn.execute(_LOOK_UP, {**key.params(), "held_version": held_version, "held_fresh": held_fresh}).one()
     valid = bool(row.stored) and row.version == row.last_seq and (row.fresh_until is None or row.fresh_until > now)
     computing = (
         row.computing_version == row.last_seq and row.computing_since is not None and row.computing_since > now - lease_ms

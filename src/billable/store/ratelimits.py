@@ -14,10 +14,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from billable.store.database import Database
+from billable.store.sql import insert_for
 
 _hits = Table(
     "rate_limit_hits",
@@ -67,8 +67,7 @@ _LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 @cache
 def _count_one(dialect: str) -> Any:
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(_hits)
-    return insert.values(token_hash=bindparam("token_hash"), second=bindparam("second"), count=1).on_conflict_do_update(
+    return insert_for(dialect, _hits).values(token_hash=bindparam("token_hash"), second=bindparam("second"), count=1).on_conflict_do_update(
         index_elements=[_hits.c.token_hash, _hits.c.second], set_={"count": _hits.c.count + 1}
     )
 
