@@ -18,7 +18,7 @@ def wait_complete(desk: ReportDesk, org_id: str) -> str:
     for _ in range(200):
         answer = desk.billable_usage(org_id, OCTOBER)
         if answer.status == "Complete":
-            return answer.body
+            return answer.body.text
         time.sleep(0.02)
     raise AssertionError("never completed")
 
@@ -57,7 +57,7 @@ def test_a_period_not_over_is_recomputed_as_time_passes(make_org) -> None:  # ty
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
     clock = Clock(Period.parse("2026-10-02T09:00:00Z", "2026-10-03").start)
     desk = ReportDesk(org.database, CATALOG, clock, DeskSettings(live_max_age_seconds=10))
-    hours = lambda: desk.billable_usage(org.id, OCTOBER).body.split('"totalUsage":"')[1].split('"')[0]  # noqa: E731
+    hours = lambda: desk.billable_usage(org.id, OCTOBER).body.text.split('"totalUsage":"')[1].split('"')[0]  # noqa: E731
     assert hours() == "1.00"
     clock.now += 5_000
     assert hours() == "1.00"  # served from the store: younger than 10 s
@@ -96,8 +96,8 @@ def test_a_body_is_read_from_the_store_only_when_it_changed(make_org) -> None:  
     # The stored text changes under the same stamp: a desk holding the body does not read it again …
     with org.database.write() as conn:
         conn.execute(update(computed_reports).where(computed_reports.c.org_id == org.id).values(body="{}"))
-    assert holder.billable_usage(org.id, OCTOBER).body == body
-    assert other.billable_usage(org.id, OCTOBER).body == "{}"  # … a desk that holds none reads it
+    assert holder.billable_usage(org.id, OCTOBER).body.text == body
+    assert other.billable_usage(org.id, OCTOBER).body.text == "{}"  # … a desk that holds none reads it
     # A new event: both compute or read the new version, never the held one.
     org.ingest([event("user.login", "bob", "2026-10-03T08:00:00Z"),
                 event("license.assigned", "bob", "2026-09-01T00:00:00Z", product="cx2")])
@@ -111,10 +111,9 @@ def test_bodies_held_in_memory_stay_within_the_budget(make_org) -> None:  # type
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
-    desk = ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(memory_chars=1_000))
+    desk = ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(memory_bytes=1_000))
     days = [Period.parse(f"2026-10-{d:02d}", f"2026-10-{d + 1:02d}") for d in range(1, 21)]
     for day in days:
         assert desk.answer(BILLABLE_USAGE, org.id, day).status == "Complete"
-    assert 0 < desk._held_chars <= 1_000 and len(desk._bodies) < len(days)
-    assert desk._held_chars == sum(len(body) for _, body in desk._bodies.values())
+    assert 0 < desk.held_bytes() <= 1_000 and len(desk._bodies) < len(days)
     desk.close()

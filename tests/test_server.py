@@ -56,6 +56,22 @@ def test_token_and_report(org_with_events, make_client) -> None:  # type: ignore
     assert answer.json()["selfUri"] == f"{REPORT}?startDate=2026-10-01T00:00:00.000Z&endDate=2026-11-01T00:00:00.000Z"
 
 
+def test_a_report_is_sent_compressed_to_a_client_that_accepts_gzip(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+    org, client = org_with_events, make_client()
+    headers = bearer(client, *new_client(org.database, org.id))
+    for _ in range(2):  # computed, then served from memory
+        sizes = {}
+        for accepted, encoded in (("gzip, deflate", True), ("br;q=1.0, gzip;q=0.5", True), ("*", True),
+                                  ("identity", False), ("gzip;q=0", False), ("", False)):
+            answer = client.get(REPORT, params=OCTOBER, headers={**headers, "Accept-Encoding": accepted})
+            assert answer.status_code == 200 and answer.headers["Vary"] == "Accept-Encoding"
+            assert answer.headers.get("Content-Encoding") == ("gzip" if encoded else None), accepted
+            # The client decodes it (a body that is not gzip would fail to): the same report either way.
+            assert answer.json() == expected_body(org)
+            sizes[encoded] = answer.num_bytes_downloaded
+        assert sizes[True] < sizes[False] / 3
+
+
 @pytest.mark.parametrize("start", ["2026-10-01T00:00:00Z", "2026-10-01T00:00:00.000Z", "2026-10-01T02:00:00+02:00",
                                    "2026-10-01T00:00:00", "2026-10-01", "2026-10-01T00:00:00+00:00"])
 def test_every_date_form(start: str, org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ budget and answers ``InProgress`` after it.
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections import OrderedDict
@@ -55,10 +56,34 @@ CONCURRENT_USAGE = ReportKind(
 )
 
 
+class Body:
+    """A report's JSON body, encoded once; compressed once, when a client first accepts gzip."""
+
+    __slots__ = ("json", "_gzip")
+
+    def __init__(self, text: str):
+        self.json = text.encode()
+        self._gzip: bytes | None = None
+
+    @property
+    def gzip(self) -> bytes:
+        if self._gzip is None:  # two threads may both compress it: the same bytes
+            self._gzip = gzip.compress(self.json, compresslevel=6, mtime=0)
+        return self._gzip
+
+    @property
+    def text(self) -> str:
+        return self.json.decode()
+
+    def __len__(self) -> int:
+        """Bytes held: the JSON, and its compressed form once made."""
+        return len(self.json) + len(self._gzip or b"")
+
+
 @dataclass(frozen=True)
 class Answer:
     status: str  # "Complete" or "InProgress"
-    body: str  # the JSON body to send
+    body: Body
 
 
 @dataclass(frozen=True)
@@ -67,7 +92,7 @@ class DeskSettings:
     lease_seconds: float = 300.0
     live_max_age_seconds: float = 10.0
     workers: int = 2
-    memory_chars: int = 128 * 2**20  # bodies kept in memory, in characters (ASCII JSON: bytes)
+    memory_bytes: int = 128 * 2**20  # bodies kept in memory (JSON and compressed)
 
 
 class ReportDesk:
@@ -77,13 +102,12 @@ class ReportDesk:
         self.clock = clock
         self.settings = settings
         self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="report")
-        self._running: dict[tuple[ReportKey, int], Future[str]] = {}
+        self._running: dict[tuple[ReportKey, int], Future[Body]] = {}
         self._lock = Lock()
         self.computations = 0  # reports this process computed: each one was needed
         # Bodies this process served, by report: the store is asked only whether they are
         # still current, and a body is read from it only when it changed.
-        self._bodies: OrderedDict[ReportKey, tuple[computed.Stamp, str]] = OrderedDict()
-        self._held_chars = 0
+        self._bodies: OrderedDict[ReportKey, tuple[computed.Stamp, Body]] = OrderedDict()
 
     @property
     def lease_ms(self) -> int:
@@ -103,8 +127,7 @@ class ReportDesk:
             if found.stamp is not None:
                 if found.body is None:  # not read again: it is the one held here
                     return Answer("Complete", held[1])  # type: ignore[index]
-                self._hold(key, found.stamp, found.body)
-                return Answer("Complete", found.body)
+                return Answer("Complete", self._hold(key, found.stamp, found.body))
             running = self._start(kind, key, period, found)
             remaining = deadline - time.monotonic()
             if running is not None:
@@ -115,9 +138,9 @@ class ReportDesk:
             if remaining <= 0:
                 break
             time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
-        return Answer("InProgress", json.dumps(kind.pending(org_id, period), separators=(",", ":")))
+        return Answer("InProgress", Body(json.dumps(kind.pending(org_id, period), separators=(",", ":"))))
 
-    def _start(self, kind: ReportKind, key: ReportKey, period: Period, found: computed.Lookup) -> Future[str] | None:
+    def _start(self, kind: ReportKind, key: ReportKey, period: Period, found: computed.Lookup) -> Future[Body] | None:
         """This process's computation of the current version, started if nobody computes it."""
         with self._lock:
             running = self._running.get((key, found.current_version))
@@ -132,31 +155,34 @@ class ReportDesk:
             running.add_done_callback(lambda _: self._forget(key, found.current_version))
             return running
 
-    def _held(self, key: ReportKey) -> tuple[computed.Stamp, str] | None:
+    def _held(self, key: ReportKey) -> tuple[computed.Stamp, Body] | None:
         with self._lock:
             held = self._bodies.get(key)
             if held is not None:
                 self._bodies.move_to_end(key)
             return held
 
-    def _hold(self, key: ReportKey, stamp: computed.Stamp, body: str) -> None:
+    def _hold(self, key: ReportKey, stamp: computed.Stamp, text: str) -> Body:
         """Keep a body in memory (least recently used first out, within the budget)."""
+        body = Body(text)
         with self._lock:
-            previous = self._bodies.pop(key, None)
-            self._held_chars -= len(previous[1]) if previous else 0
-            if len(body) > self.settings.memory_chars:
-                return
-            self._bodies[key] = (stamp, body)
-            self._held_chars += len(body)
-            while self._held_chars > self.settings.memory_chars:
-                _, (_, dropped) = self._bodies.popitem(last=False)
-                self._held_chars -= len(dropped)
+            self._bodies.pop(key, None)
+            if len(body) <= self.settings.memory_bytes:
+                self._bodies[key] = (stamp, body)
+            held = self.held_bytes()
+            while held > self.settings.memory_bytes:
+                held -= len(self._bodies.popitem(last=False)[1][1])
+        return body
+
+    def held_bytes(self) -> int:
+        """What the bodies held take (a body's compressed form counts once it is made)."""
+        return sum(len(body) for _, body in self._bodies.values())
 
     def _forget(self, key: ReportKey, version: int) -> None:
         with self._lock:
             self._running.pop((key, version), None)
 
-    def _compute(self, kind: ReportKind, key: ReportKey, period: Period, claimed: int) -> str:
+    def _compute(self, kind: ReportKind, key: ReportKey, period: Period, claimed: int) -> Body:
         try:
             now = self.clock()
             with self.database.read() as conn:
@@ -165,8 +191,7 @@ class ReportDesk:
             fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
             with self.database.write() as conn:
                 computed.store_body(conn, key, org.last_seq, body, fresh_until)
-            self._hold(key, (org.last_seq, fresh_until), body)
-            return body
+            return self._hold(key, (org.last_seq, fresh_until), body)
         except BaseException:
             with self.database.write() as conn:
                 computed.release(conn, key, claimed)

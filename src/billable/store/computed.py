@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
 
-from billable.store.sql import insert_for
+from billable.rules.errors import NotFound
+from billable.store.sql import Prepared, insert_for
 from billable.store.tables import computed_reports, organizations
 
 
@@ -44,7 +45,7 @@ class Lookup:
 _c = computed_reports.c
 # Built once: this runs for every report request, and building a statement costs more
 # than running it. ``held_*`` name the body the caller holds (version -1: none).
-_LOOK_UP = (
+_LOOK_UP = Prepared(
     select(
         organizations.c.last_seq,
         _c.version,
@@ -68,13 +69,13 @@ def look_up(conn: Connection, key: ReportKey, now: int, lease_ms: int, held: Sta
     is then read only when it changed.
     """
     held_version, held_fresh = held if held is not None else (-1, None)
-    row = conn.execute(_LOOK_UP, {**key.params(), "held_version": held_version, "held_fresh": held_fresh}).one()
-    valid = bool(row.stored) and row.version == row.last_seq and (row.fresh_until is None or row.fresh_until > now)
-    computing = (
-        row.computing_version == row.last_seq and row.computing_since is not None and row.computing_since > now - lease_ms
-    )
-    stamp = (row.version, row.fresh_until) if valid else None
-    return Lookup(row.last_seq, stamp, row.body if valid else None, computing)
+    row = _LOOK_UP.first(conn, {**key.params(), "held_version": held_version, "held_fresh": held_fresh})
+    if row is None:
+        raise NotFound("organization", key.org_id)
+    last_seq, version, body, stored, fresh_until, computing_version, computing_since = row
+    valid = bool(stored) and version == last_seq and (fresh_until is None or fresh_until > now)
+    computing = computing_version == last_seq and computing_since is not None and computing_since > now - lease_ms
+    return Lookup(last_seq, (version, fresh_until) if valid else None, body if valid else None, computing)
 
 
 def claim(conn: Connection, key: ReportKey, version: int, now: int, lease_ms: int) -> bool:

@@ -24,6 +24,7 @@ _SQLITE_PRAGMAS = (
 
 
 _AFTER_COMMIT = "billable_after_commit"
+_NO_BEGIN = "billable_no_begin"
 
 
 def after_commit(conn: Connection, statement: str) -> None:
@@ -64,6 +65,9 @@ class Database:
             pragmas = _SQLITE_PRAGMAS if durable else (*_SQLITE_PRAGMAS, "PRAGMA synchronous = NORMAL")
             event.listen(self.engine, "connect", lambda connection, _: _prepare_sqlite(connection, pragmas))
             event.listen(self.engine, "begin", _begin_sqlite)
+        # On SQLite the driver's connection never begins by itself (BEGIN is ours): leaving
+        # BEGIN out is autocommit, without an isolation level set and reset on every use.
+        self._one_statement = {"isolation_level": "AUTOCOMMIT"} if self.is_postgresql else {_NO_BEGIN: True}
         self._writer: AbstractContextManager[object] = Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
 
     @contextmanager
@@ -96,7 +100,7 @@ class Database:
         """For one statement that reads: it sees one snapshot by itself, so no transaction
         is begun (a round trip less on PostgreSQL, no BEGIN on SQLite). For the checks
         every request makes."""
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with self.engine.connect().execution_options(**self._one_statement) as conn:
             yield conn
 
     def dispose(self) -> None:
@@ -114,5 +118,5 @@ def _prepare_sqlite(dbapi_connection, pragmas: tuple[str, ...]) -> None:  # type
 
 def _begin_sqlite(conn: Connection) -> None:
     options = conn.get_execution_options()
-    if options.get("isolation_level") != "AUTOCOMMIT":
+    if options.get("isolation_level") != "AUTOCOMMIT" and not options.get(_NO_BEGIN):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("billable_write") else "BEGIN")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, bindparam, delete, func, select
+from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, bindparam, delete, func, select, text
 from sqlalchemy.engine import make_url
 
 from billable.store.database import Database
-from billable.store.sql import insert_for
+from billable.store.sql import Prepared, insert_for
 
 _hits = Table(
     "rate_limit_hits",
@@ -56,20 +55,21 @@ def prepare(database: Database) -> None:
 
 
 # Built once: they run for every request.
-_RECENT = (
+_RECENT = Prepared(
     select(_hits.c.second, _hits.c.count)
     .where(_hits.c.token_hash == bindparam("token_hash"), _hits.c.second >= bindparam("oldest"))
     .order_by(_hits.c.second)
 )
 _FORGET = delete(_hits).where(_hits.c.token_hash == bindparam("token_hash"), _hits.c.second < bindparam("oldest"))
-_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+_LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))))
+_NO_WAIT_FOR_DISK = Prepared(text("SET LOCAL synchronous_commit = off"))
 
 
 @cache
-def _count_one(dialect: str) -> Any:
-    return insert_for(dialect, _hits).values(token_hash=bindparam("token_hash"), second=bindparam("second"), count=1).on_conflict_do_update(
+def _count_one(dialect: str) -> Prepared:
+    return Prepared(insert_for(dialect, _hits).values(token_hash=bindparam("token_hash"), second=bindparam("second"), count=1).on_conflict_do_update(
         index_elements=[_hits.c.token_hash, _hits.c.second], set_={"count": _hits.c.count + 1}
-    )
+    ))
 
 
 def count_request(conn: Connection, token_hash: str, now: int, limit: int, window_seconds: int) -> Verdict:
@@ -77,11 +77,11 @@ def count_request(conn: Connection, token_hash: str, now: int, limit: int, windo
     if conn.dialect.name == "postgresql":
         # One token's requests are counted one at a time, across processes.
         key = int.from_bytes(hashlib.sha256(token_hash.encode()).digest()[:8], "big", signed=True)
-        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        conn.execute(_LOCK, {"key": key})
+        _NO_WAIT_FOR_DISK.rows(conn, {})
+        _LOCK.rows(conn, {"key": key})
     second = now // 1000
     oldest = second - window_seconds + 1
-    rows = conn.execute(_RECENT, {"token_hash": token_hash, "oldest": oldest}).all()
+    rows = _RECENT.rows(conn, {"token_hash": token_hash, "oldest": oldest})
     total = sum(count for _, count in rows)
     if total >= limit:
         # Wait until enough of the oldest seconds have left the window.
@@ -89,7 +89,7 @@ def count_request(conn: Connection, token_hash: str, now: int, limit: int, windo
             total -= count
             if total < limit:
                 return Verdict(False, max(1, bucket + window_seconds - second))
-    conn.execute(_count_one(conn.dialect.name), {"token_hash": token_hash, "second": second})
+    _count_one(conn.dialect.name).rows(conn, {"token_hash": token_hash, "second": second})
     if not rows:  # the token's first request in a window: forget its older seconds
         conn.execute(_FORGET, {"token_hash": token_hash, "oldest": oldest})
     return Verdict(True)

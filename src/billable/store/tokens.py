@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, select
 
+from billable.store.sql import Prepared
 from billable.store.tables import access_tokens, oauth_clients
 
 
@@ -33,8 +34,8 @@ def insert_token(conn: Connection, token_hash: str, grant: TokenGrant, now: int)
 
 
 # Built once: it runs for every request.
-_GRANT = (
-    select(access_tokens)
+_GRANT = Prepared(
+    select(access_tokens.c.org_id, access_tokens.c.client_id, access_tokens.c.permissions, access_tokens.c.expires_at)
     .join(oauth_clients, oauth_clients.c.client_id == access_tokens.c.client_id)
     .where(
         access_tokens.c.token_hash == bindparam("token_hash"),
@@ -46,10 +47,11 @@ _GRANT = (
 
 def find_grant(conn: Connection, token_hash: str, now: int) -> TokenGrant | None:
     """The grant of an unexpired token whose client is not revoked, or None."""
-    row = conn.execute(_GRANT, {"token_hash": token_hash, "now": now}).first()
+    row = _GRANT.first(conn, {"token_hash": token_hash, "now": now})
     if row is None:
         return None
-    return TokenGrant(row.org_id, row.client_id, tuple(row.permissions.split()), row.expires_at)
+    org_id, client_id, permissions, expires_at = row
+    return TokenGrant(org_id, client_id, tuple(permissions.split()), expires_at)
 
 
 def delete_expired(conn: Connection, now: int) -> None:
