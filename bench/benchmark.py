@@ -192,7 +192,7 @@ def private_peak(pid: int) -> Iterator[list[float]]:
 
 
 def load(url: str, bearer: str, seconds: float, *options: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, str(HERE / "load.py"), url, "--token", bearer, "--seconds", str(seconds),
+    done = subprocess.run([sys.executable, str(HERE / "load.py"), url, f"--token={bearer}", "--seconds", str(seconds),
                            *options], capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
