@@ -275,17 +275,21 @@ def measure_server(url: str, org_id: str, client_id: str, secret: str, seconds: 
         first.raise_for_status()
         computed = (time.perf_counter() - began) * 1000
         peak = memory_mib(pid, "VmHWM")
-        say("server: cached report, closed loop")
-        fastest = load(route, bearer, seconds, "--connections", "8")
-        say("server: cached report, 500 requests/s")
-        steady = load(route, bearer, seconds, "--rate", "500")
-    size = len(first.content)
+        # The official SDK sends no Accept-Encoding; httpx (our SDK) and browsers ask for gzip.
+        runs = {}
+        for encoding, flags in (("identity", ()), ("gzip", ("--gzip",))):
+            say(f"server: cached report ({encoding}), closed loop")
+            fastest = load(route, bearer, seconds, "--connections", "8", *flags)
+            say(f"server: cached report ({encoding}), 500 requests/s")
+            runs[encoding] = fastest, load(route, bearer, seconds, "--rate", "500", *flags)
     rows.append(Row("report month over HTTP, first request (ms)", f"{computed:,.0f}"))
-    rows.append(Row(f"cached report ({size / 1024:,.0f} KiB), 8 connections: req/s", f"{fastest['requests_per_second']:,.0f}",
-                    target="≥ 2,000", met=_met(fastest["requests_per_second"] >= 2000 and fastest["errors"] == 0)))
-    rows.append(Row("  … p50 / p99 (ms)", f"{fastest['p50_ms']} / {fastest['p99_ms']}"))
-    rows.append(Row("cached report at 500 req/s: p50 / p99 (ms)", f"{steady['p50_ms']} / {steady['p99_ms']}",
-                    target="p99 ≤ 25", met=_met(steady["p99_ms"] <= 25 and steady["errors"] == 0)))
+    for encoding, (fastest, steady) in runs.items():
+        sent = f"{fastest['body_bytes'] / 1024:,.0f} KiB" + (" gzip" if encoding == "gzip" else "")
+        rows.append(Row(f"cached report ({sent}), 8 connections: req/s", f"{fastest['requests_per_second']:,.0f}",
+                        target="≥ 2,000", met=_met(fastest["requests_per_second"] >= 2000 and fastest["errors"] == 0)))
+        rows.append(Row("  … p50 / p99 (ms)", f"{fastest['p50_ms']} / {fastest['p99_ms']}"))
+        rows.append(Row(f"cached report ({sent}) at 500 req/s: p50 / p99 (ms)", f"{steady['p50_ms']} / {steady['p99_ms']}",
+                        target="p99 ≤ 25", met=_met(steady["p99_ms"] <= 25 and steady["errors"] == 0)))
     rows.append(Row("server peak memory: idle / after the month report (MiB)", f"{before:,.0f} / {peak:,.0f}",
                     target="≤ 1,024", met=_met(peak <= 1024)))
     rows.append(Row("  … of which private (not the mapped database file): peak (MiB)", f"{private[0]:,.0f}",
@@ -332,7 +336,7 @@ def measure_cli_ingestion(url: str, org: str, path: Path, rows: list[Row]) -> No
                     target="≥ 100,000", met=_met(rate >= 100_000)))
 
 
-def print_table(size: str, kind: str, rows: list[Row], agree: bool) -> None:
+def print_table(size: str, kind: str, rows: list[Row], agree: bool, compared: bool) -> None:
     print(f"\nbillable benchmark: data set {size} ({SIZES[size]:,} users), {kind}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}; peers: time (service/peer); target 'peers': "
           "no slower than DuckDB and at least 10× faster than pandas\n")
@@ -340,7 +344,10 @@ def print_table(size: str, kind: str, rows: list[Row], agree: bool) -> None:
     print("|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row.what} | {row.service} | {row.duckdb} | {row.pandas} | {row.target} | {row.met} |")
-    print("\nAll three agree on every total." if agree else "\nTHE PEERS DISAGREE WITH THE SERVICE (see above).")
+    if not compared:
+        print("\nThe peers were not run.")
+    else:
+        print("\nAll three agree on every total." if agree else "\nTHE PEERS DISAGREE WITH THE SERVICE (see above).")
 
 
 def main() -> int:
@@ -371,7 +378,7 @@ def main() -> int:
     measure_server(url, org, client_id, secret, args.load_seconds, rows)
     if not args.reuse:
         measure_http_ingestion(args.database, args.size, path, args.http_events, rows)
-    print_table(args.size, args.database, rows, agree)
+    print_table(args.size, args.database, rows, agree, compared=not (args.server_only or args.no_peers))
     return 0 if agree else 1
 
 

@@ -23,12 +23,12 @@ class Connection:
         self.reader, self.writer, self.request = reader, writer, request
 
     @classmethod
-    async def open(cls, url: str, token: str) -> "Connection":
+    async def open(cls, url: str, token: str, gzip: bool) -> "Connection":
         parts = urlsplit(url)
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80, limit=2**24)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         request = (f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
-                   "Accept: application/json\r\n\r\n").encode()
+                   "Accept: application/json\r\n" + ("Accept-Encoding: gzip\r\n" if gzip else "") + "\r\n").encode()
         return cls(reader, writer, request)
 
     async def get(self) -> tuple[int, int]:
@@ -56,8 +56,8 @@ def _summary(latencies: list[float], errors: int, seconds: float, size: int) -> 
             "p99_ms": percentile(0.99), "max_ms": percentile(1.0), "body_bytes": size}
 
 
-async def closed_loop(url: str, token: str, connections: int, seconds: float) -> dict[str, float]:
-    pool = [await Connection.open(url, token) for _ in range(connections)]
+async def closed_loop(url: str, token: str, gzip: bool, connections: int, seconds: float) -> dict[str, float]:
+    pool = [await Connection.open(url, token, gzip) for _ in range(connections)]
     latencies: list[float] = []
     errors, size = 0, 0
     deadline = time.perf_counter() + seconds
@@ -77,10 +77,10 @@ async def closed_loop(url: str, token: str, connections: int, seconds: float) ->
     return _summary(latencies, errors, elapsed, size)
 
 
-async def open_loop(url: str, token: str, rate: float, seconds: float, connections: int) -> dict[str, float]:
+async def open_loop(url: str, token: str, gzip: bool, rate: float, seconds: float, connections: int) -> dict[str, float]:
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(connections):
-        idle.put_nowait(await Connection.open(url, token))
+        idle.put_nowait(await Connection.open(url, token, gzip))
     latencies: list[float] = []
     errors, size = 0, 0
 
@@ -114,11 +114,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--rate", type=float, help="open loop at this many requests a second")
+    parser.add_argument("--gzip", action="store_true", help="ask for the body gzip-compressed (it is not decompressed)")
     args = parser.parse_args()
     if args.rate:
-        result = asyncio.run(open_loop(args.url, args.token, args.rate, args.seconds, max(args.connections, 64)))
+        result = asyncio.run(open_loop(args.url, args.token, args.gzip, args.rate, args.seconds, max(args.connections, 64)))
     else:
-        result = asyncio.run(closed_loop(args.url, args.token, args.connections, args.seconds))
+        result = asyncio.run(closed_loop(args.url, args.token, args.gzip, args.connections, args.seconds))
     print(json.dumps(result))
 
 
