@@ -159,3 +159,21 @@ def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org, database) 
     else:
         with database.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'")).scalar_one() > 0
+
+
+def test_the_replay_table_does_not_grow_with_the_batches_of_a_connection(make_org, database) -> None:  # type: ignore[no-untyped-def]
+    """The keys a batch rebuilds go through a temporary table that lives as long as the
+    connection: what one batch leaves there must not be read by the next ones."""
+    from sqlalchemy import text
+
+    org = make_org()
+    size = "SELECT pg_relation_size('replay_keys')" if database.is_postgresql else "SELECT count(*) FROM replay_keys"
+    with database.write() as conn:  # one connection, as the CLI loads a file
+        for batch in range(20):
+            ingest(conn, org.id, [event("user.login", f"u{batch}-{n}", INGESTED_AT - DAY_MS + n) for n in range(300)],
+                   CATALOG, INGESTED_AT)
+            if batch == 0:
+                first = conn.execute(text(size)).scalar_one()
+        last = conn.execute(text(size)).scalar_one()
+    # Each batch leaves only its own keys (a deleted row still takes room on PostgreSQL).
+    assert 0 < last <= first
