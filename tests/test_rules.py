@@ -211,3 +211,19 @@ def test_a_type_of_any_json_kind_is_a_problem_not_a_crash() -> None:
         with pytest.raises(InvalidEvents) as invalid:
             validate_events([{**event("user.login", "ann", "2026-10-01T08:00:00Z"), "type": kind}], CATALOG, NOW)
         assert [p.field_name for p in invalid.value.problems] == ["events[0].type"]
+
+
+def test_json_is_read_as_the_standard_library_reads_it() -> None:
+    import json
+    import math
+
+    from billable.rules.wire import compact_json, parse_json
+
+    for text in ('{"a": [1, 2.5, "x\\u00e9", null, true]}', '["\\ud800"]', "[1e400]", b'{"b": 1}'):
+        assert repr(parse_json(text)) == repr(json.loads(text))
+    assert math.isnan(parse_json("[NaN]")[0])
+    assert parse_json('{"n": 123456789012345678901234567890}') == {"n": 1.2345678901234568e+29}  # the one difference
+    for broken in ("{", '{"a": 1,}', "[1] x", ""):
+        with pytest.raises(json.JSONDecodeError):
+            parse_json(broken)
+    assert compact_json({"product": "cx1", "email": "é@x"}) == '{"product":"cx1","email":"é@x"}'.encode()

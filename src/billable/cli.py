@@ -25,6 +25,7 @@ from billable.rules.errors import BillingError, InvalidEvents, InvalidInput
 from billable.rules.events import UsageEvent, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
+from billable.rules.wire import parse_json
 from billable.service import presentation
 from billable.service.explanations import explain_user
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, store_batch
@@ -162,7 +163,7 @@ def _read_events(stream: TextIO) -> Iterator[Any]:
     while first and first.isspace():
         first = stream.read(1)
     if first == "[":
-        events = json.loads(first + stream.read())
+        events = parse_json(first + stream.read())
         yield from events
         return
     pending = first
@@ -171,7 +172,7 @@ def _read_events(stream: TextIO) -> Iterator[Any]:
         pending = ""
         if line.strip():
             try:
-                yield json.loads(line)
+                yield parse_json(line)
             except json.JSONDecodeError as error:
                 raise click.ClickException(f"line {number}: not valid JSON ({error.msg})") from None
 
@@ -207,7 +208,7 @@ def _check_file(opener: Callable[[], TextIO], catalog: Catalog, now: int, spool:
                 problems.extend((count + p.index, p) for p in invalid.problems if p.index is not None)
             else:
                 if not problems:
-                    marshal.dump([_fields(e) for e in valid], spool)
+                    _spool_batch(spool, [_fields(e) for e in valid])
             count += len(batch)
     if problems:
         shown = [f"event {index}: {p.message}" for index, p in problems[:MAX_PROBLEMS_SHOWN]]
@@ -221,13 +222,16 @@ def _fields(event: UsageEvent) -> tuple[Any, ...]:
     return (event.source, event.id, event.type, event.subject, event.time, event.product, event.device_type, event.email)
 
 
+def _spool_batch(spool: BinaryIO, rows: list[tuple[Any, ...]]) -> None:
+    # Each batch with its length in front: marshal.load from a file reads value by value,
+    # which cost more than validating them; loads of the whole batch does not.
+    data = marshal.dumps(rows)
+    spool.write(len(data).to_bytes(8, "little") + data)
+
+
 def _spooled(spool: BinaryIO) -> Iterator[list[UsageEvent]]:
-    while True:
-        try:
-            rows = marshal.load(spool)
-        except EOFError:
-            return
-        yield [UsageEvent(*row) for row in rows]
+    while length := spool.read(8):
+        yield [UsageEvent(*row) for row in marshal.loads(spool.read(int.from_bytes(length, "little")))]
 
 
 def _store(context: Context, org_id: str, batches: Iterable[list[UsageEvent]], progress: Callable[[int], None]) -> IngestResult:

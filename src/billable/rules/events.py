@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidEvents
 from billable.rules.instants import MINUTE_MS, parse_instant
+from billable.rules.wire import compact_json
 
 LOGIN = "user.login"
 LOGOUT = "user.logout"
@@ -54,7 +54,7 @@ class UsageEvent:
             data["deviceType"] = self.device_type
         if self.email is not None:
             data["email"] = self.email
-        return json.dumps(data, separators=(",", ":"))
+        return compact_json(data).decode()
 
 
 def first_occurrences(events: Iterable[UsageEvent], seen: set[tuple[str, str]] | None = None) -> list[UsageEvent]:

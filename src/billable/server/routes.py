@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from billable.rules.errors import InvalidCredentials, PayloadTooLarge
 from billable.rules.instants import Period
+from billable.rules.wire import parse_json
 from billable.server.auth import authorize, bearer_token, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import (
@@ -253,7 +254,7 @@ async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(I
         raise ApiError(415, f"send the events as one of {', '.join(EVENT_TYPES)}")
     raw = await _read_limited(request, state.settings.max_body_bytes)
     try:
-        events = json.loads(raw)
+        events = parse_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ApiError(400, f"the body is not valid JSON: {error}") from None
     if not isinstance(events, list):

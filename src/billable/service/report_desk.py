@@ -10,7 +10,6 @@ budget and answers ``InProgress`` after it.
 from __future__ import annotations
 
 import gzip
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from sqlalchemy import Connection
 from billable.rules.catalog import Catalog
 from billable.rules.instants import Period
 from billable.rules.report import BillableUsageReport, ConcurrentUsageReport
+from billable.rules.wire import compact_json
 from billable.service.presentation import api_body, concurrent_body
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import computed
@@ -61,8 +61,8 @@ class Body:
 
     __slots__ = ("json", "_gzip")
 
-    def __init__(self, text: str):
-        self.json = text.encode()
+    def __init__(self, json: bytes):
+        self.json = json
         self._gzip: bytes | None = None
 
     @property
@@ -127,7 +127,7 @@ class ReportDesk:
             if found.stamp is not None:
                 if found.body is None:  # not read again: it is the one held here
                     return Answer("Complete", held[1])  # type: ignore[index]
-                return Answer("Complete", self._hold(key, found.stamp, found.body))
+                return Answer("Complete", self._hold(key, found.stamp, Body(found.body.encode())))
             running = self._start(kind, key, period, found)
             remaining = deadline - time.monotonic()
             if running is not None:
@@ -138,7 +138,7 @@ class ReportDesk:
             if remaining <= 0:
                 break
             time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
-        return Answer("InProgress", Body(json.dumps(kind.pending(org_id, period), separators=(",", ":"))))
+        return Answer("InProgress", Body(compact_json(kind.pending(org_id, period))))
 
     def _start(self, kind: ReportKind, key: ReportKey, period: Period, found: computed.Lookup) -> Future[Body] | None:
         """This process's computation of the current version, started if nobody computes it."""
@@ -162,9 +162,8 @@ class ReportDesk:
                 self._bodies.move_to_end(key)
             return held
 
-    def _hold(self, key: ReportKey, stamp: computed.Stamp, text: str) -> Body:
+    def _hold(self, key: ReportKey, stamp: computed.Stamp, body: Body) -> Body:
         """Keep a body in memory (least recently used first out, within the budget)."""
-        body = Body(text)
         with self._lock:
             self._bodies.pop(key, None)
             if len(body) <= self.settings.memory_bytes:
@@ -187,10 +186,10 @@ class ReportDesk:
             now = self.clock()
             with self.database.read() as conn:
                 org = get_organization(conn, key.org_id)  # the version this snapshot sees
-                body = json.dumps(kind.compute(conn, org, period, self.catalog, now), separators=(",", ":"))
+                body = Body(compact_json(kind.compute(conn, org, period, self.catalog, now)))
             fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
             with self.database.write() as conn:
-                computed.store_body(conn, key, org.last_seq, body, fresh_until)
+                computed.store_body(conn, key, org.last_seq, body.text, fresh_until)
             return self._hold(key, (org.last_seq, fresh_until), body)
         except BaseException:
             with self.database.write() as conn:
