@@ -161,19 +161,35 @@ def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org, database) 
             assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'")).scalar_one() > 0
 
 
-def test_the_replay_table_does_not_grow_with_the_batches_of_a_connection(make_org, database) -> None:  # type: ignore[no-untyped-def]
-    """The keys a batch rebuilds go through a temporary table that lives as long as the
-    connection: what one batch leaves there must not be read by the next ones."""
+def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org, database) -> None:  # type: ignore[no-untyped-def]
+    """The keys a batch rebuilds, and the users a report reads sessions of, go through
+    temporary tables that live as long as the connection: what one batch or report
+    leaves there must not be read by the next ones."""
     from sqlalchemy import text
 
-    org = make_org()
-    size = "SELECT pg_relation_size('replay_keys')" if database.is_postgresql else "SELECT count(*) FROM replay_keys"
-    with database.write() as conn:  # one connection, as the CLI loads a file
-        for batch in range(20):
-            ingest(conn, org.id, [event("user.login", f"u{batch}-{n}", INGESTED_AT - DAY_MS + n) for n in range(300)],
+    from billable.rules.catalog import LicensingModel
+    from billable.service.reports import billable_usage_report
+
+    org = make_org("concurrent")
+
+    def size(conn, table: str) -> int:  # type: ignore[no-untyped-def]
+        # A deleted row still takes room on PostgreSQL; SQLite frees it, so rows are counted there.
+        query = f"SELECT pg_relation_size('{table}')" if database.is_postgresql else f"SELECT count(*) FROM {table}"
+        return conn.execute(text(query)).scalar_one()
+
+    with database.write() as conn:  # one connection, as the CLI loads a file and a server reuses its connections
+        replay = []
+        for batch in range(20):  # the same number of keys in every batch
+            ingest(conn, org.id, [event(kind, f"u{batch}-{n}", OCTOBER.start + batch * DAY_MS + n, **extra)
+                                  for n in range(150) for kind, extra in (("user.login", {}),
+                                                                          ("license.assigned", {"product": "cx1"}))],
                    CATALOG, INGESTED_AT)
-            if batch == 0:
-                first = conn.execute(text(size)).scalar_one()
-        last = conn.execute(text(size)).scalar_one()
-    # Each batch leaves only its own keys (a deleted row still takes room on PostgreSQL).
-    assert 0 < last <= first
+            replay.append(size(conn, "replay_keys"))
+        organization = get_organization(conn, org.id)
+        assert organization.model is LicensingModel.CONCURRENT
+        charged = []
+        for _ in range(5):  # the same report, the same users
+            billable_usage_report(conn, organization, OCTOBER, CATALOG, INGESTED_AT)
+            charged.append(size(conn, "charged_products"))
+    assert replay[0] > 0 and set(replay) == {replay[0]}, replay
+    assert charged[0] > 0 and set(charged) == {charged[0]}, charged

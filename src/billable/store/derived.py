@@ -29,7 +29,7 @@ from sqlalchemy import (
 
 from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
 from billable.rules.intervals import intervals
-from billable.store.sql import LoopJoin, bulk_insert, insert_for, least, prefer_index_loops
+from billable.store.sql import LoopJoin, bulk_insert, empty_temporary, insert_for, least, prefer_index_loops
 from billable.store.tables import device_days, events, holdings, sessions, users
 
 # Keys to rebuild in this transaction: ``since`` is the earliest new event of the key,
@@ -47,11 +47,6 @@ _CREATE_REPLAY = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS replay_keys "
     "(user_id VARCHAR(256) NOT NULL, product VARCHAR(64) NOT NULL, since BIGINT NOT NULL, anchor BIGINT)"
 )
-
-# A temporary table is never vacuumed: on PostgreSQL the rows deleted from it would stay
-# and every later scan would read them (one connection loading a large log slowed down
-# batch after batch). TRUNCATE gives it back empty; on SQLite a DELETE without WHERE does.
-_EMPTY_REPLAY = {"postgresql": "TRUNCATE replay_keys", "sqlite": "DELETE FROM replay_keys"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     if not since:
         return
     conn.exec_driver_sql(_CREATE_REPLAY)
-    conn.exec_driver_sql(_EMPTY_REPLAY[conn.dialect.name])
+    empty_temporary(conn, _replay)
     bulk_insert(conn, _replay, ("user_id", "product", "since"), [(u, p, t) for (u, p), t in since.items()])
     prefer_index_loops(conn)
     table, key = kind.table, _replay.c

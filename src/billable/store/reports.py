@@ -10,11 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import CTE, Column, Connection, Integer, MetaData, Select, String, Table, and_, case, delete, func, select, text
+from sqlalchemy import CTE, Column, Connection, Integer, MetaData, Select, String, Table, and_, case, func, select, text
 
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
-from billable.store.sql import LoopJoin, bulk_insert, greatest, least, plain_row_chunks, plain_rows, prefer_index_loops
+from billable.store.sql import (
+    LoopJoin,
+    bulk_insert,
+    empty_temporary,
+    greatest,
+    least,
+    plain_row_chunks,
+    plain_rows,
+    prefer_index_loops,
+)
 from billable.store.tables import device_days, events, holdings, sessions, users
 
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
@@ -91,7 +100,7 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
     written to a temporary table that the query loops over, one index seek per user.
     """
     conn.exec_driver_sql(_CREATE_CHARGED)
-    conn.execute(delete(_charged_products))
+    empty_temporary(conn, _charged_products)
     bulk_insert(conn, _charged_products, ("user_id", "product_index"), charged)
     prefer_index_loops(conn)
     key = _charged_products.c

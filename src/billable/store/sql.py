@@ -72,6 +72,14 @@ class Prepared:
         return found[0] if found else None
 
 
+def empty_temporary(conn: Connection, table: Table) -> None:
+    """Empty a temporary table that this connection reuses. Nothing vacuums a temporary
+    table: on PostgreSQL the rows a DELETE leaves would be read by every later scan (one
+    connection loading a large log slowed down batch after batch), so it is truncated; on
+    SQLite a DELETE without WHERE does the same."""
+    conn.exec_driver_sql(f"{'TRUNCATE' if conn.dialect.name == 'postgresql' else 'DELETE FROM'} {table.name}")
+
+
 def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Insert many rows of plain values: ``COPY`` on PostgreSQL, one prepared statement run
     for every row on SQLite; neither builds a statement or a dictionary per row."""
