@@ -44,9 +44,11 @@ def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, 
 def _sessions_by_product(conn: Connection, org: Organization, metered: list[UserProduct],
                          charged: list[tuple[str, int]], start: int, cut: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each of ``metered``, the starts and ends of its charged users' sessions, clipped."""
-    parts = [np.array(chunk, dtype=np.int64) for chunk in queries.charged_session_intervals(conn, org.id, charged, start, cut)]
-    rows = np.concatenate(parts) if parts else np.empty((0, 3), dtype=np.int64)
-    return [(rows[rows[:, 0] == index, 1], rows[rows[:, 0] == index, 2]) for index in range(len(metered))]
+    parts: list[list[np.ndarray]] = [[] for _ in metered]
+    for index, chunk in queries.charged_session_intervals(conn, org.id, charged, start, cut):
+        parts[index].append(np.array(chunk, dtype=np.int64))
+    found = [np.concatenate(chunks) if chunks else np.empty((0, 2), dtype=np.int64) for chunks in parts]
+    return [(rows[:, 0], rows[:, 1]) for rows in found]
 
 
 def billable_usage_report(

