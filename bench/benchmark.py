@@ -358,8 +358,8 @@ def main() -> int:
     parser.add_argument("--http-events", type=int, default=200_000, help="events sent over HTTP")
     parser.add_argument("--load-seconds", type=float, default=10)
     parser.add_argument("--reuse", action="store_true",
-                        help="use the database loaded by an earlier run (ingestion is not measured)")
-    parser.add_argument("--server-only", action="store_true", help="with --reuse: only the server's figures")
+                        help="use the database loaded by an earlier run (command-line ingestion is not measured)")
+    parser.add_argument("--server-only", action="store_true", help="with --reuse: only the cached report and memory")
     parser.add_argument("--no-peers", action="store_true", help="time the service's reports only")
     args = parser.parse_args()
     path = data_set(args.size)
@@ -376,7 +376,7 @@ def main() -> int:
         state.write_text(json.dumps([url, org, client_id, secret]))
     agree = args.server_only or measure_reports(url, org, path, args.repeat, rows, args.size, not args.no_peers)
     measure_server(url, org, client_id, secret, args.load_seconds, rows)
-    if not args.reuse:
+    if not args.server_only:
         measure_http_ingestion(args.database, args.size, path, args.http_events, rows)
     print_table(args.size, args.database, rows, agree, compared=not (args.server_only or args.no_peers))
     return 0 if agree else 1
