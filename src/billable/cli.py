@@ -28,7 +28,7 @@ from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.rules.wire import parse_json
 from billable.service import presentation
 from billable.service.explanations import explain_user
-from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, store_batch
+from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, after_bulk_load, store_batch
 from billable.service.organizations import PERMISSIONS, create_client, create_organization, revoke_client
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import migrate
@@ -244,6 +244,9 @@ def _store(context: Context, org_id: str, batches: Iterable[list[UsageEvent]], p
                 result = store_batch(conn, org_id, batch, context.clock())
                 accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
         progress(sum(len(batch) for batch in chunk))
+    if accepted:
+        with context.database.write() as conn:
+            after_bulk_load(conn)
     return IngestResult(accepted, duplicates)
 
 

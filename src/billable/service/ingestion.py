@@ -51,6 +51,13 @@ def store_batch(conn: Connection, org_id: str, batch: list[UsageEvent], now: int
     return IngestResult(accepted=len(fresh), duplicates=len(batch) - len(fresh))
 
 
+def after_bulk_load(conn: Connection) -> None:
+    """After a large load (the command line's): refresh planner statistics, and on
+    PostgreSQL vacuum the derived tables once committed, so that the first reports read
+    all-visible pages; the refreshes at each doubling of the log can lag a load by half."""
+    statistics.refresh(conn)
+
+
 def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: int) -> None:
     session_since: dict[tuple[str, str], int] = {}
     holding_since: dict[tuple[str, str], int] = {}

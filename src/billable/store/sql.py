@@ -151,4 +151,7 @@ def prefer_index_loops(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
         conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+        # An IN list of keys is made unique by sorting, not hashing: seeks in key order
+        # read each index page once (L, concurrent month: 17.7 -> 9.1 s in the database).
+        conn.exec_driver_sql("SET LOCAL enable_hashagg = off")
         conn.exec_driver_sql("SET LOCAL jit = off")
