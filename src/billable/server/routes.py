@@ -42,9 +42,10 @@ _PAGE = Path(__file__).with_name("page")
 DATE_HELP = "ISO-8601 date-time (any offset; none means UTC) or a date, e.g. 2026-10-01T00:00:00.000Z"
 # The shapes Period.parse accepts (an offset's '+' may arrive as a space from a query string);
 # the calendar itself (month 13, the period's order and length) is checked after.
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?([Zz]|[ +-]\d{2}(:?\d{2})?)?)?$"
+# A report may go out gzip-compressed, so caches must key it by the client's Accept-Encoding.
 _VARY = {"Vary": "Accept-Encoding"}
 _GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?([Zz]|[ +-]\d{2}(:?\d{2})?)?)?$"
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

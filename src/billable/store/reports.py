@@ -107,8 +107,8 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
     bulk_insert(conn, _charged_products, ("user_id", "product_index"), charged)
     prefer_index_loops(conn)
     key = _charged_products.c
+    clipped = (greatest(sessions.c.started_at, start).label("started"), least(sessions.c.ended_at, cut).label("ended"))
     for index in sorted({index for _, index in charged}):
-        clipped = (greatest(sessions.c.started_at, start).label("started"), least(sessions.c.ended_at, cut).label("ended"))
         yield index, select(*clipped).where(
             sessions.c.org_id == org_id,
             sessions.c.user_id.in_(select(key.user_id).where(key.product_index == index)),
