@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,18 @@ def running_server(database_url: str, **env: str) -> Iterator[Server]:
 def close_official(api_client) -> None:  # type: ignore[no-untyped-def]
     """Close the official SDK's connection pool (it offers no close of its own)."""
     api_client.get_http_client().rest_client.pool_manager.clear()
+
+
+def maintenance_counts(database: Database, table: str, reached: Callable[[int, int], bool] = lambda *_: True
+                       ) -> tuple[int, int]:
+    """How often ``table`` was analyzed and vacuumed on PostgreSQL, waiting up to 5 s for
+    ``reached(analyzed, vacuumed)``: the statistics collector reports within a moment."""
+    for _ in range(50):
+        with database.read() as conn:  # a new transaction sees the collector's new figures
+            analyzed, vacuumed = conn.execute(text(
+                "SELECT coalesce(sum(analyze_count), 0), coalesce(sum(vacuum_count), 0) FROM pg_stat_user_tables "
+                "WHERE relname = :table"), {"table": table}).one()
+        if reached(analyzed, vacuumed):
+            break
+        time.sleep(0.1)
+    return analyzed, vacuumed

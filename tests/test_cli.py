@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import maintenance_counts
 from examples import OCTOBER, WORKED_EXAMPLES
 
 from billable.rules.catalog import Catalog
@@ -44,22 +45,14 @@ def failed(result: subprocess.CompletedProcess[str]) -> str:
 def assert_statistics_after_the_load(url: str) -> None:
     """A load from the command line ends with planner statistics (and, on PostgreSQL, the
     derived tables vacuumed), so the first reports after it are planned on real sizes."""
-    import time
-
     from sqlalchemy import text
 
     database = Database(url)
-    with database.read() as conn:
-        if database.is_postgresql:
-            for _ in range(50):  # the statistics collector reports within a moment
-                row = conn.execute(text("SELECT analyze_count, vacuum_count FROM pg_stat_user_tables "
-                                        "WHERE relname = 'sessions'")).one()
-                if min(row) > 0:
-                    break
-                time.sleep(0.1)
-                conn.rollback()
-            assert min(row) > 0, row
-        else:
+    if database.is_postgresql:
+        counts = maintenance_counts(database, "sessions", lambda analyzed, vacuumed: min(analyzed, vacuumed) > 0)
+        assert min(counts) > 0, counts
+    else:
+        with database.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'sessions'")).scalar_one() > 0
     database.dispose()
 

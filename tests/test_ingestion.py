@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import CATALOG, INGESTED_AT, event
+from conftest import CATALOG, INGESTED_AT, event, maintenance_counts
 from sqlalchemy import func, select
 
 from billable.rules.errors import InvalidEvents, NotFound
@@ -134,16 +134,9 @@ def test_organizations_do_not_see_each_other(make_org) -> None:  # type: ignore[
 def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org, database) -> None:  # type: ignore[no-untyped-def]
     """Crossing a doubling point refreshes planner statistics; on PostgreSQL the derived
     tables are then vacuumed after the commit (index-only scans of sessions need it)."""
-    import time
-
     from sqlalchemy import text
 
-    def vacuums() -> int:
-        with database.read() as conn:
-            return conn.execute(text("SELECT coalesce(sum(vacuum_count), 0) FROM pg_stat_user_tables "
-                                     "WHERE relname = 'sessions'")).scalar_one()
-
-    before = vacuums() if database.is_postgresql else 0
+    before = maintenance_counts(database, "sessions")[1] if database.is_postgresql else 0
     org = make_org()
     events = [event("user.login" if n % 2 == 0 else "user.logout", f"u{n % 50}", INGESTED_AT - 10 * DAY_MS + n * 1000)
               for n in range(9_000)]
@@ -151,11 +144,7 @@ def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org, database) 
         for batch in (events[:5_000], events[5_000:]):
             ingest(conn, org.id, batch, CATALOG, INGESTED_AT)
     if database.is_postgresql:
-        for _ in range(50):  # the statistics collector reports within a moment
-            if vacuums() > before:
-                break
-            time.sleep(0.1)
-        assert vacuums() > before
+        assert maintenance_counts(database, "sessions", lambda _, vacuumed: vacuumed > before)[1] > before
     else:
         with database.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'")).scalar_one() > 0
