@@ -102,6 +102,9 @@ def test_messages_for_permissions_and_expired_sessions(page: Page, make_org) -> 
         reader = new_client(org.database, org.id, "billing:subscription:read")
         sign_in(page, base, *reader)
         expect(page.locator("#report-status")).to_have_text("Complete")
+        # The page asks for the catalog after showing the report: let it finish first, or
+        # that request meets the deleted token and the page signs out before the click.
+        page.wait_for_load_state("networkidle")
         with org.database.write() as conn:
             conn.exec_driver_sql("DELETE FROM access_tokens")
         page.click("#load")
