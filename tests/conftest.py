@@ -35,7 +35,8 @@ INGESTED_AT = parse_instant("2026-11-20T00:00:00Z")  # the clock while tests ing
 def empty_postgresql() -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped afterwards."""
     name = f"billable_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    # Pinged before use: a test restarts PostgreSQL (test_faults.py) under the pooled connection.
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -200,6 +200,41 @@ def test_one_login_again_on_401() -> None:
     assert len([r for r in script.requests if r.url.path == "/oauth/token"]) == 3
 
 
+def test_a_login_refused_for_a_moment_is_retried_sync_and_async() -> None:
+    """A 503 (the service's database restarting) or 429 at login is waited out like any
+    request; a 401 is final at once; retries run out like any request's."""
+    def transport(*answers: httpx.Response) -> tuple[httpx.MockTransport, list[float]]:
+        pending, times = list(answers), []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            times.append(time.monotonic())
+            return pending.pop(0)
+        return httpx.MockTransport(answer), times
+
+    def busy() -> httpx.Response:
+        return httpx.Response(503, headers={"Retry-After": "0.2"}, json={"code": "service.unavailable", "message": "busy"})
+
+    mock, times = transport(busy(), httpx.Response(429, headers={"Retry-After": "0"}), httpx.Response(200, json=TOKEN))
+    client = ApiClient(host="http://billing.test", transport=mock).login_client_credentials("id", "secret")
+    assert client.access_token == TOKEN["access_token"] and len(times) == 3 and times[1] - times[0] >= 0.2
+
+    async def log_in_async() -> str | None:
+        mock, _ = transport(busy(), httpx.Response(200, json=TOKEN))
+        async with AsyncApiClient(host="http://billing.test", transport=mock) as client:
+            await client.login_client_credentials("id", "secret")
+            return client.access_token
+
+    assert asyncio.run(log_in_async()) == TOKEN["access_token"]
+    mock, times = transport(httpx.Response(401, json={"error": "invalid_client", "description": "wrong"}))
+    with pytest.raises(AuthenticationError) as refused:
+        ApiClient(host="http://billing.test", transport=mock).login_client_credentials("id", "wrong")
+    assert refused.value.status == 401 and len(times) == 1
+    mock, times = transport(busy(), busy(), busy())
+    with pytest.raises(AuthenticationError) as gave_up:
+        ApiClient(host="http://billing.test", transport=mock, max_retries=2).login_client_credentials("id", "secret")
+    assert gave_up.value.status == 503 and len(times) == 3
+
+
 def test_token_renewed_before_it_expires() -> None:
     script = Script(httpx.Response(200, json=REPORT), httpx.Response(200, json=REPORT))
     client = client_for(script, token_refresh_margin=86_400 + 1)  # always "about to expire"

@@ -26,3 +26,38 @@ def test_upgrade_from_empty_matches_the_tables(empty_url: str) -> None:
     migrate.upgrade(database)
     assert migrate.is_current(database)
     database.dispose()
+
+
+def test_stored_reports_of_0005_are_kept_and_computed_again(empty_url: str) -> None:
+    """A database of the release before 0006 keeps its stored reports; none of them is
+    served again, since none names what it was computed under."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
+
+    from billable.rules.instants import Period
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.report_desk import DeskSettings, ReportDesk
+
+    database = Database(empty_url)
+    migrate.upgrade(database, "0005")
+    with database.write() as conn:
+        org = create_organization(conn, "old", "named", INGESTED_AT)
+        ingest(conn, org.id, [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                              event("user.login", "ann", "2026-10-02T08:00:00Z")], CATALOG, INGESTED_AT)
+    october = Period.parse("2026-10-01", "2026-11-01")
+    forged = '{"status":"Complete","usages":[]}'
+    with database.write() as conn:
+        conn.execute(text("INSERT INTO computed_reports (org_id, kind, period_start, period_end, subject, version, body) "
+                          "VALUES (:org, 'billableusage', :start, :end, '', 2, :body)"),
+                     {"org": org.id, "start": october.start, "end": october.end, "body": forged})
+    migrate.upgrade(database)
+    with database.read() as conn:
+        kept = conn.execute(text("SELECT version, body, computed_under FROM computed_reports")).all()
+    assert [tuple(row) for row in kept] == [(2, forged, None)]
+    desk = ReportDesk(database, CATALOG, lambda: INGESTED_AT, DeskSettings(budget_seconds=30))
+    body = desk.billable_usage(org.id, october).body.text
+    assert '"name":"cx1","totalUsage":"1"' in body
+    assert desk.computations == 1
+    desk.close()
+    database.dispose()

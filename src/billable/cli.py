@@ -20,7 +20,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from billable.generator import Workload, generate
-from billable.rules.catalog import Catalog
+from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import BillingError, InvalidEvents, InvalidInput
 from billable.rules.events import UsageEvent, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
@@ -29,11 +29,11 @@ from billable.rules.wire import parse_json
 from billable.service import presentation
 from billable.service.explanations import explain_user
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, after_bulk_load, store_batch
-from billable.service.organizations import PERMISSIONS, create_client, create_organization, revoke_client
+from billable.service.organizations import PERMISSIONS, change_model, create_client, create_organization, revoke_client
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
-from billable.store.organizations import get_organization
+from billable.store.organizations import Organization, get_organization, list_clients, list_organizations
 
 MAX_PROBLEMS_SHOWN = 20
 # The command line commits several batches at once: a batch touches about as many pages
@@ -67,7 +67,7 @@ class Context:
         return self.database
 
 
-def _print_json(document: dict[str, Any]) -> None:
+def _print_json(document: dict[str, Any] | list[dict[str, Any]]) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
@@ -119,15 +119,53 @@ def orgs() -> None:
     """Organizations."""
 
 
+_MODELS = click.Choice([model.value for model in LicensingModel])
+
+
+def _org_json(org: Organization) -> dict[str, Any]:
+    return {"id": org.id, "name": org.name, "model": org.model.value}
+
+
 @orgs.command("create")
 @click.option("--name", required=True)
-@click.option("--model", type=click.Choice(["named", "concurrent", "hourly"]), default="named", show_default=True)
+@click.option("--model", type=_MODELS, default="named", show_default=True)
 @click.pass_obj
 def orgs_create(context: Context, name: str, model: str) -> None:
     """Create an organization; prints {"id", "name", "model"}."""
     with context.migrated().write() as conn:
         org = create_organization(conn, name, model, context.clock())
-    _print_json({"id": org.id, "name": org.name, "model": org.model.value})
+    _print_json(_org_json(org))
+
+
+@orgs.command("list")
+@click.pass_obj
+def orgs_list(context: Context) -> None:
+    """Every organization, by name; prints a JSON array of {"id", "name", "model"}."""
+    with context.migrated().read() as conn:
+        found = list_organizations(conn)
+    _print_json([_org_json(org) for org in found])
+
+
+@orgs.command("show")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def orgs_show(context: Context, org_id: str) -> None:
+    """One organization; prints {"id", "name", "model"}."""
+    with context.migrated().read() as conn:
+        org = get_organization(conn, org_id)
+    _print_json(_org_json(org))
+
+
+@orgs.command("update")
+@click.option("--org", "org_id", required=True)
+@click.option("--model", type=_MODELS, required=True)
+@click.pass_obj
+def orgs_update(context: Context, org_id: str, model: str) -> None:
+    """Bill the organization under another licensing model; every report of it, stored or
+    held by a running server, is computed again under the new one. Prints the organization."""
+    with context.migrated().write() as conn:
+        org = change_model(conn, org_id, model)
+    _print_json(_org_json(org))
 
 
 @main.group()
@@ -145,6 +183,20 @@ def clients_create(context: Context, org_id: str, permissions: tuple[str, ...]) 
         client = create_client(conn, org_id, list(permissions), context.clock())
     _print_json({"clientId": client.client_id, "clientSecret": client.client_secret,
                  "orgId": client.org_id, "permissions": list(client.permissions)})
+
+
+@clients.command("list")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def clients_list(context: Context, org_id: str) -> None:
+    """The organization's clients, oldest first; prints a JSON array of {"clientId", "orgId",
+    "permissions", "createdAt", "revokedAt"}. Secrets are never shown: only their hashes are kept."""
+    with context.migrated().read() as conn:
+        get_organization(conn, org_id)
+        found = list_clients(conn, org_id)
+    _print_json([{"clientId": c.client_id, "orgId": c.org_id, "permissions": list(c.permissions),
+                  "createdAt": format_instant(c.created_at),
+                  "revokedAt": None if c.revoked_at is None else format_instant(c.revoked_at)} for c in found])
 
 
 @clients.command("revoke")

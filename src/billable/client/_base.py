@@ -132,12 +132,25 @@ class BaseClient:
 
     def _accept_token(self, response: httpx.Response) -> None:
         if response.status_code != 200:
-            error = status_error(response)
-            raise AuthenticationError(f"login refused: {error.message}", status=response.status_code,
-                                      headers=response.headers, body=error.body)
+            raise login_refused(response)
         answer = response.json()
         self.access_token = answer["access_token"]
         self._token_expires_at = time.monotonic() + float(answer.get("expires_in", 86400))
+
+    def _login_retry(self, response: httpx.Response | None, failure: ApiException | None, attempt: int,
+                     elapsed: float) -> float | None:
+        """After a login attempt: None once the token is accepted, else the seconds to wait
+        before trying again; raises when the login is refused or no retry is left."""
+        if response is not None and response.status_code not in RETRY_STATUSES:
+            self._accept_token(response)
+            return None
+        wait = self.retry.delay(attempt, response, elapsed)
+        if wait is not None:
+            return wait
+        if response is not None:
+            raise login_refused(response)
+        assert failure is not None  # no answer came: the transport failed
+        raise failure
 
     def _request_headers(self, extra: dict[str, str] | None) -> dict[str, str]:
         headers = dict(self.headers)
@@ -147,6 +160,12 @@ class BaseClient:
 
     def _should_relogin(self, response: httpx.Response, relogged: bool) -> bool:
         return response.status_code == 401 and self._credentials is not None and not relogged
+
+
+def login_refused(response: httpx.Response) -> AuthenticationError:
+    error = status_error(response)
+    return AuthenticationError(f"login refused: {error.message}", status=response.status_code,
+                               headers=response.headers, body=error.body)
 
 
 def transport_error(error: httpx.TransportError) -> ApiException:

@@ -26,11 +26,19 @@ class ApiClient(BaseClient):
         return self
 
     def _login(self) -> None:
-        try:
-            response = self._http.request(**self._token_request())
-        except httpx.TransportError as error:
-            raise transport_error(error) from error
-        self._accept_token(response)
+        """A new token; a refusal worth retrying (429, 503: the service is busy or its
+        database restarts) is retried like any other request."""
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                response, failure = self._http.request(**self._token_request()), None
+            except httpx.TransportError as error:
+                response, failure = None, transport_error(error)
+            wait = self._login_retry(response, failure, attempt, time.monotonic() - started)
+            if wait is None:
+                return
+            time.sleep(wait)
+            attempt += 1
 
     def request(self, method: str, path: str, *, retry_safe: bool | None = None, headers: dict[str, str] | None = None,
                 **options: Any) -> httpx.Response:
@@ -82,11 +90,17 @@ class AsyncApiClient(BaseClient):
         return self
 
     async def _login(self) -> None:
-        try:
-            response = await self._http.request(**self._token_request())
-        except httpx.TransportError as error:
-            raise transport_error(error) from error
-        self._accept_token(response)
+        started, attempt = time.monotonic(), 0
+        while True:
+            try:
+                response, failure = await self._http.request(**self._token_request()), None
+            except httpx.TransportError as error:
+                response, failure = None, transport_error(error)
+            wait = self._login_retry(response, failure, attempt, time.monotonic() - started)
+            if wait is None:
+                return
+            await asyncio.sleep(wait)
+            attempt += 1
 
     async def request(self, method: str, path: str, *, retry_safe: bool | None = None,
                       headers: dict[str, str] | None = None, **options: Any) -> httpx.Response:

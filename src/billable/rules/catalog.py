@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -46,6 +48,12 @@ class Catalog:
         ranks = [(p.family, p.rank) for p in self.user_products]
         if len(set(ranks)) != len(ranks):
             raise ValueError("two products of one family share a rank")
+
+    @cached_property
+    def digest(self) -> str:
+        """A fingerprint of everything in the catalog, in order: two catalogs that bill alike
+        have the same digest, and a change of a name, family, rank, model or order changes it."""
+        return hashlib.sha256(repr((self.user_products, self.device_types)).encode()).hexdigest()
 
     @property
     def products_by_name(self) -> dict[str, UserProduct]:

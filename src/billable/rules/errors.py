@@ -54,3 +54,14 @@ class InvalidCredentials(BillingError):
 
 class PayloadTooLarge(BillingError):
     """A request over a size or count limit."""
+
+
+class StoreUnavailable(BillingError):
+    """The database cannot serve the request for a moment (restarting, unreachable, busy,
+    out of space): nothing of the request was kept, and the same request may be sent again
+    after ``retry_after_seconds``."""
+
+    def __init__(self, condition: str, retry_after_seconds: int):
+        super().__init__(f"the billing database is {condition}")
+        self.condition = condition
+        self.retry_after_seconds = retry_after_seconds

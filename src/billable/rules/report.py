@@ -7,6 +7,11 @@ from typing import Iterable
 
 from billable.rules.instants import DAY_MS, HOUR_MS, Period
 
+RULES_VERSION = 1
+"""The version of the billing rules this release computes reports by. A release that
+changes what a report contains for the same events (a rule, a rounding) increments it, so
+that no report computed by an older release is served again."""
+
 CONCURRENT_WINDOW_MS = 30 * 60_000
 """A concurrent peak counts only when it is held this long."""
 

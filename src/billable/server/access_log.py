@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -12,12 +13,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("billable.access")
 HEADER = "ININ-Correlation-Id"
+# A client's correlation id is taken only when short and plain: it goes back in a header
+# and into the log, where anything else could forge lines or bloat them.
+_PLAIN_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 _HEADER_KEY = HEADER.lower().encode("latin-1")
 
 
 class CorrelationAndAccessLog:
-    """Echoes the client's ``ININ-Correlation-Id`` (or makes one) on every response and
-    logs ``{org, method, route, status, durationMs, correlationId}`` as JSON."""
+    """Echoes the client's ``ININ-Correlation-Id`` when it is 1 to 128 letters, digits,
+    ``-``, ``_`` or ``.`` (else makes one) on every response and logs
+    ``{org, method, route, status, durationMs, correlationId}`` as JSON."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -27,8 +32,8 @@ class CorrelationAndAccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        sent = dict(scope.get("headers") or []).get(_HEADER_KEY, b"").decode("latin-1").strip()
-        correlation = sent[:128] if sent else str(uuid.uuid4())
+        sent = dict(scope.get("headers") or []).get(_HEADER_KEY, b"").strip()
+        correlation = sent.decode("ascii") if _PLAIN_ID.fullmatch(sent) else str(uuid.uuid4())
         scope.setdefault("state", {})["correlation_id"] = correlation
         status = 500
 

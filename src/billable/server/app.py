@@ -7,16 +7,18 @@ from typing import Any
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from fastapi.staticfiles import StaticFiles
 
 from billable import __version__
 from billable.rules.catalog import Catalog
 from billable.rules.instants import system_now
-from billable.server import errors
+from billable.server import errors, health
 from billable.server.access_log import CorrelationAndAccessLog
 from billable.server.models import event_batch_schema
 from billable.server.routes import EVENTS_PATH, router
 from billable.server.settings import Settings
+from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import DeskSettings, ReportDesk
 from billable.store import ratelimits
 from billable.store.database import Database
@@ -39,7 +41,7 @@ def _describe_events(app: FastAPI, schema: dict[str, Any]) -> None:
 def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = system_now) -> FastAPI:
     """A server of ``settings`` (from the environment when None); ``clock`` is for tests."""
     settings = settings or Settings()
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
     counters = ratelimits.counter_database(database)
     catalog = Catalog.load(settings.catalog)
     desk = ReportDesk(database, catalog, clock, DeskSettings(
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         if counters is not database:
             counters.dispose()
 
-    app = FastAPI(
+    # The API's documentation pages load their scripts from this package, never from a CDN.
+    app = FastAPIOffline(
         title="billable",
         version=__version__,
         description="Billable usage of licenses and devices, wire-compatible with the Genesys Cloud billing API.",
@@ -66,12 +69,13 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     )
     app.state.settings = settings
     app.state.database = database
-    app.state.counters = counters
+    app.state.rate_limit = RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60)
     app.state.catalog = catalog
     app.state.clock = clock
     app.state.desk = desk
     errors.install(app)
     app.include_router(router)
+    app.include_router(health.router)
     app.mount("/page", StaticFiles(packages=[("billable.server", "page")]), name="page")
     _describe_events(app, event_batch_schema(catalog, settings.max_events))
     app.add_middleware(CorrelationAndAccessLog)

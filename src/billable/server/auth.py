@@ -10,10 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from billable.server.errors import ApiError
 from billable.service.access import grant_of, token_hash
-from billable.store import ratelimits
+from billable.service.rate_limit import RateLimit
 from billable.store.tokens import TokenGrant
 
-WINDOW_SECONDS = 60
 _bearer = HTTPBearer(auto_error=False, description="a token from POST /oauth/token")
 
 
@@ -42,12 +41,11 @@ def authorize(request: Request, token: str, accepted: tuple[str, ...]) -> TokenG
         grant = grant_of(conn, token, now)
     if grant is None:
         raise ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
-    limit = app.settings.rate_limit_per_minute
-    with app.counters.write() as conn:
-        verdict = ratelimits.count_request(conn, token_hash(token), now, limit, WINDOW_SECONDS)
+    rate_limit: RateLimit = app.rate_limit
+    verdict = rate_limit.count(token_hash(token), now)
     if not verdict.allowed:
         seconds = verdict.retry_after_seconds
-        raise ApiError(429, f"rate limit of {limit} requests per minute reached; retry in {seconds} s",
+        raise ApiError(429, f"rate limit of {rate_limit.limit} requests per minute reached; retry in {seconds} s",
                        headers={"Retry-After": str(seconds)})
     request.state.org_id = grant.org_id
     if not set(accepted) & set(grant.permissions):

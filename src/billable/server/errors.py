@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from billable.rules.errors import FieldProblem, InvalidInput, NotFound, PayloadTooLarge
+from billable.rules.errors import FieldProblem, InvalidInput, NotFound, PayloadTooLarge, StoreUnavailable
 
 log = logging.getLogger("billable.server")
 
@@ -25,6 +25,7 @@ CODES = {
     415: "unsupported.media.type",
     429: "too.many.requests.retry.after",
     500: "internal.server.error",
+    503: "service.unavailable",
 }
 
 
@@ -76,6 +77,16 @@ def error_response(request: Request, error: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
+def unavailable(request: Request, error: StoreUnavailable) -> ApiError:
+    """The 503 of a transient fault of the store, logged once with its cause (which the
+    answer leaves out). The same request may be sent again: a batch whose commit did land
+    before the fault is recognized by its events' (source, id) and not counted twice."""
+    log.warning("store unavailable (%s), correlation id %s: %s", error.condition, correlation_id(request),
+                repr(error.__cause__ or error).splitlines()[0][:300])
+    seconds = error.retry_after_seconds
+    return ApiError(503, f"{error}; send the same request again in {seconds} s", headers={"Retry-After": str(seconds)})
+
+
 def problem_details(problems: list[FieldProblem]) -> list[dict[str, Any]]:
     return [
         {"fieldName": p.field_name, "errorCode": p.error_code, "message": p.message}
@@ -102,6 +113,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PayloadTooLarge)
     async def _too_large(request: Request, error: PayloadTooLarge) -> JSONResponse:
         return error_response(request, ApiError(413, str(error)))
+
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:
+        return error_response(request, unavailable(request, error))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:

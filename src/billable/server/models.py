@@ -35,6 +35,10 @@ class IngestionResult(BaseModel):
     duplicates: int = Field(description="events whose (source, id) was already stored, or repeated in the batch")
 
 
+class Health(BaseModel):
+    status: Literal["UP"]
+
+
 class TokenAnswer(BaseModel):
     access_token: str
     token_type: Literal["bearer"]

@@ -65,7 +65,7 @@ async def page() -> FileResponse:
     "/oauth/token",
     tags=["auth"],
     response_model=TokenAnswer,
-    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}, 415: {"model": ErrorBody}},
+    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}, 415: {"model": ErrorBody}, 503: {"model": ErrorBody}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -163,7 +163,7 @@ async def _served(request: Request, kind: ReportKind, token: str, period: Period
     "/api/v2/billing/reports/billableusage",
     tags=["billing"],
     response_model=BillingUsageReport,
-    responses=_errors(400, 401, 403, 404, 429, 500),
+    responses=_errors(400, 401, 403, 404, 429, 500, 503),
 )
 async def billable_usage(
     request: Request,
@@ -182,7 +182,7 @@ async def billable_usage(
     "/api/v2/billing/reports/concurrentusage",
     tags=["billing"],
     response_model=ConcurrentUsageReport,
-    responses=_errors(400, 401, 403, 404, 429, 500),
+    responses=_errors(400, 401, 403, 404, 429, 500, 503),
 )
 async def concurrent_usage(
     request: Request,
@@ -199,7 +199,7 @@ async def concurrent_usage(
     "/api/v2/billing/reports/billableusage/explain",
     tags=["billing"],
     response_model=Explanation,
-    responses=_errors(400, 401, 403, 404, 429, 500),
+    responses=_errors(400, 401, 403, 404, 429, 500, 503),
 )
 async def explain(
     request: Request,
@@ -222,7 +222,7 @@ async def explain(
     "/api/v2/billing/products",
     tags=["billing"],
     response_model=ProductCatalog,
-    responses=_errors(401, 403, 429, 500),
+    responses=_errors(401, 403, 429, 500, 503),
 )
 async def products(request: Request, grant: TokenGrant = Depends(requires(*READ_REPORTS))) -> JSONResponse:
     """The product catalog, with the model each product is billed under in this organization."""
@@ -239,7 +239,7 @@ async def products(request: Request, grant: TokenGrant = Depends(requires(*READ_
     EVENTS_PATH,
     tags=["billing"],
     response_model=IngestionResult,
-    responses=_errors(400, 401, 403, 413, 415, 429, 500),
+    responses=_errors(400, 401, 403, 413, 415, 429, 500, 503),
     openapi_extra={
         "requestBody": {
             "required": True,

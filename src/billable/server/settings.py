@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BILLABLE_", extra="ignore")
 
     database_url: str = DEFAULT_URL
+    database_busy_timeout_seconds: float = Field(
+        30.0, gt=0, description="SQLite: how long a write waits for the database's write lock before answering 503"
+    )
     catalog: str | None = Field(None, description="product catalog TOML; the shipped one when unset")
     report_budget_seconds: float = Field(2.0, ge=0, description="how long a request waits for a report before InProgress")
     report_workers: int = Field(2, ge=1, description="report computations at once in one process")

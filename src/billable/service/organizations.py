@@ -27,20 +27,41 @@ class NewClient:
     permissions: tuple[str, ...]
 
 
+_MODEL_PROBLEM = FieldProblem("model", "invalid.value", "model must be named, concurrent or hourly")
+
+
 def create_organization(conn: Connection, name: str, model: str, now: int) -> store.Organization:
     name = name.strip()
     problems = []
     if not name or len(name) > 200:
         problems.append(FieldProblem("name", "invalid.value", "name must have 1 to 200 characters"))
-    try:
-        licensing = LicensingModel(model)
-    except ValueError:
-        problems.append(FieldProblem("model", "invalid.value", "model must be named, concurrent or hourly"))
-    if problems:
+    licensing = _model(model)
+    if licensing is None:
+        problems.append(_MODEL_PROBLEM)
+    if problems or licensing is None:
         raise InvalidInput(problems[0].message, problems)
     org_id = str(uuid.uuid4())
     store.insert_organization(conn, org_id, name, licensing, now)
     return store.Organization(org_id, name, licensing, 0)
+
+
+def change_model(conn: Connection, org_id: str, model: str) -> store.Organization:
+    """Bill the organization under another licensing model from now on. Every report is
+    computed again under it, closed periods included: a stored report names the model it
+    was computed under."""
+    licensing = _model(model)
+    if licensing is None:
+        raise InvalidInput(_MODEL_PROBLEM.message, [_MODEL_PROBLEM])
+    if not store.set_model(conn, org_id, licensing):
+        raise NotFound("organization", org_id)
+    return store.get_organization(conn, org_id)
+
+
+def _model(name: str) -> LicensingModel | None:
+    try:
+        return LicensingModel(name)
+    except ValueError:
+        return None
 
 
 def create_client(conn: Connection, org_id: str, permissions: list[str], now: int) -> NewClient:

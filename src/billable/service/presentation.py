@@ -17,6 +17,9 @@ from billable.rules.report import BillableUsageReport, ConcurrentUsageReport, ho
 REPORT_PATH = "/api/v2/billing/reports/billableusage"
 CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
 EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
+BODY_VERSION = 1
+"""The version of the bodies written here: a release that changes their shape increments it,
+so that no body of the old shape is served from the store again."""
 _REPORT_NAMESPACE = uuid.UUID("6f1b2f4e-6a53-4b8e-9a57-2d4f0c1e5b10")
 
 

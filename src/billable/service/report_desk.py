@@ -10,29 +10,47 @@ budget and answers ``InProgress`` after it.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from enum import Enum
 from threading import Lock
 from typing import Any
 
 from sqlalchemy import Connection
 
-from billable.rules.catalog import Catalog
+from billable.rules.catalog import Catalog, LicensingModel
+from billable.rules.errors import StoreUnavailable
 from billable.rules.instants import Period
-from billable.rules.report import BillableUsageReport, ConcurrentUsageReport
+from billable.rules.report import RULES_VERSION, BillableUsageReport, ConcurrentUsageReport
 from billable.rules.wire import compact_json
-from billable.service.presentation import api_body, concurrent_body
+from billable.service.presentation import BODY_VERSION, api_body, concurrent_body
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import computed
-from billable.store.computed import ReportKey
+from billable.store.computed import ReportKey, Stamp
 from billable.store.database import Database
 from billable.store.organizations import Organization, get_organization
 
 _POLL_SECONDS = 0.05
+log = logging.getLogger("billable.reports")
+
+
+def computed_under(catalog: Catalog, model: LicensingModel, rules_version: int = RULES_VERSION) -> str:
+    """A fingerprint of what a report's body depends on besides the events: the rules and
+    the body's shape of this release, the catalog, the organization's licensing model. A
+    stored body computed under another is never served."""
+    basis = f"rules {rules_version}/body {BODY_VERSION}/catalog {catalog.digest}/model {model.value}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+class ReportStatus(str, Enum):
+    COMPLETE = "Complete"
+    IN_PROGRESS = "InProgress"
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,7 @@ class Body:
 
 @dataclass(frozen=True)
 class Answer:
-    status: str  # "Complete" or "InProgress"
+    status: ReportStatus
     body: Body
 
 
@@ -101,13 +119,17 @@ class ReportDesk:
         self.catalog = catalog
         self.clock = clock
         self.settings = settings
+        self._under = {model.value: computed_under(catalog, model) for model in LicensingModel}
         self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="report")
-        self._running: dict[tuple[ReportKey, int], Future[Body]] = {}
-        self._lock = Lock()
+        # Starting a computation claims it in the store (a write transaction): under a lock
+        # of its own, so that a read of a held body never waits behind a write.
+        self._starting = Lock()
+        self._running: dict[tuple[ReportKey, int, str], Future[Body]] = {}
         self.computations = 0  # reports this process computed: each one was needed
         # Bodies this process served, by report: the store is asked only whether they are
         # still current, and a body is read from it only when it changed.
-        self._bodies: OrderedDict[ReportKey, tuple[computed.Stamp, Body]] = OrderedDict()
+        self._lock = Lock()
+        self._bodies: OrderedDict[ReportKey, tuple[Stamp, Body]] = OrderedDict()
 
     @property
     def lease_ms(self) -> int:
@@ -122,47 +144,56 @@ class ReportDesk:
         deadline = time.monotonic() + self.settings.budget_seconds
         while True:
             held = self._held(key)
+            now = self.clock()
             with self.database.read_one() as conn:
-                found = computed.look_up(conn, key, self.clock(), self.lease_ms, held[0] if held else None)
-            if found.stamp is not None:
-                if found.body is None:  # not read again: it is the one held here
-                    return Answer("Complete", held[1])  # type: ignore[index]
-                return Answer("Complete", self._hold(key, found.stamp, Body(found.body.encode())))
+                found = computed.look_up(conn, key, self._under, now, self.lease_ms, held[0] if held else None)
+            if found.body is not None and found.stamp is not None:
+                return Answer(ReportStatus.COMPLETE, self._hold(key, found.stamp, Body(found.body.encode())))
+            # The body held here: the stored one (not read again), or one that could not be
+            # stored (a full disk) and is still current.
+            if held is not None and found.admits(held[0], now):
+                return Answer(ReportStatus.COMPLETE, held[1])
             running = self._start(kind, key, period, found)
             remaining = deadline - time.monotonic()
             if running is not None:
                 try:
-                    return Answer("Complete", running.result(timeout=max(0.0, remaining)))
+                    return Answer(ReportStatus.COMPLETE, running.result(timeout=max(0.0, remaining)))
                 except FutureTimeout:
                     break
             if remaining <= 0:
                 break
             time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
-        return Answer("InProgress", Body(compact_json(kind.pending(org_id, period))))
+        return Answer(ReportStatus.IN_PROGRESS, Body(compact_json(kind.pending(org_id, period))))
 
     def _start(self, kind: ReportKind, key: ReportKey, period: Period, found: computed.Lookup) -> Future[Body] | None:
         """This process's computation of the current version, started if nobody computes it."""
-        with self._lock:
-            running = self._running.get((key, found.current_version))
+        version, under = found.current_version, found.current_under
+        with self._starting:
+            running = self._running.get((key, version, under))
             if running is not None or found.computing:
                 return running
-            with self.database.write() as conn:
-                if not computed.claim(conn, key, found.current_version, self.clock(), self.lease_ms):
-                    return None
+            try:
+                with self.database.write() as conn:
+                    if not computed.claim(conn, key, version, under, self.clock(), self.lease_ms):
+                        return None
+            except StoreUnavailable as error:
+                # The store can be read but takes no lease (a full disk): compute here, so
+                # that a report that can be computed is still served.
+                log.warning("report %s computed without a lease: the store is %s", key, error.condition)
             self.computations += 1
-            running = self._executor.submit(self._compute, kind, key, period, found.current_version)
-            self._running[(key, found.current_version)] = running
-            running.add_done_callback(lambda _: self._forget(key, found.current_version))
+            running = self._executor.submit(self._compute, kind, key, period, version)
+            self._running[(key, version, under)] = running
+            running.add_done_callback(lambda _: self._forget(key, version, under))
             return running
 
-    def _held(self, key: ReportKey) -> tuple[computed.Stamp, Body] | None:
+    def _held(self, key: ReportKey) -> tuple[Stamp, Body] | None:
         with self._lock:
             held = self._bodies.get(key)
             if held is not None:
                 self._bodies.move_to_end(key)
             return held
 
-    def _hold(self, key: ReportKey, stamp: computed.Stamp, body: Body) -> Body:
+    def _hold(self, key: ReportKey, stamp: Stamp, body: Body) -> Body:
         """Keep a body in memory (least recently used first out, within the budget)."""
         with self._lock:
             self._bodies.pop(key, None)
@@ -177,24 +208,37 @@ class ReportDesk:
         """What the bodies held take (a body's compressed form counts once it is made)."""
         return sum(len(body) for _, body in self._bodies.values())
 
-    def _forget(self, key: ReportKey, version: int) -> None:
-        with self._lock:
-            self._running.pop((key, version), None)
+    def _forget(self, key: ReportKey, version: int, under: str) -> None:
+        with self._starting:
+            self._running.pop((key, version, under), None)
 
     def _compute(self, kind: ReportKind, key: ReportKey, period: Period, claimed: int) -> Body:
         try:
             now = self.clock()
             with self.database.read() as conn:
-                org = get_organization(conn, key.org_id)  # the version this snapshot sees
+                org = get_organization(conn, key.org_id)  # the version and model this snapshot sees
                 body = Body(compact_json(kind.compute(conn, org, period, self.catalog, now)))
-            fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
-            with self.database.write() as conn:
-                computed.store_body(conn, key, org.last_seq, body.text, fresh_until)
-            return self._hold(key, (org.last_seq, fresh_until), body)
         except BaseException:
+            self._release(key, claimed)
+            raise
+        fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
+        stamp = Stamp(org.last_seq, fresh_until, self._under[org.model.value])
+        try:
+            with self.database.write() as conn:
+                computed.store_body(conn, key, stamp, body.text)
+        except StoreUnavailable as error:
+            # Served all the same, from this process's memory; the lease runs out by itself.
+            log.warning("report %s computed but not stored: the store is %s", key, error.condition)
+        return self._hold(key, stamp, body)
+
+    def _release(self, key: ReportKey, claimed: int) -> None:
+        """Give the lease back after a failed computation; if the store cannot take that
+        now, the lease runs out by itself."""
+        try:
             with self.database.write() as conn:
                 computed.release(conn, key, claimed)
-            raise
+        except StoreUnavailable:
+            pass
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

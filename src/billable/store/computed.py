@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
 
@@ -29,7 +30,14 @@ class ReportKey:
         return {name: getattr(self, name) for name in _KEY}
 
 
-Stamp = tuple[int, "int | None"]  # (version, fresh_until): which body of a report
+@dataclass(frozen=True)
+class Stamp:
+    """Which body of a report: the organization's ``last_seq`` it saw, until when it stays
+    fresh (None: for good), and what it was computed under."""
+
+    version: int
+    fresh_until: int | None
+    computed_under: str
 
 
 @dataclass(frozen=True)
@@ -37,9 +45,16 @@ class Lookup:
     """What is known of a report right now."""
 
     current_version: int
+    current_under: str  # what a body must be computed under now
     stamp: Stamp | None  # of the stored body, when it is still valid now
     body: str | None  # that body, unless the caller already holds the body of this stamp
     computing: bool  # someone holds an unexpired lease on the current version
+
+    def admits(self, stamp: Stamp, now: int) -> bool:
+        """Whether a body of ``stamp`` is current: computed from the current version, under
+        what a body must be computed under now, and still fresh."""
+        return (stamp.version == self.current_version and stamp.computed_under == self.current_under
+                and (stamp.fresh_until is None or stamp.fresh_until > now))
 
 
 _c = computed_reports.c
@@ -48,10 +63,13 @@ _c = computed_reports.c
 _LOOK_UP = Prepared(
     select(
         organizations.c.last_seq,
+        organizations.c.model,
         _c.version,
-        case((and_(_c.version == bindparam("held_version"), _c.fresh_until.is_not_distinct_from(bindparam("held_fresh"))),
+        case((and_(_c.version == bindparam("held_version"), _c.fresh_until.is_not_distinct_from(bindparam("held_fresh")),
+                   _c.computed_under == bindparam("held_under")),
               None), else_=_c.body).label("body"),
         _c.body.is_not(None).label("stored"),
+        _c.computed_under,
         _c.fresh_until,
         _c.computing_version,
         _c.computing_since,
@@ -62,30 +80,36 @@ _LOOK_UP = Prepared(
 )
 
 
-def look_up(conn: Connection, key: ReportKey, now: int, lease_ms: int, held: Stamp | None = None) -> Lookup:
-    """The organization's version, and the stored body if it is still valid.
+def look_up(conn: Connection, key: ReportKey, under: Mapping[str, str], now: int, lease_ms: int,
+            held: Stamp | None = None) -> Lookup:
+    """The organization's version, and the stored body if it is still valid: computed from
+    the current version, under ``under[model]`` for the organization's licensing model.
 
     A caller that keeps bodies in memory passes the stamp of the one it holds: the body
     is then read only when it changed.
     """
-    held_version, held_fresh = held if held is not None else (-1, None)
-    row = _LOOK_UP.first(conn, {**key.params(), "held_version": held_version, "held_fresh": held_fresh})
+    held = held or Stamp(-1, None, "")
+    row = _LOOK_UP.first(conn, {**key.params(), "held_version": held.version, "held_fresh": held.fresh_until,
+                                "held_under": held.computed_under})
     if row is None:
         raise NotFound("organization", key.org_id)
-    last_seq, version, body, stored, fresh_until, computing_version, computing_since = row
-    valid = bool(stored) and version == last_seq and (fresh_until is None or fresh_until > now)
+    last_seq, model, version, body, stored, computed_under, fresh_until, computing_version, computing_since = row
     computing = computing_version == last_seq and computing_since is not None and computing_since > now - lease_ms
-    return Lookup(last_seq, (version, fresh_until) if valid else None, body if valid else None, computing)
+    found = Lookup(last_seq, under[model], None, None, computing)
+    stamp = Stamp(version, fresh_until, computed_under) if stored else None
+    if stamp is None or not found.admits(stamp, now):
+        return found
+    return replace(found, stamp=stamp, body=body)
 
 
-def claim(conn: Connection, key: ReportKey, version: int, now: int, lease_ms: int) -> bool:
-    """Take the lease to compute ``version`` of the report, unless another holds it."""
+def claim(conn: Connection, key: ReportKey, version: int, under: str, now: int, lease_ms: int) -> bool:
+    """Take the lease to compute ``version`` of the report under ``under``, unless another holds it."""
     insert = insert_for(conn, computed_reports)
     c = computed_reports.c
     free = and_(
         # Nobody stored this version meanwhile (a live report's age is not checked here:
         # the caller saw it stale, and recomputing one twice is harmless) …
-        or_(c.version.is_(None), c.version < version, c.fresh_until.is_not(None)),
+        or_(c.version.is_(None), c.version < version, c.fresh_until.is_not(None), c.computed_under.is_distinct_from(under)),
         # … and nobody holds a live lease on it.
         or_(
             c.computing_since.is_(None),
@@ -115,17 +139,17 @@ def claim(conn: Connection, key: ReportKey, version: int, now: int, lease_ms: in
     return claimed is not None
 
 
-def store_body(conn: Connection, key: ReportKey, version: int, body: str, fresh_until: int | None) -> None:
+def store_body(conn: Connection, key: ReportKey, stamp: Stamp, body: str) -> None:
     """Keep a computed body, unless a newer version is already kept; release the lease."""
     c = computed_reports.c
     conn.execute(
         update(computed_reports)
-        .where(key.where(), or_(c.version.is_(None), c.version <= version))
-        .values(version=version, body=body, fresh_until=fresh_until)
+        .where(key.where(), or_(c.version.is_(None), c.version <= stamp.version))
+        .values(version=stamp.version, body=body, fresh_until=stamp.fresh_until, computed_under=stamp.computed_under)
     )
     conn.execute(
         update(computed_reports)
-        .where(key.where(), c.computing_version <= version)
+        .where(key.where(), c.computing_version <= stamp.version)
         .values(computing_version=None, computing_since=None)
     )
 

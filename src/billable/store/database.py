@@ -9,13 +9,14 @@ from threading import Lock
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from billable.store.faults import transient_as_unavailable
+
 DEFAULT_URL = "sqlite:///./billable.db"
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     # FULL: a commit that returned is on disk, even across a power loss.
     "PRAGMA synchronous = FULL",
-    "PRAGMA busy_timeout = 30000",
     "PRAGMA cache_size = -262144",  # 256 MiB: the indexes of a large event log stay in memory
     "PRAGMA mmap_size = 1073741824",
     "PRAGMA temp_store = MEMORY",
@@ -44,7 +45,8 @@ def normalize_url(url: str) -> str:
 
 
 class Database:
-    """One database: its engine, and transactions that read or write it.
+    """One database: its engine, and transactions that read or write it. A transient
+    failure of the database in a transaction raises ``StoreUnavailable`` (store/faults.py).
 
     Writers on SQLite take the write lock when they begin (``BEGIN IMMEDIATE``), so two
     writers never deadlock upgrading a read lock; readers see one snapshot throughout.
@@ -52,8 +54,11 @@ class Database:
     several queries never sees half of a batch.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, durable: bool = True):
-        """``durable=False`` is for throwaway state: SQLite commits without waiting for the disk."""
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, durable: bool = True,
+                 busy_timeout_seconds: float = 30.0):
+        """``durable=False`` is for throwaway state: SQLite commits without waiting for the disk.
+        ``busy_timeout_seconds``: how long a writer on SQLite waits for the write lock before
+        it gives up (``StoreUnavailable``, busy)."""
         self.url = normalize_url(url)
         self.is_postgresql = make_url(self.url).get_backend_name() == "postgresql"
         # Enough pooled connections for the server's threads: a connection made anew costs
@@ -62,7 +67,8 @@ class Database:
             self.url, echo=echo, pool_pre_ping=self.is_postgresql, pool_size=20, max_overflow=20
         )
         if self.engine.dialect.name == "sqlite":
-            pragmas = _SQLITE_PRAGMAS if durable else (*_SQLITE_PRAGMAS, "PRAGMA synchronous = NORMAL")
+            pragmas = (*_SQLITE_PRAGMAS, f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}",
+                       *(() if durable else ("PRAGMA synchronous = NORMAL",)))
             event.listen(self.engine, "connect", lambda connection, _: _prepare_sqlite(connection, pragmas))
             event.listen(self.engine, "begin", _begin_sqlite)
         # On SQLite the driver's connection never begins by itself (BEGIN is ours): leaving
@@ -75,7 +81,8 @@ class Database:
         """A transaction that commits when the block ends without error."""
         # SQLite lets one writer in at a time, and a writer that finds the lock taken
         # sleeps in steps of up to 100 ms: threads of one process queue here instead.
-        with self._writer, self.engine.connect().execution_options(billable_write=True) as conn:
+        with transient_as_unavailable(), self._writer, \
+                self.engine.connect().execution_options(billable_write=True) as conn:
             try:
                 with conn.begin():
                     yield conn
@@ -92,7 +99,7 @@ class Database:
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot."""
         options = {"isolation_level": "REPEATABLE READ"} if self.is_postgresql else {}
-        with self.engine.connect().execution_options(**options) as conn:
+        with transient_as_unavailable(), self.engine.connect().execution_options(**options) as conn:
             yield conn  # begins on first use; closing rolls back
 
     @contextmanager
@@ -100,8 +107,13 @@ class Database:
         """For one statement that reads: it sees one snapshot by itself, so no transaction
         is begun (a round trip less on PostgreSQL, no BEGIN on SQLite). For the checks
         every request makes."""
-        with self.engine.connect().execution_options(**self._one_statement) as conn:
+        with transient_as_unavailable(), self.engine.connect().execution_options(**self._one_statement) as conn:
             yield conn
+
+    def check(self) -> None:
+        """Ask the database a trivial question: ``StoreUnavailable`` while it cannot answer."""
+        with self.read_one() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.errors import NotFound
@@ -25,11 +26,16 @@ class OAuthClient:
     org_id: str
     secret_hash: str
     permissions: tuple[str, ...]
+    created_at: int
     revoked_at: int | None
 
 
 def insert_organization(conn: Connection, org_id: str, name: str, model: LicensingModel, now: int) -> None:
     conn.execute(organizations.insert().values(id=org_id, name=name, model=model.value, last_seq=0, created_at=now))
+
+
+def _organization(row: Row[Any]) -> Organization:
+    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq)
 
 
 def get_organization(conn: Connection, org_id: str, *, lock: bool = False) -> Organization:
@@ -40,7 +46,20 @@ def get_organization(conn: Connection, org_id: str, *, lock: bool = False) -> Or
     row = conn.execute(query).first()
     if row is None:
         raise NotFound("organization", org_id)
-    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq)
+    return _organization(row)
+
+
+def list_organizations(conn: Connection) -> list[Organization]:
+    """Every organization, by name."""
+    return [_organization(row) for row in conn.execute(select(organizations).order_by(organizations.c.name,
+                                                                                      organizations.c.id))]
+
+
+def set_model(conn: Connection, org_id: str, model: LicensingModel) -> bool:
+    """Change the organization's licensing model; False when there is no such organization."""
+    changed = conn.execute(update(organizations).where(organizations.c.id == org_id).values(model=model.value)
+                           .returning(organizations.c.id)).first()
+    return changed is not None
 
 
 def set_last_seq(conn: Connection, org_id: str, last_seq: int) -> None:
@@ -61,11 +80,21 @@ def insert_client(
     )
 
 
+def _client(row: Row[Any]) -> OAuthClient:
+    return OAuthClient(row.client_id, row.org_id, row.secret_hash, tuple(row.permissions.split()), row.created_at,
+                       row.revoked_at)
+
+
 def get_client(conn: Connection, client_id: str) -> OAuthClient | None:
     row = conn.execute(select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
-    if row is None:
-        return None
-    return OAuthClient(row.client_id, row.org_id, row.secret_hash, tuple(row.permissions.split()), row.revoked_at)
+    return None if row is None else _client(row)
+
+
+def list_clients(conn: Connection, org_id: str) -> list[OAuthClient]:
+    """The organization's clients, oldest first, revoked ones included."""
+    query = select(oauth_clients).where(oauth_clients.c.org_id == org_id).order_by(oauth_clients.c.created_at,
+                                                                                    oauth_clients.c.client_id)
+    return [_client(row) for row in conn.execute(query)]
 
 
 def revoke_client(conn: Connection, client_id: str, now: int) -> bool:

@@ -9,6 +9,7 @@ table is created on first use and is not part of the migrations.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -72,6 +73,18 @@ def _count_one(dialect: str) -> Prepared:
     ))
 
 
+def verdict(counts: Sequence[tuple[int, int]], second: int, limit: int, window_seconds: int) -> Verdict:
+    """Whether one more request is allowed at ``second``, given the ``(second, count)`` of the
+    window in order; when not, how long until enough of the oldest seconds have left it."""
+    total = sum(count for _, count in counts)
+    if total >= limit:
+        for bucket, count in counts:
+            total -= count
+            if total < limit:
+                return Verdict(False, max(1, bucket + window_seconds - second))
+    return Verdict(True)
+
+
 def count_request(conn: Connection, token_hash: str, now: int, limit: int, window_seconds: int) -> Verdict:
     """Count one request of ``token_hash`` unless it is over ``limit`` in the rolling window."""
     if conn.dialect.name == "postgresql":
@@ -82,13 +95,9 @@ def count_request(conn: Connection, token_hash: str, now: int, limit: int, windo
     second = now // 1000
     oldest = second - window_seconds + 1
     rows = _RECENT.rows(conn, {"token_hash": token_hash, "oldest": oldest})
-    total = sum(count for _, count in rows)
-    if total >= limit:
-        # Wait until enough of the oldest seconds have left the window.
-        for bucket, count in rows:
-            total -= count
-            if total < limit:
-                return Verdict(False, max(1, bucket + window_seconds - second))
+    found = verdict(rows, second, limit, window_seconds)
+    if not found.allowed:
+        return found
     _count_one(conn.dialect.name).rows(conn, {"token_hash": token_hash, "second": second})
     if not rows:  # the token's first request in a window: forget its older seconds
         conn.execute(_FORGET, {"token_hash": token_hash, "oldest": oldest})

@@ -133,8 +133,9 @@ access_tokens = Table(
 )
 
 # Computed reports, shared by every server process. ``version`` is the organization's
-# ``last_seq`` in the snapshot the body was computed from: the body is current while it
-# equals the organization's ``last_seq``. ``fresh_until`` bounds the life of a report
+# ``last_seq`` in the snapshot the body was computed from, ``computed_under`` a fingerprint
+# of the rules, body shape, catalog and licensing model it was computed under: the body is
+# current while both still hold. ``fresh_until`` bounds the life of a report
 # whose period reaches past the moment it was computed (time alone changes it).
 # ``computing_since`` is a lease: one process computes, the others wait for its result.
 computed_reports = Table(
@@ -147,6 +148,7 @@ computed_reports = Table(
     Column("subject", String(256), primary_key=True),
     Column("version", BigInteger, nullable=True),
     Column("body", Text, nullable=True),
+    Column("computed_under", String(64), nullable=True),
     Column("fresh_until", BigInteger, nullable=True),
     Column("computing_version", BigInteger, nullable=True),
     Column("computing_since", BigInteger, nullable=True),

@@ -1,0 +1,31 @@
+"""Health for load balancers and orchestrators (docs/operating.md).
+
+``/health/live`` touches nothing: the process answers, so it need not be restarted.
+``/health/ready`` asks the database one trivial question: while it cannot answer, the
+process should be sent no traffic (503, ``service.unavailable``, with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from billable.server.errors import ErrorBody
+from billable.server.models import Health
+from billable.store.database import Database
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health/live", response_model=Health)
+async def live() -> Health:
+    """The process is up (nothing else is checked)."""
+    return Health(status="UP")
+
+
+@router.get("/health/ready", response_model=Health, responses={503: {"model": ErrorBody, "description": "not ready"}})
+async def ready(request: Request) -> Health:
+    """The process can serve: its database answers."""
+    database: Database = request.app.state.database
+    await run_in_threadpool(database.check)
+    return Health(status="UP")
