@@ -11,7 +11,7 @@ from test_engine_properties import USERS, load_scenario, scenarios
 from billable.rules.catalog import LicensingModel
 from billable.rules.explanation import NO_LICENSE, NOT_LOGGED_IN, UNKNOWN_USER
 from billable.rules.instants import Period, parse_instant
-from billable.rules.reference import reference_concurrent_usage, reference_explanation, reference_report
+from reference import reference_concurrent_usage, reference_explanation, reference_report
 from billable.service.explanations import explain_user
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store.organizations import get_organization

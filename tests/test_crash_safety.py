@@ -20,7 +20,7 @@ from billable.generator import Workload, generate
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
 from billable.rules.instants import Period, parse_instant
-from billable.rules.reference import reference_report
+from reference import reference_report
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
 from billable.store.tables import events as events_table

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
 from billable.rules.instants import DAY_MS, HOUR_MS, MINUTE_MS, Period, parse_instant
-from billable.rules.reference import reference_report
+from reference import reference_report
 from billable.service.ingestion import ingest
 from billable.service.organizations import create_organization
 from billable.service.reports import billable_usage_report

@@ -13,7 +13,7 @@ from billable.rules.errors import InvalidEvents, InvalidPeriod
 from billable.rules.events import first_occurrences, validate_events
 from billable.rules.instants import DAY_MS, MINUTE_MS, Period, format_instant, parse_instant
 from billable.rules.intervals import OPEN, intervals
-from billable.rules.reference import concurrent_peak as reference_peak
+from reference import concurrent_peak as reference_peak
 from billable.rules.report import hours_total
 from billable.service.concurrency import concurrent_peak
 

@@ -9,7 +9,7 @@ from examples import OCTOBER, WORKED_EXAMPLES
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
 from billable.rules.instants import Period, format_instant, parse_instant
-from billable.rules.reference import reference_report, user_histories
+from reference import reference_report, user_histories
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
 

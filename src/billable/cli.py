@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from billable.generator import Workload, generate
 from billable.rules.catalog import Catalog, LicensingModel
-from billable.rules.errors import BillingError, InvalidEvents, InvalidInput
+from billable.rules.errors import BillingError, FieldProblem, InvalidEvents, InvalidInput
 from billable.rules.events import UsageEvent, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
@@ -251,7 +251,7 @@ def _open_events(file: str) -> Iterator[Callable[[], TextIO]]:
 def _check_file(opener: Callable[[], TextIO], catalog: Catalog, now: int, spool: BinaryIO) -> int:
     """Validate every event of the file into ``spool``; raise with the first problems, or
     return the count. The events are stored from the spool, not parsed and checked again."""
-    count, problems = 0, []
+    count, problems = 0, list[tuple[int, FieldProblem]]()
     with opener() as stream:
         for batch in _batches(_read_events(stream)):
             try:

@@ -52,7 +52,7 @@ class _Stream:
 
     def event(self, kind: str, subject: str, time: int, data: dict[str, str] | None = None) -> dict[str, Any]:
         self.count += 1
-        event = {
+        event: dict[str, Any] = {
             "specversion": "1.0",
             "id": f"e{self.count:09d}",
             "source": self.source,

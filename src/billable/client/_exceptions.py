@@ -41,7 +41,8 @@ class ApiException(BillableClientError):
 
     @property
     def correlation_id(self) -> str | None:
-        return self.headers.get("ININ-Correlation-Id")
+        found: str | None = self.headers.get("ININ-Correlation-Id")
+        return found
 
 
 class ApiConnectionError(ApiException):

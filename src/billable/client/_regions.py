@@ -34,7 +34,8 @@ def api_host(host: str | None, region: str | None) -> str:
             return REGIONS[region]
         except KeyError:
             raise ValueError(f"unknown region {region!r}; known: {', '.join(sorted(REGIONS))}") from None
-    return host.rstrip("/")  # type: ignore[union-attr]
+    assert host is not None  # exactly one of the two was given
+    return host.rstrip("/")
 
 
 def login_host(api: str) -> str:

@@ -111,7 +111,7 @@ def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: lis
         kind = None  # any JSON value may come here, hashable or not
     time = None
     try:
-        time = parse_instant(raw.get("time"))  # type: ignore[arg-type]
+        time = parse_instant(raw.get("time"))  # type: ignore[arg-type]  # any JSON value: a non-text one raises TypeError
     except (ValueError, TypeError):
         check.problem("time", "invalid.date", "time must be an ISO-8601 date-time")
     if time is not None and time > now + MAX_FUTURE_MS:
@@ -135,7 +135,8 @@ def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: lis
         email = check.text(data, "email", "data.email", MAX_EMAIL)
     if not check.ok:
         return None
-    return UsageEvent(source, event_id, kind, subject, time, product, device_type, email)  # type: ignore[arg-type]
+    # The checks above left no field None where the event is valid (check.ok).
+    return UsageEvent(source, event_id, kind, subject, time, product, device_type, email)  # type: ignore[arg-type]  # see above
 
 
 def validate_events(raw_events: list[Any], catalog: Catalog, now: int) -> list[UsageEvent]:
@@ -144,4 +145,4 @@ def validate_events(raw_events: list[Any], catalog: Catalog, now: int) -> list[U
     events = [_check_event(index, raw, catalog, now, problems) for index, raw in enumerate(raw_events)]
     if problems:
         raise InvalidEvents(problems)
-    return events  # type: ignore[return-value]
+    return events  # type: ignore[return-value]  # without problems, no event is None

@@ -35,7 +35,7 @@ def _describe_events(app: FastAPI, schema: dict[str, Any]) -> None:
             content["schema"] = schema
         return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
 
 def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = system_now) -> FastAPI:

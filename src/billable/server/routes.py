@@ -32,7 +32,7 @@ from billable.service.explanations import explain_user
 from billable.service.ingestion import ingest
 from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
 from billable.service.presentation import explanation_body, products_body
-from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportKind
+from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportDesk, ReportKind
 from billable.store.organizations import get_organization
 from billable.store.tokens import TokenGrant
 
@@ -151,7 +151,8 @@ async def _served(request: Request, kind: ReportKind, token: str, period: Period
 
     def answer() -> Answer:
         grant = authorize(request, token, READ_REPORTS)
-        return request.app.state.desk.answer(kind, grant.org_id, period)
+        desk: ReportDesk = request.app.state.desk
+        return desk.answer(kind, grant.org_id, period)
 
     body = (await run_in_threadpool(answer)).body
     if _accepts_gzip(request.headers.get("accept-encoding", "")):

@@ -71,8 +71,8 @@ def billable_usage_report(
     usages = [Usage.of(p.name, totals[p.name], resources[p.name]) for p in catalog.user_products]
 
     devices: dict[str, list[Resource]] = defaultdict(list)
-    for device_type, device_id, first_active in queries.first_device_activity(conn, org.id, start, cut):
-        devices[device_type].append(Resource(device_id, first_active))
+    for type_name, device_id, first_active in queries.first_device_activity(conn, org.id, start, cut):
+        devices[type_name].append(Resource(device_id, first_active))
     for device_type in catalog.device_types:
         found = devices[device_type.name]
         usages.append(Usage.of(device_type.name, count_total(len(found)), found))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, and_, bindparam, case, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, or_, select, update
 
 from billable.rules.errors import NotFound
-from billable.store.sql import Prepared, insert_for
+from billable.store.direct import DirectStatement
+from billable.store.sql import insert_for
 from billable.store.tables import computed_reports, organizations
 
 
@@ -23,7 +24,7 @@ class ReportKey:
     period_end: int
     subject: str = ""
 
-    def where(self):  # type: ignore[no-untyped-def]
+    def where(self) -> ColumnElement[bool]:
         return and_(*(computed_reports.c[name] == value for name, value in self.params().items()))
 
     def params(self) -> dict[str, object]:
@@ -60,7 +61,7 @@ class Lookup:
 _c = computed_reports.c
 # Built once: this runs for every report request, and building a statement costs more
 # than running it. ``held_*`` name the body the caller holds (version -1: none).
-_LOOK_UP = Prepared(
+_LOOK_UP = DirectStatement(
     select(
         organizations.c.last_seq,
         organizations.c.model,
@@ -68,7 +69,7 @@ _LOOK_UP = Prepared(
         case((and_(_c.version == bindparam("held_version"), _c.fresh_until.is_not_distinct_from(bindparam("held_fresh")),
                    _c.computed_under == bindparam("held_under")),
               None), else_=_c.body).label("body"),
-        _c.body.is_not(None).label("stored"),
+        case((_c.body.is_(None), 0), else_=1).label("stored"),  # an integer: a Boolean is converted
         _c.computed_under,
         _c.fresh_until,
         _c.computing_version,

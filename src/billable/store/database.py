@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from threading import Lock
@@ -119,7 +120,7 @@ class Database:
         self.engine.dispose()
 
 
-def _prepare_sqlite(dbapi_connection, pragmas: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+def _prepare_sqlite(dbapi_connection: sqlite3.Connection, pragmas: tuple[str, ...]) -> None:
     # pysqlite's own transaction handling is broken by design: we emit BEGIN ourselves.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()

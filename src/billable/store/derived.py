@@ -29,7 +29,15 @@ from sqlalchemy import (
 
 from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
 from billable.rules.intervals import intervals
-from billable.store.sql import LoopJoin, bulk_insert, empty_temporary, insert_for, least, prefer_index_loops
+from billable.store.sql import (
+    LoopJoin,
+    bulk_insert,
+    create_if_missing,
+    empty_temporary,
+    insert_for,
+    least,
+    prefer_index_loops,
+)
 from billable.store.tables import device_days, events, holdings, sessions, users
 
 # Keys to rebuild in this transaction: ``since`` is the earliest new event of the key,
@@ -37,15 +45,11 @@ from billable.store.tables import device_days, events, holdings, sessions, users
 _replay = Table(
     "replay_keys",
     MetaData(),
-    Column("user_id", String(256)),
-    Column("product", String(64)),
-    Column("since", BigInteger),
+    Column("user_id", String(256), nullable=False),
+    Column("product", String(64), nullable=False),
+    Column("since", BigInteger, nullable=False),
     Column("anchor", BigInteger),
     prefixes=["TEMPORARY"],
-)
-_CREATE_REPLAY = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS replay_keys "
-    "(user_id VARCHAR(256) NOT NULL, product VARCHAR(64) NOT NULL, since BIGINT NOT NULL, anchor BIGINT)"
 )
 
 
@@ -67,7 +71,7 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on."""
     if not since:
         return
-    conn.exec_driver_sql(_CREATE_REPLAY)
+    create_if_missing(conn, _replay)
     empty_temporary(conn, _replay)
     bulk_insert(conn, _replay, ("user_id", "product", "since"), [(u, p, t) for (u, p), t in since.items()])
     prefer_index_loops(conn)

@@ -7,10 +7,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from sqlalchemy import Connection
+
 from billable.store.database import Database
 
 
-def _config(conn) -> Config:  # type: ignore[no-untyped-def]
+def _config(conn: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", "billable.store:migrations")
     config.attributes["connection"] = conn

@@ -17,7 +17,8 @@ from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String
 from sqlalchemy.engine import make_url
 
 from billable.store.database import Database
-from billable.store.sql import Prepared, insert_for
+from billable.store.direct import DirectStatement
+from billable.store.sql import create_if_missing, insert_for
 
 _hits = Table(
     "rate_limit_hits",
@@ -26,12 +27,6 @@ _hits = Table(
     Column("second", BigInteger, primary_key=True, autoincrement=False),
     Column("count", Integer, nullable=False),
 )
-_CREATE = {
-    "postgresql": "CREATE UNLOGGED TABLE IF NOT EXISTS rate_limit_hits "
-    "(token_hash VARCHAR(64) NOT NULL, second BIGINT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (token_hash, second))",
-    "sqlite": "CREATE TABLE IF NOT EXISTS rate_limit_hits "
-    "(token_hash VARCHAR(64) NOT NULL, second BIGINT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (token_hash, second))",
-}
 
 
 @dataclass(frozen=True)
@@ -52,23 +47,23 @@ def counter_database(database: Database) -> Database:
 
 def prepare(database: Database) -> None:
     with database.write() as conn:
-        conn.exec_driver_sql(_CREATE[conn.dialect.name])
+        create_if_missing(conn, _hits, unlogged=True)
 
 
 # Built once: they run for every request.
-_RECENT = Prepared(
+_RECENT = DirectStatement(
     select(_hits.c.second, _hits.c.count)
     .where(_hits.c.token_hash == bindparam("token_hash"), _hits.c.second >= bindparam("oldest"))
     .order_by(_hits.c.second)
 )
 _FORGET = delete(_hits).where(_hits.c.token_hash == bindparam("token_hash"), _hits.c.second < bindparam("oldest"))
-_LOCK = Prepared(select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))))
-_NO_WAIT_FOR_DISK = Prepared(text("SET LOCAL synchronous_commit = off"))
+_LOCK = DirectStatement(select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))))
+_NO_WAIT_FOR_DISK = DirectStatement(text("SET LOCAL synchronous_commit = off"))
 
 
 @cache
-def _count_one(dialect: str) -> Prepared:
-    return Prepared(insert_for(dialect, _hits).values(token_hash=bindparam("token_hash"), second=bindparam("second"), count=1).on_conflict_do_update(
+def _count_one(dialect: str) -> DirectStatement:
+    return DirectStatement(insert_for(dialect, _hits).values(token_hash=bindparam("token_hash"), second=bindparam("second"), count=1).on_conflict_do_update(
         index_elements=[_hits.c.token_hash, _hits.c.second], set_={"count": _hits.c.count + 1}
     ))
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import CTE, Column, Connection, Integer, MetaData, Select, String, Table, and_, case, func, select, text
 
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
 from billable.store.sql import (
+    create_if_missing,
     bulk_insert,
     empty_temporary,
     greatest,
@@ -83,17 +85,14 @@ def charged_users(conn: Connection, org_id: str, catalog: Catalog, start: int, c
 _charged_products = Table(
     "charged_products",
     MetaData(),
-    Column("user_id", String(256)),
-    Column("product_index", Integer),
+    Column("user_id", String(256), nullable=False),
+    Column("product_index", Integer, nullable=False),
     prefixes=["TEMPORARY"],
-)
-_CREATE_CHARGED = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS charged_products (user_id VARCHAR(256) NOT NULL, product_index INTEGER NOT NULL)"
 )
 
 
 def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
-                 ) -> Iterator[tuple[int, Select]]:  # type: ignore[type-arg]
+                 ) -> Iterator[tuple[int, Select[int, int]]]:
     """For each product index in ``charged``, a query of the clipped ``(started, ended)`` of
     the sessions in ``[start, cut)`` of the users charged that product.
 
@@ -102,7 +101,7 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
     ``IN`` list: SQLite walks such a list in key order, 7 times faster than a join over
     the same users (which also builds a Bloom filter).
     """
-    conn.exec_driver_sql(_CREATE_CHARGED)
+    create_if_missing(conn, _charged_products)
     empty_temporary(conn, _charged_products)
     bulk_insert(conn, _charged_products, ("user_id", "product_index"), charged)
     prefer_index_loops(conn)
@@ -135,7 +134,7 @@ def charged_session_intervals(
     ``charged`` users, in chunks (a month of data set L has six million)."""
     for index, clipped in _sessions_of(conn, org_id, charged, start, cut):
         for chunk in plain_row_chunks(conn, clipped):
-            yield index, chunk  # type: ignore[misc]
+            yield index, chunk
 
 
 def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -> list[tuple[str, str, int]]:
@@ -146,7 +145,7 @@ def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -
     """
     first_day, end_day = -(-start // DAY_MS) * DAY_MS, cut // DAY_MS * DAY_MS
     if first_day >= end_day:
-        return plain_rows(conn, _logged_activity(org_id, start, cut))  # type: ignore[return-value]
+        return plain_rows(conn, _logged_activity(org_id, start, cut))
     parts = [
         select(device_days.c.device_type, device_days.c.device_id, func.min(device_days.c.first_active))
         .where(device_days.c.org_id == org_id, device_days.c.day >= first_day, device_days.c.day < end_day)
@@ -161,7 +160,7 @@ def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -
     return [(device_type, device_id, first) for (device_type, device_id), first in found.items()]
 
 
-def _logged_activity(org_id: str, start: int, cut: int) -> Select:  # type: ignore[type-arg]
+def _logged_activity(org_id: str, start: int, cut: int) -> Select[Any]:
     return (
         select(events.c.device_type, events.c.subject, func.min(events.c.time))
         .where(events.c.org_id == org_id, _DEVICE_ACTIVE, events.c.time >= start, events.c.time < cut)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import BigInteger, Connection, Executable, Join, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.functions import GenericFunction
+
+from billable.store.direct import driver_cursor
 
 
 class greatest(GenericFunction[int]):
@@ -42,34 +45,21 @@ def insert_for(conn: Connection | str, table: Table) -> Any:
     return (postgresql if name == "postgresql" else sqlite).insert(table)
 
 
-class Prepared:
-    """A statement compiled once per dialect and run on the driver's own cursor, past
-    SQLAlchemy's execution machinery, which costs several times what a look-up by key
-    does: for the few statements every request runs. Rows come back as plain tuples,
-    values as the driver gives them; the statement may not expand lists (``IN``)."""
+_CREATED: dict[tuple[str, str], str] = {}  # (table, dialect) -> its DDL
 
-    def __init__(self, statement: Executable):
-        self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
-    def rows(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        compiled = self._compiled.get(conn.dialect.name)
-        if compiled is None:
-            done = self.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
-            order = tuple(done.positiontup) if conn.dialect.positional else None
-            compiled = self._compiled[conn.dialect.name] = (done.string, order, done.params)  # params: its constants
-        text, order, constants = compiled
-        values = {**constants, **params}
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(text, values if order is None else [values[name] for name in order])
-            return cursor.fetchall() if cursor.description else []
-        finally:
-            cursor.close()
-
-    def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        found = self.rows(conn, params)
-        return found[0] if found else None
+def create_if_missing(conn: Connection, table: Table, *, unlogged: bool = False) -> None:
+    """Create ``table`` unless it exists, with the DDL SQLAlchemy makes from the ``Table``
+    (once per dialect); ``unlogged``: on PostgreSQL an UNLOGGED table (no WAL, emptied after
+    a crash), for throwaway state."""
+    dialect = conn.dialect
+    ddl = _CREATED.get((table.name, dialect.name))
+    if ddl is None:
+        ddl = str(CreateTable(table, if_not_exists=True).compile(dialect=dialect))
+        if unlogged and dialect.name == "postgresql":
+            ddl = ddl.replace("CREATE TABLE", "CREATE UNLOGGED TABLE", 1)
+        _CREATED[(table.name, dialect.name)] = ddl
+    conn.exec_driver_sql(ddl)
 
 
 def empty_temporary(conn: Connection, table: Table) -> None:
@@ -87,7 +77,7 @@ def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
         return
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_cursor(conn)
         with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -107,8 +97,8 @@ def plain_row_chunks(conn: Connection, query: Executable, size: int = 100_000) -
     to hold as Python tuples all at once."""
     result = conn.execute(query)
     try:
-        while rows := result.cursor.fetchmany(size):  # type: ignore[attr-defined]
-            yield rows
+        while rows := result.cursor.fetchmany(size):
+            yield cast(list[tuple[Any, ...]], rows)  # the drivers' fetchmany gives a list of tuples
     finally:
         result.close()
 
@@ -138,6 +128,7 @@ def _loop_join_sqlite(join: LoopJoin, compiler: Any, asfrom: bool = False, **kw:
     left = join.left._compiler_dispatch(compiler, **kw)
     right = join.right._compiler_dispatch(compiler, **kw)
     kw.pop("asfrom")
+    assert join.onclause is not None  # built with one: a loop join is an inner join
     return f"{left} CROSS JOIN {right} ON {join.onclause._compiler_dispatch(compiler, **kw)}"
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, select
 
-from billable.store.sql import Prepared
+from billable.store.direct import DirectStatement
 from billable.store.tables import access_tokens, oauth_clients
 
 
@@ -34,7 +34,7 @@ def insert_token(conn: Connection, token_hash: str, grant: TokenGrant, now: int)
 
 
 # Built once: it runs for every request.
-_GRANT = Prepared(
+_GRANT = DirectStatement(
     select(access_tokens.c.org_id, access_tokens.c.client_id, access_tokens.c.permissions, access_tokens.c.expires_at)
     .join(oauth_clients, oauth_clients.c.client_id == access_tokens.c.client_id)
     .where(

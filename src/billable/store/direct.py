@@ -1,0 +1,64 @@
+"""Statements run directly on the driver's cursor, for the few that every request runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+
+class DirectStatement:
+    """A statement compiled once per dialect and run on the driver's own cursor, past
+    SQLAlchemy's execution machinery, which costs several times what a look-up by key
+    does. Rows come back as the driver's plain tuples.
+
+    Nothing converts values on the way, so a statement that needs it is refused when it
+    is compiled: a list parameter (an expanding ``IN``), or a parameter or result column
+    whose type converts values for this dialect.
+    """
+
+    def __init__(self, statement: ClauseElement):
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def _compile(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        done = self.statement.compile(dialect=dialect)
+        assert isinstance(done, SQLCompiler)
+        for bind in done.binds.values():
+            if bind.expanding:
+                raise ValueError(f"{bind.key}: a list parameter (IN) is expanded per call; run it through SQLAlchemy")
+            if bind.type._cached_bind_processor(dialect) is not None:
+                raise ValueError(f"{bind.key}: {bind.type} converts values on {dialect.name}; run it through SQLAlchemy")
+        for column in done._result_columns:
+            if column.type._cached_result_processor(dialect, None) is not None:
+                raise ValueError(f"{column.keyname}: {column.type} converts values on {dialect.name}; "
+                                 "run it through SQLAlchemy")
+        order = tuple(done.positiontup or ()) if dialect.positional else None
+        return done.string, order, done.params  # params: its constants
+
+    def rows(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        compiled = self._compiled.get(conn.dialect.name)
+        if compiled is None:
+            compiled = self._compiled[conn.dialect.name] = self._compile(conn.dialect)
+        text, order, constants = compiled
+        values = {**constants, **params}
+        cursor = driver_cursor(conn)
+        try:
+            cursor.execute(text, values if order is None else [values[name] for name in order])
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        found = self.rows(conn, params)
+        return found[0] if found else None
+
+
+def driver_cursor(conn: Connection) -> Any:
+    """A cursor of the driver's own connection (sqlite3's or psycopg's) under ``conn``."""
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection in use always has its driver's
+    return driver.cursor()
