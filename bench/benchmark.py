@@ -159,7 +159,8 @@ def server(url: str) -> Iterator[tuple[str, int]]:
 def token(base: str, client_id: str, secret: str) -> str:
     answer = httpx.post(f"{base}/oauth/token", auth=(client_id, secret), data={"grant_type": "client_credentials"})
     answer.raise_for_status()
-    return answer.json()["access_token"]
+    issued: str = answer.json()["access_token"]
+    return issued
 
 
 def memory_mib(pid: int, field: str) -> float:
@@ -196,7 +197,8 @@ def private_peak(pid: int) -> Iterator[list[float]]:
 def load(url: str, bearer: str, seconds: float, *options: str) -> dict[str, float]:
     done = subprocess.run([sys.executable, str(HERE / "load.py"), url, f"--token={bearer}", "--seconds", str(seconds),
                            *options], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
+    figures: dict[str, float] = json.loads(done.stdout)
+    return figures
 
 
 # ---------------------------------------------------------------------------- the measurements

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from billable.rules.catalog import Catalog
@@ -59,7 +60,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database nobody has touched, for tests of migrations and of the command line."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
@@ -91,8 +92,11 @@ class Org:
             return ingest(conn, self.id, events, CATALOG, now)
 
 
+MakeOrg = Callable[..., Org]  # make_org(model="named"): a new organization in the test's database
+
+
 @pytest.fixture
-def make_org(database: Database):  # type: ignore[no-untyped-def]
+def make_org(database: Database) -> MakeOrg:
     def make(model: str = "named") -> Org:
         with database.write() as conn:
             return Org(database, create_organization(conn, f"test {uuid.uuid4().hex[:6]}", model, INGESTED_AT))
@@ -130,11 +134,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def make_client(database: Database):  # type: ignore[no-untyped-def]
-    """A real app on the test database, driven through Starlette's TestClient (lifespan included)."""
-    from fastapi.testclient import TestClient
+MakeClient = Callable[..., "TestClient"]  # make_client(clock=None, **settings): a client of a new app
 
+
+@pytest.fixture
+def make_client(database: Database) -> Iterator[MakeClient]:
+    """A real app on the test database, driven through Starlette's TestClient (lifespan included)."""
     from billable.server import Settings, create_app
 
     opened = []
@@ -159,7 +164,7 @@ def new_client(database: Database, org_id: str, *permissions: str) -> tuple[str,
     return made.client_id, made.client_secret
 
 
-def bearer(client, client_id: str, secret: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def bearer(client: TestClient, client_id: str, secret: str) -> dict[str, str]:
     answer = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -217,7 +222,7 @@ def running_server(database_url: str, **env: str) -> Iterator[Server]:
         base.log.unlink(missing_ok=True)
 
 
-def close_official(api_client) -> None:  # type: ignore[no-untyped-def]
+def close_official(api_client: Any) -> None:
     """Close the official SDK's connection pool (it offers no close of its own)."""
     api_client.get_http_client().rest_client.pool_manager.clear()
 

@@ -66,7 +66,7 @@ def user_histories(events: list[UsageEvent]) -> dict[str, UserHistory]:
     for user_id, walk in by_user.items():
         history = UserHistory(display_name=user_id)
         history.sessions = intervals((e.time, e.type == LOGIN) for e in walk if e.type in SESSION_TYPES)
-        for product in sorted({e.product for e in walk if e.type in HOLDING_TYPES}):
+        for product in sorted({e.product for e in walk if e.type in HOLDING_TYPES and e.product is not None}):
             history.holdings[product] = intervals(
                 (e.time, e.type == ASSIGNED) for e in walk if e.type in HOLDING_TYPES and e.product == product
             )
@@ -146,7 +146,7 @@ def reference_report(
         usages.append(Usage.of(product.name, total, resources))
     first_active: dict[tuple[str, str], int] = {}
     for event in events:
-        if event.type == DEVICE_ACTIVE and start <= event.time < cut:
+        if event.type == DEVICE_ACTIVE and event.device_type is not None and start <= event.time < cut:
             key = (event.device_type, event.subject)
             first_active[key] = min(first_active.get(key, event.time), event.time)
     for device_type in catalog.device_types:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+from billable.store.database import Database
 from collections import Counter
 
-from conftest import CATALOG, bearer, event, new_client
+from conftest import bearer, CATALOG, event, MakeClient, MakeOrg, new_client
 from hypothesis import HealthCheck, given, settings
 from test_engine_properties import USERS, load_scenario, scenarios
 
@@ -19,7 +21,7 @@ from billable.store.organizations import get_organization
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios())
-def test_concurrent_usage_equals_reference_and_the_report(database, scenario) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_usage_equals_reference_and_the_report(database: Database, scenario: Any) -> None:
     org, arrival, model, period, now = load_scenario(database, scenario)
     with database.read() as conn:
         engine = concurrent_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
@@ -34,7 +36,7 @@ def test_concurrent_usage_equals_reference_and_the_report(database, scenario) ->
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios())
-def test_explanations_agree_with_the_report(database, scenario) -> None:  # type: ignore[no-untyped-def]
+def test_explanations_agree_with_the_report(database: Database, scenario: Any) -> None:
     org, arrival, _, period, now = load_scenario(database, scenario)
     with database.read() as conn:
         organization = get_organization(conn, org.id)
@@ -43,7 +45,7 @@ def test_explanations_agree_with_the_report(database, scenario) -> None:  # type
     for user, explanation in explained.items():
         assert explanation == reference_explanation(arrival, CATALOG, period, now, user)
     # Every charge explained is a resource of the report, and every resource is explained.
-    charged = Counter()
+    charged: Counter[str] = Counter()
     for explanation in explained.values():
         for family in explanation.families:
             if family.product is not None:
@@ -57,7 +59,7 @@ def test_explanations_agree_with_the_report(database, scenario) -> None:  # type
     assert explained["nobody"].reason == UNKNOWN_USER
 
 
-def test_worked_explanations(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_worked_explanations(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([
         event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1", email="ann@example.com"),
@@ -85,7 +87,7 @@ def test_worked_explanations(make_org) -> None:  # type: ignore[no-untyped-def]
     assert (zed.billed, zed.reason) == (False, UNKNOWN_USER)
 
 
-def test_the_three_routes(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_three_routes(make_org: MakeOrg, make_client: MakeClient) -> None:
     org = make_org("concurrent")
     events = [event("license.assigned", u, "2026-09-01T00:00:00Z", product="cx1") for u in ("u1", "u2", "u3")]
     events += [event("user.login", u, "2026-10-01T09:00:00Z") for u in ("u1", "u2", "u3")]

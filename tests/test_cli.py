@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import maintenance_counts
+from conftest import maintenance_counts, MakeClient, MakeOrg
 from examples import OCTOBER, WORKED_EXAMPLES
 
 from billable.rules.catalog import Catalog
@@ -127,7 +127,7 @@ def test_demo(empty_url: str) -> None:
     assert sum(int(u["totalUsage"]) for u in report["usages"] if u["name"] in ("collaborate", "communicate", "cx1", "cx2", "cx3")) > 20
 
 
-def test_report_from_a_remote_service(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_report_from_a_remote_service(make_org: MakeOrg) -> None:
     from conftest import new_client, running_server
 
     org = make_org()
@@ -166,7 +166,7 @@ def test_concurrent_report_and_explain(empty_url: str, tmp_path: Path) -> None:
     assert (unknown["billed"], unknown["reason"]) == (False, "unknown.user")
 
 
-def test_a_revoked_client_is_refused(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoked_client_is_refused(make_org: MakeOrg, make_client: MakeClient) -> None:
     from conftest import new_client
 
     org = make_org()

@@ -13,12 +13,13 @@ from decimal import Decimal
 import httpx
 import PureCloudPlatformClientV2 as genesys
 import pytest
-from conftest import CATALOG, INGESTED_AT, close_official, event, new_client, running_server
+from conftest import CATALOG, close_official, event, INGESTED_AT, MakeOrg, new_client, Org, running_server
 from examples import WORKED_EXAMPLES
 
 from billable.client import (
     ApiClient,
     ApiConnectionError,
+    ApiStatusError,
     ApiTimeoutError,
     AsyncApiClient,
     AsyncBillingApi,
@@ -44,7 +45,7 @@ REPORT = {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:
           "usages": [{"name": "cx1", "totalUsage": "12.50", "resources": [{"name": "a", "date": "2026-10-02T08:00:00.000Z"}]}]}
 
 
-def service_body(org) -> dict:  # type: ignore[no-untyped-def]
+def service_body(org: Org) -> dict:
     with org.database.read() as conn:
         report = billable_usage_report(conn, get_organization(conn, org.id), Period.parse("2026-10-01", "2026-11-01"),
                                        CATALOG, INGESTED_AT)
@@ -53,7 +54,7 @@ def service_body(org) -> dict:  # type: ignore[no-untyped-def]
 
 # --- against a real server ---------------------------------------------------------------
 
-def test_login_report_waiting_and_ingestion(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_login_report_waiting_and_ingestion(make_org: MakeOrg) -> None:
     org = make_org("hourly")
     client_id, secret = new_client(org.database, org.id)
     with running_server(org.database.url, report_budget_seconds="0") as base:
@@ -72,7 +73,7 @@ def test_login_report_waiting_and_ingestion(make_org) -> None:  # type: ignore[n
         assert hourly.total_usage == Decimal("10.50") and isinstance(hourly.total_usage, Decimal)  # gus 8.5 h, bob 2 h
         assert report.usages[0].resources[0].date.tzinfo is not None
 
-        async def async_report() -> dict:  # type: ignore[type-arg]
+        async def async_report() -> dict:
             async with AsyncApiClient(host=base) as client:
                 await client.login_client_credentials(client_id, secret)
                 fetched = await AsyncBillingApi(client).get_billing_reports_billableusage("2026-10-01", "2026-11-01")
@@ -92,7 +93,7 @@ def test_login_report_waiting_and_ingestion(make_org) -> None:  # type: ignore[n
             (u.name, u.total_usage, [(r.name, r.date) for r in u.resources]) for u in report.usages]
 
 
-def test_errors_from_a_real_server(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_errors_from_a_real_server(make_org: MakeOrg) -> None:
     org = make_org()
     reader = new_client(org.database, org.id, "billing:subscription:view")
     with running_server(org.database.url) as base:
@@ -254,7 +255,7 @@ def test_in_progress_until_the_wait_timeout() -> None:
 
 @pytest.mark.parametrize(("status", "kind"), [(400, BadRequestError), (401, AuthenticationError), (403, PermissionDeniedError),
                                               (404, NotFoundError), (429, RateLimitError), (500, ServerError)])
-def test_each_status_has_its_error(status: int, kind: type) -> None:
+def test_each_status_has_its_error(status: int, kind: type[ApiStatusError]) -> None:
     body = {"message": "m", "code": "c", "status": status, "contextId": "ctx", "details": [], "errors": []}
     script = Script(*[httpx.Response(status, json=body, headers={"ININ-Correlation-Id": "ctx"}) for _ in range(3)])
     with pytest.raises(kind) as raised:
@@ -325,7 +326,7 @@ def test_the_sdk_needs_no_server_package() -> None:
     assert json.loads(done.stdout) > 10
 
 
-def test_methods_beyond_genesys(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_methods_beyond_genesys(make_org: MakeOrg) -> None:
     org = make_org("concurrent")
     org.ingest(ALL_EVENTS)
     client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
@@ -337,7 +338,7 @@ def test_methods_beyond_genesys(make_org) -> None:  # type: ignore[no-untyped-de
             catalog = api.get_billing_products()
             billable = api.get_billing_reports_billableusage("2026-10-01", "2026-11-01")
 
-        async def async_calls() -> tuple:  # type: ignore[type-arg]
+        async def async_calls() -> tuple:
             async with AsyncApiClient(host=base) as aclient:
                 await aclient.login_client_credentials(client_id, secret)
                 aapi = AsyncBillingApi(aclient)

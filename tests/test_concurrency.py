@@ -10,11 +10,12 @@ notes what was acknowledged before it asks, and must see at least that); nothing
 
 from __future__ import annotations
 
+from billable.store.database import Database
 import threading
 import time
 
 import httpx
-from conftest import event, new_client, running_server
+from conftest import event, MakeOrg, new_client, running_server
 from sqlalchemy import func, select
 
 from billable.store.tables import events as events_table
@@ -31,7 +32,7 @@ def batch(number: int) -> list[dict]:
             + [event("user.logout", u, "2026-10-02T10:00:00Z", id=f"{u}-out") for u in users])
 
 
-def test_clients_and_processes_at_once(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_clients_and_processes_at_once(make_org: MakeOrg, database: Database) -> None:
     org = make_org()
     client_id, secret = new_client(database, org.id)
     batches = [batch(n) for n in range(BATCHES)]

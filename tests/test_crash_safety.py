@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import CATALOG, free_port, new_client
+from conftest import CATALOG, free_port, MakeOrg, new_client
 from sqlalchemy import func, select
 
 from billable.generator import Workload, generate
@@ -50,7 +50,7 @@ class Server:
         self.process.wait()
 
 
-def test_kills_lose_and_double_nothing(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_kills_lose_and_double_nothing(make_org: MakeOrg) -> None:
     org = make_org()
     client_id, secret = new_client(org.database, org.id)
     workload = list(generate(Workload(users=60, days=5, start=parse_instant("2026-10-01", allow_date=True), seed=9)))

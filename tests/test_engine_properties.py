@@ -8,6 +8,7 @@ content under the same key), arrival out of time order, and any split into batch
 
 from __future__ import annotations
 
+from billable.store.database import Database
 import uuid
 
 from conftest import CATALOG, event
@@ -43,7 +44,7 @@ def instants(length: int) -> list[int]:
 
 
 @st.composite
-def scenarios(draw):  # type: ignore[no-untyped-def]
+def scenarios(draw):
     model = draw(st.sampled_from(["named", "concurrent", "hourly"]))
     length = draw(st.sampled_from(LENGTHS))
     times = st.sampled_from(instants(length)) | st.integers(P0 - 2 * HOUR_MS, P0 + length + 2 * HOUR_MS)
@@ -93,7 +94,7 @@ def scenarios(draw):  # type: ignore[no-untyped-def]
     return model, Period(start, start + length), batches, now
 
 
-def load_scenario(database, scenario):  # type: ignore[no-untyped-def]
+def load_scenario(database, scenario):
     """Store a drawn scenario in a new organization, batch by batch; give back the
     organization, the events as validated (in arrival order), the model, period and now."""
     model, period, batches, now = scenario
@@ -108,7 +109,7 @@ def load_scenario(database, scenario):  # type: ignore[no-untyped-def]
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios())
-def test_engine_equals_reference(database, scenario):  # type: ignore[no-untyped-def]
+def test_engine_equals_reference(database, scenario):
     org, arrival, model, period, now = load_scenario(database, scenario)
     with database.read() as conn:
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
@@ -117,7 +118,7 @@ def test_engine_equals_reference(database, scenario):  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("start_hour", [0, 5])
 @pytest.mark.parametrize("cut_hour", [72 + 5, 48])
-def test_devices_in_whole_and_partial_days(database, start_hour: int, cut_hour: int) -> None:  # type: ignore[no-untyped-def]
+def test_devices_in_whole_and_partial_days(database: Database, start_hour: int, cut_hour: int) -> None:
     """Whole days of a period are read per device and day, its edges from the log: a device
     seen only at an edge, at a day's first instant, or on several days, is found once, first."""
     at = lambda hours, ms=0: P0 + hours * HOUR_MS + ms  # noqa: E731
@@ -130,4 +131,5 @@ def test_devices_in_whole_and_partial_days(database, start_hour: int, cut_hour: 
     with database.read() as conn:
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
     assert engine == reference_report(arrival, CATALOG, model, period, now)
-    assert engine.usage("edge") is not None and int(engine.usage("edge").total_usage) >= 4
+    edge = engine.usage("edge")
+    assert edge is not None and int(edge.total_usage) >= 4

@@ -113,7 +113,9 @@ def test_a_postgresql_restart_is_a_503_and_the_sdk_rides_through(postgresql_url:
         assert httpx.get(f"{base}/health/ready").status_code == 200
         report = httpx.get(f"{base}{REPORT}", params=OCTOBER, headers=headers).json()
         log = base.log_text()
-    accepted, duplicates = results[0]  # type: ignore[misc]
+    totals = results[0]
+    assert isinstance(totals, tuple)
+    accepted, duplicates = totals
     assert stored_events(database, org.id) == len(sent)  # every event once: none lost, none doubled
     assert accepted + duplicates == len(sent) and accepted >= len(sent) - 50 * duplicates
     assert {u["name"]: u["totalUsage"] for u in report["usages"]}["cx1"] == "400"
@@ -224,8 +226,8 @@ def test_a_full_disk_refuses_writes_with_a_503_and_still_serves_reports(tmp_path
 def test_a_correlation_id_is_taken_only_when_short_and_plain(tmp_path: Path) -> None:
     with sqlite_server(tmp_path) as served:
         def sent(correlation: str | bytes) -> str:
-            answer = httpx.get(f"{served.base}{REPORT}", params=OCTOBER,
-                               headers={**served.headers, "ININ-Correlation-Id": correlation})
+            headers: dict[str, str | bytes] = {**served.headers, "ININ-Correlation-Id": correlation}
+            answer = httpx.get(f"{served.base}{REPORT}", params=OCTOBER, headers=headers)  # type: ignore[arg-type]  # httpx sends bytes as they are
             assert answer.status_code == 200
             return answer.headers["ININ-Correlation-Id"]
 

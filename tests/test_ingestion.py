@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+from billable.store.database import Database
 import pytest
-from conftest import CATALOG, INGESTED_AT, event, maintenance_counts
+from conftest import CATALOG, event, INGESTED_AT, maintenance_counts, MakeOrg, Org
 from sqlalchemy import func, select
 
 from billable.rules.errors import InvalidEvents, NotFound
@@ -18,24 +20,24 @@ OCTOBER = Period.parse("2026-10-01", "2026-11-01")
 AFTER = parse_instant("2026-11-15T00:00:00Z")
 
 
-def stored_count(org) -> int:  # type: ignore[no-untyped-def]
+def stored_count(org: Org) -> int:
     with org.database.read() as conn:
         return conn.execute(select(func.count()).select_from(events).where(events.c.org_id == org.id)).scalar_one()
 
 
-def session_rows(org, user: str) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+def session_rows(org: Org, user: str) -> list[tuple[int, int]]:
     with org.database.read() as conn:
         query = select(sessions.c.started_at, sessions.c.ended_at).where(
             sessions.c.org_id == org.id, sessions.c.user_id == user
         ).order_by(sessions.c.ended_at)
-        return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+        return [tuple(row) for row in conn.execute(query)]
 
 
 def t(text: str) -> int:
     return parse_instant(text)
 
 
-def test_a_bad_event_stores_nothing(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_event_stores_nothing(make_org: MakeOrg) -> None:
     org = make_org()
     batch = [event("user.login", "ann", "2026-10-01T08:00:00Z"), event("user.login", "ann", "not a time")]
     with pytest.raises(InvalidEvents) as invalid:
@@ -45,7 +47,7 @@ def test_a_bad_event_stores_nothing(make_org) -> None:  # type: ignore[no-untype
     assert session_rows(org, "ann") == []
 
 
-def test_duplicates_inside_and_across_batches(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_duplicates_inside_and_across_batches(make_org: MakeOrg) -> None:
     org = make_org()
     login = event("user.login", "ann", "2026-10-01T08:00:00Z", id="a")
     logout = event("user.logout", "ann", "2026-10-01T09:00:00Z", id="b")
@@ -56,7 +58,7 @@ def test_duplicates_inside_and_across_batches(make_org) -> None:  # type: ignore
     assert stored_count(org) == 3
 
 
-def test_a_duplicate_with_other_content_changes_nothing(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_duplicate_with_other_content_changes_nothing(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([event("user.login", "ann", "2026-10-01T08:00:00Z", id="a", email="ann@x.com")])
     result = org.ingest([event("user.login", "ann", "2026-10-01T07:00:00Z", id="a", email="other@x.com")])
@@ -66,7 +68,7 @@ def test_a_duplicate_with_other_content_changes_nothing(make_org) -> None:  # ty
         assert conn.execute(select(users.c.email).where(users.c.org_id == org.id)).scalar_one() == "ann@x.com"
 
 
-def test_a_batch_sent_again_after_a_crash_adds_nothing(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_sent_again_after_a_crash_adds_nothing(make_org: MakeOrg) -> None:
     org = make_org()
     batch = [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1")]
     batch += [event("user.login", "ann", f"2026-10-0{d}T08:00:00Z") for d in range(1, 8)]
@@ -81,7 +83,7 @@ def test_a_batch_sent_again_after_a_crash_adds_nothing(make_org) -> None:  # typ
     assert stored_count(org) == len(batch)
 
 
-def test_a_late_event_takes_its_place_by_time(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_late_event_takes_its_place_by_time(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([event("user.login", "ann", "2026-10-01T08:00:00Z"), event("user.logout", "ann", "2026-10-01T12:00:00Z")])
     org.ingest([event("user.login", "ann", "2026-10-01T14:00:00Z")])
@@ -97,7 +99,7 @@ def test_a_late_event_takes_its_place_by_time(make_org) -> None:  # type: ignore
     ]
 
 
-def test_equal_times_keep_arrival_order(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_equal_times_keep_arrival_order(make_org: MakeOrg) -> None:
     org = make_org()
     at = "2026-10-01T08:00:00Z"
     org.ingest([event("user.login", "ann", "2026-10-01T07:00:00Z"), event("user.logout", "ann", at)])
@@ -105,7 +107,7 @@ def test_equal_times_keep_arrival_order(make_org) -> None:  # type: ignore[no-un
     assert session_rows(org, "ann") == [(t("2026-10-01T07:00Z"), t(at)), (t(at), OPEN)]
 
 
-def test_latest_email_by_time_names_the_user(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_latest_email_by_time_names_the_user(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([event("user.updated", "ann", "2026-10-05T00:00:00Z", email="new@x.com")])
     org.ingest([event("user.login", "ann", "2026-10-01T00:00:00Z", email="old@x.com")])  # late, older
@@ -113,13 +115,13 @@ def test_latest_email_by_time_names_the_user(make_org) -> None:  # type: ignore[
         assert conn.execute(select(users.c.email).where(users.c.org_id == org.id)).scalar_one() == "new@x.com"
 
 
-def test_unknown_organization(database) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_organization(database: Database) -> None:
     with pytest.raises(NotFound):
         with database.write() as conn:
             ingest(conn, "no-such-org", [event("user.login", "ann", "2026-10-01T08:00:00Z")], CATALOG, AFTER)
 
 
-def test_organizations_do_not_see_each_other(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_organizations_do_not_see_each_other(make_org: MakeOrg) -> None:
     first, second = make_org(), make_org()
     shared = [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1", id="x"),
               event("user.login", "ann", "2026-10-02T08:00:00Z", id="y")]
@@ -131,7 +133,7 @@ def test_organizations_do_not_see_each_other(make_org) -> None:  # type: ignore[
     assert [u.name for u in report.usages] == ["cx1"]
 
 
-def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org: MakeOrg, database: Database) -> None:
     """Crossing a doubling point refreshes planner statistics; on PostgreSQL the derived
     tables are then vacuumed after the commit (index-only scans of sessions need it)."""
     from sqlalchemy import text
@@ -150,7 +152,7 @@ def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org, database) 
             assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'")).scalar_one() > 0
 
 
-def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org: MakeOrg, database: Database) -> None:
     """The keys a batch rebuilds, and the users a report reads sessions of, go through
     temporary tables that live as long as the connection: what one batch or report
     leaves there must not be read by the next ones."""
@@ -161,7 +163,7 @@ def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org, da
 
     org = make_org("concurrent")
 
-    def size(conn, table: str) -> int:  # type: ignore[no-untyped-def]
+    def size(conn: Connection, table: str) -> int:
         # A deleted row still takes room on PostgreSQL; SQLite frees it, so rows are counted there.
         query = f"SELECT pg_relation_size('{table}')" if database.is_postgresql else f"SELECT count(*) FROM {table}"
         return conn.execute(text(query)).scalar_one()

@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timezone
 
 import PureCloudPlatformClientV2 as genesys
-from conftest import CATALOG, INGESTED_AT, close_official, new_client, running_server
+from conftest import CATALOG, close_official, INGESTED_AT, MakeOrg, new_client, running_server
 from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import Period
@@ -17,7 +17,7 @@ from billable.store.organizations import get_organization
 START, END = datetime(2026, 10, 1, tzinfo=timezone.utc), datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
-def as_sent(report: genesys.BillingUsageReport) -> dict:  # type: ignore[type-arg]
+def as_sent(report: genesys.BillingUsageReport) -> dict:
     """The SDK's model back in the wire's shape, to compare with the service's body."""
     return {
         "id": report.id,
@@ -34,7 +34,7 @@ def as_sent(report: genesys.BillingUsageReport) -> dict:  # type: ignore[type-ar
     }
 
 
-def test_login_and_report(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_login_and_report(make_org: MakeOrg) -> None:
     org = make_org("hourly")
     org.ingest([e for example in WORKED_EXAMPLES for e in example()[1]])
     client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
@@ -58,7 +58,7 @@ def test_login_and_report(make_org) -> None:  # type: ignore[no-untyped-def]
     assert {u.name for u in answer.usages} >= {"cx1", "cx2", "edge"}
 
 
-def test_wrong_secret_is_refused(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_secret_is_refused(make_org: MakeOrg) -> None:
     org = make_org()
     client_id, _ = new_client(org.database, org.id)
     with running_server(org.database.url) as base:

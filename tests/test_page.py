@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import new_client, running_server
+from conftest import MakeOrg, new_client, running_server
 from playwright.sync_api import Page, expect, sync_playwright
 
 from billable.generator import Workload, generate
@@ -23,7 +23,7 @@ OCTOBER = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
 
 
 @pytest.fixture
-def page():  # type: ignore[no-untyped-def]
+def page():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
@@ -39,7 +39,7 @@ def sign_in(page: Page, base: str, client_id: str, secret: str) -> None:
     page.click("#sign-in button[type=submit]")
 
 
-def test_read_the_bill(page: Page, make_org, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_read_the_bill(page: Page, make_org: MakeOrg, tmp_path: Path) -> None:
     org = make_org("concurrent")
     for batch in [list(generate(Workload(users=25, days=31, start=parse_instant("2026-10-01", allow_date=True))))]:
         org.ingest(batch)
@@ -92,7 +92,7 @@ def test_read_the_bill(page: Page, make_org, tmp_path: Path) -> None:  # type: i
         assert downloaded == cli.stdout
 
 
-def test_messages_for_permissions_and_expired_sessions(page: Page, make_org) -> None:  # type: ignore[no-untyped-def]
+def test_messages_for_permissions_and_expired_sessions(page: Page, make_org: MakeOrg) -> None:
     org = make_org()
     ingest_only = new_client(org.database, org.id, "billing:usage:ingest")
     with running_server(org.database.url, token_ttl_seconds="60") as base:
@@ -112,7 +112,7 @@ def test_messages_for_permissions_and_expired_sessions(page: Page, make_org) -> 
         expect(page.locator("#sign-in-panel")).to_be_visible()
 
 
-def test_rate_limit_message(page: Page, make_org) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_message(page: Page, make_org: MakeOrg) -> None:
     org = make_org()
     reader = new_client(org.database, org.id, "billing:subscription:view")
     with running_server(org.database.url, rate_limit_per_minute="2") as base:
@@ -122,7 +122,7 @@ def test_rate_limit_message(page: Page, make_org) -> None:  # type: ignore[no-un
         expect(page.locator("#message")).to_contain_text("Too many requests")
 
 
-def test_progress_while_in_progress(page: Page, make_org) -> None:  # type: ignore[no-untyped-def]
+def test_progress_while_in_progress(page: Page, make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest(list(generate(Workload(users=5, days=3, start=parse_instant("2026-10-01", allow_date=True)))))
     reader = new_client(org.database, org.id, "billing:subscription:view")

@@ -5,14 +5,15 @@ On PostgreSQL that is the scale-out deployment; on SQLite, two processes on one 
 
 from __future__ import annotations
 
+from billable.store.database import Database
 import httpx
-from conftest import event, new_client, running_server
+from conftest import event, MakeOrg, new_client, running_server
 
 REPORT = "/api/v2/billing/reports/billableusage"
 OCTOBER = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
 
 
-def test_two_processes_share_everything(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_two_processes_share_everything(make_org: MakeOrg, database: Database) -> None:
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import logging
 import threading
 import time
 
-from conftest import CATALOG, INGESTED_AT, Clock, bearer, event, new_client
+from conftest import bearer, CATALOG, Clock, event, INGESTED_AT, MakeClient, MakeOrg, new_client
 
 from billable.rules.instants import Period
 from billable.service.report_desk import BILLABLE_USAGE, DeskSettings, ReportDesk
@@ -23,7 +24,7 @@ def wait_complete(desk: ReportDesk, org_id: str) -> str:
     raise AssertionError("never completed")
 
 
-def test_one_computation_for_identical_requests(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_one_computation_for_identical_requests(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
@@ -51,7 +52,7 @@ def test_one_computation_for_identical_requests(make_org) -> None:  # type: igno
     second.close()
 
 
-def test_a_period_not_over_is_recomputed_as_time_passes(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_period_not_over_is_recomputed_as_time_passes(make_org: MakeOrg) -> None:
     org = make_org("hourly")
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
@@ -66,7 +67,7 @@ def test_a_period_not_over_is_recomputed_as_time_passes(make_org) -> None:  # ty
     desk.close()
 
 
-def test_access_log_has_one_line_per_request(make_org, make_client, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_access_log_has_one_line_per_request(make_org: MakeOrg, make_client: MakeClient, caplog: pytest.LogCaptureFixture) -> None:
     import json
 
     org = make_org()
@@ -83,7 +84,7 @@ def test_access_log_has_one_line_per_request(make_org, make_client, caplog) -> N
     assert line["durationMs"] > 0
 
 
-def test_a_body_is_read_from_the_store_only_when_it_changed(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_is_read_from_the_store_only_when_it_changed(make_org: MakeOrg) -> None:
     from sqlalchemy import update
 
     from billable.store.tables import computed_reports
@@ -107,7 +108,7 @@ def test_a_body_is_read_from_the_store_only_when_it_changed(make_org) -> None:  
     other.close()
 
 
-def test_bodies_held_in_memory_stay_within_the_budget(make_org) -> None:  # type: ignore[no-untyped-def]
+def test_bodies_held_in_memory_stay_within_the_budget(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])

@@ -7,12 +7,13 @@ and has stored it, then changes what it is computed under and reads it again.
 
 from __future__ import annotations
 
+from billable.store.database import Database
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
-from conftest import CATALOG, Org, event, new_client, running_server
+from conftest import CATALOG, event, MakeOrg, new_client, Org, running_server
 from sqlalchemy import update
 
 from billable.rules.catalog import LicensingModel
@@ -27,7 +28,7 @@ WEM_IN_BASE = (Path(__file__).parents[1] / "src/billable/rules/default_catalog.t
     'name = "wem2"\nfamily = "wem"\nrank = 2', 'name = "wem2"\nfamily = "base"\nrank = 7')
 
 
-def _usage_org(make_org, model: str = "named") -> Org:  # type: ignore[no-untyped-def]
+def _usage_org(make_org: MakeOrg, model: str = "named") -> Org:
     """ann holds cx1 and wem1, bob holds cx1; both log in on 2 October, for two and three hours."""
     org: Org = make_org(model)
     org.ingest([
@@ -63,7 +64,7 @@ def _billable(database_url: str, *args: str) -> str:
     return done.stdout
 
 
-def test_a_catalog_change_is_never_served_the_old_body(make_org, database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_catalog_change_is_never_served_the_old_body(make_org: MakeOrg, database: Database, tmp_path: Path) -> None:
     org = _usage_org(make_org)
     catalog = tmp_path / "catalog.toml"
     catalog.write_text(WEM_IN_BASE)
@@ -83,7 +84,7 @@ def test_a_catalog_change_is_never_served_the_old_body(make_org, database, tmp_p
         ["cx1", "1"], ["wem1", "1"]]
 
 
-def test_a_model_change_is_served_at_once_by_a_running_server(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_change_is_served_at_once_by_a_running_server(make_org: MakeOrg, database: Database) -> None:
     org = _usage_org(make_org)
     with running_server(database.url) as base:
         headers = _headers(base, org)
@@ -100,7 +101,7 @@ def test_a_model_change_is_served_at_once_by_a_running_server(make_org, database
         assert _totals(base, headers) == {"cx1": "2", "wem1": "1"}
 
 
-def test_a_body_of_other_rules_is_never_served(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_of_other_rules_is_never_served(make_org: MakeOrg, database: Database) -> None:
     """A body stored by a release with other rules (or another body shape) is computed again;
     the same tampered body stored under this release's rules shows that the store is read."""
     org = _usage_org(make_org)
@@ -124,7 +125,7 @@ def test_a_body_of_other_rules_is_never_served(make_org, database) -> None:  # t
         assert _totals(base, headers) == {"cx1": "99"}
 
 
-def test_a_held_body_follows_the_model_of_the_desk_that_stored_it(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_a_held_body_follows_the_model_of_the_desk_that_stored_it(make_org: MakeOrg, database: Database) -> None:
     """Two processes: one holds the named body in memory, the other computes and stores
     the hourly one after the model changed; the first serves the hourly one."""
     org = _usage_org(make_org)

@@ -3,19 +3,20 @@ rate limit under a burst. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from billable.store.database import Database
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from conftest import bearer, event, new_client, running_server
+from conftest import bearer, event, MakeClient, MakeOrg, new_client, running_server
 
 REPORT = "/api/v2/billing/reports/billableusage"
 OCTOBER = {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:00.000Z"}
 LOGIN = {"grant_type": "client_credentials"}
 
 
-def test_a_wrong_secret_takes_as_long_for_an_unknown_client(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_secret_takes_as_long_for_an_unknown_client(make_org: MakeOrg, make_client: MakeClient) -> None:
     """Whether a client id exists cannot be told from how long a refusal takes."""
     org = make_org()
     client = make_client()
@@ -32,7 +33,7 @@ def test_a_wrong_secret_takes_as_long_for_an_unknown_client(make_org, make_clien
     assert min(known, unknown) > 0.005  # both did the scrypt work
 
 
-def test_secrets_and_tokens_are_never_logged(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_secrets_and_tokens_are_never_logged(make_org: MakeOrg, database: Database) -> None:
     org = make_org()
     client_id, secret = new_client(database, org.id)
     with running_server(database.url) as base:
@@ -52,7 +53,7 @@ def test_secrets_and_tokens_are_never_logged(make_org, database) -> None:  # typ
         assert clear not in log  # ... and nothing that lets anyone in
 
 
-def test_one_organization_learns_nothing_of_another(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_one_organization_learns_nothing_of_another(make_org: MakeOrg, make_client: MakeClient) -> None:
     """Through every route and parameter: reports, explanations, ingestion of the same keys."""
     mine, theirs = make_org("concurrent"), make_org("concurrent")
     theirs.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1", id="k1"),
@@ -76,7 +77,7 @@ def test_one_organization_learns_nothing_of_another(make_org, make_client) -> No
     assert [(u["name"], u["totalUsage"]) for u in usages] == [("cx1", "1"), ("edge", "1")]  # ann is still logged in
 
 
-def test_the_rate_limit_holds_under_a_burst(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_the_rate_limit_holds_under_a_burst(make_org: MakeOrg, database: Database) -> None:
     """100 requests at once from 10 threads through two processes: exactly the limit passes."""
     org = make_org()
     client_id, secret = new_client(database, org.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+from typing import Any
 import json
 import os
 import subprocess
@@ -10,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CATALOG, INGESTED_AT, Clock, bearer, event, new_client
+from conftest import bearer, CATALOG, Clock, event, INGESTED_AT, MakeClient, MakeOrg, new_client, Org
 from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import DAY_MS, Period
@@ -23,14 +25,14 @@ OCTOBER = {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00
 ALL_EVENTS = [e for example in WORKED_EXAMPLES for e in example()[1]]
 
 
-def expected_body(org) -> dict:  # type: ignore[no-untyped-def]
+def expected_body(org: Org) -> dict:
     with org.database.read() as conn:
         report = billable_usage_report(conn, get_organization(conn, org.id), Period.parse("2026-10-01", "2026-11-01"),
                                        CATALOG, INGESTED_AT)
     return api_body(org.id, report)
 
 
-def assert_error(answer, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+def assert_error(answer: httpx.Response, status: int, code: str) -> dict:
     assert answer.status_code == status, answer.text
     body = answer.json()
     assert body["code"] == code and body["status"] == status
@@ -41,13 +43,13 @@ def assert_error(answer, status: int, code: str) -> dict:  # type: ignore[no-unt
 
 
 @pytest.fixture
-def org_with_events(make_org):  # type: ignore[no-untyped-def]
+def org_with_events(make_org):
     org = make_org("concurrent")
     org.ingest(ALL_EVENTS)
     return org
 
 
-def test_token_and_report(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_token_and_report(org_with_events: Any, make_client: MakeClient) -> None:
     org, client = org_with_events, make_client()
     headers = bearer(client, *new_client(org.database, org.id))
     answer = client.get(REPORT, params=OCTOBER, headers=headers)
@@ -56,7 +58,7 @@ def test_token_and_report(org_with_events, make_client) -> None:  # type: ignore
     assert answer.json()["selfUri"] == f"{REPORT}?startDate=2026-10-01T00:00:00.000Z&endDate=2026-11-01T00:00:00.000Z"
 
 
-def test_a_report_is_sent_compressed_to_a_client_that_accepts_gzip(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_is_sent_compressed_to_a_client_that_accepts_gzip(org_with_events: Any, make_client: MakeClient) -> None:
     org, client = org_with_events, make_client()
     headers = bearer(client, *new_client(org.database, org.id))
     for _ in range(2):  # computed, then served from memory
@@ -74,14 +76,14 @@ def test_a_report_is_sent_compressed_to_a_client_that_accepts_gzip(org_with_even
 
 @pytest.mark.parametrize("start", ["2026-10-01T00:00:00Z", "2026-10-01T00:00:00.000Z", "2026-10-01T02:00:00+02:00",
                                    "2026-10-01T00:00:00", "2026-10-01", "2026-10-01T00:00:00+00:00"])
-def test_every_date_form(start: str, org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_every_date_form(start: str, org_with_events: Any, make_client: MakeClient) -> None:
     org, client = org_with_events, make_client()
     headers = bearer(client, *new_client(org.database, org.id))
     answer = client.get(REPORT, params={"startDate": start, "endDate": "2026-11-01"}, headers=headers)
     assert answer.json() == expected_body(org)
 
 
-def test_token_errors(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_token_errors(org_with_events: Any, make_client: MakeClient) -> None:
     org, client = org_with_events, make_client()
     client_id, secret = new_client(org.database, org.id)
     form = {"grant_type": "client_credentials"}
@@ -98,7 +100,7 @@ def test_token_errors(org_with_events, make_client) -> None:  # type: ignore[no-
     assert answer.json()["expires_in"] == 86400
 
 
-def test_authentication_and_permission_errors(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_authentication_and_permission_errors(org_with_events: Any, make_client: MakeClient) -> None:
     org, clock = org_with_events, Clock(INGESTED_AT)
     client = make_client(clock)
     assert_error(client.get(REPORT, params=OCTOBER), 401, "authentication.required")
@@ -115,7 +117,7 @@ def test_authentication_and_permission_errors(org_with_events, make_client) -> N
     assert_error(client.get(REPORT, params=OCTOBER, headers=read_only), 401, "bad.credentials")
 
 
-def test_bad_parameters(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_bad_parameters(org_with_events: Any, make_client: MakeClient) -> None:
     org, client = org_with_events, make_client()
     headers = bearer(client, *new_client(org.database, org.id))
     cases = [
@@ -130,7 +132,7 @@ def test_bad_parameters(org_with_events, make_client) -> None:  # type: ignore[n
         assert [d["fieldName"] for d in body["details"]] == [field]
 
 
-def test_not_found_and_correlation(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_not_found_and_correlation(make_client: MakeClient) -> None:
     client = make_client()
     answer = client.get("/api/v2/nothing", headers={"ININ-Correlation-Id": "trace-me"})
     body = assert_error(answer, 404, "not.found")
@@ -138,7 +140,7 @@ def test_not_found_and_correlation(make_client) -> None:  # type: ignore[no-unty
     assert client.get("/openapi.json").headers["ININ-Correlation-Id"]
 
 
-def test_ingestion(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_ingestion(make_org: MakeOrg, make_client: MakeClient) -> None:
     org = make_org()
     client = make_client(max_body_bytes=4096, max_events=3)
     headers = bearer(client, *new_client(org.database, org.id))
@@ -164,7 +166,7 @@ def test_ingestion(make_org, make_client) -> None:  # type: ignore[no-untyped-de
     assert client.post(url, json=bad[:1], headers=headers).json() == {"accepted": 1, "duplicates": 0}
 
 
-def test_in_progress_then_complete(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_in_progress_then_complete(org_with_events: Any, make_client: MakeClient) -> None:
     org, client = org_with_events, make_client(report_budget_seconds=0)
     headers = bearer(client, *new_client(org.database, org.id))
     first = client.get(REPORT, params=OCTOBER, headers=headers).json()
@@ -178,7 +180,7 @@ def test_in_progress_then_complete(org_with_events, make_client) -> None:  # typ
     assert answer == expected_body(org)
 
 
-def test_cache_follows_ingestion_by_http_and_by_cli(make_org, make_client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cache_follows_ingestion_by_http_and_by_cli(make_org: MakeOrg, make_client: MakeClient, tmp_path: Path) -> None:
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
@@ -206,7 +208,7 @@ def test_cache_follows_ingestion_by_http_and_by_cli(make_org, make_client, tmp_p
     assert cx_users() == {"cx1": "2", "cx2": "1"}
 
 
-def test_organizations_are_isolated(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_organizations_are_isolated(make_org: MakeOrg, make_client: MakeClient) -> None:
     first, second = make_org(), make_org()
     client = make_client()
     first_headers = bearer(client, *new_client(first.database, first.id))
@@ -221,7 +223,7 @@ def test_organizations_are_isolated(make_org, make_client) -> None:  # type: ign
     assert client.get(REPORT, params=OCTOBER, headers=second_headers).json()["usages"] == []
 
 
-def test_rate_limit(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit(make_org: MakeOrg, make_client: MakeClient) -> None:
     org = make_org()
     clock = Clock(INGESTED_AT)
     client = make_client(clock, rate_limit_per_minute=5)
@@ -240,7 +242,7 @@ def test_rate_limit(make_org, make_client) -> None:  # type: ignore[no-untyped-d
     assert client.get(REPORT, params=OCTOBER, headers=other).status_code == 200
 
 
-def test_unexpected_errors_hide_their_trace(empty_url: str, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_unexpected_errors_hide_their_trace(empty_url: str, caplog: pytest.LogCaptureFixture) -> None:
     from fastapi.testclient import TestClient
 
     from billable.server import Settings, create_app
@@ -253,7 +255,7 @@ def test_unexpected_errors_hide_their_trace(empty_url: str, caplog) -> None:  # 
     assert body["contextId"] in caplog.text  # the log has the trace, under the same id
 
 
-def test_openapi_describes_every_route(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_openapi_describes_every_route(make_client: MakeClient) -> None:
     document = make_client().get("/openapi.json").json()
     paths = document["paths"]
     assert set(paths) >= {"/oauth/token", REPORT, "/api/v2/billing/events"}
@@ -264,7 +266,7 @@ def test_openapi_describes_every_route(make_client) -> None:  # type: ignore[no-
     assert "HTTPBearer" in document["components"]["securitySchemes"]
 
 
-def test_tokens_are_stored_hashed_and_forgotten_after_expiry(make_org, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_are_stored_hashed_and_forgotten_after_expiry(make_org: MakeOrg, make_client: MakeClient) -> None:
     from sqlalchemy import select
 
     from billable.store.tables import access_tokens, oauth_clients
@@ -285,7 +287,7 @@ def test_tokens_are_stored_hashed_and_forgotten_after_expiry(make_org, make_clie
     assert len(left) == 1 and left[0] > clock.now
 
 
-def test_openapi_event_schema_follows_the_catalog(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_openapi_event_schema_follows_the_catalog(make_client: MakeClient) -> None:
     document = make_client(max_events=500).get("/openapi.json").json()
     schema = document["paths"]["/api/v2/billing/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["maxItems"] == 500
@@ -297,7 +299,7 @@ def test_openapi_event_schema_follows_the_catalog(make_client) -> None:  # type:
     assert variants["device.active"]["properties"]["data"]["required"] == ["deviceType"]
 
 
-def test_the_nul_character_is_refused_everywhere(org_with_events, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_the_nul_character_is_refused_everywhere(org_with_events: Any, make_client: MakeClient) -> None:
     """Found by schemathesis: PostgreSQL text cannot hold NUL, and it reached a query as a 500."""
     client = make_client()
     answer = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("a\x00b", "secret"))

@@ -6,6 +6,7 @@ and latency compared between the start (after a warm-up) and the end: no growth.
 
 from __future__ import annotations
 
+from billable.store.database import Database
 import os
 import statistics
 import threading
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import event, new_client, running_server
+from conftest import event, MakeOrg, new_client, running_server
 
 from billable.rules.instants import format_instant
 
@@ -48,7 +49,7 @@ def recent(rounds: int) -> dict[str, str]:
     return {"startDate": format_instant(end - WINDOW_ROUNDS * ROUND_MS), "endDate": format_instant(end)}
 
 
-def test_no_growth_under_mixed_load(make_org, database) -> None:  # type: ignore[no-untyped-def]
+def test_no_growth_under_mixed_load(make_org: MakeOrg, database: Database) -> None:
     org = make_org("concurrent")
     org.ingest([event("license.assigned", f"u{u}", "2026-09-01T00:00:00Z", product="cx1") for u in range(USERS)])
     client_id, secret = new_client(database, org.id)
