@@ -10,6 +10,7 @@ import time
 from conftest import bearer, CATALOG, Clock, event, INGESTED_AT, MakeClient, MakeOrg, new_client
 
 from billable.rules.instants import Period
+from billable.rules.wire import compact_json
 from billable.service.report_desk import BILLABLE_USAGE, DeskSettings, ReportDesk
 
 OCTOBER = Period.parse("2026-10-01", "2026-11-01")
@@ -38,9 +39,13 @@ def test_one_computation_for_identical_requests(make_org: MakeOrg) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert {a.status for a in answers} <= {"InProgress", "Complete"}
     body = wait_complete(second, org.id)
     assert wait_complete(first, org.id) == body
+    # Four answers, each the finished report or the InProgress body of the same report.
+    pending = BILLABLE_USAGE.pending(org.id, OCTOBER)
+    assert len(answers) == 4
+    for answer in answers:
+        assert (answer.status, answer.body.text) in {("Complete", body), ("InProgress", compact_json(pending).decode())}
     assert first.computations + second.computations == 1
     # A new event makes the stored report stale: exactly one more computation.
     org.ingest([event("license.assigned", "bob", "2026-09-01T00:00:00Z", product="cx2"),

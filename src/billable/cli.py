@@ -1,4 +1,5 @@
-"""The ``billable`` command line (api.md, "Command line")."""
+"""The ``billable`` command line (README.md, "The command line"): each command parses its
+options, calls the service and prints the answer."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import cached_property
 from enum import Enum
 from importlib import resources
@@ -66,6 +67,13 @@ class Catalog:
     @property
     def families(self) -> tuple[str, ...]:
         return tuple(sorted({p.family for p in self.user_products}))
+
+    @staticmethod
+    def charged(held: Iterable[UserProduct]) -> UserProduct:
+        """Of the products of one family a user held in a period, the one charged: the
+        highest rank (billing-rules.md). The store's SQL applies it as ``max`` of the ranks
+        the catalog gives, and ``product_of_rank`` turns that rank back into the product."""
+        return max(held, key=lambda product: product.rank)
 
     def product_of_rank(self, family: str, rank: int) -> UserProduct:
         return next(p for p in self.user_products if p.family == family and p.rank == rank)

@@ -63,7 +63,8 @@ def explain(
         elif not present:
             families.append(FamilyCharge(family, None, None, NOT_LOGGED_IN))
         else:
-            product, holding = max(held, key=lambda pair: pair[0].rank)
+            product = catalog.charged(product for product, _ in held)
+            holding = next(holding for held_product, holding in held if held_product == product)
             families.append(FamilyCharge(family, product.name, holding, None))
     billed = any(f.reason is None for f in families)
     reason = None if billed else (NOT_LOGGED_IN if not present else NO_LICENSE)

@@ -18,6 +18,7 @@ from billable.server.access_log import CorrelationAndAccessLog
 from billable.server.models import event_batch_schema
 from billable.server.routes import EVENTS_PATH, router
 from billable.server.settings import Settings
+from billable.server.state import ServerState
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import DeskSettings, ReportDesk
 from billable.store import ratelimits
@@ -67,12 +68,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         description="Billable usage of licenses and devices, wire-compatible with the Genesys Cloud billing API.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.database = database
-    app.state.rate_limit = RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60)
-    app.state.catalog = catalog
-    app.state.clock = clock
-    app.state.desk = desk
+    app.state.server = ServerState(settings, database, catalog, clock, desk,
+                                   RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60))
     errors.install(app)
     app.include_router(router)
     app.include_router(health.router)

@@ -1,19 +1,62 @@
-"""Bearer tokens, permissions and the rate limit, as route dependencies."""
+"""Credentials: the client-credentials login's form and Basic header, bearer tokens,
+permissions and the rate limit, as route dependencies."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from billable.server.errors import ApiError
+from billable.server.state import ServerState, server_state
 from billable.service.access import grant_of, token_hash
-from billable.service.rate_limit import RateLimit
 from billable.store.tokens import TokenGrant
 
+FORM = "application/x-www-form-urlencoded"
 _bearer = HTTPBearer(auto_error=False, description="a token from POST /oauth/token")
+
+
+def media_type(request: Request) -> str:
+    """The request's media type, without parameters, in lower case ('' when none was sent)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """What a client-credentials login sent."""
+
+    grant_type: str
+    client_id: str
+    client_secret: str
+
+
+async def login_request(request: Request) -> LoginRequest:
+    """The login's form, with the client's id and secret from HTTP Basic (or, failing that,
+    from the form, as RFC 6749 allows)."""
+    if media_type(request) != FORM:
+        raise ApiError(415, f"send the form as {FORM}")
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+    client_id, client_secret = _basic_credentials(request.headers.get("authorization", ""))
+    return LoginRequest(form.get("grant_type", ""), client_id or form.get("client_id", ""),
+                        client_secret or form.get("client_secret", ""))
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return "", ""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    client_id, _, client_secret = decoded.partition(":")
+    return client_id, client_secret
 
 
 def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
@@ -23,29 +66,28 @@ def bearer_token(credentials: HTTPAuthorizationCredentials | None = Depends(_bea
     return credentials.credentials.strip()
 
 
-def requires(*accepted: str) -> Callable[[Request, str], Awaitable[TokenGrant]]:
+def requires(*accepted: str) -> Callable[..., Awaitable[TokenGrant]]:
     """A dependency admitting a valid token that holds any of ``accepted``, within the rate limit."""
 
-    async def dependency(request: Request, token: str = Depends(bearer_token)) -> TokenGrant:
-        return await run_in_threadpool(authorize, request, token, accepted)
+    async def dependency(request: Request, token: str = Depends(bearer_token),
+                         state: ServerState = Depends(server_state)) -> TokenGrant:
+        return await run_in_threadpool(authorize, request, state, token, accepted)
 
     return dependency
 
 
-def authorize(request: Request, token: str, accepted: tuple[str, ...]) -> TokenGrant:
+def authorize(request: Request, state: ServerState, token: str, accepted: tuple[str, ...]) -> TokenGrant:
     """What ``requires`` checks, for a route that checks in the same thread as its work:
     the grant of the token, the rate limit, the permission. It blocks: not on the event loop."""
-    app = request.app.state
-    now = app.clock()
-    with app.database.read_one() as conn:
+    now = state.clock()
+    with state.database.read_one() as conn:
         grant = grant_of(conn, token, now)
     if grant is None:
         raise ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
-    rate_limit: RateLimit = app.rate_limit
-    verdict = rate_limit.count(token_hash(token), now)
+    verdict = state.rate_limit.count(token_hash(token), now)
     if not verdict.allowed:
         seconds = verdict.retry_after_seconds
-        raise ApiError(429, f"rate limit of {rate_limit.limit} requests per minute reached; retry in {seconds} s",
+        raise ApiError(429, f"rate limit of {state.rate_limit.limit} requests per minute reached; retry in {seconds} s",
                        headers={"Retry-After": str(seconds)})
     request.state.org_id = grant.org_id
     if not set(accepted) & set(grant.permissions):

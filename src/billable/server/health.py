@@ -7,12 +7,12 @@ process should be sent no traffic (503, ``service.unavailable``, with ``Retry-Af
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from billable.server.errors import ErrorBody
 from billable.server.models import Health
-from billable.store.database import Database
+from billable.server.state import ServerState, server_state
 
 router = APIRouter(tags=["health"])
 
@@ -24,8 +24,7 @@ async def live() -> Health:
 
 
 @router.get("/health/ready", response_model=Health, responses={503: {"model": ErrorBody, "description": "not ready"}})
-async def ready(request: Request) -> Health:
+async def ready(state: ServerState = Depends(server_state)) -> Health:
     """The process can serve: its database answers."""
-    database: Database = request.app.state.database
-    await run_in_threadpool(database.check)
+    await run_in_threadpool(state.database.check)
     return Health(status="UP")

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from billable.rules.catalog import Catalog
+from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, MAX_EMAIL, MAX_TEXT, UNASSIGNED, USER_UPDATED
 
 
 class BillingUsageResource(BaseModel):
@@ -133,8 +134,8 @@ class ProductCatalog(BaseModel):
 def event_batch_schema(catalog: Catalog, max_events: int) -> dict[str, Any]:
     """The JSON schema of an ingestion body, as precise as the validation (but for the
     rule that a time may not be later than now plus 5 minutes)."""
-    text = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": r"\S"}
-    email = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 320, "pattern": r"\S"}, {"type": "null"}]}
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": r"\S"}
+    email = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_EMAIL, "pattern": r"\S"}, {"type": "null"}]}
     products = {"type": "string", "enum": [p.name for p in catalog.user_products]}
     devices = {"type": "string", "enum": [d.name for d in catalog.device_types]}
 
@@ -159,11 +160,11 @@ def event_batch_schema(catalog: Catalog, max_events: int) -> dict[str, Any]:
         "type": "array",
         "maxItems": max_events,
         "items": {"oneOf": [
-            variant("user.login", {"email": email}, []),
-            variant("user.logout", {"email": email}, []),
-            variant("license.assigned", {"product": products, "email": email}, ["product"]),
-            variant("license.unassigned", {"product": products}, ["product"]),
-            variant("device.active", {"deviceType": devices}, ["deviceType"]),
-            variant("user.updated", {"email": email["anyOf"][0]}, ["email"]),
+            variant(LOGIN, {"email": email}, []),
+            variant(LOGOUT, {"email": email}, []),
+            variant(ASSIGNED, {"product": products, "email": email}, ["product"]),
+            variant(UNASSIGNED, {"product": products}, ["product"]),
+            variant(DEVICE_ACTIVE, {"deviceType": devices}, ["deviceType"]),
+            variant(USER_UPDATED, {"email": email["anyOf"][0]}, ["email"]),
         ]},
     }

@@ -1,22 +1,23 @@
-"""The routes of api.md: OAuth token, reports, explanations, the catalog, event ingestion."""
+"""The HTTP routes (README.md, "The API"; docs/beyond-genesys.md): OAuth token, reports,
+explanations, the catalog, event ingestion."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from billable.rules.catalog import LicensingModel
 from billable.rules.errors import InvalidCredentials, PayloadTooLarge
+from billable.rules.events import MAX_TEXT
+from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period
 from billable.rules.wire import parse_json
-from billable.server.auth import authorize, bearer_token, requires
+from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import (
     BillingUsageReport,
@@ -27,12 +28,13 @@ from billable.server.models import (
     ProductCatalog,
     TokenAnswer,
 )
-from billable.service.access import issue_token
+from billable.server.state import ServerState, server_state
+from billable.service.access import IssuedToken, issue_token
 from billable.service.explanations import explain_user
-from billable.service.ingestion import ingest
+from billable.service.ingestion import IngestResult, ingest
 from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
 from billable.service.presentation import explanation_body, products_body
-from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportDesk, ReportKind
+from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportKind
 from billable.store.organizations import get_organization
 from billable.store.tokens import TokenGrant
 
@@ -76,21 +78,16 @@ async def page() -> FileResponse:
         }
     },
 )
-async def token(request: Request) -> JSONResponse:
+async def token(login: LoginRequest = Depends(login_request), state: ServerState = Depends(server_state)
+                ) -> JSONResponse:
     """Client credentials: HTTP Basic ``client_id:client_secret``, form ``grant_type=client_credentials``."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise ApiError(415, "send the form as application/x-www-form-urlencoded")
-    form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-    if form.get("grant_type") != "client_credentials":
+    if login.grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
-    client_id, client_secret = _basic_credentials(request.headers.get("authorization", ""))
-    client_id = client_id or form.get("client_id", "")
-    client_secret = client_secret or form.get("client_secret", "")
-    state = request.app.state
 
-    def issue() -> Any:
+    def issue() -> IssuedToken:
         with state.database.write() as conn:
-            return issue_token(conn, client_id, client_secret, state.clock(), state.settings.token_ttl_seconds)
+            return issue_token(conn, login.client_id, login.client_secret, state.clock(),
+                               state.settings.token_ttl_seconds)
 
     try:
         issued = await run_in_threadpool(issue)
@@ -98,18 +95,6 @@ async def token(request: Request) -> JSONResponse:
         return _oauth_error(401, "invalid_client", str(error))
     return JSONResponse({"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in},
                         headers={"Cache-Control": "no-store"})
-
-
-def _basic_credentials(header: str) -> tuple[str, str]:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return "", ""
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    client_id, _, client_secret = decoded.partition(":")
-    return client_id, client_secret
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
@@ -145,14 +130,13 @@ def period_query(
     return _period(startDate, endDate)
 
 
-async def _served(request: Request, kind: ReportKind, token: str, period: Period) -> Response:
+async def _served(request: Request, state: ServerState, kind: ReportKind, token: str, period: Period) -> Response:
     """A report: the token checked and the report looked up in one trip to a worker thread
     (the trip costs more than the look-up of a report already computed)."""
 
     def answer() -> Answer:
-        grant = authorize(request, token, READ_REPORTS)
-        desk: ReportDesk = request.app.state.desk
-        return desk.answer(kind, grant.org_id, period)
+        grant = authorize(request, state, token, READ_REPORTS)
+        return state.desk.answer(kind, grant.org_id, period)
 
     body = (await run_in_threadpool(answer)).body
     if _accepts_gzip(request.headers.get("accept-encoding", "")):
@@ -170,13 +154,14 @@ async def billable_usage(
     request: Request,
     token: str = Depends(bearer_token),
     period: Period = Depends(period_query),
+    state: ServerState = Depends(server_state),
 ) -> Response:
     """The billable usages of the token's organization for ``[startDate, endDate)``.
 
     Answers ``status: InProgress`` with no usages when the report is not ready within the
     server's budget; repeat the same request until it answers ``Complete``.
     """
-    return await _served(request, BILLABLE_USAGE, token, period)
+    return await _served(request, state, BILLABLE_USAGE, token, period)
 
 
 @router.get(
@@ -189,11 +174,12 @@ async def concurrent_usage(
     request: Request,
     token: str = Depends(bearer_token),
     period: Period = Depends(period_query),
+    state: ServerState = Depends(server_state),
 ) -> Response:
     """Daily and period concurrency peaks per product billed under the concurrent or hourly
     model; the period peak equals the product's concurrent totalUsage. InProgress like the
     billable usage report."""
-    return await _served(request, CONCURRENT_USAGE, token, period)
+    return await _served(request, state, CONCURRENT_USAGE, token, period)
 
 
 @router.get(
@@ -203,16 +189,16 @@ async def concurrent_usage(
     responses=_errors(400, 401, 403, 404, 429, 500, 503),
 )
 async def explain(
-    request: Request,
     grant: TokenGrant = Depends(requires(*READ_REPORTS)),
     period: Period = Depends(period_query),
-    userId: str = Query(min_length=1, max_length=256, pattern=r"^[^\x00]+$", description="the user id (the events' subject)"),
+    userId: str = Query(min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00]+$",
+                        description="the user id (the events' subject)"),
+    state: ServerState = Depends(server_state),
 ) -> JSONResponse:
     """Why one user is or is not billed: per family the charge and the holding that set it,
     the first billable login and its session, time logged in; or the reason."""
-    state = request.app.state
 
-    def compute() -> Any:
+    def compute() -> UserExplanation:
         with state.database.read() as conn:
             return explain_user(conn, grant.org_id, userId, period, state.catalog, state.clock())
 
@@ -225,11 +211,11 @@ async def explain(
     response_model=ProductCatalog,
     responses=_errors(401, 403, 429, 500, 503),
 )
-async def products(request: Request, grant: TokenGrant = Depends(requires(*READ_REPORTS))) -> JSONResponse:
+async def products(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
+                   state: ServerState = Depends(server_state)) -> JSONResponse:
     """The product catalog, with the model each product is billed under in this organization."""
-    state = request.app.state
 
-    def model() -> Any:
+    def model() -> LicensingModel:
         with state.database.read() as conn:
             return get_organization(conn, grant.org_id).model
 
@@ -249,10 +235,10 @@ async def products(request: Request, grant: TokenGrant = Depends(requires(*READ_
         }
     },
 )
-async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(INGEST_EVENTS))) -> JSONResponse:
+async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(INGEST_EVENTS)),
+                        state: ServerState = Depends(server_state)) -> JSONResponse:
     """Store a batch of CloudEvents: all or nothing, duplicates skipped, answered after commit."""
-    state = request.app.state
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() not in EVENT_TYPES:
+    if media_type(request) not in EVENT_TYPES:
         raise ApiError(415, f"send the events as one of {', '.join(EVENT_TYPES)}")
     raw = await _read_limited(request, state.settings.max_body_bytes)
     try:
@@ -265,7 +251,7 @@ async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(I
     if len(events) > state.settings.max_events:
         raise PayloadTooLarge(f"at most {state.settings.max_events} events per request; this one has {len(events)}")
 
-    def store() -> Any:
+    def store() -> IngestResult:
         with state.database.write() as conn:
             return ingest(conn, grant.org_id, events, state.catalog, state.clock())
 

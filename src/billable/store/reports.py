@@ -42,7 +42,8 @@ class ChargedUser:
 
 
 def _charged(org_id: str, catalog: Catalog, start: int, cut: int) -> CTE:
-    """Per user and family: the highest rank held in ``[start, cut)``, for users logged in then."""
+    """Per user and family: the highest rank held in ``[start, cut)`` (``Catalog.charged``),
+    for users logged in then."""
     family = case({p.name: p.family for p in catalog.user_products}, value=holdings.c.product).label("family")
     rank = case({p.name: p.rank for p in catalog.user_products}, value=holdings.c.product)
     held = (

@@ -1,0 +1,30 @@
+"""What a server process holds for its requests, and the typed dependency that hands it out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from fastapi import Request
+
+from billable.rules.catalog import Catalog
+from billable.server.settings import Settings
+from billable.service.rate_limit import RateLimit
+from billable.service.report_desk import ReportDesk
+from billable.store.database import Database
+
+
+@dataclass(frozen=True)
+class ServerState:
+    settings: Settings
+    database: Database
+    catalog: Catalog
+    clock: Callable[[], int]
+    desk: ReportDesk
+    rate_limit: RateLimit
+
+
+def server_state(request: Request) -> ServerState:
+    """The state of the app serving ``request`` (a route dependency)."""
+    return cast(ServerState, request.app.state.server)
