@@ -16,6 +16,7 @@ from conftest import bearer, CATALOG, Clock, event, INGESTED_AT, MakeClient, Mak
 from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import DAY_MS, Period
+from billable.service.bodies import BillingUsageReport
 from billable.service.presentation import api_body
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
@@ -25,7 +26,7 @@ OCTOBER = {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00
 ALL_EVENTS = [e for example in WORKED_EXAMPLES for e in example()[1]]
 
 
-def expected_body(org: Org) -> dict:
+def expected_body(org: Org) -> BillingUsageReport:
     with org.database.read() as conn:
         report = billable_usage_report(conn, get_organization(conn, org.id), Period.parse("2026-10-01", "2026-11-01"),
                                        CATALOG, INGESTED_AT)

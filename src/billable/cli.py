@@ -9,7 +9,7 @@ import marshal
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
@@ -68,7 +68,7 @@ class Context:
         return self.database
 
 
-def _print_json(document: dict[str, Any] | list[dict[str, Any]]) -> None:
+def _print_json(document: Mapping[str, object] | Sequence[Mapping[str, object]]) -> None:
     click.echo(json.dumps(document, indent=2))
 
 

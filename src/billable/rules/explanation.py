@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from billable.rules.catalog import Catalog
 from billable.rules.intervals import overlap
 
-UNKNOWN_USER = "unknown.user"
-NOT_LOGGED_IN = "not.logged.in"
-NO_LICENSE = "no.license"
+UNKNOWN_USER: Final = "unknown.user"
+NOT_LOGGED_IN: Final = "not.logged.in"
+NO_LICENSE: Final = "no.license"
+FamilyReason = Literal["no.license", "not.logged.in"]
+Reason = Literal["unknown.user", "not.logged.in", "no.license"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,7 @@ class FamilyCharge:
     family: str
     product: str | None
     holding: tuple[int, int] | None
-    reason: str | None
+    reason: FamilyReason | None
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Explanation:
     first_billable_login: int | None
     session: tuple[int, int] | None  # the session the first billable login belongs to
     families: tuple[FamilyCharge, ...]
-    reason: str | None  # why the user is billed in no family at all
+    reason: Reason | None  # why the user is billed in no family at all
 
     @property
     def billed(self) -> bool:
@@ -67,7 +70,7 @@ def explain(
             holding = next(holding for held_product, holding in held if held_product == product)
             families.append(FamilyCharge(family, product.name, holding, None))
     billed = any(f.reason is None for f in families)
-    reason = None if billed else (NOT_LOGGED_IN if not present else NO_LICENSE)
+    reason: Reason | None = None if billed else (NOT_LOGGED_IN if not present else NO_LICENSE)
     first = present[0] if present and billed else None
     return Explanation(
         user_id,

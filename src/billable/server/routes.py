@@ -19,21 +19,14 @@ from billable.rules.instants import Period
 from billable.rules.wire import parse_json
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
-from billable.server.models import (
-    BillingUsageReport,
-    ConcurrentUsageReport,
-    Explanation,
-    IngestionResult,
-    OAuthError,
-    ProductCatalog,
-    TokenAnswer,
-)
+from billable.server.models import OAuthError, TokenAnswer
 from billable.server.state import ServerState, server_state
 from billable.service.access import IssuedToken, issue_token
+from billable.service.bodies import BillingUsageReport, ConcurrentUsageReport, Explanation, IngestionResult, ProductCatalog
 from billable.service.explanations import explain_user
 from billable.service.ingestion import IngestResult, ingest
 from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
-from billable.service.presentation import explanation_body, products_body
+from billable.service.presentation import explanation_body, ingestion_body, products_body
 from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportKind
 from billable.store.organizations import get_organization
 from billable.store.tokens import TokenGrant
@@ -48,6 +41,16 @@ DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?([Zz]|[ +
 # A report may go out gzip-compressed, so caches must key it by the client's Accept-Encoding.
 _VARY = {"Vary": "Accept-Encoding"}
 _GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
+
+
+CONCURRENT_EXAMPLE = {
+    "id": "0b7c…", "name": "Concurrent usage 2026-10-01T00:00:00.000Z to 2026-10-02T00:00:00.000Z",
+    "startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-10-02T00:00:00.000Z", "status": "Complete",
+    "model": "concurrent",
+    "products": [{"name": "cx1", "peak": 3, "days": [{"date": "2026-10-01T00:00:00.000Z", "peak": 3,
+                                                       "minutesAtPeak": 120}]}],
+    "selfUri": "/api/v2/billing/reports/concurrentusage?startDate=2026-10-01T00:00:00.000Z&endDate=2026-10-02T00:00:00.000Z",
+}
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -168,7 +171,8 @@ async def billable_usage(
     "/api/v2/billing/reports/concurrentusage",
     tags=["billing"],
     response_model=ConcurrentUsageReport,
-    responses=_errors(400, 401, 403, 404, 429, 500, 503),
+    responses={200: {"content": {"application/json": {"example": CONCURRENT_EXAMPLE}}},
+               **_errors(400, 401, 403, 404, 429, 500, 503)},
 )
 async def concurrent_usage(
     request: Request,
@@ -256,7 +260,7 @@ async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(I
             return ingest(conn, grant.org_id, events, state.catalog, state.clock())
 
     result = await run_in_threadpool(store)
-    return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+    return JSONResponse(ingestion_body(result))
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from typing import Any
 from urllib.parse import urlencode
+
+from typing_extensions import TypedDict
 
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.explanation import Explanation
 from billable.rules.instants import Period, format_instant
 from billable.rules.intervals import OPEN
 from billable.rules.report import BillableUsageReport, ConcurrentUsageReport, hours_total
+from billable.service import bodies
+from billable.service.bodies import Status
+from billable.service.ingestion import IngestResult
 
 REPORT_PATH = "/api/v2/billing/reports/billableusage"
 CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
@@ -28,7 +32,14 @@ def report_id(org_id: str, period: Period, kind: str = "") -> str:
     return str(uuid.uuid5(_REPORT_NAMESPACE, f"{org_id}/{period.start}/{period.end}{kind}"))
 
 
-def _header(org_id: str, period: Period, kind: str, title: str) -> dict[str, Any]:
+class _Header(TypedDict):
+    id: str
+    name: str
+    startDate: str
+    endDate: str
+
+
+def _header(org_id: str, period: Period, kind: str, title: str) -> _Header:
     start, end = format_instant(period.start), format_instant(period.end)
     return {
         "id": report_id(org_id, period, kind),
@@ -43,7 +54,7 @@ def _self_uri(path: str, period: Period, **extra: str) -> str:
     return f"{path}?{urlencode(query, safe=':@')}"
 
 
-def api_body(org_id: str, report: BillableUsageReport, status: str = "Complete") -> dict[str, Any]:
+def api_body(org_id: str, report: BillableUsageReport, status: Status = "Complete") -> bodies.BillingUsageReport:
     """The Genesys ``BillingUsageReport`` JSON body."""
     return {
         **_header(org_id, report.period, "", "Billable usage"),
@@ -60,7 +71,8 @@ def api_body(org_id: str, report: BillableUsageReport, status: str = "Complete")
     }
 
 
-def concurrent_body(org_id: str, report: ConcurrentUsageReport, status: str = "Complete") -> dict[str, Any]:
+def concurrent_body(org_id: str, report: ConcurrentUsageReport, status: Status = "Complete"
+                    ) -> bodies.ConcurrentUsageReport:
     """The concurrent usage report: per product, the period's peak and each day's."""
     return {
         **_header(org_id, report.period, "/concurrent", "Concurrent usage"),
@@ -79,13 +91,13 @@ def concurrent_body(org_id: str, report: ConcurrentUsageReport, status: str = "C
     }
 
 
-def _interval(interval: tuple[int, int] | None) -> dict[str, str | None] | None:
+def _interval(interval: tuple[int, int] | None) -> bodies.Interval | None:
     if interval is None:
         return None
     return {"start": format_instant(interval[0]), "end": None if interval[1] == OPEN else format_instant(interval[1])}
 
 
-def explanation_body(explanation: Explanation, period: Period) -> dict[str, Any]:
+def explanation_body(explanation: Explanation, period: Period) -> bodies.Explanation:
     """Why one user is or is not billed."""
     first = explanation.first_billable_login
     return {
@@ -112,9 +124,13 @@ def explanation_body(explanation: Explanation, period: Period) -> dict[str, Any]
     }
 
 
-def products_body(catalog: Catalog, model: LicensingModel) -> dict[str, Any]:
+def ingestion_body(result: IngestResult) -> bodies.IngestionResult:
+    return {"accepted": result.accepted, "duplicates": result.duplicates}
+
+
+def products_body(catalog: Catalog, model: LicensingModel) -> bodies.ProductCatalog:
     """The catalog, with the model each product is billed under in this organization."""
-    entities: list[dict[str, Any]] = [
+    entities: list[bodies.Product] = [
         {"name": p.name, "kind": "user", "family": p.family, "rank": p.rank, "concurrent": p.concurrent,
          "billedAs": p.model_under(model).value, "modelApplies": p.model_under(model) is model}
         for p in catalog.user_products

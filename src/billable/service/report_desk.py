@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -58,8 +58,8 @@ class ReportKind:
     """A report the desk serves: how to compute its body, and its body while InProgress."""
 
     name: str
-    compute: Callable[[Connection, Organization, Period, Catalog, int], dict[str, Any]]
-    pending: Callable[[str, Period], dict[str, Any]]
+    compute: Callable[[Connection, Organization, Period, Catalog, int], Mapping[str, object]]
+    pending: Callable[[str, Period], Mapping[str, object]]
 
 
 BILLABLE_USAGE = ReportKind(

@@ -1,0 +1,120 @@
+"""The JSON bodies the API answers with: defined once, here.
+
+``presentation.py`` writes them (the type checker holds each writer to its shape), the
+server's OpenAPI document is generated from them, and a test checks that the SDK's models
+read every field the document names (tests/test_shapes.py).
+"""
+
+# No `from __future__ import annotations`: pydantic reads these annotations at run time.
+from typing import Annotated, Literal
+
+from pydantic import Field
+from typing_extensions import TypedDict
+
+from billable.rules.explanation import FamilyReason, Reason
+
+Status = Annotated[Literal["InProgress", "Complete"], Field(description="InProgress: repeat the same request later")]
+Instant = Annotated[str, Field(description="yyyy-MM-ddTHH:mm:ss.SSSZ, UTC", examples=["2026-10-01T00:00:00.000Z"])]
+
+
+class BillingUsageResource(TypedDict):
+    name: Annotated[str, Field(description="the user's display name (latest email, else user id) or the device id")]
+    date: Annotated[str, Field(description="first billable instant in the period, yyyy-MM-ddTHH:mm:ss.SSSZ",
+                               examples=["2026-10-02T08:00:00.000Z"])]
+
+
+class BillingUsage(TypedDict):
+    name: Annotated[str, Field(description="product or device type", examples=["cx3"])]
+    totalUsage: Annotated[str, Field(description="an integer, or hours with two decimals under the hourly model",
+                                     examples=["2"])]
+    resources: list[BillingUsageResource]
+
+
+class BillingUsageReport(TypedDict):
+    """The Genesys Cloud ``BillingUsageReport``."""
+
+    id: str
+    name: str
+    startDate: Instant
+    endDate: Instant
+    status: Status
+    usages: list[BillingUsage]
+    selfUri: str
+
+
+class IngestionResult(TypedDict):
+    accepted: Annotated[int, Field(description="events stored by this request")]
+    duplicates: Annotated[int, Field(description="events whose (source, id) was already stored, or repeated in the batch")]
+
+
+class DayPeak(TypedDict):
+    date: Annotated[str, Field(description="the UTC day, at midnight", examples=["2026-10-01T00:00:00.000Z"])]
+    peak: Annotated[int, Field(description="the 30-minute peak inside the day (its part inside the period)",
+                               examples=[3])]
+    minutesAtPeak: Annotated[int, Field(description="whole minutes of the day with at least `peak` users logged in",
+                                        examples=[120])]
+
+
+class ProductPeaks(TypedDict):
+    name: Annotated[str, Field(examples=["cx1"])]
+    peak: Annotated[int, Field(description="the period's peak: the product's totalUsage under the concurrent model",
+                               examples=[3])]
+    days: list[DayPeak]
+
+
+class ConcurrentUsageReport(TypedDict):
+    """Per product billed under the concurrent or hourly model, daily and period peaks."""
+
+    id: str
+    name: str
+    startDate: Instant
+    endDate: Instant
+    status: Status
+    model: Annotated[str, Field(description="the organization's licensing model; no products under `named`")]
+    products: list[ProductPeaks]
+    selfUri: str
+
+
+class Interval(TypedDict):
+    start: str
+    end: Annotated[str | None, Field(description="None while it is still open")]
+
+
+class FamilyCharge(TypedDict):
+    family: str
+    charge: Annotated[str | None, Field(description="the product charged in this family, if any")]
+    holding: Annotated[Interval | None, Field(description="the holding of that product that set the charge")]
+    reason: FamilyReason | None
+
+
+class Explanation(TypedDict):
+    """Why one user is or is not billed in a period."""
+
+    userId: str
+    displayName: str
+    startDate: Instant
+    endDate: Instant
+    billed: bool
+    reason: Reason | None
+    loggedInMilliseconds: Annotated[int, Field(description="time logged in inside the period (up to the cut-off)")]
+    loggedInHours: str
+    firstBillableLogin: str | None
+    session: Annotated[Interval | None, Field(description="the session the first billable login belongs to")]
+    families: list[FamilyCharge]
+    selfUri: str
+
+
+class Product(TypedDict):
+    name: str
+    kind: Literal["user", "device"]
+    family: str | None
+    rank: int | None
+    concurrent: Annotated[bool, Field(description="follows the organization's concurrent or hourly model")]
+    billedAs: Literal["named", "concurrent", "hourly"]
+    modelApplies: Annotated[bool, Field(description="billed under the organization's own model")]
+
+
+class ProductCatalog(TypedDict):
+    model: str
+    entities: list[Product]
+    total: int
