@@ -5,41 +5,31 @@ from __future__ import annotations
 
 import io
 import json
-import marshal
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from billable.generator import Workload, generate
 from billable.rules.catalog import Catalog, LicensingModel
-from billable.rules.errors import BillingError, FieldProblem, InvalidEvents, InvalidInput
-from billable.rules.events import UsageEvent, validate_events
+from billable.rules.errors import BillingError, InvalidInput
+from billable.rules.events import validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
-from billable.rules.wire import parse_json
-from billable.service import presentation
+from billable.service import bulk_load, presentation
 from billable.service.explanations import explain_user
-from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, after_bulk_load, store_batch
 from billable.service.organizations import PERMISSIONS, change_model, create_client, create_organization, revoke_client
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
 from billable.store.organizations import Organization, get_organization, list_clients, list_organizations
 
-MAX_PROBLEMS_SHOWN = 20
-# The command line commits several batches at once: a batch touches about as many pages
-# of the derived state as it has users, whatever its size, so bigger commits write less.
-EVENTS_PER_TRANSACTION = 100_000
 
 
 class Context:
@@ -210,97 +200,15 @@ def clients_revoke(context: Context, client_id: str) -> None:
     _print_json({"clientId": client_id, "revoked": True})
 
 
-def _read_events(stream: TextIO) -> Iterator[Any]:
-    """Events from NDJSON (one per line) or from one JSON array."""
-    first = stream.read(1)
-    while first and first.isspace():
-        first = stream.read(1)
-    if first == "[":
-        events = parse_json(first + stream.read())
-        yield from events
-        return
-    pending = first
-    for number, line in enumerate(stream, start=1):
-        line = pending + line
-        pending = ""
-        if line.strip():
-            try:
-                yield parse_json(line)
-            except json.JSONDecodeError as error:
-                raise click.ClickException(f"line {number}: not valid JSON ({error.msg})") from None
-
-
-def _batches(events: Iterable[Any], size: int = MAX_BATCH_EVENTS) -> Iterator[list[Any]]:
-    iterator = iter(events)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-@contextmanager
-def _open_events(file: str) -> Iterator[Callable[[], TextIO]]:
+def _opener(file: str) -> Callable[[], TextIO]:
     """A way to read the events again and again (standard input is read once, into memory)."""
     if file == "-":
         text = sys.stdin.read()
-        yield lambda: io.StringIO(text)
-    else:
-        path = Path(file)
-        if not path.is_file():
-            raise click.ClickException(f"{file}: no such file")
-        yield lambda: path.open(encoding="utf-8")
-
-
-def _check_file(opener: Callable[[], TextIO], catalog: Catalog, now: int, spool: BinaryIO) -> int:
-    """Validate every event of the file into ``spool``; raise with the first problems, or
-    return the count. The events are stored from the spool, not parsed and checked again."""
-    count, problems = 0, list[tuple[int, FieldProblem]]()
-    with opener() as stream:
-        for batch in _batches(_read_events(stream)):
-            try:
-                valid = validate_events(batch, catalog, now)
-            except InvalidEvents as invalid:
-                problems.extend((count + p.index, p) for p in invalid.problems if p.index is not None)
-            else:
-                if not problems:
-                    _spool_batch(spool, [_fields(e) for e in valid])
-            count += len(batch)
-    if problems:
-        shown = [f"event {index}: {p.message}" for index, p in problems[:MAX_PROBLEMS_SHOWN]]
-        more = f"; and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
-        raise click.ClickException(f"{len(problems)} problem(s), nothing was stored: " + "; ".join(shown) + more)
-    spool.seek(0)
-    return count
-
-
-def _fields(event: UsageEvent) -> tuple[Any, ...]:
-    return (event.source, event.id, event.type, event.subject, event.time, event.product, event.device_type, event.email)
-
-
-def _spool_batch(spool: BinaryIO, rows: list[tuple[Any, ...]]) -> None:
-    # Each batch with its length in front: marshal.load from a file reads value by value,
-    # which cost more than validating them; loads of the whole batch does not.
-    data = marshal.dumps(rows)
-    spool.write(len(data).to_bytes(8, "little") + data)
-
-
-def _spooled(spool: BinaryIO) -> Iterator[list[UsageEvent]]:
-    while length := spool.read(8):
-        yield [UsageEvent(*row) for row in marshal.loads(spool.read(int.from_bytes(length, "little")))]
-
-
-def _store(context: Context, org_id: str, batches: Iterable[list[UsageEvent]], progress: Callable[[int], None]) -> IngestResult:
-    """Store validated batches, several batches per commit."""
-    accepted = duplicates = 0
-    pending = iter(batches)
-    while chunk := list(islice(pending, EVENTS_PER_TRANSACTION // MAX_BATCH_EVENTS)):
-        with context.database.write() as conn:
-            for batch in chunk:
-                result = store_batch(conn, org_id, batch, context.clock())
-                accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
-        progress(sum(len(batch) for batch in chunk))
-    if accepted:
-        with context.database.write() as conn:
-            after_bulk_load(conn)
-    return IngestResult(accepted, duplicates)
+        return lambda: io.StringIO(text)
+    path = Path(file)
+    if not path.is_file():
+        raise click.ClickException(f"{file}: no such file")
+    return lambda: path.open(encoding="utf-8")
 
 
 @main.command("ingest")
@@ -312,16 +220,14 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
 
     Every event is validated before any is stored. They are then stored 100,000 at a
     time, each part committed on its own: after an interruption, run the same command
-    again; what was stored is recognized by (source, id) and not counted twice.
+    again; what was stored is recognized by (source, id) and not counted twice
+    (service/bulk_load.py).
     """
-    catalog = context.catalog
     with context.migrated().read() as conn:
         get_organization(conn, org_id)
-    with _open_events(file) as opener:
-        with tempfile.TemporaryFile() as spool:
-            count = _check_file(opener, catalog, context.clock(), spool)
-            with click.progressbar(length=count, label="ingesting", file=sys.stderr) as bar:
-                totals = _store(context, org_id, _spooled(spool), bar.update)
+    with bulk_load.checked(_opener(file), context.catalog, context.clock()) as events:
+        with click.progressbar(length=events.count, label="ingesting", file=sys.stderr) as bar:
+            totals = bulk_load.store(context.database, org_id, events.batches(), context.clock, bar.update)
     _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
 
 
@@ -436,8 +342,8 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     with database.write() as conn:
         org = create_organization(conn, "Demo organization", "named", now)
         client = create_client(conn, org.id, list(PERMISSIONS), now)
-    batches = (validate_events(batch, catalog, now) for batch in _batches(generate(workload)))
-    totals = _store(context, org.id, batches, lambda _: None)
+    validated = (validate_events(batch, catalog, now) for batch in bulk_load.batches(generate(workload)))
+    totals = bulk_load.store(database, org.id, validated, context.clock)
     period = Period(start, end)
     with database.read() as conn:
         report = billable_usage_report(conn, org, period, catalog, context.clock())

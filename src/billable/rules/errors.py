@@ -36,9 +36,9 @@ class InvalidPeriod(InvalidInput):
 class InvalidEvents(InvalidInput):
     """A batch with at least one invalid event; nothing of it was stored."""
 
-    def __init__(self, problems: list[FieldProblem]):
+    def __init__(self, problems: list[FieldProblem], message: str | None = None):
         bad = len({problem.index for problem in problems})
-        super().__init__(f"{bad} invalid event(s); nothing was stored", problems)
+        super().__init__(message or f"{bad} invalid event(s); nothing was stored", problems)
 
 
 class NotFound(BillingError):
