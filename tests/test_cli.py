@@ -193,3 +193,30 @@ def test_a_revoked_client_is_refused(make_org: MakeOrg, make_client: MakeClient)
     login = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
     assert login.status_code == 401 and login.json()["error"] == "invalid_client"
     assert "not found" in failed(billable(org.database.url, "clients", "revoke", "--client", "nobody"))
+
+
+def test_organizations_and_clients_are_listed_shown_and_changed(empty_url: str) -> None:
+    ok(billable(empty_url, "db", "upgrade"))
+    assert json.loads(ok(billable(empty_url, "orgs", "list"))) == []
+    zeta = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "Zeta", "--model", "hourly")))
+    acme = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "Acme")))
+    assert json.loads(ok(billable(empty_url, "orgs", "list"))) == [acme, zeta]  # by name
+    assert json.loads(ok(billable(empty_url, "orgs", "show", "--org", zeta["id"]))) == zeta
+    changed = json.loads(ok(billable(empty_url, "orgs", "update", "--org", acme["id"], "--model", "concurrent")))
+    assert changed == {**acme, "model": "concurrent"}
+    assert json.loads(ok(billable(empty_url, "orgs", "show", "--org", acme["id"])))["model"] == "concurrent"
+    assert "not found" in failed(billable(empty_url, "orgs", "show", "--org", "nope"))
+    assert "not found" in failed(billable(empty_url, "orgs", "update", "--org", "nope", "--model", "named"))
+    assert "'weekly' is not one of" in failed(billable(empty_url, "orgs", "update", "--org", acme["id"], "--model", "weekly"))
+
+    made = [json.loads(ok(billable(empty_url, "clients", "create", "--org", acme["id"], "--permission", permission)))
+            for permission in ("billing:usage:ingest", "billing:subscription:view")]
+    ok(billable(empty_url, "clients", "revoke", "--client", made[0]["clientId"]))
+    listed_out = ok(billable(empty_url, "clients", "list", "--org", acme["id"]))
+    listed = json.loads(listed_out)
+    assert [(c["clientId"], c["permissions"], c["revokedAt"] is not None) for c in listed] == [
+        (made[0]["clientId"], ["billing:usage:ingest"], True), (made[1]["clientId"], ["billing:subscription:view"], False)]
+    assert all(set(c) == {"clientId", "orgId", "permissions", "createdAt", "revokedAt"} for c in listed)
+    assert not any(m["clientSecret"] in listed_out for m in made)  # never a secret, nor its hash
+    assert "scrypt" not in listed_out and "$" not in listed_out
+    assert json.loads(ok(billable(empty_url, "clients", "list", "--org", zeta["id"]))) == []
