@@ -20,7 +20,7 @@ from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
 from billable.rules.instants import DAY_MS, HOUR_MS, MINUTE_MS, Period, parse_instant
 from reference import reference_report
-from billable.service.ingestion import ingest
+from billable.service.ingestion import ingest, store_batches
 from billable.service.organizations import create_organization
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
@@ -133,3 +133,22 @@ def test_devices_in_whole_and_partial_days(database: Database, start_hour: int, 
     assert engine == reference_report(arrival, CATALOG, model, period, now)
     edge = engine.usage("edge")
     assert edge is not None and int(edge.total_usage) >= 4
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios(), groups=st.integers(1, 3))
+def test_batches_stored_together_equal_reference(database, scenario, groups):
+    """The command line stores several batches in one transaction and derives once from
+    all of them (store_batches): the same report as batch by batch."""
+    model, period, batches, now = scenario
+    with database.write() as conn:
+        org = create_organization(conn, "together", model, INGESTED_AT)
+    validated = [validate_events(batch, CATALOG, INGESTED_AT) for batch in batches]
+    size = -(-len(validated) // groups)
+    for start in range(0, len(validated), size):
+        with database.write() as conn:
+            store_batches(conn, org.id, validated[start:start + size], INGESTED_AT)
+    arrival = [e for batch in validated for e in batch]
+    with database.read() as conn:
+        engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
+    assert engine == reference_report(arrival, CATALOG, LicensingModel(model), period, now)

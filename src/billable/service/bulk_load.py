@@ -16,7 +16,7 @@ from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidEvents, InvalidInput
 from billable.rules.events import UsageEvent, validate_events
 from billable.rules.wire import parse_json
-from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, after_bulk_load, store_batch
+from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, after_bulk_load, store_batches
 from billable.store.database import Database
 
 # A batch touches about as many pages of the derived state as it has users, whatever its
@@ -112,9 +112,8 @@ def store(database: Database, org_id: str, validated: Iterable[list[UsageEvent]]
     pending = iter(validated)
     while part := list(islice(pending, EVENTS_PER_TRANSACTION // MAX_BATCH_EVENTS)):
         with database.write() as conn:
-            for batch in part:
-                result = store_batch(conn, org_id, batch, clock())
-                accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+            result = store_batches(conn, org_id, part, clock())
+        accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
         progress(sum(len(batch) for batch in part))
     if accepted:
         with database.write() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,19 +37,31 @@ def ingest(conn: Connection, org_id: str, raw_events: list[Any], catalog: Catalo
 
 def store_batch(conn: Connection, org_id: str, batch: list[UsageEvent], now: int) -> IngestResult:
     """Store a batch that ``validate_events`` returned, as ``ingest`` does."""
+    return store_batches(conn, org_id, [batch], now)
+
+
+def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEvent]], now: int) -> IngestResult:
+    """Store validated batches in one transaction, as ``store_batch`` would one after the
+    other, but derive once from all their new events: the derived state is a function of
+    the log, and a key that several batches touch is rebuilt once instead of once each."""
     # Locking the organization serializes its batches: arrival sequences are handed out
     # in commit order, and the derived state is rebuilt by one writer at a time.
     org = get_organization(conn, org_id, lock=True)
-    fresh = first_occurrences(batch)
-    already = stored_keys(conn, org_id, [event.key for event in fresh])
-    fresh = [event for event in fresh if event.key not in already]
-    append_events(conn, org_id, fresh, org.last_seq + 1, received_at=now)
-    if fresh:
-        set_last_seq(conn, org_id, org.last_seq + len(fresh))
-        _derive(conn, org_id, fresh, org.last_seq + 1)
-        if statistics.due(org.last_seq, org.last_seq + len(fresh)):
+    appended: list[UsageEvent] = []
+    duplicates = 0
+    for batch in batches:
+        fresh = first_occurrences(batch)
+        already = stored_keys(conn, org_id, [event.key for event in fresh])  # earlier batches' included
+        fresh = [event for event in fresh if event.key not in already]
+        append_events(conn, org_id, fresh, org.last_seq + 1 + len(appended), received_at=now)
+        appended += fresh
+        duplicates += len(batch) - len(fresh)
+    if appended:
+        set_last_seq(conn, org_id, org.last_seq + len(appended))
+        _derive(conn, org_id, appended, org.last_seq + 1)
+        if statistics.due(org.last_seq, org.last_seq + len(appended)):
             statistics.refresh(conn)
-    return IngestResult(accepted=len(fresh), duplicates=len(batch) - len(fresh))
+    return IngestResult(accepted=len(appended), duplicates=duplicates)
 
 
 def after_bulk_load(conn: Connection) -> None:
