@@ -23,16 +23,16 @@ def logins(count: int) -> list[dict[str, Any]]:
 
 
 def opener(text: str) -> Any:
-    return lambda: io.StringIO(text)
+    return lambda: io.BytesIO(text.encode())
 
 
 def test_ndjson_and_an_array_read_alike() -> None:
     sent = logins(3)
     ndjson = "\n".join(json.dumps(e) for e in sent) + "\n\n"
-    assert list(bulk_load.read_events(io.StringIO(ndjson))) == sent
-    assert list(bulk_load.read_events(io.StringIO("  \n" + json.dumps(sent)))) == sent
+    assert list(bulk_load.read_events(io.BytesIO(ndjson.encode()))) == sent
+    assert list(bulk_load.read_events(io.BytesIO(("  \n" + json.dumps(sent)).encode()))) == sent
     with pytest.raises(InvalidInput, match=r"line 2: not valid JSON"):
-        list(bulk_load.read_events(io.StringIO(json.dumps(sent[0]) + "\n{oops\n")))
+        list(bulk_load.read_events(io.BytesIO((json.dumps(sent[0]) + "\n{oops\n").encode())))
 
 
 def test_every_problem_is_named_by_its_place_in_the_file(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -200,15 +200,15 @@ def clients_revoke(context: Context, client_id: str) -> None:
     _print_json({"clientId": client_id, "revoked": True})
 
 
-def _opener(file: str) -> Callable[[], TextIO]:
+def _opener(file: str) -> Callable[[], BinaryIO]:
     """A way to read the events again and again (standard input is read once, into memory)."""
     if file == "-":
-        text = sys.stdin.read()
-        return lambda: io.StringIO(text)
+        data = sys.stdin.buffer.read()
+        return lambda: io.BytesIO(data)
     path = Path(file)
     if not path.is_file():
         raise click.ClickException(f"{file}: no such file")
-    return lambda: path.open(encoding="utf-8")
+    return lambda: path.open("rb")
 
 
 @main.command("ingest")

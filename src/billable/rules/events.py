@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterable
+
+import msgspec
 
 from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidEvents
@@ -28,9 +29,12 @@ MAX_TEXT = 256
 MAX_EMAIL = 320
 
 
-@dataclass(frozen=True, slots=True)
-class UsageEvent:
-    """A validated event; ``time`` is epoch milliseconds, truncated."""
+class UsageEvent(msgspec.Struct, frozen=True, gc=False):
+    """A validated event; ``time`` is epoch milliseconds, truncated.
+
+    A msgspec struct: made several times faster than a frozen dataclass (ingestion makes
+    one per event), left alone by the garbage collector (it holds only text and numbers),
+    and written to and read from the command line's spool as MessagePack in one call."""
 
     source: str
     id: str

@@ -3,7 +3,6 @@ explanations, the catalog, event ingestion."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from billable.rules.errors import InvalidCredentials, PayloadTooLarge
 from billable.rules.events import MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period
-from billable.rules.wire import parse_json
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
@@ -24,7 +22,7 @@ from billable.server.state import ServerState, server_state
 from billable.service.access import IssuedToken, issue_token
 from billable.service.bodies import BillingUsageReport, ConcurrentUsageReport, Explanation, IngestionResult, ProductCatalog
 from billable.service.explanations import explain_user
-from billable.service.ingestion import IngestResult, ingest
+from billable.service.ingestion import IngestResult, events_of_body, store_batch
 from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
 from billable.service.presentation import explanation_body, ingestion_body, products_body
 from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportKind
@@ -244,20 +242,12 @@ async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(I
     """Store a batch of CloudEvents: all or nothing, duplicates skipped, answered after commit."""
     if media_type(request) not in EVENT_TYPES:
         raise ApiError(415, f"send the events as one of {', '.join(EVENT_TYPES)}")
-    raw = await _read_limited(request, state.settings.max_body_bytes)
-    try:
-        events = parse_json(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ApiError(400, f"the body is not valid JSON: {error}") from None
-    if not isinstance(events, list):
-        raise ApiError(400, "the body must be a JSON array of CloudEvents",
-                       details=[{"fieldName": "body", "errorCode": "invalid.value"}])
-    if len(events) > state.settings.max_events:
-        raise PayloadTooLarge(f"at most {state.settings.max_events} events per request; this one has {len(events)}")
+    body = await _read_limited(request, state.settings.max_body_bytes)
 
     def store() -> IngestResult:
-        with state.database.write() as conn:
-            return ingest(conn, grant.org_id, events, state.catalog, state.clock())
+        events = events_of_body(body, state.catalog, state.clock(), state.settings.max_events)
+        with state.database.write() as conn:  # the write lock is taken for the store alone
+            return store_batch(conn, grant.org_id, events, state.clock())
 
     result = await run_in_threadpool(store)
     return JSONResponse(ingestion_body(result))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,8 +10,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from billable.rules.catalog import Catalog
+from billable.rules.decoding import decode_batch
+from billable.rules.errors import FieldProblem, InvalidInput, PayloadTooLarge
 from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, UsageEvent, first_occurrences, validate_events
 from billable.rules.instants import DAY_MS
+from billable.rules.wire import parse_json
 from billable.store import derived, statistics
 from billable.store.events import append_events, stored_keys
 from billable.store.organizations import get_organization, set_last_seq
@@ -33,6 +37,34 @@ def ingest(conn: Connection, org_id: str, raw_events: list[Any], catalog: Catalo
     it commits.
     """
     return store_batch(conn, org_id, validate_events(raw_events, catalog, now), now)
+
+
+def events_of_body(body: bytes, catalog: Catalog, now: int, max_events: int) -> list[UsageEvent]:
+    """The validated events of a request's body, a JSON array of at most ``max_events``
+    CloudEvents, for ``store_batch``; else ``InvalidInput`` or ``PayloadTooLarge``.
+
+    A valid batch is decoded and checked in one pass (rules/decoding.py); any other is
+    parsed and checked field by field, so that every problem is named.
+    """
+    events = decode_batch(body, catalog, now)
+    if events is None:
+        try:
+            raw = parse_json(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InvalidInput(f"the body is not valid JSON: {error}",
+                               [FieldProblem("body", "invalid.json", "the body is not valid JSON")]) from None
+        if not isinstance(raw, list):
+            message = "the body must be a JSON array of CloudEvents"
+            raise InvalidInput(message, [FieldProblem("body", "invalid.value", message)])
+        _check_count(len(raw), max_events)
+        events = validate_events(raw, catalog, now)
+    _check_count(len(events), max_events)
+    return events
+
+
+def _check_count(count: int, max_events: int) -> None:
+    if count > max_events:
+        raise PayloadTooLarge(f"at most {max_events} events per request; this one has {count}")
 
 
 def store_batch(conn: Connection, org_id: str, batch: list[UsageEvent], now: int) -> IngestResult:
