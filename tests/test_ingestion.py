@@ -184,3 +184,34 @@ def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org: Ma
             charged.append(size(conn, "charged_products"))
     assert replay[0] > 0 and set(replay) == {replay[0]}, replay
     assert charged[0] > 0 and set(charged) == {charged[0]}, charged
+
+
+def test_statistics_are_refreshed_as_soon_as_the_log_doubles(make_org: MakeOrg, database: Database) -> None:
+    """Within one commit of several batches, the planner learns the log's size right after
+    the batch that doubles it: before the next batch's duplicate check and before the
+    rebuild's walks, which a planner that believes the log empty plans as scans of it."""
+    from sqlalchemy import event as sql_event
+
+    from billable.rules.events import validate_events
+    from billable.service.ingestion import store_batches
+    from billable.store.statistics import FIRST_REFRESH
+
+    org = make_org()
+    logins = [event("user.login", f"u{n}", "2026-10-02T08:00:00Z", id=f"s{n}") for n in range(FIRST_REFRESH + 10)]
+    batches = [validate_events(logins[:FIRST_REFRESH], CATALOG, INGESTED_AT),
+               validate_events(logins[FIRST_REFRESH:], CATALOG, INGESTED_AT)]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # SQLAlchemy's hook
+        statements.append(" ".join(statement.split())[:60])
+
+    sql_event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with database.write() as conn:
+            assert store_batches(conn, org.id, batches, INGESTED_AT) == IngestResult(FIRST_REFRESH + 10, 0)
+    finally:
+        sql_event.remove(database.engine, "before_cursor_execute", seen)
+    analyzed = next(i for i, s in enumerate(statements) if s.startswith("ANALYZE"))
+    checks = [i for i, s in enumerate(statements) if s.startswith("SELECT events.event_id")]
+    walks = [i for i, s in enumerate(statements) if s.startswith("SELECT events.subject")]
+    assert len(checks) >= 2 and checks[0] < analyzed < checks[1] and walks and analyzed < walks[0]
