@@ -49,7 +49,9 @@ def _hours(milliseconds: int) -> str:
     return f"{centi // 100}.{centi % 100:02d}"
 
 
-DUCKDB_QUERY = f"""
+# The part every model needs: intervals, the users charged per product. Each model's query
+# adds only what its report computes (a peer does the same work as the service, no more).
+_CHARGED = """
 WITH events AS (
     SELECT * FROM raw QUALIFY row_number() OVER (PARTITION BY source, id ORDER BY seq) = 1
 ),
@@ -81,9 +83,20 @@ charged AS (
     FROM (SELECT subject, family, max(rank) AS rank FROM clipped JOIN catalog c USING (product) GROUP BY ALL) held
     JOIN catalog c USING (family, rank)
     WHERE held.subject IN (SELECT subject FROM sessions)
-),
+)"""
+_DEVICES = """
+UNION ALL
+SELECT device_type, 'device', count(DISTINCT subject), 0, 0 FROM events
+WHERE type = 'device.active' AND t >= $start AND t < $cut GROUP BY device_type
+"""
+# Named: users charged per product.
+NAMED_QUERY = _CHARGED + """
+SELECT product AS name, model, count(*) AS users, 0 AS peak, 0 AS milliseconds FROM charged GROUP BY ALL
+""" + _DEVICES
+# Concurrent: the 30-minute peak of the charged users' sessions per product under the model.
+CONCURRENT_QUERY = _CHARGED + f""",
 charged_sessions AS (
-    SELECT c.product, s.s, s.e FROM sessions s JOIN charged c USING (subject) WHERE c.model <> 'named'
+    SELECT c.product, s.s, s.e FROM sessions s JOIN charged c USING (subject) WHERE c.model = 'concurrent'
 ),
 deltas AS (
     SELECT product, t, sum(d) AS d FROM (
@@ -102,15 +115,22 @@ windows AS (
     SELECT product, e, min(level) OVER (PARTITION BY product ORDER BY e
                                         RANGE BETWEEN {WINDOW_MS - 1} PRECEDING AND CURRENT ROW) AS low
     FROM levels WHERE e <= $cut
+),
+peaks AS (SELECT product, max(low) AS peak FROM windows WHERE e >= $start + {WINDOW_MS} GROUP BY product)
+SELECT c.product AS name, c.model, count(*) AS users, coalesce(any_value(p.peak), 0) AS peak, 0 AS milliseconds
+FROM charged c LEFT JOIN peaks p USING (product) GROUP BY c.product, c.model
+""" + _DEVICES
+# Hourly: the charged users' logged-in time per product under the model.
+HOURLY_QUERY = _CHARGED + """,
+hours AS (
+    SELECT c.product, sum(s.e - s.s) AS milliseconds
+    FROM sessions s JOIN charged c USING (subject) WHERE c.model = 'hourly' GROUP BY c.product
 )
-SELECT c.product AS name, c.model, count(*) AS users,
-       (SELECT coalesce(max(low), 0) FROM windows w WHERE w.product = c.product AND w.e >= $start + {WINDOW_MS}) AS peak,
-       (SELECT coalesce(sum(e - s), 0) FROM charged_sessions s WHERE s.product = c.product) AS milliseconds
-FROM charged c GROUP BY c.product, c.model
-UNION ALL
-SELECT device_type, 'device', count(DISTINCT subject), 0, 0 FROM events
-WHERE type = 'device.active' AND t >= $start AND t < $cut GROUP BY device_type
-"""
+SELECT c.product AS name, c.model, count(*) AS users, 0 AS peak, coalesce(any_value(h.milliseconds), 0) AS milliseconds
+FROM charged c LEFT JOIN hours h USING (product) GROUP BY c.product, c.model
+""" + _DEVICES
+QUERIES = {LicensingModel.NAMED: NAMED_QUERY, LicensingModel.CONCURRENT: CONCURRENT_QUERY,
+           LicensingModel.HOURLY: HOURLY_QUERY}
 
 
 def _totals(rows: list[tuple[str, str, int, int, int]]) -> dict[str, str]:
@@ -127,9 +147,9 @@ def _totals(rows: list[tuple[str, str, int, int, int]]) -> dict[str, str]:
 
 def duckdb_totals(con: duckdb.DuckDBPyConnection, catalog: Catalog, model: LicensingModel, start: int, cut: int
                   ) -> dict[str, str]:
-    """The report's totals by one DuckDB query over the raw events."""
+    """The report's totals by the DuckDB query of ``model`` over the raw events."""
     con.register("catalog", _catalog_frame(catalog, model))
-    rows = con.execute(DUCKDB_QUERY, {"start": start, "cut": cut}).fetchall()
+    rows = con.execute(QUERIES[model], {"start": start, "cut": cut}).fetchall()
     return _totals(rows)
 
 

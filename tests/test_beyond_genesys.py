@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-from billable.store.database import Database
 from collections import Counter
+from typing import Any
 
-from conftest import bearer, CATALOG, event, MakeClient, MakeOrg, new_client
+from conftest import CATALOG, MakeClient, MakeOrg, bearer, event, new_client
 from hypothesis import HealthCheck, given, settings
+from reference import reference_concurrent_usage, reference_explanation, reference_report
 from test_engine_properties import USERS, load_scenario, scenarios
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.explanation import NO_LICENSE, NOT_LOGGED_IN, UNKNOWN_USER
 from billable.rules.instants import Period, parse_instant
-from reference import reference_concurrent_usage, reference_explanation, reference_report
 from billable.service.explanations import explain_user
 from billable.service.reports import billable_usage_report, concurrent_usage_report
+from billable.store.database import Database
 from billable.store.organizations import get_organization
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import maintenance_counts, MakeClient, MakeOrg
+from conftest import MakeClient, MakeOrg, maintenance_counts
 from examples import OCTOBER, WORKED_EXAMPLES
 from reference import reference_report
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import httpx
 import PureCloudPlatformClientV2 as genesys
 import pytest
-from conftest import CATALOG, close_official, event, INGESTED_AT, MakeOrg, new_client, Org, running_server
+from conftest import CATALOG, INGESTED_AT, MakeOrg, Org, close_official, event, new_client, running_server
 from examples import WORKED_EXAMPLES
 
 from billable.client import (

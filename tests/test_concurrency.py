@@ -10,14 +10,14 @@ notes what was acknowledged before it asks, and must see at least that); nothing
 
 from __future__ import annotations
 
-from billable.store.database import Database
 import threading
 import time
 
 import httpx
-from conftest import event, MakeOrg, new_client, running_server
+from conftest import MakeOrg, event, new_client, running_server
 from sqlalchemy import func, select
 
+from billable.store.database import Database
 from billable.store.tables import events as events_table
 
 REPORT = "/api/v2/billing/reports/billableusage"

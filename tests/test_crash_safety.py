@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import CATALOG, free_port, MakeOrg, new_client
+from conftest import CATALOG, MakeOrg, free_port, new_client
+from reference import reference_report
 from sqlalchemy import func, select
 
 from billable.generator import Workload, generate
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
 from billable.rules.instants import Period, parse_instant
-from reference import reference_report
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
 from billable.store.tables import events as events_table

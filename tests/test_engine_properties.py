@@ -8,21 +8,21 @@ content under the same key), arrival out of time order, and any split into batch
 
 from __future__ import annotations
 
-from billable.store.database import Database
 import uuid
 
-from conftest import CATALOG, event
 import pytest
+from conftest import CATALOG, event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import reference_report
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
 from billable.rules.instants import DAY_MS, HOUR_MS, MINUTE_MS, Period, parse_instant
-from reference import reference_report
 from billable.service.ingestion import ingest, store_batches
 from billable.service.organizations import create_organization
 from billable.service.reports import billable_usage_report
+from billable.store.database import Database
 from billable.store.organizations import get_organization
 
 P0 = parse_instant("2026-10-01T00:00:00Z")

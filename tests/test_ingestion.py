@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-from billable.store.database import Database
 import pytest
-from conftest import CATALOG, event, INGESTED_AT, maintenance_counts, MakeOrg, Org
-from sqlalchemy import func, select
+from conftest import CATALOG, INGESTED_AT, MakeOrg, Org, event, maintenance_counts
+from sqlalchemy import Connection, func, select
 
 from billable.rules.errors import InvalidEvents, NotFound
 from billable.rules.instants import DAY_MS, Period, parse_instant
 from billable.rules.intervals import OPEN
 from billable.service.ingestion import IngestResult, ingest
 from billable.service.reports import billable_usage_report
+from billable.store.database import Database
 from billable.store.organizations import get_organization
 from billable.store.tables import events, sessions, users
 

@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timezone
 
 import PureCloudPlatformClientV2 as genesys
-from conftest import CATALOG, close_official, INGESTED_AT, MakeOrg, new_client, running_server
+from conftest import CATALOG, INGESTED_AT, MakeOrg, close_official, new_client, running_server
 from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import Period

@@ -5,9 +5,10 @@ On PostgreSQL that is the scale-out deployment; on SQLite, two processes on one 
 
 from __future__ import annotations
 
-from billable.store.database import Database
 import httpx
-from conftest import event, MakeOrg, new_client, running_server
+from conftest import MakeOrg, event, new_client, running_server
+
+from billable.store.database import Database
 
 REPORT = "/api/v2/billing/reports/billableusage"
 OCTOBER = {"startDate": "2026-10-01", "endDate": "2026-11-01"}

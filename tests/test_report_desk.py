@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import logging
 import threading
 import time
 
-from conftest import bearer, CATALOG, Clock, event, INGESTED_AT, MakeClient, MakeOrg, new_client
+import pytest
+from conftest import CATALOG, INGESTED_AT, Clock, MakeClient, MakeOrg, bearer, event, new_client
 
 from billable.rules.instants import Period
 from billable.rules.wire import compact_json

@@ -7,17 +7,17 @@ and has stored it, then changes what it is computed under and reads it again.
 
 from __future__ import annotations
 
-from billable.store.database import Database
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
-from conftest import CATALOG, event, MakeOrg, new_client, Org, running_server
+from conftest import CATALOG, MakeOrg, Org, event, new_client, running_server
 from sqlalchemy import update
 
 from billable.rules.catalog import LicensingModel
 from billable.service.report_desk import computed_under
+from billable.store.database import Database
 from billable.store.tables import computed_reports
 
 REPORT = "/api/v2/billing/reports/billableusage"

@@ -7,13 +7,13 @@ import pytest
 from conftest import CATALOG, event
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import concurrent_peak as reference_peak
 
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import InvalidEvents, InvalidPeriod
 from billable.rules.events import first_occurrences, validate_events
 from billable.rules.instants import DAY_MS, MINUTE_MS, Period, format_instant, parse_instant
 from billable.rules.intervals import OPEN, intervals
-from reference import concurrent_peak as reference_peak
 from billable.rules.report import hours_total
 from billable.service.concurrency import concurrent_peak
 

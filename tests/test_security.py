@@ -3,13 +3,14 @@ rate limit under a burst. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from billable.store.database import Database
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from conftest import bearer, event, MakeClient, MakeOrg, new_client, running_server
+from conftest import MakeClient, MakeOrg, bearer, event, new_client, running_server
+
+from billable.store.database import Database
 
 REPORT = "/api/v2/billing/reports/billableusage"
 OCTOBER = {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:00.000Z"}

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
-from typing import Any
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from conftest import bearer, CATALOG, Clock, event, INGESTED_AT, MakeClient, MakeOrg, new_client, Org
+from conftest import CATALOG, INGESTED_AT, Clock, MakeClient, MakeOrg, Org, bearer, event, new_client
 from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import DAY_MS, Period

@@ -6,7 +6,6 @@ and latency compared between the start (after a warm-up) and the end: no growth.
 
 from __future__ import annotations
 
-from billable.store.database import Database
 import os
 import statistics
 import threading
@@ -14,9 +13,10 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import event, MakeOrg, new_client, running_server
+from conftest import MakeOrg, event, new_client, running_server
 
 from billable.rules.instants import format_instant
+from billable.store.database import Database
 
 SECONDS = float(os.environ.get("BILLABLE_SOAK_SECONDS", "20"))
 USERS = 40

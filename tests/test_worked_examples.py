@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import CATALOG
 from examples import OCTOBER, WORKED_EXAMPLES
+from reference import reference_report, user_histories
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
 from billable.rules.instants import Period, format_instant, parse_instant
-from reference import reference_report, user_histories
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
 

@@ -31,7 +31,6 @@ from billable.store.database import DEFAULT_URL, Database
 from billable.store.organizations import Organization, get_organization, list_clients, list_organizations
 
 
-
 class Context:
     """What every command needs: the database, the catalog and the clock."""
 

@@ -12,7 +12,13 @@ from typing import Any
 import httpx
 
 from billable import __version__
-from billable.client._exceptions import ApiConnectionError, ApiException, ApiTimeoutError, AuthenticationError, status_error
+from billable.client._exceptions import (
+    ApiConnectionError,
+    ApiException,
+    ApiTimeoutError,
+    AuthenticationError,
+    status_error,
+)
 from billable.client._regions import api_host, login_host
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})

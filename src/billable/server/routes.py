@@ -20,7 +20,13 @@ from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
 from billable.server.state import ServerState, server_state
 from billable.service.access import IssuedToken, issue_token
-from billable.service.bodies import BillingUsageReport, ConcurrentUsageReport, Explanation, IngestionResult, ProductCatalog
+from billable.service.bodies import (
+    BillingUsageReport,
+    ConcurrentUsageReport,
+    Explanation,
+    IngestionResult,
+    ProductCatalog,
+)
 from billable.service.explanations import explain_user
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
 from billable.service.organizations import INGEST_EVENTS, READ_REPORTS

@@ -12,7 +12,15 @@ from sqlalchemy import Connection
 from billable.rules.catalog import Catalog
 from billable.rules.decoding import decode_batch
 from billable.rules.errors import FieldProblem, InvalidInput, PayloadTooLarge
-from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, UsageEvent, first_occurrences, validate_events
+from billable.rules.events import (
+    DEVICE_ACTIVE,
+    EMAIL_TYPES,
+    HOLDING_TYPES,
+    SESSION_TYPES,
+    UsageEvent,
+    first_occurrences,
+    validate_events,
+)
 from billable.rules.instants import DAY_MS
 from billable.rules.wire import parse_json
 from billable.store import derived, statistics

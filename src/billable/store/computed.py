@@ -12,7 +12,6 @@ from billable.store.direct import DirectStatement
 from billable.store.sql import insert_for
 from billable.store.tables import computed_reports, organizations
 
-
 _KEY = ("org_id", "kind", "period_start", "period_end", "subject")
 
 

@@ -6,7 +6,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-
 from sqlalchemy import Connection
 
 from billable.store.database import Database

@@ -13,7 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, MetaData, String, Table, bindparam, delete, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 
 from billable.store.database import Database

@@ -16,8 +16,8 @@ from sqlalchemy import CTE, Column, Connection, Integer, MetaData, Select, Strin
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
 from billable.store.sql import (
-    create_if_missing,
     bulk_insert,
+    create_if_missing,
     empty_temporary,
     greatest,
     least,
