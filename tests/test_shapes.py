@@ -23,6 +23,7 @@ ROUTES: list[tuple[str, dict[str, str], Any, type[BaseModel]]] = [
     ("/api/v2/billing/reports/billableusage/explain", {**OCTOBER, "userId": "ann"}, bodies.Explanation,
      sdk.Explanation),
     ("/api/v2/billing/products", {}, bodies.ProductCatalog, sdk.ProductCatalog),
+    ("/api/v2/billing/events", {"pageSize": "2"}, bodies.EventListing, sdk.EventListing),
 ]
 
 
@@ -38,9 +39,12 @@ def _no_key_beyond(value: Any, shape: Any, where: str) -> None:
         (item,) = [a for a in get_args(shape)] or [Any]
         for number, inner in enumerate(value):
             _no_key_beyond(inner, item, f"{where}[{number}]")
-    elif isinstance(value, dict):  # an optional nested shape: the one TypedDict among its options
-        (option,) = [a for a in get_args(shape) if is_typeddict(a)]
-        _no_key_beyond(value, option, where)
+    elif isinstance(value, dict):  # an optional nested shape (the one TypedDict among its options), or a mapping
+        options = [a for a in get_args(shape) if is_typeddict(a)]
+        if options:
+            _no_key_beyond(value, options[0], where)
+        else:
+            assert get_origin(shape) is dict, f"{where}: {shape}"
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

@@ -19,15 +19,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from billable.generator import Workload, generate
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import BillingError, InvalidInput
-from billable.rules.events import validate_events
+from billable.rules.events import EVENT_TYPES, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.service import bulk_load, presentation
+from billable.service.event_log import MAX_PAGE_SIZE, events_page
 from billable.service.explanations import explain_user
 from billable.service.organizations import PERMISSIONS, change_model, create_client, create_organization, revoke_client
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
+from billable.store.events import EventFilter
 from billable.store.organizations import Organization, get_organization, list_clients, list_organizations
 
 
@@ -228,6 +230,37 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
         with click.progressbar(length=events.count, label="ingesting", file=sys.stderr) as bar:
             totals = bulk_load.store(context.database, org_id, events.batches(), context.clock, bar.update)
     _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
+
+
+@main.group()
+def events() -> None:
+    """The event log."""
+
+
+@events.command("list")
+@click.option("--org", "org_id", required=True)
+@click.option("--subject", help="only this user's or device's events")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), help="only events of this type")
+@click.option("--start", help="events at or after this ISO-8601 date-time or date (UTC)")
+@click.option("--end", help="events before this ISO-8601 date-time or date (UTC)")
+@click.option("--received-after", help="events acknowledged after this ISO-8601 date-time or date")
+@click.pass_obj
+def events_list(context: Context, org_id: str, subject: str | None, event_type: str | None, start: str | None,
+                end: str | None, received_after: str | None) -> None:
+    """The organization's events as received, newest arrival first, one JSON object a line."""
+    chosen = EventFilter(subject, event_type, *(None if text is None else parse_instant(text, allow_date=True)
+                                                for text in (start, end, received_after)))
+    database, cursor = context.migrated(), None
+    with database.read() as conn:
+        get_organization(conn, org_id)
+    while True:
+        with database.read() as conn:
+            page = events_page(conn, org_id, chosen, cursor, MAX_PAGE_SIZE)
+        for stored in page.events:
+            click.echo(json.dumps(presentation.listed_event(stored), separators=(",", ":")))
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 @main.command("report")

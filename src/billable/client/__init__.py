@@ -27,6 +27,7 @@ from billable.client._models import (
     ConcurrentUsageReport,
     Explanation,
     IngestResult,
+    ListedEvent,
     ProductCatalog,
     format_date,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "ConcurrentUsageReport",
     "Explanation",
     "IngestResult",
+    "ListedEvent",
     "NotFoundError",
     "PermissionDeniedError",
     "ProductCatalog",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import date, datetime
 from itertools import islice
 from typing import Any, TypeVar
@@ -15,8 +15,10 @@ from billable.client._exceptions import ReportNotReadyError
 from billable.client._models import (
     BillingUsageReport,
     ConcurrentUsageReport,
+    EventListing,
     Explanation,
     IngestResult,
+    ListedEvent,
     ProductCatalog,
     format_date,
 )
@@ -39,6 +41,15 @@ def _batches(events: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[
     iterator = iter(events)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def _event_filters(subject: str | None, type: str | None, start_date: DateLike | None, end_date: DateLike | None,
+                   received_after: DateLike | None, page_size: int) -> dict[str, str]:
+    texts = {"subject": subject, "type": type}
+    dates = {"startDate": start_date, "endDate": end_date, "receivedAfter": received_after}
+    return ({name: value for name, value in texts.items() if value is not None}
+            | {name: format_date(value) for name, value in dates.items() if value is not None}
+            | {"pageSize": str(page_size)})
 
 
 def _not_ready(wait_timeout: float) -> ReportNotReadyError:
@@ -87,6 +98,20 @@ class BillingApi:
                 raise _not_ready(wait_timeout)
             time.sleep(pause)
 
+    def get_billing_events(self, *, subject: str | None = None, type: str | None = None,
+                           start_date: DateLike | None = None, end_date: DateLike | None = None,
+                           received_after: DateLike | None = None, page_size: int = 100) -> Iterator[ListedEvent]:
+        """The organization's events as received, newest arrival first (this service only):
+        pages of ``page_size`` are fetched as the iteration reaches them."""
+        params: dict[str, str] | None = _event_filters(subject, type, start_date, end_date, received_after, page_size)
+        path = EVENTS_PATH
+        while True:
+            page = EventListing.model_validate(self.client.request("GET", path, params=params).json())
+            yield from page.entities
+            if page.next_uri is None:
+                return
+            path, params = page.next_uri, None
+
     def post_billing_events(self, events: Iterable[dict[str, Any]], *, batch_size: int = MAX_BATCH) -> IngestResult:
         """Send CloudEvents in batches of the service's limit; retried safely (duplicates are skipped)."""
         total = IngestResult()
@@ -130,6 +155,20 @@ class AsyncBillingApi:
             if pause is None:
                 raise _not_ready(wait_timeout)
             await asyncio.sleep(pause)
+
+    async def get_billing_events(self, *, subject: str | None = None, type: str | None = None,
+                                 start_date: DateLike | None = None, end_date: DateLike | None = None,
+                                 received_after: DateLike | None = None, page_size: int = 100
+                                 ) -> AsyncIterator[ListedEvent]:
+        params: dict[str, str] | None = _event_filters(subject, type, start_date, end_date, received_after, page_size)
+        path = EVENTS_PATH
+        while True:
+            page = EventListing.model_validate((await self.client.request("GET", path, params=params)).json())
+            for listed in page.entities:
+                yield listed
+            if page.next_uri is None:
+                return
+            path, params = page.next_uri, None
 
     async def post_billing_events(self, events: Iterable[dict[str, Any]], *, batch_size: int = MAX_BATCH) -> IngestResult:
         total = IngestResult()

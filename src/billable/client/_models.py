@@ -73,6 +73,27 @@ def _total_text(total: Decimal) -> str:
     return format(total, "f")
 
 
+class ListedEvent(_Model):
+    """An event as the service received it."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    data: dict[str, Any] = {}
+    received_at: datetime = Field(alias="receivedAt")
+    sequence: int
+    voided: bool = False
+
+
+class EventListing(_Model):
+    entities: list[ListedEvent] = []
+    page_size: int = Field(alias="pageSize")
+    cursor: str | None = None
+    next_uri: str | None = Field(None, alias="nextUri")
+
+
 class IngestResult(_Model):
     accepted: int = 0
     duplicates: int = 0

@@ -16,9 +16,10 @@ from billable.rules.instants import system_now
 from billable.server import errors, health
 from billable.server.access_log import CorrelationAndAccessLog
 from billable.server.models import event_batch_schema
-from billable.server.routes import EVENTS_PATH, router
+from billable.server.routes import router
 from billable.server.settings import Settings
 from billable.server.state import ServerState
+from billable.service.presentation import EVENTS_PATH
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import DeskSettings, ReportDesk
 from billable.store import ratelimits

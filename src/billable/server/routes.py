@@ -4,17 +4,17 @@ explanations, the catalog, event ingestion."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from billable.rules.catalog import LicensingModel
-from billable.rules.errors import InvalidCredentials, PayloadTooLarge
-from billable.rules.events import MAX_TEXT
+from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidInput, PayloadTooLarge
+from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
-from billable.rules.instants import Period
+from billable.rules.instants import Period, parse_instant
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
@@ -23,20 +23,28 @@ from billable.service.access import IssuedToken, issue_token
 from billable.service.bodies import (
     BillingUsageReport,
     ConcurrentUsageReport,
+    EventListing,
     Explanation,
     IngestionResult,
     ProductCatalog,
 )
+from billable.service.event_log import MAX_PAGE_SIZE, EventsPage, events_page
 from billable.service.explanations import explain_user
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
 from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
-from billable.service.presentation import explanation_body, ingestion_body, products_body
+from billable.service.presentation import (
+    EVENTS_PATH,
+    event_listing_body,
+    explanation_body,
+    ingestion_body,
+    products_body,
+)
 from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportKind
+from billable.store.events import EventFilter
 from billable.store.organizations import get_organization
 from billable.store.tokens import TokenGrant
 
-EVENT_TYPES = ("application/json", "application/cloudevents-batch+json")
-EVENTS_PATH = "/api/v2/billing/events"
+EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
 _PAGE = Path(__file__).with_name("page")
 DATE_HELP = "ISO-8601 date-time (any offset; none means UTC) or a date, e.g. 2026-10-01T00:00:00.000Z"
 # The shapes Period.parse accepts (an offset's '+' may arrive as a space from a query string);
@@ -61,6 +69,9 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": "error"} for status in statuses}
 
 
+EVENT_TYPE_NAMES = Literal["user.login", "user.logout", "license.assigned", "license.unassigned", "device.active",
+                           "user.updated"]
+assert EVENT_TYPE_NAMES.__args__ == EVENT_TYPES  # type: ignore[attr-defined]  # one list of the types: rules/events
 router = APIRouter()
 
 
@@ -230,6 +241,49 @@ async def products(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
     return JSONResponse(products_body(state.catalog, await run_in_threadpool(model)))
 
 
+def _instant(text: str | None, field: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_instant(_plus_in_offset(text), allow_date=True)
+    except ValueError:
+        message = f"{field} must be an ISO-8601 date-time or date"
+        raise InvalidInput(message, [FieldProblem(field, "invalid.date", message)]) from None
+
+
+@router.get(
+    EVENTS_PATH,
+    tags=["billing"],
+    response_model=EventListing,
+    responses=_errors(400, 401, 403, 429, 500, 503),
+)
+async def list_events(
+    grant: TokenGrant = Depends(requires(*READ_REPORTS)),
+    state: ServerState = Depends(server_state),
+    subject: str | None = Query(None, min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00]+$",
+                                description="only this user's or device's events"),
+    type: EVENT_TYPE_NAMES | None = Query(None, description="only events of this type"),  # noqa: A002
+    startDate: str | None = Query(None, description=DATE_HELP + "; events at or after it", pattern=DATE_PATTERN),
+    endDate: str | None = Query(None, description=DATE_HELP + "; events before it", pattern=DATE_PATTERN),
+    receivedAfter: str | None = Query(None, description=DATE_HELP + "; events acknowledged after it",
+                                      pattern=DATE_PATTERN),
+    pageSize: int = Query(25, ge=1, le=MAX_PAGE_SIZE),
+    cursor: str | None = Query(None, max_length=19, pattern=r"^\d+$", description="from the page before"),
+) -> JSONResponse:
+    """The organization's events as received, newest arrival first, a page at a time: follow
+    ``nextUri`` (or send ``cursor``) until it is null. Pages hold still while events arrive."""
+    chosen = EventFilter(subject, type, _instant(startDate, "startDate"), _instant(endDate, "endDate"),
+                         _instant(receivedAfter, "receivedAfter"))
+    query = {name: value for name, value in (("subject", subject), ("type", type), ("startDate", startDate),
+                                             ("endDate", endDate), ("receivedAfter", receivedAfter)) if value}
+
+    def page() -> EventsPage:
+        with state.database.read() as conn:
+            return events_page(conn, grant.org_id, chosen, cursor, pageSize)
+
+    return JSONResponse(event_listing_body(await run_in_threadpool(page), pageSize, query))
+
+
 @router.post(
     EVENTS_PATH,
     tags=["billing"],
@@ -239,15 +293,15 @@ async def products(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
         "requestBody": {
             "required": True,
             # The item schema depends on the catalog: create_app puts it in.
-            "content": {kind: {"schema": {"type": "array", "items": {"type": "object"}}} for kind in EVENT_TYPES},
+            "content": {kind: {"schema": {"type": "array", "items": {"type": "object"}}} for kind in EVENT_MEDIA_TYPES},
         }
     },
 )
 async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(INGEST_EVENTS)),
                         state: ServerState = Depends(server_state)) -> JSONResponse:
     """Store a batch of CloudEvents: all or nothing, duplicates skipped, answered after commit."""
-    if media_type(request) not in EVENT_TYPES:
-        raise ApiError(415, f"send the events as one of {', '.join(EVENT_TYPES)}")
+    if media_type(request) not in EVENT_MEDIA_TYPES:
+        raise ApiError(415, f"send the events as one of {', '.join(EVENT_MEDIA_TYPES)}")
     body = await _read_limited(request, state.settings.max_body_bytes)
 
     def store() -> IngestResult:

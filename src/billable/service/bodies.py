@@ -118,3 +118,27 @@ class ProductCatalog(TypedDict):
     model: str
     entities: list[Product]
     total: int
+
+
+class ListedEvent(TypedDict):
+    """An event as received, with its arrival."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: Instant
+    data: Annotated[dict[str, str], Field(description="the data the rules read: product, deviceType, email")]
+    receivedAt: Annotated[str, Field(description="when it was acknowledged, yyyy-MM-ddTHH:mm:ss.SSSZ")]
+    sequence: Annotated[int, Field(description="its place in the organization's arrival order")]
+    voided: Annotated[bool, Field(description="whether it was voided (no event can be voided yet: always false)")]
+
+
+class EventListing(TypedDict):
+    """A page of the organization's events, newest arrival first."""
+
+    entities: list[ListedEvent]
+    pageSize: int
+    cursor: Annotated[str | None, Field(description="give it back as `cursor` for the next page; null on the last")]
+    nextUri: str | None
+    selfUri: str

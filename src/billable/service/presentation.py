@@ -14,13 +14,17 @@ from billable.rules.explanation import Explanation
 from billable.rules.instants import Period, format_instant
 from billable.rules.intervals import OPEN
 from billable.rules.report import BillableUsageReport, ConcurrentUsageReport, hours_total
+from billable.rules.wire import parse_json
 from billable.service import bodies
 from billable.service.bodies import Status
+from billable.service.event_log import EventsPage
 from billable.service.ingestion import IngestResult
+from billable.store.events import StoredEvent
 
 REPORT_PATH = "/api/v2/billing/reports/billableusage"
 CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
 EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
+EVENTS_PATH = "/api/v2/billing/events"
 BODY_VERSION = 1
 """The version of the bodies written here: a release that changes their shape increments it,
 so that no body of the old shape is served from the store again."""
@@ -122,6 +126,21 @@ def explanation_body(explanation: Explanation, period: Period) -> bodies.Explana
         ],
         "selfUri": _self_uri(EXPLAIN_PATH, period, userId=explanation.user_id),
     }
+
+
+def listed_event(e: StoredEvent) -> bodies.ListedEvent:
+    """One event as the API and the command line list it."""
+    return {"id": e.event_id, "source": e.source, "type": e.type, "subject": e.subject, "time": format_instant(e.time),
+            "data": parse_json(e.data), "receivedAt": format_instant(e.received_at), "sequence": e.seq, "voided": False}
+
+
+def event_listing_body(page: EventsPage, page_size: int, query: dict[str, str]) -> bodies.EventListing:
+    """A page of events; ``query``: the filters of the request, repeated in its links."""
+    entities = [listed_event(e) for e in page.events]
+    own = {**query, "pageSize": str(page_size)}
+    next_uri = None if page.next_cursor is None else f"{EVENTS_PATH}?{urlencode({**own, 'cursor': page.next_cursor})}"
+    return {"entities": entities, "pageSize": page_size, "cursor": page.next_cursor, "nextUri": next_uri,
+            "selfUri": f"{EVENTS_PATH}?{urlencode(own)}"}
 
 
 def ingestion_body(result: IngestResult) -> bodies.IngestionResult:

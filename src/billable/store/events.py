@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
@@ -41,3 +42,50 @@ def append_events(conn: Connection, org_id: str, batch: list[UsageEvent], first_
          event.device_type, event.data_json(), received_at)
         for offset, event in enumerate(batch)
     ])
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the log keeps it, with its arrival."""
+
+    seq: int
+    source: str
+    event_id: str
+    type: str
+    subject: str
+    time: int
+    data: str  # JSON
+    received_at: int
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which of an organization's events to list; every field optional."""
+
+    subject: str | None = None
+    type: str | None = None
+    start: int | None = None  # event time, inclusive
+    end: int | None = None  # event time, exclusive
+    received_after: int | None = None  # arrival instant, exclusive
+
+
+def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: int | None, limit: int
+                ) -> list[StoredEvent]:
+    """The organization's events that ``chosen`` admits, newest arrival first, from the one
+    arrived just before ``before_seq`` on (from the newest when None); at most ``limit``."""
+    c = events.c
+    conditions = [c.org_id == org_id]
+    for column, value in ((c.subject, chosen.subject), (c.type, chosen.type)):
+        if value is not None:
+            conditions.append(column == value)
+    if chosen.start is not None:
+        conditions.append(c.time >= chosen.start)
+    if chosen.end is not None:
+        conditions.append(c.time < chosen.end)
+    if chosen.received_after is not None:
+        conditions.append(c.received_at > chosen.received_after)
+    if before_seq is not None:
+        conditions.append(c.seq < before_seq)
+    query = (select(c.seq, c.source, c.event_id, c.type, c.subject, c.time, c.data, c.received_at)
+             .where(*conditions).order_by(c.seq.desc()).limit(limit))
+    return [StoredEvent(*row) for row in conn.execute(query)]

@@ -1,0 +1,38 @@
+"""Listing an organization's events, newest arrival first, a page at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from billable.rules.errors import FieldProblem, InvalidInput
+from billable.store.events import EventFilter, StoredEvent, list_events
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class EventsPage:
+    events: list[StoredEvent]
+    next_cursor: str | None  # None: this is the last page
+
+
+def events_page(conn: Connection, org_id: str, chosen: EventFilter, cursor: str | None, page_size: int) -> EventsPage:
+    """One page of the events ``chosen`` admits, from where ``cursor`` (from the page before)
+    left off. A cursor names an arrival, so the pages hold still while events arrive: a
+    new event is never on a later page and none is listed twice."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise _invalid("pageSize", f"pageSize must be from 1 to {MAX_PAGE_SIZE}")
+    before = None
+    if cursor is not None:
+        if not cursor.isdigit() or len(cursor) > 19:
+            raise _invalid("cursor", "cursor must be the cursor of an earlier page")
+        before = int(cursor)
+    found = list_events(conn, org_id, chosen, before, page_size + 1)
+    page = found[:page_size]
+    return EventsPage(page, str(page[-1].seq) if len(found) > page_size else None)
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, [FieldProblem(field, "invalid.value", message)])
