@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,83 @@ def test_progress_while_in_progress(page: Page, make_org: MakeOrg) -> None:
         expect(page.locator("#status")).to_contain_text("computing the report")
         expect(page.locator("#report-status")).to_have_text("Complete")
         expect(page.locator("#status")).to_be_hidden()
+
+
+def _report_loaded(page: Page, start: str, end: str) -> None:
+    page.select_option("#preset", "custom")
+    page.fill("#start", start)
+    page.fill("#end", end)
+    page.click("#load")
+
+
+def test_messages_clear_and_a_refused_period_keeps_the_report(page: Page, make_org: MakeOrg) -> None:
+    org = make_org()
+    org.ingest(list(generate(Workload(users=8, days=5, start=parse_instant("2026-10-01", allow_date=True)))))
+    client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
+    with running_server(org.database.url) as base:
+        sign_in(page, base, client_id, "wrong secret")
+        expect(page.locator("#message")).to_contain_text("Wrong client id or secret")
+        sign_in(page, base, client_id, secret)  # succeeds: the old message goes
+        expect(page.locator("#report-panel")).to_be_visible()
+        expect(page.locator("#message")).to_be_hidden()
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-11-01")
+        rows = page.locator("#usages > tbody > tr.usage").count()
+        assert rows > 0
+        _report_loaded(page, "2026-01-01", "2027-02-01")  # over 366 days: refused
+        expect(page.locator("#end-error")).to_contain_text("The period may span at most")
+        expect(page.locator("#end")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#message")).to_be_hidden()
+        # The report shown before is still there.
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-11-01")
+        expect(page.locator("#usages > tbody > tr.usage")).to_have_count(rows)
+        _report_loaded(page, "2026-10-02", "2026-11-01")  # a good period: the error goes
+        expect(page.locator("#report-title")).to_have_text("2026-10-02 to 2026-11-01")
+        expect(page.locator("#end-error")).to_have_text("")
+        assert page.locator("#end").get_attribute("aria-invalid") is None
+        page.click("#sign-out")
+        expect(page.locator("#message")).to_be_hidden()
+
+
+def test_empty_period_and_searches_that_find_nothing(page: Page, make_org: MakeOrg) -> None:
+    org = make_org()
+    org.ingest(list(generate(Workload(users=8, days=5, start=parse_instant("2026-10-01", allow_date=True)))))
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        _report_loaded(page, "2025-01-01", "2025-02-01")
+        expect(page.locator("#usages tbody")).to_contain_text("No billable usage in this period")
+        expect(page.locator(".charts")).to_be_hidden()
+        expect(page.locator("#download")).to_be_disabled()
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("#download")).to_be_enabled()
+        expect(page.locator(".charts")).to_be_visible()
+        first = page.locator("#usages > tbody > tr.usage").first
+        first.click()
+        total = int(first.locator("td").nth(3).inner_text())
+        count = page.locator("tr.resources:visible .resource-count")
+        expect(count).to_have_text(f"{total} of {total}")
+        page.fill("tr.resources:visible .resource-search", "no such resource anywhere")
+        expect(count).to_have_text(f"0 of {total}")
+        expect(page.locator("tr.resources:visible .resource-search")).to_have_attribute(
+            "aria-label", re.compile("Search the resources of"))
+
+
+def test_a_phone_width_has_no_horizontal_scroll(make_org: MakeOrg, tmp_path: Path) -> None:
+    org = make_org("concurrent")
+    org.ingest(list(generate(Workload(users=25, days=31, start=parse_instant("2026-10-01", allow_date=True)))))
+    with running_server(org.database.url) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        sign_in(phone, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        _report_loaded(phone, "2026-10-01", "2026-11-01")
+        expect(phone.locator("#peaks-chart polyline").first).to_be_attached()
+        # Each product's legend in its line's colour.
+        legend = phone.eval_on_selector_all("#peaks-chart text.legend", "all => all.map(t => getComputedStyle(t).fill)")
+        lines = phone.eval_on_selector_all("#peaks-chart polyline", "all => all.map(p => getComputedStyle(p).stroke)")
+        assert len(legend) >= 2 and legend == lines and len(set(legend)) == len(legend), (legend, lines)
+        phone.locator("#usages > tbody > tr.usage").first.click()
+        expect(phone.locator("tr.resources:visible .resource-search")).to_be_visible()
+        phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        browser.close()
+    assert width <= 390, width

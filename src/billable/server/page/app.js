@@ -7,15 +7,45 @@ const $ = (selector) => document.querySelector(selector);
 const REPORT = "/api/v2/billing/reports/billableusage";
 const CONCURRENT = "/api/v2/billing/reports/concurrentusage";
 
-class ApiError extends Error {}
+class ApiError extends Error {
+  constructor(message, fields = []) {
+    super(message);
+    this.fields = fields; // the request's fields at fault, as the service named them
+  }
+}
 
+// A message stays until the next action: every action clears what the last one said.
 function show(text, kind = "error") {
   const box = $("#message");
   box.textContent = text;
   box.className = `message ${kind === "info" ? "info" : ""}`;
   box.hidden = false;
-  clearTimeout(show.timer);
-  show.timer = setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+function clearMessages() {
+  $("#message").hidden = true;
+  for (const input of document.querySelectorAll("[aria-invalid]")) {
+    input.removeAttribute("aria-invalid");
+    $(`#${input.id}-error`).textContent = "";
+  }
+}
+
+// The service's sentence, as a person reads it: capitalized, with a full stop.
+function sentence(text) {
+  const trimmed = text.trim();
+  return trimmed.charAt(0).toUpperCase() + trimmed.slice(1) + (/[.!?]$/.test(trimmed) ? "" : ".");
+}
+
+// An error of the period's fields is said next to the field; any other in the message box.
+function reportError(error) {
+  const fields = { startDate: "start", endDate: "end" };
+  const marked = error.fields.filter((name) => name in fields);
+  for (const name of marked) {
+    const input = $(`#${fields[name]}`);
+    input.setAttribute("aria-invalid", "true");
+    $(`#${input.id}-error`).textContent = error.message;
+  }
+  if (!marked.length) show(error.message);
 }
 
 async function signIn(clientId, secret) {
@@ -31,6 +61,7 @@ async function signIn(clientId, secret) {
 }
 
 function signOut(reason) {
+  clearMessages();
   state.token = null;
   state.report = null;
   $("#report-panel").hidden = true;
@@ -54,7 +85,8 @@ async function api(path, params) {
     const wait = answer.headers.get("Retry-After") || "a few";
     throw new ApiError(`Too many requests: try again in ${wait} seconds.`);
   }
-  throw new ApiError(body.message || `The service answered ${answer.status}.`);
+  const fields = (body.details || []).map((detail) => detail.fieldName);
+  throw new ApiError(body.message ? sentence(body.message) : `The service answered ${answer.status}.`, fields);
 }
 
 // Reports answer InProgress while they are computed: ask again until Complete.
@@ -81,11 +113,12 @@ function applyPreset() {
 }
 
 async function loadReport() {
+  clearMessages();
   const params = { startDate: $("#start").value, endDate: $("#end").value };
   const status = $("#status");
   status.hidden = false;
   status.textContent = "Loading the report…";
-  $("#report").hidden = true;
+  // The report shown stays until another replaces it: a refused period leaves it in place.
   try {
     const report = await complete(REPORT, params, (attempt) => {
       status.textContent = `The service is computing the report (check ${attempt})…`;
@@ -94,14 +127,14 @@ async function loadReport() {
     renderReport(report);
     status.hidden = true;
     const catalog = await api("/api/v2/billing/products");
-    $("#peaks-figure").hidden = catalog.model === "named";
-    if (catalog.model !== "named") {
+    $("#peaks-figure").hidden = catalog.model === "named" || report.usages.length === 0;
+    if (!$("#peaks-figure").hidden) {
       const peaks = await complete(CONCURRENT, params, () => {});
       renderPeaks(peaks);
     }
   } catch (error) {
     status.hidden = true;
-    if (error.message !== "session expired") show(error.message);
+    if (error.message !== "session expired") reportError(error);
   }
 }
 
@@ -118,9 +151,12 @@ function renderReport(report) {
   const badge = $("#report-status");
   badge.textContent = report.status;
   badge.className = "badge";
+  const empty = report.usages.length === 0;
+  $("#download").disabled = empty; // nothing to download but a header
+  $(".charts").hidden = empty;
   const body = $("#usages tbody");
   body.replaceChildren();
-  if (report.usages.length === 0) {
+  if (empty) {
     const row = document.createElement("tr");
     const empty = cell("td", "No billable usage in this period.", "muted");
     empty.colSpan = 4;
@@ -164,7 +200,11 @@ function renderResources(holder, usage) {
     option.value = value;
     sort.append(option);
   }
-  tools.append(search, sort);
+  search.setAttribute("aria-label", `Search the resources of ${usage.name}`);
+  sort.setAttribute("aria-label", "Sort the resources");
+  const count = cell("span", "", "resource-count muted");
+  count.setAttribute("aria-live", "polite");
+  tools.append(search, sort, count);
   const table = document.createElement("table");
   table.className = "resource-table";
   table.innerHTML = "<thead><tr><th>Resource</th><th>First billable</th></tr></thead><tbody></tbody>";
@@ -179,6 +219,7 @@ function renderResources(holder, usage) {
       row.append(cell("td", r.name), cell("td", r.date.replace("T", " ").replace(".000Z", " UTC")));
       return row;
     }));
+    count.textContent = `${rows.length} of ${usage.resources.length}`;
   };
   search.addEventListener("input", draw);
   sort.addEventListener("change", draw);
@@ -198,7 +239,9 @@ function renderTotals(report) {
   const rows = report.usages.map((u) => [u.name, Number(u.totalUsage)]);
   const width = 420, bar = 18, gap = 6, label = 90;
   const top = Math.max(1, ...rows.map(([, v]) => v));
-  const chart = svg("svg", { width, height: Math.max(bar, rows.length * (bar + gap)), role: "img" });
+  const height = Math.max(bar, rows.length * (bar + gap));
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img",
+                             "aria-label": "Total usage per product" });
   rows.forEach(([name, value], i) => {
     const y = i * (bar + gap);
     const length = ((width - label - 60) * value) / top;
@@ -215,7 +258,8 @@ function renderPeaks(report) {
   const days = products.length ? products[0].days.length : 0;
   const width = 420, height = 160, left = 30;
   const top = Math.max(1, ...products.map((p) => p.peak));
-  const chart = svg("svg", { width, height: height + 20, role: "img" });
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height + 20}`, width: "100%", role: "img",
+                             "aria-label": "Daily peak per product" });
   chart.append(svg("text", { x: 0, y: 12 }, String(top)), svg("text", { x: 0, y: height }, "0"));
   products.forEach((product, index) => {
     const points = product.days.map((d, i) => {
@@ -223,7 +267,9 @@ function renderPeaks(report) {
       return `${x},${height - (d.peak * (height - 10)) / top}`;
     });
     chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: colours[index % 5], "stroke-width": 2 }),
-                 svg("text", { x: left + index * 70, y: height + 16, fill: colours[index % 5] }, product.name));
+                 // The legend in its line's colour (a style: the stylesheet's text fill would win over an attribute).
+                 svg("text", { x: left + index * 70, y: height + 16, class: "legend",
+                               style: `fill: ${colours[index % 5]}` }, product.name));
   });
   $("#peaks-chart").replaceChildren(chart);
 }
@@ -256,6 +302,7 @@ function download() {
 
 $("#sign-in").addEventListener("submit", async (event) => {
   event.preventDefault();
+  clearMessages();
   const clientId = $("#client-id").value.trim();
   try {
     await signIn(clientId, $("#client-secret").value);
