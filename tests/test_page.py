@@ -202,7 +202,8 @@ def test_a_phone_width_has_no_horizontal_scroll(make_org: MakeOrg, tmp_path: Pat
         sign_in(phone, base, *new_client(org.database, org.id, "billing:subscription:view"))
         _report_loaded(phone, "2026-10-01", "2026-11-01")
         expect(phone.locator("#peaks-chart polyline").first).to_be_attached()
-        # Each product's legend in its line's colour.
+        # Each product's legend in its line's colour (once the sign-in's own load has settled too).
+        phone.wait_for_load_state("networkidle")
         legend = phone.eval_on_selector_all("#peaks-chart text.legend", "all => all.map(t => getComputedStyle(t).fill)")
         lines = phone.eval_on_selector_all("#peaks-chart polyline", "all => all.map(p => getComputedStyle(p).stroke)")
         assert len(legend) >= 2 and legend == lines and len(set(legend)) == len(legend), (legend, lines)
