@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from billable.rules.catalog import Catalog
 from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, MAX_EMAIL, MAX_TEXT, UNASSIGNED, USER_UPDATED

@@ -20,7 +20,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import Enum
 from threading import Lock
-from typing import Any
 
 from sqlalchemy import Connection
 
