@@ -122,6 +122,7 @@ def test_errors_are_one_line(empty_url: str, tmp_path: Path) -> None:
 
 def test_demo(empty_url: str) -> None:
     out = ok(billable(empty_url, "demo", "--users", "30"))
+    assert "read it in a browser at http://127.0.0.1:8080/" in out
     summary = json.loads(out[out.index("{"):])
     command = summary["report"].split()[1:]
     period = Period.parse(command[command.index("--start") + 1], command[command.index("--end") + 1])

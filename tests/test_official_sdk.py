@@ -71,3 +71,18 @@ def test_wrong_secret_is_refused(make_org: MakeOrg) -> None:
             raise AssertionError("a wrong secret was accepted")
         finally:
             close_official(refusing)
+
+
+def test_organizations_me(make_org: MakeOrg) -> None:
+    """Genesys Cloud's ``GET /api/v2/organizations/me``, read by the official SDK with a token of
+    any permission (here: ingestion only)."""
+    org = make_org("concurrent")
+    client_id, secret = new_client(org.database, org.id, "billing:usage:ingest")
+    with running_server(org.database.url) as base:
+        api_client = genesys.ApiClient(host=base).get_client_credentials_token(client_id, secret)
+        try:
+            me = genesys.OrganizationApi(api_client).get_organizations_me()
+        finally:
+            close_official(api_client)
+    assert (me.id, me.name, me.state, me.self_uri) == (org.id, org.organization.name, "active",
+                                                       "/api/v2/organizations/me")

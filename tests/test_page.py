@@ -151,6 +151,7 @@ def test_messages_clear_and_a_refused_period_keeps_the_report(page: Page, make_o
         sign_in(page, base, client_id, secret)  # succeeds: the old message goes
         expect(page.locator("#report-panel")).to_be_visible()
         expect(page.locator("#message")).to_be_hidden()
+        expect(page.locator("#who")).to_have_text(f"{org.organization.name} · named model")  # not the client's id
         _report_loaded(page, "2026-10-01", "2026-11-01")
         expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-11-01")
         rows = page.locator("#usages > tbody > tr.usage").count()

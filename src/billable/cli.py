@@ -393,7 +393,8 @@ def demo_command(context: Context, users: int, seed: int) -> None:
 
 def _how_to_call(client_id: str, secret: str, start: str, end: str, base: str = "http://127.0.0.1:8080") -> str:
     query = f"startDate={start}&endDate={end}"
-    return f"""Serve it with `billable serve` ({base}), then:
+    return f"""Serve it with `billable serve` ({base}), then read it in a browser at {base}/
+(sign in with the client id and secret below), or call the API:
 
   TOKEN=$(curl -s -u {client_id}:{secret} -d grant_type=client_credentials {base}/oauth/token \\
           | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')

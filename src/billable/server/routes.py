@@ -26,22 +26,25 @@ from billable.service.bodies import (
     EventListing,
     Explanation,
     IngestionResult,
-    ProductCatalog,
 )
+from billable.service.bodies import Organization as OrganizationBody
+from billable.service.bodies import ProductCatalog
 from billable.service.event_log import MAX_PAGE_SIZE, EventsPage, events_page
 from billable.service.explanations import explain_user
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
-from billable.service.organizations import INGEST_EVENTS, READ_REPORTS
+from billable.service.organizations import INGEST_EVENTS, PERMISSIONS, READ_REPORTS
 from billable.service.presentation import (
     EVENTS_PATH,
+    ORGANIZATION_PATH,
     event_listing_body,
     explanation_body,
     ingestion_body,
+    organization_body,
     products_body,
 )
 from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportKind
 from billable.store.events import EventFilter
-from billable.store.organizations import get_organization
+from billable.store.organizations import Organization, get_organization
 from billable.store.tokens import TokenGrant
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
@@ -222,6 +225,23 @@ async def explain(
             return explain_user(conn, grant.org_id, userId, period, state.catalog, state.clock())
 
     return JSONResponse(explanation_body(await run_in_threadpool(compute), period))
+
+
+@router.get(
+    ORGANIZATION_PATH,
+    tags=["organization"],
+    response_model=OrganizationBody,
+    responses=_errors(401, 403, 429, 500, 503),
+)
+async def organization(grant: TokenGrant = Depends(requires(*PERMISSIONS)),
+                       state: ServerState = Depends(server_state)) -> JSONResponse:
+    """The token's organization (any permission will do), as Genesys Cloud's route answers it."""
+
+    def found() -> Organization:
+        with state.database.read_one() as conn:
+            return get_organization(conn, grant.org_id)
+
+    return JSONResponse(organization_body(await run_in_threadpool(found)))
 
 
 @router.get(

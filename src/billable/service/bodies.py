@@ -142,3 +142,14 @@ class EventListing(TypedDict):
     cursor: Annotated[str | None, Field(description="give it back as `cursor` for the next page; null on the last")]
     nextUri: str | None
     selfUri: str
+
+
+class Organization(TypedDict):
+    """The caller's organization, as Genesys Cloud's ``GET /api/v2/organizations/me`` answers
+    (the fields the official SDKs read), with the licensing model it is billed under."""
+
+    id: str
+    name: str
+    state: Literal["active"]
+    selfUri: str
+    licensingModel: Annotated[Literal["named", "concurrent", "hourly"], Field(description="billable's own field")]

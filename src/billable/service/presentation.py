@@ -20,11 +20,13 @@ from billable.service.bodies import Status
 from billable.service.event_log import EventsPage
 from billable.service.ingestion import IngestResult
 from billable.store.events import StoredEvent
+from billable.store.organizations import Organization
 
 REPORT_PATH = "/api/v2/billing/reports/billableusage"
 CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
 EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
 EVENTS_PATH = "/api/v2/billing/events"
+ORGANIZATION_PATH = "/api/v2/organizations/me"
 BODY_VERSION = 1
 """The version of the bodies written here: a release that changes their shape increments it,
 so that no body of the old shape is served from the store again."""
@@ -141,6 +143,11 @@ def event_listing_body(page: EventsPage, page_size: int, query: dict[str, str]) 
     next_uri = None if page.next_cursor is None else f"{EVENTS_PATH}?{urlencode({**own, 'cursor': page.next_cursor})}"
     return {"entities": entities, "pageSize": page_size, "cursor": page.next_cursor, "nextUri": next_uri,
             "selfUri": f"{EVENTS_PATH}?{urlencode(own)}"}
+
+
+def organization_body(org: Organization) -> bodies.Organization:
+    return {"id": org.id, "name": org.name, "state": "active", "selfUri": ORGANIZATION_PATH,
+            "licensingModel": org.model.value}
 
 
 def ingestion_body(result: IngestResult) -> bodies.IngestionResult:

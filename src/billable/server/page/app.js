@@ -314,9 +314,13 @@ $("#sign-in").addEventListener("submit", async (event) => {
   $("#sign-in-panel").hidden = true;
   $("#report-panel").hidden = false;
   $("#sign-out").hidden = false;
-  $("#who").textContent = `client ${clientId}`;
+  $("#who").textContent = "";
   applyPreset();
   loadReport();
+  // The organization's name in the header (Genesys Cloud's route, which any token may read).
+  api("/api/v2/organizations/me")
+    .then((org) => { $("#who").textContent = `${org.name} · ${org.licensingModel} model`; })
+    .catch(() => { $("#who").textContent = `client ${clientId}`; });
 });
 $("#preset").addEventListener("change", applyPreset);
 for (const id of ["#start", "#end"]) $(id).addEventListener("change", () => { $("#preset").value = "custom"; });
