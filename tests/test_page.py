@@ -55,7 +55,7 @@ def test_read_the_bill(page: Page, make_org: MakeOrg, tmp_path: Path) -> None:
         page.fill("#start", OCTOBER["startDate"])
         page.fill("#end", OCTOBER["endDate"])
         page.click("#load")
-        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-11-01")
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
         expect(page.locator("#report-status")).to_have_text("Complete")
         rows = page.locator("#usages > tbody > tr.usage")
         expect(rows.first).to_be_visible()
@@ -153,7 +153,7 @@ def test_messages_clear_and_a_refused_period_keeps_the_report(page: Page, make_o
         expect(page.locator("#message")).to_be_hidden()
         expect(page.locator("#who")).to_have_text(f"{org.organization.name} · named model")  # not the client's id
         _report_loaded(page, "2026-10-01", "2026-11-01")
-        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-11-01")
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
         rows = page.locator("#usages > tbody > tr.usage").count()
         assert rows > 0
         _report_loaded(page, "2026-01-01", "2027-02-01")  # over 366 days: refused
@@ -161,10 +161,10 @@ def test_messages_clear_and_a_refused_period_keeps_the_report(page: Page, make_o
         expect(page.locator("#end")).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#message")).to_be_hidden()
         # The report shown before is still there.
-        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-11-01")
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
         expect(page.locator("#usages > tbody > tr.usage")).to_have_count(rows)
         _report_loaded(page, "2026-10-02", "2026-11-01")  # a good period: the error goes
-        expect(page.locator("#report-title")).to_have_text("2026-10-02 to 2026-11-01")
+        expect(page.locator("#report-title")).to_have_text("2026-10-02 to 2026-10-31")
         expect(page.locator("#end-error")).to_have_text("")
         assert page.locator("#end").get_attribute("aria-invalid") is None
         page.click("#sign-out")
@@ -214,3 +214,38 @@ def test_a_phone_width_has_no_horizontal_scroll(make_org: MakeOrg, tmp_path: Pat
         width = phone.evaluate("document.documentElement.scrollWidth")
         browser.close()
     assert width <= 390, width
+
+
+def test_keyboard_only(page: Page, make_org: MakeOrg) -> None:
+    """Sign in, choose a period and open a product's resources with the keyboard alone."""
+    org = make_org("concurrent")
+    org.ingest(list(generate(Workload(users=8, days=5, start=parse_instant("2026-10-01", allow_date=True)))))
+    client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
+    with running_server(org.database.url) as base:
+        page.goto(base + "/")
+        page.keyboard.press("Tab")
+        expect(page.locator("#client-id")).to_be_focused()
+        page.keyboard.type(client_id)
+        page.keyboard.press("Tab")
+        page.keyboard.type(secret)
+        page.keyboard.press("Enter")
+        expect(page.locator("#preset")).to_be_focused()  # focus lands on the period, not the page's top
+        expect(page.locator("#totals-caption")).to_contain_text("the period's peak")
+        # Last month is October here (the clock is real): choosing a preset loads it at once.
+        page.wait_for_load_state("networkidle")
+        page.select_option("#preset", "this-month")
+        expect(page.locator("#report-title")).not_to_have_text(re.compile("^2026-10-01 to 2026-10-31$"))
+        page.select_option("#preset", "custom")
+        page.fill("#start", "2026-10-01")
+        page.fill("#end", "2026-11-01")
+        page.focus("#load")
+        page.keyboard.press("Enter")
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
+        row = page.locator("#usages > tbody > tr.usage").first
+        row.focus()
+        expect(row).to_have_attribute("aria-expanded", "false")
+        page.keyboard.press("Enter")
+        expect(row).to_have_attribute("aria-expanded", "true")
+        expect(page.locator("tr.resources:visible .resource-search")).to_be_visible()
+        page.keyboard.press(" ")
+        expect(row).to_have_attribute("aria-expanded", "false")

@@ -127,6 +127,12 @@ async function loadReport() {
     renderReport(report);
     status.hidden = true;
     const catalog = await api("/api/v2/billing/products");
+    // What a total is depends on the model: a count of users, the period's peak, or hours.
+    $("#totals-caption").textContent = {
+      named: "Billed per product: users and devices",
+      concurrent: "Billed per product: the period's peak for concurrent products, users for the others",
+      hourly: "Billed per product: hours for hourly products, users for the others",
+    }[catalog.model] || "Billed per product";
     $("#peaks-figure").hidden = catalog.model === "named" || report.usages.length === 0;
     if (!$("#peaks-figure").hidden) {
       const peaks = await complete(CONCURRENT, params, () => {});
@@ -147,7 +153,9 @@ function cell(tag, text, className) {
 
 function renderReport(report) {
   $("#report").hidden = false;
-  $("#report-title").textContent = `${report.startDate.slice(0, 10)} to ${report.endDate.slice(0, 10)}`;
+  // The period's end is exclusive: the title names its last day, as a person counts.
+  const lastDay = new Date(Date.parse(report.endDate) - 1).toISOString().slice(0, 10);
+  $("#report-title").textContent = `${report.startDate.slice(0, 10)} to ${lastDay}`;
   const badge = $("#report-status");
   badge.textContent = report.status;
   badge.className = "badge";
@@ -168,6 +176,12 @@ function renderReport(report) {
     row.className = "usage";
     row.dataset.usage = usage.name;
     const toggle = cell("td", "▸");
+    toggle.setAttribute("aria-hidden", "true");
+    // A row is a button for keyboards and screen readers: Tab reaches it, Enter or Space opens it.
+    row.tabIndex = 0;
+    row.setAttribute("role", "button");
+    row.setAttribute("aria-expanded", "false");
+    row.setAttribute("aria-label", `${usage.name}: ${usage.totalUsage}, ${usage.resources.length} resources`);
     row.append(toggle, cell("td", usage.name), cell("td", usage.totalUsage, "number"),
                cell("td", String(usage.resources.length), "number"));
     const detail = document.createElement("tr");
@@ -176,10 +190,18 @@ function renderReport(report) {
     const holder = document.createElement("td");
     holder.colSpan = 4;
     detail.append(holder);
-    row.addEventListener("click", () => {
+    const flip = () => {
       detail.hidden = !detail.hidden;
       toggle.textContent = detail.hidden ? "▸" : "▾";
+      row.setAttribute("aria-expanded", String(!detail.hidden));
       if (!detail.hidden && !holder.firstChild) renderResources(holder, usage);
+    };
+    row.addEventListener("click", flip);
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        flip();
+      }
     });
     body.append(row, detail);
   }
@@ -316,13 +338,17 @@ $("#sign-in").addEventListener("submit", async (event) => {
   $("#sign-out").hidden = false;
   $("#who").textContent = "";
   applyPreset();
+  $("#preset").focus(); // the keyboard goes on from the period, not from the top of the page
   loadReport();
   // The organization's name in the header (Genesys Cloud's route, which any token may read).
   api("/api/v2/organizations/me")
     .then((org) => { $("#who").textContent = `${org.name} · ${org.licensingModel} model`; })
     .catch(() => { $("#who").textContent = `client ${clientId}`; });
 });
-$("#preset").addEventListener("change", applyPreset);
+$("#preset").addEventListener("change", () => {
+  applyPreset();
+  if ($("#preset").value !== "custom") loadReport(); // a chosen period is shown at once
+});
 for (const id of ["#start", "#end"]) $(id).addEventListener("change", () => { $("#preset").value = "custom"; });
 $("#period").addEventListener("submit", (event) => { event.preventDefault(); loadReport(); });
 $("#download").addEventListener("click", download);
