@@ -183,6 +183,14 @@ def test_empty_period_and_searches_that_find_nothing(page: Page, make_org: MakeO
         _report_loaded(page, "2026-10-01", "2026-11-01")
         expect(page.locator("#download")).to_be_enabled()
         expect(page.locator(".charts")).to_be_visible()
+        # The summary: each usage once with its total, so that a spreadsheet's sum is right.
+        with page.expect_download() as download:
+            page.click("#download-summary")
+        lines = Path(download.value.path()).read_bytes().decode().split("\r\n")
+        shown = [(row.locator("td").nth(1).inner_text(), row.locator("td").nth(2).inner_text(),
+                  row.locator("td").nth(3).inner_text()) for row in page.locator("#usages > tbody > tr.usage").all()]
+        assert lines[0] == "usage,totalUsage,resources" and lines[-1] == ""
+        assert [tuple(line.split(",")) for line in lines[1:-1]] == shown and len(shown) >= 3
         first = page.locator("#usages > tbody > tr.usage").first
         first.click()
         total = int(first.locator("td").nth(3).inner_text())
@@ -235,12 +243,14 @@ def test_keyboard_only(page: Page, make_org: MakeOrg) -> None:
         page.wait_for_load_state("networkidle")
         page.select_option("#preset", "this-month")
         expect(page.locator("#report-title")).not_to_have_text(re.compile("^2026-10-01 to 2026-10-31$"))
+        expect(page.locator("#report-status")).to_have_text("Running: so far")  # not over: not final
         page.select_option("#preset", "custom")
         page.fill("#start", "2026-10-01")
         page.fill("#end", "2026-11-01")
         page.focus("#load")
         page.keyboard.press("Enter")
         expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
+        expect(page.locator("#report-status")).to_have_text("Complete")
         row = page.locator("#usages > tbody > tr.usage").first
         row.focus()
         expect(row).to_have_attribute("aria-expanded", "false")

@@ -157,10 +157,13 @@ function renderReport(report) {
   const lastDay = new Date(Date.parse(report.endDate) - 1).toISOString().slice(0, 10);
   $("#report-title").textContent = `${report.startDate.slice(0, 10)} to ${lastDay}`;
   const badge = $("#report-status");
-  badge.textContent = report.status;
-  badge.className = "badge";
+  // A period not over yet is a running figure, not a final one.
+  const running = report.status === "Complete" && Date.parse(report.endDate) > Date.now();
+  badge.textContent = running ? "Running: so far" : report.status;
+  badge.className = running ? "badge progress" : "badge";
   const empty = report.usages.length === 0;
   $("#download").disabled = empty; // nothing to download but a header
+  $("#download-summary").disabled = empty;
   $(".charts").hidden = empty;
   const body = $("#usages tbody");
   body.replaceChildren();
@@ -310,12 +313,20 @@ function reportCsv(report) {
   return lines.map((line) => line.map(csvField).join(",") + "\r\n").join("");
 }
 
-function download() {
+// One line per product or device type: its total once, so a spreadsheet can sum it.
+function summaryCsv(report) {
+  const lines = [["usage", "totalUsage", "resources"]];
+  for (const usage of report.usages) lines.push([usage.name, usage.totalUsage, usage.resources.length]);
+  return lines.map((line) => line.map(csvField).join(",") + "\r\n").join("");
+}
+
+function download(summary = false) {
   const report = state.report;
-  const blob = new Blob([reportCsv(report)], { type: "text/csv" });
+  const blob = new Blob([summary ? summaryCsv(report) : reportCsv(report)], { type: "text/csv" });
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
-  link.download = `billable-usage-${report.startDate.slice(0, 10)}-${report.endDate.slice(0, 10)}.csv`;
+  const kind = summary ? "summary" : "usage";
+  link.download = `billable-${kind}-${report.startDate.slice(0, 10)}-${report.endDate.slice(0, 10)}.csv`;
   document.body.append(link);
   link.click();
   link.remove();
@@ -351,5 +362,6 @@ $("#preset").addEventListener("change", () => {
 });
 for (const id of ["#start", "#end"]) $(id).addEventListener("change", () => { $("#preset").value = "custom"; });
 $("#period").addEventListener("submit", (event) => { event.preventDefault(); loadReport(); });
-$("#download").addEventListener("click", download);
+$("#download").addEventListener("click", () => download());
+$("#download-summary").addEventListener("click", () => download(true));
 $("#sign-out").addEventListener("click", () => signOut());
