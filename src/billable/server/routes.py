@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from billable.rules.catalog import LicensingModel
 from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidInput, PayloadTooLarge
 from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
@@ -236,12 +235,17 @@ async def explain(
 async def organization(grant: TokenGrant = Depends(requires(*PERMISSIONS)),
                        state: ServerState = Depends(server_state)) -> JSONResponse:
     """The token's organization (any permission will do), as Genesys Cloud's route answers it."""
+    return JSONResponse(organization_body(await _organization_of(state, grant)))
+
+
+async def _organization_of(state: ServerState, grant: TokenGrant) -> Organization:
+    """The token's organization, read in a worker thread."""
 
     def found() -> Organization:
         with state.database.read_one() as conn:
             return get_organization(conn, grant.org_id)
 
-    return JSONResponse(organization_body(await run_in_threadpool(found)))
+    return await run_in_threadpool(found)
 
 
 @router.get(
@@ -253,12 +257,7 @@ async def organization(grant: TokenGrant = Depends(requires(*PERMISSIONS)),
 async def products(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
                    state: ServerState = Depends(server_state)) -> JSONResponse:
     """The product catalog, with the model each product is billed under in this organization."""
-
-    def model() -> LicensingModel:
-        with state.database.read() as conn:
-            return get_organization(conn, grant.org_id).model
-
-    return JSONResponse(products_body(state.catalog, await run_in_threadpool(model)))
+    return JSONResponse(products_body(state.catalog, (await _organization_of(state, grant)).model))
 
 
 def _instant(text: str | None, field: str) -> int | None:
