@@ -29,10 +29,13 @@ def opener(text: str) -> Any:
 def test_ndjson_and_an_array_read_alike() -> None:
     sent = logins(3)
     ndjson = "\n".join(json.dumps(e) for e in sent) + "\n\n"
-    assert list(bulk_load.read_events(io.BytesIO(ndjson.encode()))) == sent
-    assert list(bulk_load.read_events(io.BytesIO(("  \n" + json.dumps(sent)).encode()))) == sent
+    expected = validate_events(sent, CATALOG, INGESTED_AT)
+    for text in (ndjson, "  \n" + json.dumps(sent)):
+        with bulk_load.checked(opener(text), CATALOG, INGESTED_AT) as checked:
+            assert [e for batch in checked.batches() for e in batch] == expected
     with pytest.raises(InvalidInput, match=r"line 2: not valid JSON"):
-        list(bulk_load.read_events(io.BytesIO((json.dumps(sent[0]) + "\n{oops\n").encode())))
+        with bulk_load.checked(opener(json.dumps(sent[0]) + "\n{oops\n"), CATALOG, INGESTED_AT):
+            pass
 
 
 def test_every_problem_is_named_by_its_place_in_the_file(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,12 +30,6 @@ MAX_PROBLEMS_SHOWN = 20
 Progress = Callable[[int], None]  # told how many more events were stored
 
 
-def read_events(stream: BinaryIO) -> Iterator[Any]:
-    """Events from NDJSON (one per line) or from one JSON array."""
-    for lines in _line_groups(stream):
-        yield from _parsed(lines)
-
-
 def _line_groups(stream: BinaryIO, size: int = MAX_BATCH_EVENTS) -> Iterator[list[tuple[int, bytes]]]:
     """The file's events as groups of ``(line number, text)``, blank lines left out; a JSON
     array (the file begins with ``[``) is one group of one line."""
