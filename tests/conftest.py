@@ -28,14 +28,38 @@ from billable.store.database import Database
 from billable.store.organizations import Organization
 
 POSTGRES_ADMIN_URL = os.environ.get("BILLABLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# A Citus coordinator (with the citus extension and its workers added in that database):
+# when set, the PostgreSQL half of the suite runs there, distributed (docs/operating.md).
+CITUS_URL = os.environ.get("BILLABLE_TEST_CITUS_URL")
 CATALOG = Catalog.load()
 INGESTED_AT = parse_instant("2026-11-20T00:00:00Z")  # the clock while tests ingest October
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a Citus coordinator the tests marked ``citus`` are deselected, and the run says so."""
+    if CITUS_URL:
+        return
+    deselected = [item for item in items if item.get_closest_marker("citus")]
+    if deselected:
+        items[:] = [item for item in items if not item.get_closest_marker("citus")]
+        config.hook.pytest_deselected(items=deselected)
+
+
+def pytest_report_header() -> str:
+    return (f"Citus: {CITUS_URL} (PostgreSQL tests run distributed)" if CITUS_URL else
+            "Citus: BILLABLE_TEST_CITUS_URL unset: the tests marked citus are deselected (run them by hand)")
+
+
 @contextmanager
-def empty_postgresql() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+def empty_postgresql(plain: bool = False) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards; on Citus (unless
+    ``plain``), of a new schema of the coordinator's database (a new database would need
+    the extension and the workers added again)."""
     name = f"billable_test_{uuid.uuid4().hex[:10]}"
+    if CITUS_URL and not plain:
+        with citus_schema(name) as url:
+            yield url
+        return
     # Pinged before use: a test restarts PostgreSQL (test_faults.py) under the pooled connection.
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
@@ -45,6 +69,27 @@ def empty_postgresql() -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def citus_schema(name: str) -> Iterator[str]:
+    assert CITUS_URL
+    admin = create_engine(CITUS_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield admin.url.update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(hide_password=False)
+    finally:
+        for attempt in range(10):  # right after a worker restarts, Citus may refuse the first tries
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+                break
+            except Exception:
+                if attempt == 9:
+                    raise
+                time.sleep(1)
         admin.dispose()
 
 
@@ -75,6 +120,11 @@ def database(request: pytest.FixtureRequest) -> Iterator[Database]:
     url = request.getfixturevalue(f"{request.param}_url")
     database = Database(url)
     migrate.upgrade(database)
+    if CITUS_URL and request.param == "postgresql":
+        from billable.store import distribution
+
+        with database.write() as conn:
+            distribution.distribute(conn)
     yield database
     database.dispose()
 
@@ -189,8 +239,8 @@ class Server(str):
 
 
 @contextmanager
-def running_server(database_url: str, **env: str) -> Iterator[Server]:
-    """A real `billable serve` process on a free local port; yields its base URL."""
+def running_server(database_url: str, *, workers: int = 1, **env: str) -> Iterator[Server]:
+    """A real `billable serve` process (of ``workers`` processes) on a free local port; yields its base URL."""
     import subprocess
     import sys
     import tempfile
@@ -202,7 +252,7 @@ def running_server(database_url: str, **env: str) -> Iterator[Server]:
     environment = {**os.environ, "BILLABLE_DATABASE_URL": database_url, **{f"BILLABLE_{k.upper()}": v for k, v in env.items()}}
     # The log goes to a file: a pipe nobody reads would fill and stall the server.
     with tempfile.NamedTemporaryFile(prefix="billable-serve-", suffix=".log", delete=False) as log:
-        process = subprocess.Popen([program, "serve", "--port", str(port)], env=environment,
+        process = subprocess.Popen([program, "serve", "--port", str(port), "--workers", str(workers)], env=environment,
                                    stdout=subprocess.DEVNULL, stderr=log)
     base = Server(f"http://127.0.0.1:{port}")
     base.log, base.pid = Path(log.name), process.pid

@@ -28,3 +28,17 @@ def test_runs_plain_statements_and_refuses_conversions(database: Database) -> No
                 converted_parameter.rows(conn, {"day": None})
         else:
             assert converted_result.rows(conn, {"org_id": ""}) == []
+
+
+def test_a_driver_error_is_wrapped_as_sqlalchemy_wraps_it(database: Database) -> None:
+    """So that the store tells a transient fault (a Citus worker down: SQLSTATE 08006) from
+    a real one the same way for these statements as for the others."""
+    from sqlalchemy import column, table
+    from sqlalchemy.exc import DBAPIError
+
+    missing = DirectStatement(select(column("x")).select_from(table("no_such_table")))
+    with database.read() as conn:
+        with pytest.raises(DBAPIError) as raised:
+            missing.rows(conn, {})
+    assert type(raised.value.orig).__module__.split(".")[0] in ("sqlite3", "psycopg")
+    assert "no_such_table" in str(raised.value)

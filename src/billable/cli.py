@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
@@ -89,8 +90,12 @@ def serve_command(context: Context, host: str, port: int, workers: int) -> None:
     if context.catalog_path:
         os.environ["BILLABLE_CATALOG"] = context.catalog_path
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    uvicorn.run("billable.server.asgi:app", host=host, port=port, workers=workers, access_log=False,
-                log_level="info")
+    with tempfile.TemporaryDirectory(prefix="billable-metrics-") as metrics:
+        # Each process keeps its Prometheus values there, and /metrics on any one sums them.
+        if workers > 1:
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics)
+        uvicorn.run("billable.server.asgi:app", host=host, port=port, workers=workers, access_log=False,
+                    log_level="info")
 
 
 @main.group()
@@ -104,6 +109,18 @@ def db_upgrade(context: Context) -> None:
     """Apply the migrations."""
     migrate.upgrade(context.database)
     click.echo("database is up to date", err=True)
+
+
+@db.command("distribute")
+@click.pass_obj
+def db_distribute(context: Context) -> None:
+    """Distribute the schema over a Citus cluster by organization (run on the coordinator,
+    after `db upgrade`; again, it changes nothing)."""
+    from billable.store import distribution
+
+    with context.migrated().write() as conn:
+        placed = distribution.distribute(conn)
+    click.echo(f"distributed: {', '.join(placed)}" if placed else "already distributed: nothing to do", err=True)
 
 
 @main.group()

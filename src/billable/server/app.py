@@ -15,6 +15,7 @@ from billable.rules.catalog import Catalog
 from billable.rules.instants import system_now
 from billable.server import errors, health
 from billable.server.access_log import CorrelationAndAccessLog
+from billable.server.metrics import Metrics
 from billable.server.models import event_batch_schema
 from billable.server.routes import router
 from billable.server.settings import Settings
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         lifespan=lifespan,
     )
     app.state.server = ServerState(settings, database, catalog, clock, desk,
-                                   RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60))
+                                   RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60), Metrics())
     errors.install(app)
     app.include_router(router)
     app.include_router(health.router)

@@ -84,8 +84,9 @@ def authorize(request: Request, state: ServerState, token: str, accepted: tuple[
         grant = grant_of(conn, token, now)
     if grant is None:
         raise ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
-    verdict = state.rate_limit.count(token_hash(token), now)
+    verdict = state.rate_limit.count(grant.org_id, token_hash(token), now)
     if not verdict.allowed:
+        state.metrics.rate_limited.inc()
         seconds = verdict.retry_after_seconds
         raise ApiError(429, f"rate limit of {state.rate_limit.limit} requests per minute reached; retry in {seconds} s",
                        headers={"Retry-After": str(seconds)})

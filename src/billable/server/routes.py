@@ -3,6 +3,7 @@ explanations, the catalog, event ingestion."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidInput, PayloadTooLarge
+from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidEvents, InvalidInput, PayloadTooLarge
 from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period, parse_instant
@@ -156,7 +157,11 @@ async def _served(request: Request, state: ServerState, kind: ReportKind, token:
 
     def answer() -> Answer:
         grant = authorize(request, state, token, READ_REPORTS)
-        return state.desk.answer(kind, grant.org_id, period)
+        started = time.perf_counter()
+        found = state.desk.answer(kind, grant.org_id, period)
+        state.metrics.report_seconds.labels(kind.name).observe(time.perf_counter() - started)
+        state.metrics.reports.labels(kind.name, found.source.value).inc()
+        return found
 
     body = (await run_in_threadpool(answer)).body
     if _accepts_gzip(request.headers.get("accept-encoding", "")):
@@ -324,9 +329,18 @@ async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(I
     body = await _read_limited(request, state.settings.max_body_bytes)
 
     def store() -> IngestResult:
-        events = events_of_body(body, state.catalog, state.clock(), state.settings.max_events)
+        started = time.perf_counter()
+        try:
+            events = events_of_body(body, state.catalog, state.clock(), state.settings.max_events)
+        except InvalidEvents as refused:
+            state.metrics.events_refused.inc(len({problem.index for problem in refused.problems}))
+            raise
         with state.database.write() as conn:  # the write lock is taken for the store alone
-            return store_batch(conn, grant.org_id, events, state.clock())
+            stored = store_batch(conn, grant.org_id, events, state.clock())
+        state.metrics.batch_seconds.observe(time.perf_counter() - started)
+        state.metrics.events_accepted.inc(stored.accepted)
+        state.metrics.events_duplicate.inc(stored.duplicates)
+        return stored
 
     result = await run_in_threadpool(store)
     return JSONResponse(ingestion_body(result))

@@ -9,6 +9,7 @@ from typing import cast
 from fastapi import Request
 
 from billable.rules.catalog import Catalog
+from billable.server.metrics import Metrics
 from billable.server.settings import Settings
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import ReportDesk
@@ -23,6 +24,7 @@ class ServerState:
     clock: Callable[[], int]
     desk: ReportDesk
     rate_limit: RateLimit
+    metrics: Metrics
 
 
 def server_state(request: Request) -> ServerState:

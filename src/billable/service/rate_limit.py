@@ -30,11 +30,11 @@ class RateLimit:
         self._local: defaultdict[str, dict[int, int]] = defaultdict(dict)  # token hash -> second -> count
         self.degraded = False  # counting in memory: the store failed
 
-    def count(self, token_hash: str, now: int) -> Verdict:
-        """Count one request of the token, unless it is over the limit."""
+    def count(self, org_id: str, token_hash: str, now: int) -> Verdict:
+        """Count one request of the token (of ``org_id``), unless it is over the limit."""
         try:
             with self.counters.write() as conn:
-                verdict = ratelimits.count_request(conn, token_hash, now, self.limit, self.window_seconds)
+                verdict = ratelimits.count_request(conn, org_id, token_hash, now, self.limit, self.window_seconds)
         except StoreUnavailable as error:
             if not self.degraded:
                 log.warning("rate limit: its store is %s; counting in this process's memory until it answers",

@@ -97,10 +97,20 @@ class Body:
         return len(self.json) + len(self._gzip or b"")
 
 
+class Source(str, Enum):
+    """Where a served body came from."""
+
+    STORE = "store"  # computed before, by any process, read from the store
+    MEMORY = "memory"  # this process holds it and the store says it is current
+    COMPUTED = "computed"  # computed for this request (or while it waited)
+    PENDING = "pending"  # not ready within the budget: InProgress
+
+
 @dataclass(frozen=True)
 class Answer:
     status: ReportStatus
     body: Body
+    source: Source
 
 
 @dataclass(frozen=True)
@@ -147,22 +157,23 @@ class ReportDesk:
             with self.database.read_one() as conn:
                 found = computed.look_up(conn, key, self._under, now, self.lease_ms, held[0] if held else None)
             if found.body is not None and found.stamp is not None:
-                return Answer(ReportStatus.COMPLETE, self._hold(key, found.stamp, Body(found.body.encode())))
+                return Answer(ReportStatus.COMPLETE, self._hold(key, found.stamp, Body(found.body.encode())),
+                              Source.STORE)
             # The body held here: the stored one (not read again), or one that could not be
             # stored (a full disk) and is still current.
             if held is not None and found.admits(held[0], now):
-                return Answer(ReportStatus.COMPLETE, held[1])
+                return Answer(ReportStatus.COMPLETE, held[1], Source.MEMORY)
             running = self._start(kind, key, period, found)
             remaining = deadline - time.monotonic()
             if running is not None:
                 try:
-                    return Answer(ReportStatus.COMPLETE, running.result(timeout=max(0.0, remaining)))
+                    return Answer(ReportStatus.COMPLETE, running.result(timeout=max(0.0, remaining)), Source.COMPUTED)
                 except FutureTimeout:
                     break
             if remaining <= 0:
                 break
             time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
-        return Answer(ReportStatus.IN_PROGRESS, Body(compact_json(kind.pending(org_id, period))))
+        return Answer(ReportStatus.IN_PROGRESS, Body(compact_json(kind.pending(org_id, period))), Source.PENDING)
 
     def _start(self, kind: ReportKind, key: ReportKey, period: Period, found: computed.Lookup) -> Future[Body] | None:
         """This process's computation of the current version, started if nobody computes it."""

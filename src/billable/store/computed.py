@@ -75,7 +75,7 @@ _LOOK_UP = DirectStatement(
         _c.computing_since,
     )
     .select_from(organizations.outerjoin(computed_reports, and_(
-        _c.org_id == organizations.c.id, *(_c[name] == bindparam(name) for name in _KEY if name != "org_id"))))
+        _c.org_id == organizations.c.id, *(_c[name] == bindparam(name) for name in _KEY))))
     .where(organizations.c.id == bindparam("org_id"))
 )
 

@@ -14,7 +14,9 @@ from itertools import groupby
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Connection,
+    FromClause,
     MetaData,
     String,
     Table,
@@ -24,7 +26,6 @@ from sqlalchemy import (
     func,
     select,
     tuple_,
-    update,
 )
 
 from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
@@ -32,23 +33,21 @@ from billable.rules.intervals import intervals
 from billable.store.sql import (
     LoopJoin,
     bulk_insert,
-    create_if_missing,
-    empty_temporary,
     insert_for,
     least,
     prefer_index_loops,
+    rows_of,
 )
 from billable.store.tables import device_days, events, holdings, sessions, users
 
-# Keys to rebuild in this transaction: ``since`` is the earliest new event of the key,
-# ``anchor`` the instant the walk restarts from. ``product`` is '' for sessions.
+# Keys to rebuild: ``at`` is first the earliest new event of the key, then the instant the
+# walk restarts from. ``product`` is '' for sessions.
 _replay = Table(
     "replay_keys",
     MetaData(),
     Column("user_id", String(256), nullable=False),
     Column("product", String(64), nullable=False),
-    Column("since", BigInteger, nullable=False),
-    Column("anchor", BigInteger),
+    Column("at", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
@@ -71,26 +70,31 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on."""
     if not since:
         return
-    create_if_missing(conn, _replay)
-    empty_temporary(conn, _replay)
-    bulk_insert(conn, _replay, ("user_id", "product", "since"), [(u, p, t) for (u, p), t in since.items()])
     prefer_index_loops(conn)
-    table, key = kind.table, _replay.c
-    same_key = [table.c.org_id == org_id, table.c.user_id == key.user_id]
-    if kind.by_product:
-        same_key.append(table.c.product == key.product)
+    table = kind.table
+
+    def same_key(key: FromClause) -> list[ColumnElement[bool]]:
+        found = [table.c.org_id == org_id, table.c.user_id == key.c.user_id]
+        if kind.by_product:
+            found.append(table.c.product == key.c.product)
+        return found
+
+    # The walk restarts from the start of the interval open at ``since``, if one is.
+    key = rows_of(conn, _replay, [(u, p, t) for (u, p), t in since.items()])
     open_at_since = (
         select(table.c.started_at)
-        .where(*same_key, table.c.ended_at > key.since)
+        .where(*same_key(key), table.c.ended_at > key.c.at)
         .order_by(table.c.ended_at)
         .limit(1)
         .scalar_subquery()
     )
-    conn.execute(update(_replay).values(anchor=least(key.since, func.coalesce(open_at_since, key.since))))
+    anchors = conn.execute(select(key.c.user_id, key.c.product,
+                                  least(key.c.at, func.coalesce(open_at_since, key.c.at)))).all()
+    key = rows_of(conn, _replay, [tuple(row) for row in anchors])
 
     doomed = conn.execute(
-        select(table.c.user_id, key.product, table.c.ended_at).select_from(
-            LoopJoin(_replay, table, and_(*same_key, table.c.ended_at > key.anchor))
+        select(table.c.user_id, key.c.product, table.c.ended_at).select_from(
+            LoopJoin(key, table, and_(*same_key(key), table.c.ended_at > key.c.at))
         )
     ).all()
     if doomed:
@@ -102,13 +106,13 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
             [{"d_user": u, "d_product": p, "d_end": e} for u, p, e in doomed],
         )
 
-    event_key = [events.c.org_id == org_id, events.c.subject == key.user_id, events.c.time >= key.anchor]
+    event_key = [events.c.org_id == org_id, events.c.subject == key.c.user_id, events.c.time >= key.c.at]
     if kind.by_product:
-        event_key.append(events.c.product == key.product)
+        event_key.append(events.c.product == key.c.product)
     walk = conn.execute(
-        select(events.c.subject, key.product, events.c.time, events.c.type)
-        .select_from(LoopJoin(_replay, events, and_(*event_key, events.c.type.in_((kind.opening, kind.closing)))))
-        .order_by(events.c.subject, key.product, events.c.time, events.c.seq)
+        select(events.c.subject, key.c.product, events.c.time, events.c.type)
+        .select_from(LoopJoin(key, events, and_(*event_key, events.c.type.in_((kind.opening, kind.closing)))))
+        .order_by(events.c.subject, key.c.product, events.c.time, events.c.seq)
     )
     rebuilt = []
     for (user_id, product), rows in groupby(walk, key=lambda row: (row[0], row[1])):

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -46,9 +47,12 @@ class DirectStatement:
         text, order, constants = compiled
         values = {**constants, **params}
         cursor = driver_cursor(conn)
+        driver_error = conn.dialect.loaded_dbapi.Error
         try:
             cursor.execute(text, values if order is None else [values[name] for name in order])
             return cursor.fetchall() if cursor.description else []
+        except driver_error as error:  # wrapped as SQLAlchemy wraps it, so its faults are told apart alike
+            raise DBAPIError.instance(text, values, error, driver_error) from error
         finally:
             cursor.close()
 

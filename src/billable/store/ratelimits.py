@@ -34,8 +34,9 @@ from billable.store.direct import DirectStatement
 from billable.store.sql import create_if_missing, insert_for
 
 _hits = Table(
-    "rate_limit_hits",
+    "rate_limit_counts",
     MetaData(),
+    Column("org_id", String(36), primary_key=True),  # the token's: on Citus, counted on its organization's worker
     Column("token_hash", String(64), primary_key=True),
     Column("second", BigInteger, primary_key=True, autoincrement=False),
     Column("count", Integer, nullable=False),
@@ -60,25 +61,34 @@ def counter_database(database: Database) -> Database:
 
 def prepare(database: Database) -> None:
     with database.write() as conn:
-        create_if_missing(conn, _hits, unlogged=True)
+        create_counts(conn)
+
+
+def create_counts(conn: Connection) -> None:
+    """The table of the counts, unless it exists."""
+    create_if_missing(conn, _hits, unlogged=True)
+    conn.exec_driver_sql("DROP TABLE IF EXISTS rate_limit_hits")  # the counts of before, by token alone
 
 
 # Built once: they run for every request.
 _RECENT = DirectStatement(
     select(_hits.c.second, _hits.c.count)
-    .where(_hits.c.token_hash == bindparam("token_hash"), _hits.c.second >= bindparam("oldest"))
+    .where(_hits.c.org_id == bindparam("org_id"), _hits.c.token_hash == bindparam("token_hash"),
+           _hits.c.second >= bindparam("oldest"))
     .order_by(_hits.c.second)
 )
-_FORGET = delete(_hits).where(_hits.c.token_hash == bindparam("token_hash"), _hits.c.second < bindparam("oldest"))
+_FORGET = delete(_hits).where(_hits.c.org_id == bindparam("org_id"), _hits.c.token_hash == bindparam("token_hash"),
+                              _hits.c.second < bindparam("oldest"))
 _LOCK = DirectStatement(select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))))
 _NO_WAIT_FOR_DISK = DirectStatement(text("SET LOCAL synchronous_commit = off"))
 
 
 @cache
 def _count_one(dialect: str) -> DirectStatement:
-    return DirectStatement(insert_for(dialect, _hits).values(token_hash=bindparam("token_hash"), second=bindparam("second"), count=1).on_conflict_do_update(
-        index_elements=[_hits.c.token_hash, _hits.c.second], set_={"count": _hits.c.count + 1}
-    ))
+    return DirectStatement(insert_for(dialect, _hits).values(
+        org_id=bindparam("org_id"), token_hash=bindparam("token_hash"), second=bindparam("second"), count=1
+    ).on_conflict_do_update(index_elements=[_hits.c.org_id, _hits.c.token_hash, _hits.c.second],
+                            set_={"count": _hits.c.count + 1}))
 
 
 def verdict(counts: Sequence[tuple[int, int]], second: int, limit: int, window_seconds: int) -> Verdict:
@@ -93,20 +103,23 @@ def verdict(counts: Sequence[tuple[int, int]], second: int, limit: int, window_s
     return Verdict(True)
 
 
-def count_request(conn: Connection, token_hash: str, now: int, limit: int, window_seconds: int) -> Verdict:
-    """Count one request of ``token_hash`` unless it is over ``limit`` in the rolling window."""
+def count_request(conn: Connection, org_id: str, token_hash: str, now: int, limit: int, window_seconds: int
+                  ) -> Verdict:
+    """Count one request of ``token_hash`` (a token of ``org_id``) unless it is over ``limit``
+    in the rolling window."""
     if conn.dialect.name == "postgresql":
         # One token's requests are counted one at a time, across processes.
-        key = int.from_bytes(hashlib.sha256(token_hash.encode()).digest()[:8], "big", signed=True)
+        lock = int.from_bytes(hashlib.sha256(token_hash.encode()).digest()[:8], "big", signed=True)
         _NO_WAIT_FOR_DISK.rows(conn, {})
-        _LOCK.rows(conn, {"key": key})
+        _LOCK.rows(conn, {"key": lock})
     second = now // 1000
     oldest = second - window_seconds + 1
-    rows = _RECENT.rows(conn, {"token_hash": token_hash, "oldest": oldest})
+    key = {"org_id": org_id, "token_hash": token_hash}
+    rows = _RECENT.rows(conn, {**key, "oldest": oldest})
     found = verdict(rows, second, limit, window_seconds)
     if not found.allowed:
         return found
-    _count_one(conn.dialect.name).rows(conn, {"token_hash": token_hash, "second": second})
+    _count_one(conn.dialect.name).rows(conn, {**key, "second": second})
     if not rows:  # the token's first request in a window: forget its older seconds
-        conn.execute(_FORGET, {"token_hash": token_hash, "oldest": oldest})
+        conn.execute(_FORGET, {**key, "oldest": oldest})
     return Verdict(True)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Connection, Executable, Join, Table
+from sqlalchemy import BigInteger, Connection, Executable, FromClause, Join, Table, bindparam, column, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
@@ -62,12 +62,24 @@ def create_if_missing(conn: Connection, table: Table, *, unlogged: bool = False)
     conn.exec_driver_sql(ddl)
 
 
-def empty_temporary(conn: Connection, table: Table) -> None:
-    """Empty a temporary table that this connection reuses. Nothing vacuums a temporary
-    table: on PostgreSQL the rows a DELETE leaves would be read by every later scan (one
-    connection loading a large log slowed down batch after batch), so it is truncated; on
-    SQLite a DELETE without WHERE does the same."""
-    conn.exec_driver_sql(f"{'TRUNCATE' if conn.dialect.name == 'postgresql' else 'DELETE FROM'} {table.name}")
+def rows_of(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> FromClause:
+    """``rows`` of plain values, in the columns of ``table`` (a TEMPORARY table's definition),
+    as something one statement can select from, named like ``table``.
+
+    On PostgreSQL they travel inside the statement, one array per column under ``unnest``:
+    there is no temporary table, which Citus cannot join to a distributed one, so the
+    statement stays one query for one organization's worker. On SQLite they fill
+    ``table``, a temporary table this connection reuses.
+    """
+    if conn.dialect.name == "postgresql":
+        arrays = [bindparam(None, [row[i] for row in rows], type_=postgresql.ARRAY(c.type))
+                  for i, c in enumerate(table.columns)]
+        unnested = func.unnest(*arrays).table_valued(*(column(c.name, c.type) for c in table.columns))
+        return unnested.render_derived(name=table.name)
+    create_if_missing(conn, table)
+    conn.exec_driver_sql(f"DELETE FROM {table.name}")  # what the connection's last statement left
+    bulk_insert(conn, table, tuple(c.name for c in table.columns), rows)
+    return table
 
 
 def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

@@ -1,0 +1,110 @@
+"""How the schema spreads over a Citus cluster (docs/operating.md, "Past one machine").
+
+The tenant is the organization: ``organizations`` is distributed by ``id`` and every table
+of an organization's data by ``org_id``, colocated with it, so all rows of one
+organization live on one worker and every statement that names ``org_id`` runs there as
+a single task. Two tables are looked up without knowing the organization:
+
+- ``oauth_clients``, by client id at each login: a reference table, copied to every node
+  (few rows, rarely written, read by the token check's join on any worker);
+- ``access_tokens``, by the hash of the token on every request: distributed by that hash,
+  in a colocation group of its own, so the check is one task on one worker and a login
+  writes one row on one worker (a reference table would write every node).
+
+A migration that adds a table calls ``follow_plan`` for it, so that ``db upgrade`` keeps a
+distributed database distributed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from billable.rules.errors import BillingError
+from billable.store import ratelimits
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Distributed by ``column`` (colocated as ``colocate_with`` says), or a reference table."""
+
+    column: str | None = None  # None: a reference table
+    colocate_with: str = "organizations"
+
+
+_BY_ORGANIZATION = Placement("org_id")
+PLAN: dict[str, Placement] = {
+    "organizations": Placement("id", colocate_with="default"),
+    "events": _BY_ORGANIZATION,
+    "users": _BY_ORGANIZATION,
+    "sessions": _BY_ORGANIZATION,
+    "holdings": _BY_ORGANIZATION,
+    "device_days": _BY_ORGANIZATION,
+    "computed_reports": _BY_ORGANIZATION,
+    "rate_limit_counts": _BY_ORGANIZATION,
+    "oauth_clients": Placement(),
+    "access_tokens": Placement("token_hash", colocate_with="none"),
+}
+
+
+class CitusMissing(BillingError):
+    """The database is not a Citus coordinator."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this database has no citus extension: it is not a Citus coordinator. Install Citus, run "
+            "CREATE EXTENSION citus on the coordinator and on every worker, add the workers with "
+            "citus_add_node, then distribute (docs/operating.md, 'Past one machine')")
+
+
+def has_citus(conn: Connection) -> bool:
+    if conn.dialect.name != "postgresql":
+        return False
+    return conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'citus'")).first() is not None
+
+
+def placed(conn: Connection) -> set[str]:
+    """The tables Citus already distributes or copies (of this schema)."""
+    rows = conn.execute(text(
+        "SELECT c.relname FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace"))
+    return {name for (name,) in rows}
+
+
+def is_distributed(conn: Connection) -> bool:
+    """Whether this database is a Citus coordinator whose schema has been distributed."""
+    return has_citus(conn) and "organizations" in placed(conn)
+
+
+def distribute(conn: Connection) -> list[str]:
+    """Distribute every table of ``PLAN`` not yet placed; the tables placed now, in order.
+    Running it again places nothing. Raises ``CitusMissing`` off Citus."""
+    if not has_citus(conn):
+        raise CitusMissing()
+    ratelimits.create_counts(conn)  # made on first use elsewhere; distributed with the rest
+    already = placed(conn)
+    done = []
+    for name in PLAN:  # organizations first: the others are colocated with it
+        if name not in already:
+            _place(conn, name)
+            done.append(name)
+    return done
+
+
+def follow_plan(conn: Connection, name: str) -> None:
+    """For a migration that adds table ``name``: on a distributed database, place it as
+    ``PLAN`` says (elsewhere nothing)."""
+    if is_distributed(conn):
+        _place(conn, name)
+
+
+def _place(conn: Connection, name: str) -> None:
+    placement = PLAN[name]
+    if placement.column is None:
+        conn.execute(text("SELECT create_reference_table(:name)"), {"name": name})
+    else:
+        conn.execute(text("SELECT create_distributed_table(:name, :column, colocate_with => :with)"),
+                     {"name": name, "column": placement.column, "with": placement.colocate_with})
+    # Rows a table held before are copied to the shards; the coordinator's copy goes.
+    conn.execute(text("SELECT truncate_local_data_after_distributing_table(:name)"), {"name": name})

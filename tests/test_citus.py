@@ -1,0 +1,217 @@
+"""billable on a Citus cluster (docs/operating.md, "Past one machine").
+
+`billable db distribute` is tested everywhere: it refuses where there is no Citus. The rest
+needs a coordinator with workers, named by BILLABLE_TEST_CITUS_URL; CI has none (Citus is
+not in the registries its machines reach), so those tests are run by hand (conftest.py
+deselects them, saying so, when the variable is unset).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+
+from billable.cli import run
+from billable.server import Settings, create_app
+from billable.service.organizations import change_model, create_organization
+from billable.store import distribution, migrate
+from billable.store.database import Database
+from tests.conftest import INGESTED_AT, Clock, bearer, empty_postgresql, event, new_client, running_server
+
+citus = pytest.mark.citus
+OCTOBER = {"startDate": "2026-10-01T00:00:00Z", "endDate": "2026-11-01T00:00:00Z"}
+REPORT = "/api/v2/billing/reports/billableusage"
+
+
+def test_distribute_refuses_without_citus(capsys: pytest.CaptureFixture[str]) -> None:
+    with empty_postgresql(plain=True) as url:
+        assert run(["--database", url, "db", "upgrade"]) == 0
+        assert run(["--database", url, "db", "distribute"]) == 1
+        said = capsys.readouterr().err
+        assert "no citus extension" in said and "CREATE EXTENSION citus" in said
+
+
+@pytest.fixture
+def distributed_url() -> Iterator[str]:
+    with empty_postgresql() as url:
+        assert run(["--database", url, "db", "upgrade"]) == 0
+        assert run(["--database", url, "db", "distribute"]) == 0
+        yield url
+
+
+@citus
+def test_distribute_places_every_table_and_again_changes_nothing(distributed_url: str,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    database = Database(distributed_url)
+    with database.read() as conn:
+        placed = {name: (method, column) for name, method, column in conn.execute(text(
+            "SELECT c.relname, p.partmethod, CASE WHEN p.partkey IS NULL THEN NULL "
+            "ELSE column_to_column_name(p.logicalrelid, p.partkey) END "
+            "FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace"))}
+        colocated = {name for (name,) in conn.execute(text(
+            "SELECT c.relname FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND p.colocationid = "
+            "(SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'organizations'::regclass)"))}
+    assert placed == {name: ("n", None) if p.column is None else ("h", p.column) for name, p in distribution.PLAN.items()}
+    assert colocated == {name for name, p in distribution.PLAN.items() if p.column in ("org_id", "id")}
+    capsys.readouterr()
+    assert run(["--database", distributed_url, "db", "distribute"]) == 0
+    assert "nothing to do" in capsys.readouterr().err
+    database.dispose()
+
+
+@citus
+def test_db_upgrade_carries_a_distributed_database() -> None:
+    """Distributed at 0005, then upgraded: 0006 adds a column to a distributed table."""
+    with empty_postgresql() as url:
+        database = Database(url)
+        migrate.upgrade(database, "0005")
+        with database.write() as conn:
+            distribution.distribute(conn)
+        migrate.upgrade(database)
+        assert migrate.is_current(database)
+        with database.write() as conn:
+            org = create_organization(conn, "upgraded", "named", INGESTED_AT)
+            conn.execute(text("INSERT INTO computed_reports (org_id, kind, period_start, period_end, subject, "
+                              "computed_under) VALUES (:org, 'k', 0, 1, '', 'u')"), {"org": org.id})
+            assert conn.execute(text("SELECT computed_under FROM computed_reports WHERE org_id = :org"),
+                                {"org": org.id}).scalar_one() == "u"
+        database.dispose()
+
+
+class _Recording(psycopg.Cursor[Any]):
+    """A psycopg cursor that keeps every statement it runs, with its first parameters."""
+
+    seen: list[tuple[str, Any]] = []
+
+    def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+        _Recording.seen.append((str(query), params))
+        return super().execute(query, params, **kw)
+
+    def executemany(self, query: Any, params_seq: Any, **kw: Any) -> Any:
+        params_seq = list(params_seq)
+        if params_seq:
+            _Recording.seen.append((str(query), params_seq[0]))
+        return super().executemany(query, params_seq, **kw)
+
+
+def _tasks(explained: list[str]) -> int | None:
+    """The Citus task count of a plan, or None for a statement that touches no distributed table."""
+    for line in explained:
+        if "Task Count:" in line:
+            return int(line.split("Task Count:")[1].split()[0])
+    return None
+
+
+# Statements that span shards on purpose, none of them on a hot path.
+_ACROSS_SHARDS = (
+    "DELETE FROM access_tokens WHERE access_tokens.expires_at <=",  # at a login: tokens of any client expire
+)
+
+
+@citus
+def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> None:
+    """Ingestion (with a late event), each report kind, an explanation, the event listing,
+    the token check, the rate limit and the stored-report look-up, through the app: each
+    statement sent, planned with EXPLAIN on the coordinator, is a single task."""
+    app = create_app(Settings(database_url=distributed_url), clock=Clock(INGESTED_AT))
+    database = app.state.server.database  # which every part of the app uses: its statements are recorded
+    sa_event.listen(database.engine, "connect", lambda dbapi, _: setattr(dbapi, "cursor_factory", _Recording))
+    with database.write() as conn:
+        org = create_organization(conn, "router", "named", INGESTED_AT)
+    client_id, secret = new_client(database, org.id)
+    _Recording.seen = []
+    with TestClient(app) as client:
+        headers = bearer(client, client_id, secret)
+        on_time = [event("user.login", f"u{i}", f"2026-10-0{1 + i % 5}T08:00:00Z") for i in range(30)]
+        on_time += [event("license.assigned", f"u{i}", "2026-10-01T07:00:00Z", product="cx1") for i in range(30)]
+        on_time += [event("user.logout", f"u{i}", f"2026-10-0{1 + i % 5}T17:00:00Z") for i in range(30)]
+        on_time += [event("device.active", "d1", "2026-10-02T09:00:00Z", deviceType="phone")]
+        late = [event("user.login", "u1", "2026-10-01T06:00:00Z"), event("user.logout", "u1", "2026-10-01T07:30:00Z")]
+        for batch in (on_time, late):
+            assert client.post("/api/v2/billing/events", json=batch, headers=headers).status_code == 200
+        for model in ("named", "concurrent", "hourly"):
+            with database.write() as conn:
+                change_model(conn, org.id, model)
+            for _ in range(2):  # computed, then served from the store's body
+                answer = client.get(REPORT, params=OCTOBER, headers=headers)
+                assert answer.status_code == 200, answer.text
+        assert client.get("/api/v2/billing/reports/concurrentusage", params=OCTOBER, headers=headers).status_code == 200
+        assert client.get(f"{REPORT}/explain", params={**OCTOBER, "userId": "u1"},
+                          headers=headers).status_code == 200
+        assert client.get("/api/v2/billing/events", params={"subject": "u1"}, headers=headers).status_code == 200
+    recorded = [(q, p) for q, p in _Recording.seen if q.lstrip().split()[0].upper() in ("SELECT", "INSERT", "UPDATE",
+                                                                                            "DELETE", "WITH")]
+    assert len(recorded) > 30
+    spanning, planned = [], 0
+    with psycopg.connect(database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
+        for query, params in recorded:
+            with conn.cursor() as cursor:
+                cursor.execute("EXPLAIN " + query, params)
+                tasks = _tasks([row[0] for row in cursor.fetchall()])
+            conn.rollback()
+            if tasks is None:
+                continue
+            planned += 1
+            if tasks != 1 and not query.startswith(_ACROSS_SHARDS):
+                spanning.append((tasks, query[:300]))
+    assert planned > 30
+    assert spanning == []
+
+
+@citus
+def test_a_worker_down_is_a_503_with_a_retry_hint_never_a_wrong_report(distributed_url: str) -> None:
+    """Stops a worker (BILLABLE_TEST_CITUS_WORKER_DATA: its data directory, run as postgres)."""
+    data = os.environ["BILLABLE_TEST_CITUS_WORKER_DATA"]
+    database = Database(distributed_url)
+    with database.write() as conn:
+        orgs = [create_organization(conn, f"worker {i}", "named", INGESTED_AT) for i in range(8)]
+        placements = {org.id: conn.execute(text(
+            "SELECT nodeport FROM pg_dist_shard_placement WHERE shardid = "
+            "get_shard_id_for_distribution_column('organizations', CAST(:id AS text))"), {"id": org.id}).scalar_one() for org in orgs}
+    port = int(data.rstrip("/").rsplit("/", 1)[1]) if data.rstrip("/").rsplit("/", 1)[1].isdigit() else None
+    down = [org for org in orgs if placements[org.id] == port]
+    up = [org for org in orgs if placements[org.id] != port]
+    assert down and up, placements
+    tokens = {}
+    with running_server(distributed_url) as base:
+        for org in orgs:
+            client_id, secret = new_client(database, org.id)
+            token = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(client_id, secret)).json()["access_token"]
+            tokens[org.id] = {"Authorization": f"Bearer {token}"}
+            batch = [event("user.login", "u1", "2026-10-02T08:00:00Z"),
+                     event("license.assigned", "u1", "2026-10-01T00:00:00Z", product="cx1")]
+            assert httpx.post(f"{base}/api/v2/billing/events", json=batch, headers=tokens[org.id]).status_code == 200
+        pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl"
+        subprocess.run(["su", "postgres", "-c", f"{pg_ctl} -D {data} stop -m fast"], check=True)
+        try:
+            for org in down:
+                answer = httpx.get(f"{base}{REPORT}", params=OCTOBER, headers=tokens[org.id])
+                # The token may live on a worker that is up or down: either way no report.
+                assert answer.status_code == 503, answer.text
+                assert answer.headers["Retry-After"] == "2"
+                assert answer.json()["code"] == "service.unavailable" and answer.json()["status"] == 503
+            for org in up:
+                answer = httpx.get(f"{base}{REPORT}", params=OCTOBER, headers=tokens[org.id])
+                if answer.status_code == 200:  # its token's shard is up too
+                    assert {u["name"]: u["totalUsage"] for u in answer.json()["usages"]}["cx1"] == "1"
+                else:
+                    assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"
+        finally:
+            subprocess.run(["su", "postgres", "-c", f"{pg_ctl} -D {data} -l {data}.log start -w"], check=True)
+        for org in orgs:
+            answer = httpx.get(f"{base}{REPORT}", params=OCTOBER, headers=tokens[org.id])
+            assert answer.status_code == 200, answer.text
+            assert {u["name"]: u["totalUsage"] for u in answer.json()["usages"]}["cx1"] == "1"
+    database.dispose()
