@@ -60,6 +60,8 @@ PERIODS = {"month": MONTH, "day": DAY}
 MODELS = (LicensingModel.NAMED, LicensingModel.CONCURRENT, LicensingModel.HOURLY)
 PROGRAM = str(Path(sys.executable).with_name("billable"))
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# A Citus coordinator with its workers added (docs/operating.md): each run gets a schema there.
+CITUS = os.environ.get("BILLABLE_BENCH_CITUS_URL", "postgresql://postgres@127.0.0.1:9700/postgres")
 TARGETS = {  # (size, what) -> target, from the spec's performance.md
     ("M", "named month"): 500, ("L", "named month"): 3000,
     ("M", "concurrent month"): 1000, ("L", "concurrent month"): 6000,
@@ -98,13 +100,18 @@ def data_set(size: str) -> Path:
 
 
 def fresh_database(kind: str, name: str) -> str:
-    """The URL of a new, empty database called ``name``."""
+    """The URL of a new, empty database called ``name`` (on Citus: a schema of the coordinator's)."""
     if kind == "sqlite":
         for suffix in ("", "-wal", "-shm", "-ratelimit"):
             Path(f"{DATA / name}.db{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{DATA / name}.db"
     import psycopg
 
+    if kind == "citus":
+        with psycopg.connect(CITUS, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            admin.execute(f'CREATE SCHEMA "{name}"')
+        return f"{CITUS}?options=-csearch_path%3D{name}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -116,9 +123,12 @@ def billable(url: str, *args: str) -> dict[str, Any]:
     return json.loads(done.stdout) if done.stdout.strip() else {}
 
 
-def new_organization(url: str, model: str = "concurrent") -> tuple[str, str, str]:
-    """A migrated database with one organization and one client: (org, client id, secret)."""
+def new_organization(url: str, kind: str, model: str = "concurrent") -> tuple[str, str, str]:
+    """A migrated database (distributed on Citus) with one organization and one client:
+    (org, client id, secret)."""
     billable(url, "db", "upgrade")
+    if kind == "citus":
+        billable(url, "db", "distribute")
     org = billable(url, "orgs", "create", "--name", "benchmark", "--model", model)["id"]
     client = billable(url, "clients", "create", "--org", org, "--permission", "billing:subscription:view",
                       "--permission", "billing:usage:ingest")
@@ -321,7 +331,7 @@ def measure_server(url: str, org_id: str, client_id: str, secret: str, seconds: 
 
 def measure_http_ingestion(kind: str, size: str, path: Path, events: int, rows: list[Row]) -> None:
     url = fresh_database(kind, f"bench_{size.lower()}_http")
-    org, client_id, secret = new_organization(url)
+    org, client_id, secret = new_organization(url, kind)
     batches, batch = [], []
     with path.open() as stream:
         for number, line in enumerate(stream):
@@ -373,10 +383,33 @@ def print_table(size: str, kind: str, rows: list[Row], agree: bool, compared: bo
         print("\nAll three agree on every total." if agree else "\nTHE PEERS DISAGREE WITH THE SERVICE (see above).")
 
 
+def compare_citus(size: str, path: Path, repeat: int, http_events: int) -> None:
+    """The same ingestion and reports on plain PostgreSQL and on Citus, side by side."""
+    columns: dict[str, list[Row]] = {}
+    for kind in ("postgresql", "citus"):
+        say(f"--- {kind}")
+        rows: list[Row] = []
+        url = fresh_database(kind, f"bench_{size.lower()}_{kind}")
+        org, _, _ = new_organization(url, kind)
+        measure_cli_ingestion(url, org, path, rows)
+        measure_reports(url, org, path, repeat, rows, size, with_peers=False)
+        measure_http_ingestion(kind, size, path, http_events, rows)
+        columns[kind] = rows
+    print(f"\nbillable on Citus beside plain PostgreSQL: data set {size} ({SIZES[size]:,} users), "
+          f"{time.strftime('%Y-%m-%d %H:%M')}; the same machine, one coordinator and two workers\n")
+    print("| measure | PostgreSQL | Citus | Citus / PostgreSQL |")
+    print("|---|---|---|---|")
+    for plain, citus in zip(columns["postgresql"], columns["citus"]):
+        a, b = (float(r.service.split()[0].replace(",", "")) for r in (plain, citus))
+        print(f"| {plain.what} | {plain.service} | {citus.service} | {b / a:.2f} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=SIZES, default="S")
-    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "citus"), default="sqlite",
+                        help="citus: ingestion and reports on Citus (BILLABLE_BENCH_CITUS_URL) beside plain "
+                        "PostgreSQL, in one run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per report time, the service's and each peer's; "
                         "the median counts")
     parser.add_argument("--http-events", type=int, default=200_000, help="events sent over HTTP")
@@ -387,6 +420,9 @@ def main() -> int:
     parser.add_argument("--no-peers", action="store_true", help="time the service's reports only")
     args = parser.parse_args()
     path = data_set(args.size)
+    if args.database == "citus":
+        compare_citus(args.size, path, args.repeat, args.http_events)
+        return 0
     rows: list[Row] = []
     name = f"bench_{args.size.lower()}"
     state = DATA / f"{name}-{args.database}.json"
@@ -395,7 +431,7 @@ def main() -> int:
         billable(url, "db", "upgrade")
     else:
         url = fresh_database(args.database, name)
-        org, client_id, secret = new_organization(url)
+        org, client_id, secret = new_organization(url, args.database)
         measure_cli_ingestion(url, org, path, rows)
         state.write_text(json.dumps([url, org, client_id, secret]))
     agree = args.server_only or measure_reports(url, org, path, args.repeat, rows, args.size, not args.no_peers)

@@ -239,8 +239,9 @@ class Server(str):
 
 
 @contextmanager
-def running_server(database_url: str, *, workers: int = 1, **env: str) -> Iterator[Server]:
-    """A real `billable serve` process (of ``workers`` processes) on a free local port; yields its base URL."""
+def running_server(database_url: str, **env: str) -> Iterator[Server]:
+    """A real `billable serve` process on a free local port; yields its base URL. ``env``:
+    settings, as BILLABLE_ variables (``workers="2"``: two server processes)."""
     import subprocess
     import sys
     import tempfile
@@ -252,7 +253,7 @@ def running_server(database_url: str, *, workers: int = 1, **env: str) -> Iterat
     environment = {**os.environ, "BILLABLE_DATABASE_URL": database_url, **{f"BILLABLE_{k.upper()}": v for k, v in env.items()}}
     # The log goes to a file: a pipe nobody reads would fill and stall the server.
     with tempfile.NamedTemporaryFile(prefix="billable-serve-", suffix=".log", delete=False) as log:
-        process = subprocess.Popen([program, "serve", "--port", str(port), "--workers", str(workers)], env=environment,
+        process = subprocess.Popen([program, "serve", "--port", str(port)], env=environment,
                                    stdout=subprocess.DEVNULL, stderr=log)
     base = Server(f"http://127.0.0.1:{port}")
     base.log, base.pid = Path(log.name), process.pid

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from conftest import INGESTED_AT, Clock, bearer, empty_postgresql, event, new_client, running_server
 from fastapi.testclient import TestClient
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
@@ -25,7 +26,6 @@ from billable.server import Settings, create_app
 from billable.service.organizations import change_model, create_organization
 from billable.store import distribution, migrate
 from billable.store.database import Database
-from tests.conftest import INGESTED_AT, Clock, bearer, empty_postgresql, event, new_client, running_server
 
 citus = pytest.mark.citus
 OCTOBER = {"startDate": "2026-10-01T00:00:00Z", "endDate": "2026-11-01T00:00:00Z"}

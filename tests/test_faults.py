@@ -12,13 +12,13 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from conftest import CATALOG, INGESTED_AT, Server, event, new_client, running_server
+from conftest import CATALOG, CITUS_URL, INGESTED_AT, Server, event, new_client, running_server
 from sqlalchemy import func, select
 
 from billable.client import ApiClient, BillingApi
@@ -82,10 +82,24 @@ def send_in_background(base: str, client_id: str, secret: str, batches: list[lis
     return thread
 
 
-def test_a_postgresql_restart_is_a_503_and_the_sdk_rides_through(postgresql_url: str) -> None:
+def _postgresql_control() -> Callable[[str], object]:
+    """Stops (``stop``) or starts (``start``) the PostgreSQL server of the tests: the
+    machine's cluster, or on Citus the coordinator (BILLABLE_TEST_CITUS_COORDINATOR_DATA:
+    its data directory, run as the postgres user)."""
+    coordinator = os.environ.get("BILLABLE_TEST_CITUS_COORDINATOR_DATA") if CITUS_URL else None
+    if coordinator:
+        pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl"
+        return lambda verb: subprocess.run(["su", "postgres", "-c", f"{pg_ctl} -D {coordinator} -l {coordinator}.log "
+                                            f"{verb} -w" + (" -m fast" if verb == "stop" else "")], check=True)
     cluster = shutil.which("pg_ctlcluster")
     assert cluster, "this test restarts the machine's PostgreSQL with pg_ctlcluster"
     version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[0]
+    return lambda verb: subprocess.run([cluster, "--skip-systemctl-redirect", version, "main", verb]
+                                       + (["-m", "fast"] if verb == "stop" else []), check=True)
+
+
+def test_a_postgresql_restart_is_a_503_and_the_sdk_rides_through(postgresql_url: str) -> None:
+    control = _postgresql_control()
     database = Database(postgresql_url)
     migrate.upgrade(database)
     with database.write() as conn:
@@ -99,7 +113,7 @@ def test_a_postgresql_restart_is_a_503_and_the_sdk_rides_through(postgresql_url:
             f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)).json()["access_token"]}
         sender = send_in_background(base, client_id, secret, batches, results)
         time.sleep(0.3)  # some batches land before the restart
-        subprocess.run([cluster, "--skip-systemctl-redirect", version, "main", "stop", "-m", "fast"], check=True)
+        control("stop")
         try:
             assert_unavailable(httpx.post(f"{base}{EVENTS}", headers=headers, json=logins(1, "down")), "unreachable", "2")
             assert_unavailable(httpx.get(f"{base}{REPORT}", params=OCTOBER, headers=headers), "unreachable", "2")
@@ -107,7 +121,7 @@ def test_a_postgresql_restart_is_a_503_and_the_sdk_rides_through(postgresql_url:
             assert httpx.get(f"{base}/health/live").json() == {"status": "UP"}
             time.sleep(1)
         finally:
-            subprocess.run([cluster, "--skip-systemctl-redirect", version, "main", "start"], check=True)
+            control("start")
         sender.join(timeout=120)
         assert results and not isinstance(results[0], Exception), results
         assert httpx.get(f"{base}/health/ready").status_code == 200

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
+from conftest import MakeClient, MakeOrg, bearer, event, new_client, running_server
 from prometheus_client.parser import text_string_to_metric_families
 
 from billable.store.database import Database
-from tests.conftest import MakeClient, MakeOrg, bearer, event, new_client, running_server
 
 OCTOBER = {"startDate": "2026-10-01T00:00:00Z", "endDate": "2026-11-01T00:00:00Z"}
 REPORT = "/api/v2/billing/reports/billableusage"
@@ -52,7 +52,7 @@ def test_the_processes_of_one_server_are_counted_together(make_org: MakeOrg, dat
     """`billable serve --workers 2`: /metrics, answered by either process, sums both."""
     org = make_org()
     client_id, secret = new_client(database, org.id)
-    with running_server(database.url, workers=2) as base:
+    with running_server(database.url, workers="2") as base:
         token = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
                            auth=(client_id, secret)).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -64,3 +64,4 @@ def test_the_processes_of_one_server_are_counted_together(make_org: MakeOrg, dat
             for _ in range(6):
                 found = samples(http.get(f"{base}/metrics", headers={"Connection": "close"}).text)
                 assert found[("billable_events_accepted_total", ())] == 20
+        assert base.log_text().count("Started server process") == 2

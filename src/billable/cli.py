@@ -77,7 +77,8 @@ def main(ctx: click.Context, database: str, catalog: str | None) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="server processes")
+@click.option("--workers", envvar="BILLABLE_WORKERS", default=1, show_default=True, type=click.IntRange(min=1),
+              help="server processes (env BILLABLE_WORKERS)")
 @click.pass_obj
 def serve_command(context: Context, host: str, port: int, workers: int) -> None:
     """Migrate the database, then serve the API (settings: BILLABLE_* variables, docs/operating.md)."""
