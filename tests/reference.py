@@ -119,10 +119,13 @@ def concurrent_peak(sessions: list[tuple[int, int]], start: int, cut: int) -> in
 
 
 def reference_report(
-    events: list[UsageEvent], catalog: Catalog, model: LicensingModel, period: Period, now: int
+    events: list[UsageEvent], catalog: Catalog, model: LicensingModel, period: Period, now: int,
+    voided: frozenset[tuple[str, str]] = frozenset(),
 ) -> BillableUsageReport:
-    """The billable usage report of ``events`` (in arrival order) for ``period``."""
-    events = first_occurrences(events)
+    """The billable usage report of ``events`` (in arrival order) for ``period``, the events
+    of the ``voided`` keys (source, id) taken as never received (a voided key's later
+    duplicates are duplicates still)."""
+    events = [event for event in first_occurrences(events) if event.key not in voided]
     start, cut = period.start, period.cut_off(now)
     if cut <= start:
         return BillableUsageReport.of(period, [])

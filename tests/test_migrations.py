@@ -40,11 +40,12 @@ def test_stored_reports_of_0005_are_kept_and_computed_again(empty_url: str) -> N
     from billable.service.report_desk import DeskSettings, ReportDesk
 
     database = Database(empty_url)
-    migrate.upgrade(database, "0005")
+    migrate.upgrade(database)  # filled by today's code, then taken back to 0005 with its data
     with database.write() as conn:
         org = create_organization(conn, "old", "named", INGESTED_AT)
         ingest(conn, org.id, [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                               event("user.login", "ann", "2026-10-02T08:00:00Z")], CATALOG, INGESTED_AT)
+    migrate.downgrade(database, "0005")
     october = Period.parse("2026-10-01", "2026-11-01")
     forged = '{"status":"Complete","usages":[]}'
     with database.write() as conn:
@@ -60,4 +61,47 @@ def test_stored_reports_of_0005_are_kept_and_computed_again(empty_url: str) -> N
     assert '"name":"cx1","totalUsage":"1"' in body
     assert desk.computations == 1
     desk.close()
+    database.dispose()
+
+
+def test_events_of_0006_are_kept_unvoided_and_can_be_voided(empty_url: str) -> None:
+    """A database of the release before 0007 keeps every event, none voided, and bills the
+    same; its events can be voided once upgraded."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import inspect
+
+    from billable.rules.instants import Period
+    from billable.rules.voids import VoidRequest
+    from billable.service.event_log import events_page
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.reports import billable_usage_report
+    from billable.service.voids import void_events
+    from billable.store.events import EventFilter
+    from billable.store.organizations import get_organization
+
+    database = Database(empty_url)
+    migrate.upgrade(database)  # filled by today's code, then taken back to 0006 with its data
+    with database.write() as conn:
+        org = create_organization(conn, "old", "named", INGESTED_AT)
+        ingest(conn, org.id, [event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="e1", product="cx1"),
+                              event("user.login", "ann", "2026-10-02T08:00:00Z", id="e2"),
+                              event("license.assigned", "bob", "2026-09-01T00:00:00Z", id="e3", product="cx1"),
+                              event("user.login", "bob", "2026-10-03T08:00:00Z", id="e4")], CATALOG, INGESTED_AT)
+    migrate.downgrade(database, "0006")
+    with database.engine.connect() as conn:
+        assert "void_seq" not in {c["name"] for c in inspect(conn).get_columns("events")}
+    october = Period.parse("2026-10-01", "2026-11-01")
+
+    def report_and_listing() -> tuple[dict[str, str], list[tuple[str, bool]]]:
+        with database.read() as conn:
+            found = billable_usage_report(conn, get_organization(conn, org.id), october, CATALOG, INGESTED_AT)
+            page = events_page(conn, org.id, EventFilter(), None, 10)
+        return ({u.name: u.total_usage for u in found.usages}, [(e.event_id, e.void is not None) for e in page.events])
+
+    migrate.upgrade(database)
+    assert report_and_listing() == ({"cx1": "2"}, [("e4", False), ("e3", False), ("e2", False), ("e1", False)])
+    with database.write() as conn:
+        void_events(conn, org.id, [VoidRequest("urn:test", "e4", "test")], "tester", INGESTED_AT)
+    assert report_and_listing() == ({"cx1": "1"}, [("e4", True), ("e3", False), ("e2", False), ("e1", False)])
     database.dispose()

@@ -281,6 +281,40 @@ def events_list(context: Context, org_id: str, subject: str | None, event_type: 
         cursor = page.next_cursor
 
 
+@events.command("void")
+@click.option("--org", "org_id", required=True)
+@click.option("--source", help="the event's source (one event; or give a FILE)")
+@click.option("--id", "event_id", help="the event's id (one event; or give a FILE)")
+@click.option("--reason", help="why it is voided (one event; or give a FILE)")
+@click.option("--by", "author", default=None, help="who voids, as stored and listed (default: cli:<your user name>)")
+@click.argument("file", required=False, type=click.File("rb"))
+@click.pass_obj
+def events_void(context: Context, org_id: str, source: str | None, event_id: str | None, reason: str | None,
+                author: str | None, file: BinaryIO | None) -> None:
+    """Void received events, all or none: kept and listed, billed as if never received.
+    FILE ('-' for standard input): a JSON array, or one JSON object a line, of
+    {"source", "id", "reason"}; or one event with --source, --id and --reason."""
+    import getpass
+
+    from billable.rules.voids import validate_voids
+    from billable.rules.wire import parse_json
+    from billable.service.voids import void_events
+
+    if file is not None:
+        if source or event_id or reason:
+            raise click.UsageError("give either FILE or --source, --id and --reason")
+        text = file.read().strip()
+        raw = parse_json(text) if text.startswith(b"[") else [parse_json(line) for line in text.splitlines() if line.strip()]
+    elif source and event_id and reason:
+        raw = [{"source": source, "id": event_id, "reason": reason}]
+    else:
+        raise click.UsageError("give FILE, or --source, --id and --reason")
+    voids = validate_voids(raw)
+    with context.migrated().write() as conn:
+        done = void_events(conn, org_id, voids, author or f"cli:{getpass.getuser()}", context.clock())
+    _print_json(presentation.void_body(done))
+
+
 @main.command("report")
 @click.option("--org", "org_id", help="organization id, for a report from the database")
 @click.option("--start", required=True, help="ISO-8601 date-time or date (UTC)")

@@ -29,6 +29,7 @@ from billable.client._models import (
     IngestResult,
     ListedEvent,
     ProductCatalog,
+    VoidResult,
     format_date,
 )
 from billable.client._regions import REGIONS
@@ -58,6 +59,7 @@ __all__ = [
     "ProductCatalog",
     "RateLimitError",
     "ReportNotReadyError",
+    "VoidResult",
     "RetryPolicy",
     "ServerError",
     "format_date",

@@ -20,6 +20,7 @@ from billable.client._models import (
     IngestResult,
     ListedEvent,
     ProductCatalog,
+    VoidResult,
     format_date,
 )
 
@@ -28,6 +29,10 @@ CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
 EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
 PRODUCTS_PATH = "/api/v2/billing/products"
 EVENTS_PATH = "/api/v2/billing/events"
+VOIDS_PATH = EVENTS_PATH + "/voids"
+_VOIDS_HELP = """Void received events, all or none (at most 10,000): ``voids`` are
+        ``{"source", "id", "reason"}``. Not retried: a retry after a lost answer would be
+        refused as already voided (list the events to see)."""
 MAX_BATCH = 10_000
 DateLike = datetime | date | str
 Report = TypeVar("Report", BillingUsageReport, ConcurrentUsageReport)
@@ -121,6 +126,11 @@ class BillingApi:
             total = IngestResult(accepted=total.accepted + answer.accepted, duplicates=total.duplicates + answer.duplicates)
         return total
 
+    def post_billing_events_voids(self, voids: Iterable[dict[str, str]]) -> VoidResult:
+        return VoidResult.model_validate(self.client.request("POST", VOIDS_PATH, json=list(voids)).json())
+
+    post_billing_events_voids.__doc__ = _VOIDS_HELP
+
 
 class AsyncBillingApi:
     """The billing routes, asynchronously."""
@@ -177,3 +187,8 @@ class AsyncBillingApi:
             answer = IngestResult.model_validate(response.json())
             total = IngestResult(accepted=total.accepted + answer.accepted, duplicates=total.duplicates + answer.duplicates)
         return total
+
+    async def post_billing_events_voids(self, voids: Iterable[dict[str, str]]) -> VoidResult:
+        return VoidResult.model_validate((await self.client.request("POST", VOIDS_PATH, json=list(voids))).json())
+
+    post_billing_events_voids.__doc__ = _VOIDS_HELP

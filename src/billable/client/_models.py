@@ -85,6 +85,9 @@ class ListedEvent(_Model):
     received_at: datetime = Field(alias="receivedAt")
     sequence: int
     voided: bool = False
+    voided_at: datetime | None = Field(None, alias="voidedAt")
+    voided_by: str | None = Field(None, alias="voidedBy")
+    void_reason: str | None = Field(None, alias="voidReason")
 
 
 class EventListing(_Model):
@@ -97,6 +100,11 @@ class EventListing(_Model):
 class IngestResult(_Model):
     accepted: int = 0
     duplicates: int = 0
+
+
+class VoidResult(_Model):
+    voided: int
+    sequence: int
 
 
 class DayPeak(_Model):

@@ -72,18 +72,20 @@ def first_occurrences(events: Iterable[UsageEvent], seen: set[tuple[str, str]] |
     return fresh
 
 
-class _EventChecker:
-    """Checks one raw event, collecting every problem with its field name."""
+class ItemChecker:
+    """Checks one item of a request's list (an event, a void), collecting every problem
+    with its field name (``events[3].subject``)."""
 
-    def __init__(self, index: int, raw: dict[str, Any], problems: list[FieldProblem]):
+    def __init__(self, index: int, raw: dict[str, Any], problems: list[FieldProblem], list_name: str = "events"):
         self.index = index
         self.raw = raw
         self.problems = problems
+        self.list_name = list_name
         self.ok = True
 
     def problem(self, field: str, code: str, message: str) -> None:
         self.ok = False
-        self.problems.append(FieldProblem(f"events[{self.index}].{field}", code, message, self.index))
+        self.problems.append(FieldProblem(f"{self.list_name}[{self.index}].{field}", code, message, self.index))
 
     def text(self, container: dict[str, Any], field: str, path: str, limit: int = MAX_TEXT) -> str | None:
         value = container.get(field)
@@ -103,7 +105,7 @@ def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: lis
     if not isinstance(raw, dict):
         problems.append(FieldProblem(f"events[{index}]", "invalid.event", "an event must be a JSON object", index))
         return None
-    check = _EventChecker(index, raw, problems)
+    check = ItemChecker(index, raw, problems)
     if raw.get("specversion") != "1.0":
         check.problem("specversion", "invalid.value", 'specversion must be "1.0"')
     event_id = check.text(raw, "id", "id")

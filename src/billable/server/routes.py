@@ -15,6 +15,8 @@ from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidEvent
 from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period, parse_instant
+from billable.rules.voids import MAX_VOIDS, validate_voids
+from billable.rules.wire import parse_json
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
@@ -29,20 +31,24 @@ from billable.service.bodies import (
 )
 from billable.service.bodies import Organization as OrganizationBody
 from billable.service.bodies import ProductCatalog
+from billable.service.bodies import VoidResult as VoidResultBody
 from billable.service.event_log import MAX_PAGE_SIZE, EventsPage, events_page
 from billable.service.explanations import explain_user
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
-from billable.service.organizations import INGEST_EVENTS, PERMISSIONS, READ_REPORTS
+from billable.service.organizations import INGEST_EVENTS, PERMISSIONS, READ_REPORTS, VOID_EVENTS
 from billable.service.presentation import (
     EVENTS_PATH,
     ORGANIZATION_PATH,
+    VOIDS_PATH,
     event_listing_body,
     explanation_body,
     ingestion_body,
     organization_body,
     products_body,
+    void_body,
 )
 from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportKind
+from billable.service.voids import VoidResult, void_events
 from billable.store.events import EventFilter
 from billable.store.organizations import Organization, get_organization
 from billable.store.tokens import TokenGrant
@@ -358,3 +364,35 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"the body may have at most {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+@router.post(
+    VOIDS_PATH,
+    tags=["billing"],
+    response_model=VoidResultBody,
+    responses=_errors(400, 401, 403, 413, 415, 429, 500, 503),
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "array", "maxItems": MAX_VOIDS, "items": {
+            "type": "object", "required": ["source", "id", "reason"],
+            "properties": {"source": {"type": "string"}, "id": {"type": "string"}, "reason": {"type": "string"}}}}}}}},
+)
+async def void(request: Request, grant: TokenGrant = Depends(requires(VOID_EVENTS)),
+               state: ServerState = Depends(server_state)) -> JSONResponse:
+    """Void received events, all or none: kept and listed, billed as if never received from
+    the void's commit on. Each event not received, or voided already, is named in the 400.
+    A voided event's (source, id) stays taken: send a corrected fact as a new event."""
+    if media_type(request) != "application/json":
+        raise ApiError(415, "send the voids as application/json")
+    body = await _read_limited(request, state.settings.max_body_bytes)
+
+    def store() -> VoidResult:
+        try:
+            raw = parse_json(body)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("the body is not valid JSON",
+                               [FieldProblem("body", "invalid.json", "the body is not valid JSON")]) from None
+        voids = validate_voids(raw)
+        with state.database.write() as conn:
+            return void_events(conn, grant.org_id, voids, grant.client_id, state.clock())
+
+    return JSONResponse(void_body(await run_in_threadpool(store)))

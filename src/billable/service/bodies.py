@@ -47,6 +47,11 @@ class IngestionResult(TypedDict):
     duplicates: Annotated[int, Field(description="events whose (source, id) was already stored, or repeated in the batch")]
 
 
+class VoidResult(TypedDict):
+    voided: Annotated[int, Field(description="events voided by this request (all it named)")]
+    sequence: Annotated[int, Field(description="the void's place in the organization's arrival order")]
+
+
 class DayPeak(TypedDict):
     date: Annotated[str, Field(description="the UTC day, at midnight", examples=["2026-10-01T00:00:00.000Z"])]
     peak: Annotated[int, Field(description="the 30-minute peak inside the day (its part inside the period)",
@@ -131,7 +136,10 @@ class ListedEvent(TypedDict):
     data: Annotated[dict[str, str], Field(description="the data the rules read: product, deviceType, email")]
     receivedAt: Annotated[str, Field(description="when it was acknowledged, yyyy-MM-ddTHH:mm:ss.SSSZ")]
     sequence: Annotated[int, Field(description="its place in the organization's arrival order")]
-    voided: Annotated[bool, Field(description="whether it was voided (no event can be voided yet: always false)")]
+    voided: Annotated[bool, Field(description="whether it was voided: kept, and billed as if never received")]
+    voidedAt: Annotated[str | None, Field(description="when it was voided, yyyy-MM-ddTHH:mm:ss.SSSZ; null if not")]
+    voidedBy: Annotated[str | None, Field(description="the client id that voided it; null if not voided")]
+    voidReason: Annotated[str | None, Field(description="the reason given; null if not voided")]
 
 
 class EventListing(TypedDict):

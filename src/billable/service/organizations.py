@@ -14,7 +14,8 @@ from billable.store import organizations as store
 
 READ_REPORTS = ("billing:subscription:view", "billing:subscription:read")
 INGEST_EVENTS = "billing:usage:ingest"
-PERMISSIONS = (*READ_REPORTS, INGEST_EVENTS)
+VOID_EVENTS = "billing:events:void"
+PERMISSIONS = (*READ_REPORTS, INGEST_EVENTS, VOID_EVENTS)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from billable.service import bodies
 from billable.service.bodies import Status
 from billable.service.event_log import EventsPage
 from billable.service.ingestion import IngestResult
+from billable.service.voids import VoidResult
 from billable.store.events import StoredEvent
 from billable.store.organizations import Organization
 
@@ -26,6 +27,7 @@ REPORT_PATH = "/api/v2/billing/reports/billableusage"
 CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
 EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
 EVENTS_PATH = "/api/v2/billing/events"
+VOIDS_PATH = EVENTS_PATH + "/voids"
 ORGANIZATION_PATH = "/api/v2/organizations/me"
 BODY_VERSION = 1
 """The version of the bodies written here: a release that changes their shape increments it,
@@ -133,7 +135,9 @@ def explanation_body(explanation: Explanation, period: Period) -> bodies.Explana
 def listed_event(e: StoredEvent) -> bodies.ListedEvent:
     """One event as the API and the command line list it."""
     return {"id": e.event_id, "source": e.source, "type": e.type, "subject": e.subject, "time": format_instant(e.time),
-            "data": parse_json(e.data), "receivedAt": format_instant(e.received_at), "sequence": e.seq, "voided": False}
+            "data": parse_json(e.data), "receivedAt": format_instant(e.received_at), "sequence": e.seq,
+            "voided": e.void is not None, "voidedAt": None if e.void is None else format_instant(e.void.at),
+            "voidedBy": None if e.void is None else e.void.by, "voidReason": None if e.void is None else e.void.reason}
 
 
 def event_listing_body(page: EventsPage, page_size: int, query: dict[str, str]) -> bodies.EventListing:
@@ -148,6 +152,10 @@ def event_listing_body(page: EventsPage, page_size: int, query: dict[str, str]) 
 def organization_body(org: Organization) -> bodies.Organization:
     return {"id": org.id, "name": org.name, "state": "active", "selfUri": ORGANIZATION_PATH,
             "licensingModel": org.model.value}
+
+
+def void_body(result: VoidResult) -> bodies.VoidResult:
+    return {"voided": result.voided, "sequence": result.sequence}
 
 
 def ingestion_body(result: IngestResult) -> bodies.IngestionResult:

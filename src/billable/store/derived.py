@@ -8,6 +8,7 @@ place by time, and a batch in time order only extends the open interval.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -28,13 +29,16 @@ from sqlalchemy import (
     tuple_,
 )
 
-from billable.rules.events import ASSIGNED, LOGIN, LOGOUT, UNASSIGNED
+from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, UNASSIGNED
+from billable.rules.instants import DAY_MS
 from billable.rules.intervals import intervals
 from billable.store.sql import (
     LoopJoin,
     bulk_insert,
+    chunks,
     insert_for,
     least,
+    plain_row_chunks,
     prefer_index_loops,
     rows_of,
 )
@@ -106,7 +110,8 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
             [{"d_user": u, "d_product": p, "d_end": e} for u, p, e in doomed],
         )
 
-    event_key = [events.c.org_id == org_id, events.c.subject == key.c.user_id, events.c.time >= key.c.at]
+    event_key = [events.c.org_id == org_id, events.c.subject == key.c.user_id, events.c.time >= key.c.at,
+                 events.c.void_seq.is_(None)]
     if kind.by_product:
         event_key.append(events.c.product == key.c.product)
     walk = conn.execute(
@@ -121,6 +126,64 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
                            else (org_id, user_id, started_at, ended_at))
     columns = ("org_id", "user_id", "product", "started_at", "ended_at")
     bulk_insert(conn, table, columns if kind.by_product else tuple(c for c in columns if c != "product"), rebuilt)
+
+
+_device_keys = Table(
+    "device_keys",
+    MetaData(),
+    Column("device_id", String(256), nullable=False),
+    Column("device_type", String(64), nullable=False),
+    Column("day", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def rebuild_device_days(conn: Connection, org_id: str, keys: set[tuple[int, str, str]]) -> None:
+    """Find again the first activity of each ``(day, device_type, device_id)`` from the log's
+    events that are not voided (none left: the device was not active that day)."""
+    if not keys:
+        return
+    key = rows_of(conn, _device_keys, [(device, kind, day) for day, kind, device in keys])
+    e = events.c
+    found = conn.execute(
+        select(key.c.day, key.c.device_type, key.c.device_id, func.min(e.time))
+        .select_from(LoopJoin(key, events, and_(
+            e.org_id == org_id, e.subject == key.c.device_id, e.time >= key.c.day, e.time < key.c.day + DAY_MS,
+            e.type == DEVICE_ACTIVE, e.device_type == key.c.device_type, e.void_seq.is_(None))))
+        .group_by(key.c.day, key.c.device_type, key.c.device_id)
+    ).all()
+    d = device_days.c
+    conn.execute(delete(device_days).where(d.org_id == org_id, d.day == bindparam("k_day"),
+                                           d.device_type == bindparam("k_type"), d.device_id == bindparam("k_device")),
+                 [{"k_day": day, "k_type": kind, "k_device": device} for day, kind, device in keys])
+    bulk_insert(conn, device_days, ("org_id", "day", "device_type", "device_id", "first_active"),
+                [(org_id, *row) for row in found])
+
+
+def email_marks(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """The ``(time, seq)`` of the event that gave each of ``user_ids`` their email (users
+    without one are absent)."""
+    u = users.c
+    found = {}
+    for chunk in chunks(user_ids, 5_000):
+        query = select(u.user_id, u.email_time, u.email_seq).where(u.org_id == org_id, u.user_id.in_(chunk))
+        found.update({user_id: (time, seq) for user_id, time, seq in conn.execute(query)})
+    return found
+
+
+def latest_emails(conn: Connection, org_id: str, user_id: str, types: tuple[str, ...]) -> Iterator[tuple[int, int, str]]:
+    """``(time, seq, data)`` of the user's events of ``types`` that are not voided, the
+    latest first: the caller reads the email from the data and stops at the first it finds."""
+    e = events.c
+    query = (select(e.time, e.seq, e.data)
+             .where(e.org_id == org_id, e.subject == user_id, e.type.in_(types), e.void_seq.is_(None))
+             .order_by(e.time.desc(), e.seq.desc()))
+    for chunk in plain_row_chunks(conn, query, size=64):
+        yield from chunk
+
+
+def forget_email(conn: Connection, org_id: str, user_id: str) -> None:
+    conn.execute(delete(users).where(users.c.org_id == org_id, users.c.user_id == user_id))
 
 
 def record_device_days(conn: Connection, org_id: str, first: dict[tuple[int, str, str], int]) -> None:
@@ -138,8 +201,10 @@ def record_device_days(conn: Connection, org_id: str, first: dict[tuple[int, str
     )
 
 
-def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]]) -> None:
-    """Keep each user's latest email; ``latest[user] = (time, seq, email)`` from one batch."""
+def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]], replace: bool = False
+                  ) -> None:
+    """Keep each user's latest email; ``latest[user] = (time, seq, email)`` from one batch
+    (``replace``: found again after a void, it replaces what is stored even if older)."""
     if not latest:
         return
     insert = insert_for(conn, users)
@@ -152,7 +217,7 @@ def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, in
         insert.on_conflict_do_update(
             index_elements=[users.c.org_id, users.c.user_id],
             set_={"email": insert.excluded.email, "email_time": insert.excluded.email_time, "email_seq": insert.excluded.email_seq},
-            where=newer,
+            where=None if replace else newer,
         ),
         rows,
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select, update
 
 from billable.rules.events import UsageEvent
 from billable.store.sql import bulk_insert, chunks
@@ -18,7 +19,8 @@ _KEYS_PER_QUERY = 5_000
 
 
 def stored_keys(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of ``keys`` (source, id) the organization has already stored."""
+    """Which of ``keys`` (source, id) the organization has already stored, voided or not:
+    a voided event is not revived by sending it again."""
     ids_by_source: dict[str, list[str]] = defaultdict(list)
     for source, event_id in keys:
         ids_by_source[source].append(event_id)
@@ -45,8 +47,19 @@ def append_events(conn: Connection, org_id: str, batch: list[UsageEvent], first_
 
 
 @dataclass(frozen=True)
+class Void:
+    """Why an event is no longer billed: the void's place in the arrival order, its instant,
+    the client that voided it and the reason it gave."""
+
+    seq: int
+    at: int
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class StoredEvent:
-    """An event as the log keeps it, with its arrival."""
+    """An event as the log keeps it, with its arrival, and its void if it was voided."""
 
     seq: int
     source: str
@@ -54,8 +67,46 @@ class StoredEvent:
     type: str
     subject: str
     time: int
+    product: str | None
+    device_type: str | None
     data: str  # JSON
     received_at: int
+    void: Void | None
+
+
+_c = events.c
+_STORED = (_c.seq, _c.source, _c.event_id, _c.type, _c.subject, _c.time, _c.product, _c.device_type, _c.data,
+           _c.received_at, _c.void_seq, _c.voided_at, _c.voided_by, _c.void_reason)
+
+
+def _stored(row: Any) -> StoredEvent:
+    seq, source, event_id, kind, subject, time, product, device_type, data, received_at, void_seq, at, by, why = row
+    return StoredEvent(seq, source, event_id, kind, subject, time, product, device_type, data, received_at,
+                       None if void_seq is None else Void(void_seq, at, by, why))
+
+
+def find_events(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
+    """The stored events of ``keys`` (source, id), voided or not; a key not stored is absent."""
+    ids_by_source: dict[str, list[str]] = defaultdict(list)
+    for source, event_id in keys:
+        ids_by_source[source].append(event_id)
+    found = {}
+    for source, ids in ids_by_source.items():
+        for chunk in chunks(ids, _KEYS_PER_QUERY):
+            query = select(*_STORED).where(_c.org_id == org_id, _c.source == source, _c.event_id.in_(chunk))
+            for row in conn.execute(query):
+                event = _stored(row)
+                found[(event.source, event.event_id)] = event
+    return found
+
+
+def mark_voided(conn: Connection, org_id: str, voided: list[tuple[int, str]], void_seq: int, at: int, by: str) -> None:
+    """Void the events of ``voided`` (seq, reason): kept, billed no longer."""
+    conn.execute(
+        update(events).where(_c.org_id == org_id, _c.seq == bindparam("v_seq"))
+        .values(void_seq=void_seq, voided_at=at, voided_by=by, void_reason=bindparam("v_reason")),
+        [{"v_seq": seq, "v_reason": reason} for seq, reason in voided],
+    )
 
 
 @dataclass(frozen=True)
@@ -86,6 +137,5 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
         conditions.append(c.received_at > chosen.received_after)
     if before_seq is not None:
         conditions.append(c.seq < before_seq)
-    query = (select(c.seq, c.source, c.event_id, c.type, c.subject, c.time, c.data, c.received_at)
-             .where(*conditions).order_by(c.seq.desc()).limit(limit))
-    return [StoredEvent(*row) for row in conn.execute(query)]
+    query = select(*_STORED).where(*conditions).order_by(c.seq.desc()).limit(limit)
+    return [_stored(row) for row in conn.execute(query)]

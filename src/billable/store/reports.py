@@ -159,7 +159,8 @@ def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -
 def _logged_activity(org_id: str, start: int, cut: int) -> Select[Any]:
     return (
         select(events.c.device_type, events.c.subject, func.min(events.c.time))
-        .where(events.c.org_id == org_id, _DEVICE_ACTIVE, events.c.time >= start, events.c.time < cut)
+        .where(events.c.org_id == org_id, _DEVICE_ACTIVE, events.c.time >= start, events.c.time < cut,
+               events.c.void_seq.is_(None))
         .group_by(events.c.device_type, events.c.subject)
     )
 
@@ -176,7 +177,8 @@ class UserIntervals:
 def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut: int) -> UserIntervals:
     known = conn.execute(
         select(events.c.seq)
-        .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != "device.active")
+        .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != "device.active",
+               events.c.void_seq.is_(None))
         .limit(1)
     ).first()
     if known is None:

@@ -5,8 +5,9 @@ distributed by organization (Citus-style: ``org_id`` is the distribution column 
 table but ``oauth_clients``, which is looked up by client id and would be a reference
 table). Instants are epoch milliseconds in ``BIGINT`` columns.
 
-The event log is the truth and is append-only; ``users``, ``sessions`` and ``holdings``
-are derived from it on ingestion and can be rebuilt from it.
+The event log is the truth and is append-only but for voids, which mark an event as no
+longer billed and keep it; ``users``, ``sessions``, ``holdings`` and ``device_days`` are
+derived from its events that are not voided, on ingestion, and can be rebuilt from it.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ events = Table(
     Column("device_type", String(64), nullable=True),
     Column("data", Text, nullable=False),
     Column("received_at", BigInteger, nullable=False),
+    # A voided event is kept, and billed as if never received (migration 0007): the void's
+    # place in the arrival order, when, by which client, and why.
+    Column("void_seq", BigInteger, nullable=True),
+    Column("voided_at", BigInteger, nullable=True),
+    Column("voided_by", String(64), nullable=True),
+    Column("void_reason", Text, nullable=True),
     Index("events_key", "org_id", "source", "event_id", unique=True),
     Index("events_subject_time", "org_id", "subject", "time"),
     Index(

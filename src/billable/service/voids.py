@@ -1,0 +1,96 @@
+"""Voiding events: the originals are kept, marked with who voided them, when and why, and
+from the void's commit on every report treats them as never received."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from billable.rules.errors import FieldProblem, InvalidInput
+from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES
+from billable.rules.instants import DAY_MS, format_instant
+from billable.rules.voids import VoidRequest
+from billable.rules.wire import parse_json
+from billable.store import derived
+from billable.store.events import StoredEvent, find_events, mark_voided
+from billable.store.organizations import get_organization, set_last_seq
+
+
+@dataclass(frozen=True)
+class VoidResult:
+    voided: int
+    sequence: int  # the void's place in the organization's arrival order
+
+
+def void_events(conn: Connection, org_id: str, voids: list[VoidRequest], voided_by: str, now: int) -> VoidResult:
+    """Void the events of ``voids``, all or none: an event that is not stored, or is voided
+    already, is named in the ``InvalidInput`` and nothing is voided. The derived state of
+    the keys the events touched is rebuilt from the events left, exactly as for a late
+    event. The caller owns the transaction."""
+    # The organization's lock: a void and a batch of the same organization never interleave.
+    org = get_organization(conn, org_id, lock=True)
+    found = find_events(conn, org_id, [void.key for void in voids])
+    problems = []
+    for index, void in enumerate(voids):
+        event = found.get(void.key)
+        if event is None:
+            problems.append(FieldProblem(f"voids[{index}].id", "not.found",
+                                         f"no event {void.id!r} from source {void.source!r} was received", index))
+        elif event.void is not None:
+            problems.append(FieldProblem(
+                f"voids[{index}].id", "already.voided",
+                f"event {void.id!r} from source {void.source!r} was voided at {format_instant(event.void.at)} "
+                f"by {event.void.by}", index))
+    if problems:
+        named = "; ".join(f"{p.field_name}: {p.message}" for p in problems[:5])
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise InvalidInput(f"{len(problems)} event(s) cannot be voided, nothing was voided: {named}{more}", problems)
+    sequence = org.last_seq + 1  # a void changes every report that read the events: a new version
+    mark_voided(conn, org_id, [(found[void.key].seq, void.reason) for void in voids], sequence, now, voided_by)
+    set_last_seq(conn, org_id, sequence)
+    _derive_again(conn, org_id, [found[void.key] for void in voids])
+    return VoidResult(len(voids), sequence)
+
+
+def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent]) -> None:
+    session_since: dict[tuple[str, str], int] = {}
+    holding_since: dict[tuple[str, str], int] = {}
+    device_keys: set[tuple[int, str, str]] = set()
+    with_email: dict[str, list[StoredEvent]] = {}
+    for event in voided:
+        # A millisecond before the event: a voided logout or unassignment ended an interval at
+        # its very instant, and that interval must be walked again (it may stay open now).
+        since = event.time - 1
+        if event.type == DEVICE_ACTIVE:
+            device_keys.add((event.time // DAY_MS * DAY_MS, event.device_type or "", event.subject))
+        elif event.type in SESSION_TYPES:
+            key = (event.subject, "")
+            session_since[key] = min(since, session_since.get(key, since))
+        elif event.type in HOLDING_TYPES:
+            key = (event.subject, event.product or "")
+            holding_since[key] = min(since, holding_since.get(key, since))
+        if event.type in EMAIL_TYPES and _email(event.data) is not None:
+            with_email.setdefault(event.subject, []).append(event)
+    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, session_since)
+    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, holding_since)
+    derived.rebuild_device_days(conn, org_id, device_keys)
+    # Only a user whose current email came from a voided event has another one now.
+    marks = derived.email_marks(conn, org_id, list(with_email))
+    for user_id, events in with_email.items():
+        if marks.get(user_id) in {(event.time, event.seq) for event in events}:
+            _find_email_again(conn, org_id, user_id)
+
+
+def _find_email_again(conn: Connection, org_id: str, user_id: str) -> None:
+    for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES)):
+        email = _email(data)
+        if email is not None:
+            derived.record_emails(conn, org_id, {user_id: (time, seq, email)}, replace=True)
+            return
+    derived.forget_email(conn, org_id, user_id)
+
+
+def _email(data: str) -> str | None:
+    email = parse_json(data).get("email")
+    return email if isinstance(email, str) else None
