@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -259,3 +260,63 @@ def test_keyboard_only(page: Page, make_org: MakeOrg) -> None:
         expect(page.locator("tr.resources:visible .resource-search")).to_be_visible()
         page.keyboard.press(" ")
         expect(row).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_users_events_and_voiding_one(page: Page, make_org: MakeOrg) -> None:
+    """Search a user's events; a client with billing:events:void voids the wrong one with a
+    reason, after a confirmation (dismissed once: nothing sent); the report follows."""
+    from conftest import event
+
+    org = make_org()
+    org.ingest([
+        event("license.assigned", "ann", "2026-10-01T00:00:00Z", id="a1", product="cx1"),
+        event("user.login", "ann", "2026-10-02T08:00:00Z", id="a2"),
+        event("license.assigned", "bob", "2026-10-01T00:00:00Z", id="b1", product="cx1"),
+        event("user.login", "bob", "2026-10-03T08:00:00Z", id="b2"),
+    ])
+    viewer = new_client(org.database, org.id, "billing:subscription:view")
+    voider = new_client(org.database, org.id, "billing:subscription:view", "billing:events:void")
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *viewer)
+        page.select_option("#preset", "custom")
+        page.fill("#start", OCTOBER["startDate"])
+        page.fill("#end", OCTOBER["endDate"])
+        page.click("#load")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("2")
+        page.fill("#events-subject", "bob")
+        page.click("#events-search button")
+        rows = page.locator("#events tbody tr")
+        expect(rows).to_have_count(2)
+        expect(page.locator("#events-note")).to_contain_text("2 event(s) of bob")
+        expect(page.locator("#events button")).to_have_count(0)  # no permission to void: no button
+        page.fill("#events-subject", "nobody")
+        page.click("#events-search button")
+        expect(page.locator("#events-note")).to_have_text("No event of nobody was received.")
+
+        page.click("#sign-out")
+        sign_in(page, base, *voider)
+        page.select_option("#preset", "custom")
+        page.fill("#start", OCTOBER["startDate"])
+        page.fill("#end", OCTOBER["endDate"])
+        page.click("#load")
+        page.fill("#events-subject", "bob")
+        page.click("#events-search button")
+        assignment = rows.filter(has_text="license.assigned")
+        assignment.locator("button", has_text="Void").click()
+        page.fill(".void-form input", "assigned to bob by mistake")
+        answers: list[str] = []
+
+        def dismiss(dialog: Any) -> None:
+            answers.append(dialog.message)
+            dialog.dismiss()
+
+        page.once("dialog", dismiss)
+        page.click(".void-form button[type=submit]")
+        expect(page.locator(".void-form")).to_be_visible()  # dismissed: still asking, nothing sent
+        assert answers and "cannot be undone" in answers[0]
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click(".void-form button[type=submit]")
+        expect(page.locator("#message")).to_contain_text("Voided")
+        expect(assignment.locator("td.voided")).to_contain_text("assigned to bob by mistake")
+        expect(assignment.locator("td.voided")).to_contain_text(voider[0])
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1")

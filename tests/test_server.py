@@ -17,6 +17,7 @@ from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import DAY_MS, Period
 from billable.service.bodies import BillingUsageReport
+from billable.service.organizations import PERMISSIONS
 from billable.service.presentation import api_body
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
@@ -99,6 +100,7 @@ def test_token_errors(org_with_events: Any, make_client: MakeClient) -> None:
     answer = client.post("/oauth/token", data={**form, "client_id": client_id, "client_secret": secret})
     assert answer.status_code == 200 and answer.json()["token_type"] == "bearer"
     assert answer.json()["expires_in"] == 86400
+    assert answer.json()["scope"] == " ".join(PERMISSIONS)  # what the client holds: all of them
 
 
 def test_authentication_and_permission_errors(org_with_events: Any, make_client: MakeClient) -> None:

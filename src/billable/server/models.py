@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from billable.rules.catalog import Catalog
 from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, MAX_EMAIL, MAX_TEXT, UNASSIGNED, USER_UPDATED
@@ -19,6 +19,7 @@ class TokenAnswer(BaseModel):
     access_token: str
     token_type: Literal["bearer"]
     expires_in: int
+    scope: str = Field(description="the permissions the token holds, space-separated (RFC 6749, 5.1)")
 
 
 class OAuthError(BaseModel):

@@ -120,7 +120,8 @@ async def token(login: LoginRequest = Depends(login_request), state: ServerState
         issued = await run_in_threadpool(issue)
     except InvalidCredentials as error:
         return _oauth_error(401, "invalid_client", str(error))
-    return JSONResponse({"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in},
+    return JSONResponse({"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in,
+                         "scope": " ".join(issued.permissions)},
                         headers={"Cache-Control": "no-store"})
 
 

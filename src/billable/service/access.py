@@ -22,6 +22,7 @@ _DECOY_HASH = hash_secret(secrets.token_urlsafe(32))
 class IssuedToken:
     access_token: str
     expires_in: int  # seconds
+    permissions: tuple[str, ...]
 
 
 def token_hash(token: str) -> str:
@@ -38,7 +39,7 @@ def issue_token(conn: Connection, client_id: str, client_secret: str, now: int, 
     grant = TokenGrant(client.org_id, client.client_id, client.permissions, now + ttl_seconds * 1000)
     tokens.delete_expired(conn, now)  # an index range of the tokens dead since the last login
     tokens.insert_token(conn, token_hash(token), grant, now)
-    return IssuedToken(token, ttl_seconds)
+    return IssuedToken(token, ttl_seconds, client.permissions)
 
 
 def grant_of(conn: Connection, token: str, now: int) -> TokenGrant | None:

@@ -2,10 +2,12 @@
 // No framework and no build step; the token lives in this variable and nowhere else.
 "use strict";
 
-const state = { token: null, report: null };
+const state = { token: null, report: null, permissions: [] };
 const $ = (selector) => document.querySelector(selector);
 const REPORT = "/api/v2/billing/reports/billableusage";
 const CONCURRENT = "/api/v2/billing/reports/concurrentusage";
+const EVENTS = "/api/v2/billing/events";
+const VOID_PERMISSION = "billing:events:void";
 
 class ApiError extends Error {
   constructor(message, fields = []) {
@@ -57,7 +59,9 @@ async function signIn(clientId, secret) {
   });
   if (answer.status === 401) throw new ApiError("Wrong client id or secret.");
   if (!answer.ok) throw new ApiError(`Sign-in failed (${answer.status}).`);
-  state.token = (await answer.json()).access_token;
+  const granted = await answer.json();
+  state.token = granted.access_token;
+  state.permissions = (granted.scope || "").split(" ");
 }
 
 function signOut(reason) {
@@ -71,9 +75,13 @@ function signOut(reason) {
   if (reason) show(reason);
 }
 
-async function api(path, params) {
+// GET, or POST of ``sent`` as JSON when it is given.
+async function api(path, params, sent) {
   const query = params ? "?" + new URLSearchParams(params) : "";
-  const answer = await fetch(path + query, { headers: { Authorization: `Bearer ${state.token}` } });
+  const headers = { Authorization: `Bearer ${state.token}` };
+  const request = sent === undefined ? { headers }
+    : { method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(sent) };
+  const answer = await fetch(path + query, request);
   if (answer.ok) return answer.json();
   const body = await answer.json().catch(() => ({}));
   if (answer.status === 401) {
@@ -87,6 +95,82 @@ async function api(path, params) {
   }
   const fields = (body.details || []).map((detail) => detail.fieldName);
   throw new ApiError(body.message ? sentence(body.message) : `The service answered ${answer.status}.`, fields);
+}
+
+// ------------------------------------------------------------------ the events of one user or device
+
+function when(instant) { return instant.replace("T", " ").replace(".000Z", " UTC").replace("Z", " UTC"); }
+
+async function loadEvents() {
+  const subject = $("#events-subject").value.trim();
+  const table = $("#events");
+  const note = $("#events-note");
+  const rows = [];
+  let page = await api(EVENTS, { subject, pageSize: "100" });
+  rows.push(...page.entities);
+  while (page.nextUri && rows.length < 500) {
+    page = await api(EVENTS, { subject, pageSize: "100", cursor: page.cursor });
+    rows.push(...page.entities);
+  }
+  table.tBodies[0].replaceChildren(...rows.map(eventRow));
+  table.hidden = !rows.length;
+  note.hidden = false;
+  note.textContent = rows.length ? `${rows.length}${page.nextUri ? "+" : ""} event(s) of ${subject}, newest arrival first.`
+    : `No event of ${subject} was received.`;
+}
+
+function eventRow(event) {
+  const row = document.createElement("tr");
+  const data = Object.entries(event.data).map(([key, value]) => `${key}: ${value}`).join(", ");
+  const status = event.voided
+    ? cell("td", `Voided ${when(event.voidedAt)} by ${event.voidedBy}: ${event.voidReason}`, "voided")
+    : cell("td", "Billed");
+  const action = cell("td", "");
+  if (!event.voided && state.permissions.includes(VOID_PERMISSION)) {
+    const button = cell("button", "Void…");
+    button.type = "button";
+    button.setAttribute("aria-label", `Void the ${event.type} event of ${when(event.time)}`);
+    button.addEventListener("click", () => askReason(action, event));
+    action.append(button);
+  }
+  row.append(cell("td", when(event.time)), cell("td", event.type), cell("td", data), cell("td", when(event.receivedAt)),
+             status, action);
+  if (event.voided) row.className = "voided-row";
+  return row;
+}
+
+// Voiding asks for a reason, then for a confirmation, before anything is sent.
+function askReason(holder, event) {
+  const form = document.createElement("form");
+  form.className = "void-form";
+  const reason = document.createElement("input");
+  reason.required = true;
+  reason.maxLength = 1000;
+  reason.placeholder = "Why is it wrong?";
+  reason.setAttribute("aria-label", "Reason for voiding");
+  const send = cell("button", "Void");
+  send.type = "submit";
+  const cancel = cell("button", "Cancel");
+  cancel.type = "button";
+  form.append(reason, send, cancel);
+  holder.replaceChildren(form);
+  reason.focus();
+  cancel.addEventListener("click", () => loadEvents().catch(reportError));
+  form.addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    clearMessages();
+    const question = `Void the ${event.type} event of ${event.subject} at ${when(event.time)}? ` +
+      "From now on it is billed as if never received. This cannot be undone.";
+    if (!window.confirm(question)) return;
+    try {
+      await api(`${EVENTS}/voids`, undefined, [{ source: event.source, id: event.id, reason: reason.value.trim() }]);
+      await loadEvents();
+      if (state.report) await loadReport(); // which clears the messages: say it after
+      show("Voided: kept in the list, billed no longer. The report above is computed without it.", "info");
+    } catch (error) {
+      reportError(error);
+    }
+  });
 }
 
 // Reports answer InProgress while they are computed: ask again until Complete.
@@ -363,5 +447,10 @@ $("#preset").addEventListener("change", () => {
 for (const id of ["#start", "#end"]) $(id).addEventListener("change", () => { $("#preset").value = "custom"; });
 $("#period").addEventListener("submit", (event) => { event.preventDefault(); loadReport(); });
 $("#download").addEventListener("click", () => download());
+$("#events-search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  clearMessages();
+  loadEvents().catch(reportError);
+});
 $("#download-summary").addEventListener("click", () => download(true));
 $("#sign-out").addEventListener("click", () => signOut());
