@@ -276,6 +276,48 @@ def measure_reports(url: str, org_id: str, path: Path, repeat: int, rows: list[R
     return agree
 
 
+def measure_voids(url: str, org_id: str, path: Path, rows: list[Row], count: int = 10_000) -> bool:
+    """Voiding ``count`` events of the loaded log, against ingesting ``count``: the same
+    events again under new ids, which are late events for the very keys the void rebuilt
+    (so both rebuild the same sessions, holdings and device days). Each in one transaction,
+    in this process. Afterwards the log bills exactly what it billed before: checked."""
+    import random
+
+    from billable.rules.voids import VoidRequest
+    from billable.service.ingestion import ingest
+    from billable.service.voids import void_events
+
+    total = count_lines(path)
+    chosen = set(random.Random(7).sample(range(total), count))
+    with path.open() as stream:
+        picked = [json.loads(line) for number, line in enumerate(stream) if number in chosen]
+    database, catalog, now = Database(url), Catalog.load(), int(time.time() * 1000)
+
+    def report() -> dict[str, str]:
+        with database.read() as conn:
+            found = billable_usage_report(conn, get_organization(conn, org_id), MONTH, catalog, now)
+        return {u.name: u.total_usage for u in found.usages}
+
+    before = report()
+    say(f"voiding {count:,} events")
+    began = time.perf_counter()
+    with database.write() as conn:
+        void_events(conn, org_id, [VoidRequest(e["source"], e["id"], "benchmark") for e in picked], "bench", now)
+    voided = time.perf_counter() - began
+    say(f"ingesting the same {count:,} events under new ids")
+    began = time.perf_counter()
+    with database.write() as conn:
+        ingest(conn, org_id, [{**e, "id": e["id"] + "-again"} for e in picked], catalog, now)
+    ingested = time.perf_counter() - began
+    same = report() == before
+    if not same:
+        say("VOIDS: the report after voiding and sending the events again differs from before")
+    database.dispose()
+    rows.append(Row(f"void {count:,} events of the log, one request (ms)", f"{voided * 1000:,.0f}",
+                    target=f"≤ ingesting {count:,}: {ingested * 1000:,.0f} ms", met=_met(voided <= ingested, same)))
+    return same
+
+
 def _met(*conditions: bool) -> str:
     return "yes" if all(conditions) else "no"
 
@@ -418,6 +460,8 @@ def main() -> int:
                         help="use the database loaded by an earlier run (command-line ingestion is not measured)")
     parser.add_argument("--server-only", action="store_true", help="with --reuse: only the cached report and memory")
     parser.add_argument("--no-peers", action="store_true", help="time the service's reports only")
+    parser.add_argument("--voids", action="store_true", help="also time voiding 10,000 events against ingesting them "
+                        "(it changes the log: a later --reuse run starts from it)")
     args = parser.parse_args()
     path = data_set(args.size)
     if args.database == "citus":
@@ -436,6 +480,8 @@ def main() -> int:
         state.write_text(json.dumps([url, org, client_id, secret]))
     agree = args.server_only or measure_reports(url, org, path, args.repeat, rows, args.size, not args.no_peers)
     measure_server(url, org, client_id, secret, args.load_seconds, rows, args.size)
+    if args.voids:
+        agree = measure_voids(url, org, path, rows) and agree
     if not args.server_only:
         measure_http_ingestion(args.database, args.size, path, args.http_events, rows)
     print_table(args.size, args.database, rows, agree, compared=not (args.server_only or args.no_peers))

@@ -53,6 +53,12 @@ class Context:
     def catalog(self) -> Catalog:
         return Catalog.load(self.catalog_path)
 
+    def close(self) -> None:
+        """Close the database's connections, if a command opened it."""
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None
+
     def migrated(self) -> Database:
         """The database, after checking that its schema is current."""
         if not migrate.is_current(self.database):
@@ -72,6 +78,7 @@ def _print_json(document: Mapping[str, object] | Sequence[Mapping[str, object]])
 def main(ctx: click.Context, database: str, catalog: str | None) -> None:
     """billable: billable usage of Genesys-style licenses and devices."""
     ctx.obj = Context(database, catalog)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.command("serve")
