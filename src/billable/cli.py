@@ -27,7 +27,7 @@ from billable.service import bulk_load, presentation
 from billable.service.event_log import MAX_PAGE_SIZE, events_page
 from billable.service.explanations import explain_user
 from billable.service.organizations import PERMISSIONS, change_model, create_client, create_organization, revoke_client
-from billable.service.reports import billable_usage_report, concurrent_usage_report
+from billable.service.reports import billable_usage_report, check_as_of, concurrent_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
 from billable.store.events import EventFilter
@@ -333,18 +333,23 @@ def events_void(context: Context, org_id: str, source: str | None, event_id: str
 @click.option("--client-secret", envvar="BILLABLE_CLIENT_SECRET", help="for --host/--region (env BILLABLE_CLIENT_SECRET)")
 @click.option("--kind", type=click.Choice(["billable", "concurrent"]), default="billable", show_default=True,
               help="concurrent: daily and period peaks per product under the concurrent or hourly model")
+@click.option("--as-of", help="the report as it was at this ISO-8601 instant (database only)")
 @click.pass_obj
 def report_command(context: Context, org_id: str | None, start: str, end: str, output: str, host: str | None,
-                   region: str | None, client_id: str | None, client_secret: str | None, kind: str) -> None:
+                   region: str | None, client_id: str | None, client_secret: str | None, kind: str,
+                   as_of: str | None) -> None:
     """The billable usage report for [start, end): of an organization in the database,
     or fetched through the SDK from a remote service with --host or --region."""
     period = Period.parse(start, end)
+    instant = None if as_of is None else parse_instant(as_of, allow_date=True)
     if kind == "concurrent":
         if not org_id:
             raise click.ClickException("--kind concurrent needs --org")
         with context.migrated().read() as conn:
             org = get_organization(conn, org_id)
-            concurrent = concurrent_usage_report(conn, org, period, context.catalog, context.clock())
+            if instant is not None:
+                check_as_of(org, instant, context.clock())
+            concurrent = concurrent_usage_report(conn, org, period, context.catalog, context.clock(), instant)
         if output == "json":
             _print_json(presentation.concurrent_body(org_id, concurrent))
         else:
@@ -354,12 +359,16 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
     if host or region:
         if not (client_id and client_secret):
             raise click.ClickException("--host and --region need --client-id and --client-secret")
+        if instant is not None:
+            raise click.ClickException("--as-of reads the database: give --org, not --host or --region")
         fetched, report = _remote_report(host, region, client_id, client_secret, period)
         body = fetched.to_dict()
     elif org_id:
         with context.migrated().read() as conn:
             org = get_organization(conn, org_id)
-            report = billable_usage_report(conn, org, period, context.catalog, context.clock())
+            if instant is not None:
+                check_as_of(org, instant, context.clock())
+            report = billable_usage_report(conn, org, period, context.catalog, context.clock(), instant)
         body = presentation.api_body(org_id, report)
     else:
         raise click.ClickException("give --org for the database, or --host/--region for a remote service")

@@ -38,8 +38,9 @@ DateLike = datetime | date | str
 Report = TypeVar("Report", BillingUsageReport, ConcurrentUsageReport)
 
 
-def _period(start_date: DateLike, end_date: DateLike) -> dict[str, str]:
-    return {"startDate": format_date(start_date), "endDate": format_date(end_date)}
+def _period(start_date: DateLike, end_date: DateLike, as_of: DateLike | None = None) -> dict[str, str]:
+    period = {"startDate": format_date(start_date), "endDate": format_date(end_date)}
+    return period if as_of is None else {**period, "asOf": format_date(as_of)}
 
 
 def _batches(events: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -68,23 +69,26 @@ class BillingApi:
         self.client = client
 
     def get_billing_reports_billableusage(self, start_date: DateLike, end_date: DateLike, *, wait: bool = True,
-                                          wait_timeout: float = 300.0) -> BillingUsageReport:
-        """The billable usage report for ``[start_date, end_date)``.
+                                          wait_timeout: float = 300.0, as_of: DateLike | None = None
+                                          ) -> BillingUsageReport:
+        """The billable usage report for ``[start_date, end_date)`` (``as_of``: as it was
+        at that instant, this service only).
 
         With ``wait`` (the default) an ``InProgress`` answer is asked again, less and less
         often, until ``Complete`` or ``wait_timeout`` seconds (then ``ReportNotReadyError``).
         """
-        return self._report(REPORT_PATH, BillingUsageReport, start_date, end_date, wait, wait_timeout)
+        return self._report(REPORT_PATH, BillingUsageReport, start_date, end_date, wait, wait_timeout, as_of)
 
     def get_billing_reports_concurrentusage(self, start_date: DateLike, end_date: DateLike, *, wait: bool = True,
-                                            wait_timeout: float = 300.0) -> ConcurrentUsageReport:
+                                            wait_timeout: float = 300.0, as_of: DateLike | None = None
+                                            ) -> ConcurrentUsageReport:
         """Daily and period peaks per product under the concurrent or hourly model (this service only)."""
-        return self._report(CONCURRENT_PATH, ConcurrentUsageReport, start_date, end_date, wait, wait_timeout)
+        return self._report(CONCURRENT_PATH, ConcurrentUsageReport, start_date, end_date, wait, wait_timeout, as_of)
 
     def get_billing_reports_billableusage_explain(self, start_date: DateLike, end_date: DateLike,
-                                                  user_id: str) -> Explanation:
+                                                  user_id: str, as_of: DateLike | None = None) -> Explanation:
         """Why one user is or is not billed (this service only)."""
-        params = {**_period(start_date, end_date), "userId": user_id}
+        params = {**_period(start_date, end_date, as_of), "userId": user_id}
         return Explanation.model_validate(self.client.request("GET", EXPLAIN_PATH, params=params).json())
 
     def get_billing_products(self) -> ProductCatalog:
@@ -92,8 +96,8 @@ class BillingApi:
         return ProductCatalog.model_validate(self.client.request("GET", PRODUCTS_PATH).json())
 
     def _report(self, path: str, model: type[Report], start_date: DateLike, end_date: DateLike, wait: bool,
-                wait_timeout: float) -> Report:
-        params, schedule = _period(start_date, end_date), PollSchedule(wait_timeout)
+                wait_timeout: float, as_of: DateLike | None) -> Report:
+        params, schedule = _period(start_date, end_date, as_of), PollSchedule(wait_timeout)
         while True:
             report = model.model_validate(self.client.request("GET", path, params=params).json())
             if not wait or report.status != "InProgress":
@@ -139,24 +143,26 @@ class AsyncBillingApi:
         self.client = client
 
     async def get_billing_reports_billableusage(self, start_date: DateLike, end_date: DateLike, *, wait: bool = True,
-                                                wait_timeout: float = 300.0) -> BillingUsageReport:
-        return await self._report(REPORT_PATH, BillingUsageReport, start_date, end_date, wait, wait_timeout)
+                                                wait_timeout: float = 300.0, as_of: DateLike | None = None
+                                                ) -> BillingUsageReport:
+        return await self._report(REPORT_PATH, BillingUsageReport, start_date, end_date, wait, wait_timeout, as_of)
 
     async def get_billing_reports_concurrentusage(self, start_date: DateLike, end_date: DateLike, *, wait: bool = True,
-                                                  wait_timeout: float = 300.0) -> ConcurrentUsageReport:
-        return await self._report(CONCURRENT_PATH, ConcurrentUsageReport, start_date, end_date, wait, wait_timeout)
+                                                  wait_timeout: float = 300.0, as_of: DateLike | None = None
+                                                  ) -> ConcurrentUsageReport:
+        return await self._report(CONCURRENT_PATH, ConcurrentUsageReport, start_date, end_date, wait, wait_timeout, as_of)
 
     async def get_billing_reports_billableusage_explain(self, start_date: DateLike, end_date: DateLike,
-                                                        user_id: str) -> Explanation:
-        params = {**_period(start_date, end_date), "userId": user_id}
+                                                        user_id: str, as_of: DateLike | None = None) -> Explanation:
+        params = {**_period(start_date, end_date, as_of), "userId": user_id}
         return Explanation.model_validate((await self.client.request("GET", EXPLAIN_PATH, params=params)).json())
 
     async def get_billing_products(self) -> ProductCatalog:
         return ProductCatalog.model_validate((await self.client.request("GET", PRODUCTS_PATH)).json())
 
     async def _report(self, path: str, model: type[Report], start_date: DateLike, end_date: DateLike, wait: bool,
-                      wait_timeout: float) -> Report:
-        params, schedule = _period(start_date, end_date), PollSchedule(wait_timeout)
+                      wait_timeout: float, as_of: DateLike | None) -> Report:
+        params, schedule = _period(start_date, end_date, as_of), PollSchedule(wait_timeout)
         while True:
             report = model.model_validate((await self.client.request("GET", path, params=params)).json())
             if not wait or report.status != "InProgress":

@@ -9,7 +9,7 @@ import msgspec
 from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidEvents
 from billable.rules.instants import MINUTE_MS, parse_instant
-from billable.rules.wire import compact_json
+from billable.rules.wire import compact_json, parse_json
 
 LOGIN = "user.login"
 LOGOUT = "user.logout"
@@ -70,6 +70,12 @@ def first_occurrences(events: Iterable[UsageEvent], seen: set[tuple[str, str]] |
             seen.add(event.key)
             fresh.append(event)
     return fresh
+
+
+def email_of(data: str) -> str | None:
+    """The email a stored event's data (JSON) names, if any."""
+    email = parse_json(data).get("email")
+    return email if isinstance(email, str) else None
 
 
 class ItemChecker:

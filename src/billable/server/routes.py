@@ -4,6 +4,7 @@ explanations, the catalog, event ingestion."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period, parse_instant
 from billable.rules.voids import MAX_VOIDS, validate_voids
-from billable.rules.wire import parse_json
+from billable.rules.wire import compact_json, parse_json
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
@@ -47,7 +48,16 @@ from billable.service.presentation import (
     products_body,
     void_body,
 )
-from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, ReportKind
+from billable.service.report_desk import (
+    BILLABLE_USAGE,
+    CONCURRENT_USAGE,
+    Answer,
+    Body,
+    ReportKind,
+    ReportStatus,
+    Source,
+)
+from billable.service.reports import check_as_of
 from billable.service.voids import VoidResult, void_events
 from billable.store.events import EventFilter
 from billable.store.organizations import Organization, get_organization
@@ -150,6 +160,24 @@ def _plus_in_offset(text: str) -> str:
     return text
 
 
+AS_OF_HELP = ("the report as it was at this instant: of the events acknowledged by then, without the voids "
+              "made later (" + DATE_HELP + ")")
+
+
+def as_of_query(asOf: str | None = Query(None, description=AS_OF_HELP, pattern=DATE_PATTERN)) -> str | None:
+    return asOf
+
+
+def _compute_as_of(state: ServerState, kind: ReportKind, org_id: str, period: Period, as_of: str) -> Mapping[str, object]:
+    instant = _instant(as_of, "asOf")
+    assert instant is not None
+    now = state.clock()
+    with state.database.read() as conn:
+        org = get_organization(conn, org_id)
+        check_as_of(org, instant, now)
+        return kind.compute(conn, org, period, state.catalog, now, instant)
+
+
 def period_query(
     startDate: str = Query(description=DATE_HELP, pattern=DATE_PATTERN),
     endDate: str = Query(description=DATE_HELP + "; exclusive", pattern=DATE_PATTERN),
@@ -158,12 +186,17 @@ def period_query(
     return _period(startDate, endDate)
 
 
-async def _served(request: Request, state: ServerState, kind: ReportKind, token: str, period: Period) -> Response:
+async def _served(request: Request, state: ServerState, kind: ReportKind, token: str, period: Period,
+                  as_of: str | None) -> Response:
     """A report: the token checked and the report looked up in one trip to a worker thread
-    (the trip costs more than the look-up of a report already computed)."""
+    (the trip costs more than the look-up of a report already computed). A report as of
+    an instant is computed for the request."""
 
     def answer() -> Answer:
         grant = authorize(request, state, token, READ_REPORTS)
+        if as_of is not None:
+            return Answer(ReportStatus.COMPLETE, Body(compact_json(_compute_as_of(state, kind, grant.org_id, period,
+                                                                                  as_of))), Source.COMPUTED)
         started = time.perf_counter()
         found = state.desk.answer(kind, grant.org_id, period)
         state.metrics.report_seconds.labels(kind.name).observe(time.perf_counter() - started)
@@ -186,14 +219,16 @@ async def billable_usage(
     request: Request,
     token: str = Depends(bearer_token),
     period: Period = Depends(period_query),
+    as_of: str | None = Depends(as_of_query),
     state: ServerState = Depends(server_state),
 ) -> Response:
     """The billable usages of the token's organization for ``[startDate, endDate)``.
 
     Answers ``status: InProgress`` with no usages when the report is not ready within the
-    server's budget; repeat the same request until it answers ``Complete``.
+    server's budget; repeat the same request until it answers ``Complete``. With ``asOf``,
+    the report as it was at that instant.
     """
-    return await _served(request, state, BILLABLE_USAGE, token, period)
+    return await _served(request, state, BILLABLE_USAGE, token, period, as_of)
 
 
 @router.get(
@@ -207,12 +242,13 @@ async def concurrent_usage(
     request: Request,
     token: str = Depends(bearer_token),
     period: Period = Depends(period_query),
+    as_of: str | None = Depends(as_of_query),
     state: ServerState = Depends(server_state),
 ) -> Response:
     """Daily and period concurrency peaks per product billed under the concurrent or hourly
     model; the period peak equals the product's concurrent totalUsage. InProgress like the
-    billable usage report."""
-    return await _served(request, state, CONCURRENT_USAGE, token, period)
+    billable usage report; ``asOf`` like it too."""
+    return await _served(request, state, CONCURRENT_USAGE, token, period, as_of)
 
 
 @router.get(
@@ -226,14 +262,18 @@ async def explain(
     period: Period = Depends(period_query),
     userId: str = Query(min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00]+$",
                         description="the user id (the events' subject)"),
+    as_of: str | None = Depends(as_of_query),
     state: ServerState = Depends(server_state),
 ) -> JSONResponse:
     """Why one user is or is not billed: per family the charge and the holding that set it,
     the first billable login and its session, time logged in; or the reason."""
 
     def compute() -> UserExplanation:
+        instant, now = _instant(as_of, "asOf"), state.clock()
         with state.database.read() as conn:
-            return explain_user(conn, grant.org_id, userId, period, state.catalog, state.clock())
+            if instant is not None:
+                check_as_of(get_organization(conn, grant.org_id), instant, now)
+            return explain_user(conn, grant.org_id, userId, period, state.catalog, now, instant)
 
     return JSONResponse(explanation_body(await run_in_threadpool(compute), period))
 

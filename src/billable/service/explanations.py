@@ -7,11 +7,16 @@ from sqlalchemy import Connection
 from billable.rules.catalog import Catalog
 from billable.rules.explanation import Explanation, explain
 from billable.rules.instants import Period
-from billable.store.reports import user_intervals
+from billable.store import snapshots
+from billable.store.reports import NOW, user_intervals
 
 
-def explain_user(conn: Connection, org_id: str, user_id: str, period: Period, catalog: Catalog, now: int) -> Explanation:
-    """Why ``user_id`` is or is not billed in ``period``, cut off at ``now``."""
+def explain_user(conn: Connection, org_id: str, user_id: str, period: Period, catalog: Catalog, now: int,
+                 as_of: int | None = None) -> Explanation:
+    """Why ``user_id`` is or is not billed in ``period``, cut off at ``now`` (with ``as_of``:
+    as the report said at that instant)."""
+    src = NOW if as_of is None else snapshots.as_of(conn, org_id, as_of)
+    now = now if as_of is None else min(now, as_of)
     start, cut = period.start, max(period.start, period.cut_off(now))
-    found = user_intervals(conn, org_id, user_id, start, cut)
+    found = user_intervals(conn, org_id, user_id, start, cut, src)
     return explain(user_id, found.display_name, found.sessions, found.holdings, catalog, start, cut)

@@ -57,18 +57,20 @@ class ReportKind:
     """A report the desk serves: how to compute its body, and its body while InProgress."""
 
     name: str
-    compute: Callable[[Connection, Organization, Period, Catalog, int], Mapping[str, object]]
+    compute: Callable[[Connection, Organization, Period, Catalog, int, int | None], Mapping[str, object]]
     pending: Callable[[str, Period], Mapping[str, object]]
 
 
 BILLABLE_USAGE = ReportKind(
     "billableusage",
-    lambda conn, org, period, catalog, now: api_body(org.id, billable_usage_report(conn, org, period, catalog, now)),
+    lambda conn, org, period, catalog, now, as_of: api_body(
+        org.id, billable_usage_report(conn, org, period, catalog, now, as_of)),
     lambda org_id, period: api_body(org_id, BillableUsageReport(period, ()), status="InProgress"),
 )
 CONCURRENT_USAGE = ReportKind(
     "concurrentusage",
-    lambda conn, org, period, catalog, now: concurrent_body(org.id, concurrent_usage_report(conn, org, period, catalog, now)),
+    lambda conn, org, period, catalog, now, as_of: concurrent_body(
+        org.id, concurrent_usage_report(conn, org, period, catalog, now, as_of)),
     lambda org_id, period: concurrent_body(org_id, ConcurrentUsageReport(period, "", ()), status="InProgress"),
 )
 
@@ -227,7 +229,7 @@ class ReportDesk:
             now = self.clock()
             with self.database.read() as conn:
                 org = get_organization(conn, key.org_id)  # the version and model this snapshot sees
-                body = Body(compact_json(kind.compute(conn, org, period, self.catalog, now)))
+                body = Body(compact_json(kind.compute(conn, org, period, self.catalog, now, None)))
         except BaseException:
             self._release(key, claimed)
             raise

@@ -8,7 +8,8 @@ import numpy as np
 from sqlalchemy import Connection
 
 from billable.rules.catalog import Catalog, LicensingModel, UserProduct
-from billable.rules.instants import Period
+from billable.rules.errors import FieldProblem, InvalidInput
+from billable.rules.instants import Period, format_instant
 from billable.rules.report import (
     BillableUsageReport,
     ConcurrentUsageReport,
@@ -22,10 +23,29 @@ from billable.rules.report import (
 )
 from billable.service.concurrency import concurrent_peak, time_at_least
 from billable.store import reports as queries
+from billable.store import snapshots
 from billable.store.organizations import Organization
+from billable.store.reports import Sources
 
 
-def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, cut: int
+def check_as_of(org: Organization, as_of: int, now: int) -> None:
+    """Refuse an ``asOf`` in the future or before the organization existed: no report was
+    ever said then."""
+    if as_of > now:
+        raise InvalidInput("asOf may not be in the future", [FieldProblem("asOf", "in.future", "asOf is in the future")])
+    if as_of < org.created_at:
+        message = f"asOf is before the organization existed (created {format_instant(org.created_at)})"
+        raise InvalidInput(message, [FieldProblem("asOf", "before.organization", message)])
+
+
+def _sources(conn: Connection, org: Organization, now: int, as_of: int | None) -> tuple[Sources, int]:
+    """What a report reads, and the instant it is cut off at."""
+    if as_of is None:
+        return queries.NOW, now
+    return snapshots.as_of(conn, org.id, as_of), min(now, as_of)
+
+
+def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, cut: int, src: Sources
              ) -> tuple[dict[str, list[Resource]], list[UserProduct], list[tuple[str, int]]]:
     """Resources per product, the products under the concurrent or hourly model, and
     ``(user, index into those products)`` for each user charged one of them."""
@@ -33,7 +53,7 @@ def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, 
     metered = [p for p in catalog.user_products if p.model_under(org.model) is not LicensingModel.NAMED]
     metered_index = {product.name: index for index, product in enumerate(metered)}
     charged_metered = []
-    for charged in queries.charged_users(conn, org.id, catalog, start, cut):
+    for charged in queries.charged_users(conn, org.id, catalog, start, cut, src):
         product = catalog.product_of_rank(charged.family, charged.rank)
         resources[product.name].append(Resource(charged.display_name, max(start, charged.first_session)))
         if product.name in metered_index:
@@ -42,36 +62,40 @@ def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, 
 
 
 def _sessions_by_product(conn: Connection, org: Organization, metered: list[UserProduct],
-                         charged: list[tuple[str, int]], start: int, cut: int) -> list[tuple[np.ndarray, np.ndarray]]:
+                         charged: list[tuple[str, int]], start: int, cut: int, src: Sources
+                         ) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each of ``metered``, the starts and ends of its charged users' sessions, clipped."""
     parts: list[list[np.ndarray]] = [[] for _ in metered]
-    for index, chunk in queries.charged_session_intervals(conn, org.id, charged, start, cut):
+    for index, chunk in queries.charged_session_intervals(conn, org.id, charged, start, cut, src):
         parts[index].append(np.array(chunk, dtype=np.int64))
     found = [np.concatenate(chunks) if chunks else np.empty((0, 2), dtype=np.int64) for chunks in parts]
     return [(rows[:, 0], rows[:, 1]) for rows in found]
 
 
 def billable_usage_report(
-    conn: Connection, org: Organization, period: Period, catalog: Catalog, now: int
+    conn: Connection, org: Organization, period: Period, catalog: Catalog, now: int, as_of: int | None = None
 ) -> BillableUsageReport:
-    """The report of billing-rules.md for ``org`` over ``period``, cut off at ``now``."""
+    """The report of billing-rules.md for ``org`` over ``period``, cut off at ``now``; with
+    ``as_of``, the report as it was at that instant: of the events acknowledged by then,
+    without the voids that came later, cut off then."""
+    src, now = _sources(conn, org, now, as_of)
     start, cut = period.start, period.cut_off(now)
     if cut <= start:
         return BillableUsageReport.of(period, [])
-    resources, metered, charged_metered = _charges(conn, org, catalog, start, cut)
+    resources, metered, charged_metered = _charges(conn, org, catalog, start, cut, src)
     totals = {p.name: count_total(len(resources[p.name])) for p in catalog.user_products}
     if org.model is LicensingModel.HOURLY:
-        milliseconds = queries.charged_session_hours(conn, org.id, charged_metered, start, cut)
+        milliseconds = queries.charged_session_hours(conn, org.id, charged_metered, start, cut, src)
         for index, product in enumerate(metered):
             totals[product.name] = hours_total(milliseconds.get(index, 0))
     elif org.model is LicensingModel.CONCURRENT:
-        sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut)
+        sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut, src)
         for product, (started, ended) in zip(metered, sessions, strict=True):
             totals[product.name] = count_total(concurrent_peak(started, ended, start, cut))
     usages = [Usage.of(p.name, totals[p.name], resources[p.name]) for p in catalog.user_products]
 
     devices: dict[str, list[Resource]] = defaultdict(list)
-    for type_name, device_id, first_active in queries.first_device_activity(conn, org.id, start, cut):
+    for type_name, device_id, first_active in queries.first_device_activity(conn, org.id, start, cut, src):
         devices[type_name].append(Resource(device_id, first_active))
     for device_type in catalog.device_types:
         found = devices[device_type.name]
@@ -80,15 +104,17 @@ def billable_usage_report(
 
 
 def concurrent_usage_report(
-    conn: Connection, org: Organization, period: Period, catalog: Catalog, now: int
+    conn: Connection, org: Organization, period: Period, catalog: Catalog, now: int, as_of: int | None = None
 ) -> ConcurrentUsageReport:
-    """Daily and period peaks of each product billed under the concurrent or hourly model."""
+    """Daily and period peaks of each product billed under the concurrent or hourly model
+    (``as_of`` as for ``billable_usage_report``)."""
+    src, now = _sources(conn, org, now, as_of)
     start, cut = period.start, period.cut_off(now)
     if cut <= start or org.model is LicensingModel.NAMED:
         return ConcurrentUsageReport(period, org.model.value, ())
-    _, metered, charged_metered = _charges(conn, org, catalog, start, cut)
+    _, metered, charged_metered = _charges(conn, org, catalog, start, cut, src)
     products = []
-    sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut)
+    sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut, src)
     for product, (started, ended) in zip(metered, sessions, strict=True):
         days = []
         for day, lo, hi in day_windows(start, cut):

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from billable.rules.errors import FieldProblem, InvalidInput
-from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES
+from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, email_of
 from billable.rules.instants import DAY_MS, format_instant
 from billable.rules.voids import VoidRequest
-from billable.rules.wire import parse_json
 from billable.store import derived
 from billable.store.events import StoredEvent, find_events, mark_voided
 from billable.store.organizations import get_organization, set_last_seq
@@ -70,7 +69,7 @@ def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent]) -> N
         elif event.type in HOLDING_TYPES:
             key = (event.subject, event.product or "")
             holding_since[key] = min(since, holding_since.get(key, since))
-        if event.type in EMAIL_TYPES and _email(event.data) is not None:
+        if event.type in EMAIL_TYPES and email_of(event.data) is not None:
             with_email.setdefault(event.subject, []).append(event)
     derived.rebuild_intervals(conn, org_id, derived.SESSIONS, session_since)
     derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, holding_since)
@@ -83,14 +82,11 @@ def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent]) -> N
 
 
 def _find_email_again(conn: Connection, org_id: str, user_id: str) -> None:
-    for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES)):
-        email = _email(data)
+    for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES), derived.NOT_VOIDED):
+        email = email_of(data)
         if email is not None:
             derived.record_emails(conn, org_id, {user_id: (time, seq, email)}, replace=True)
             return
     derived.forget_email(conn, org_id, user_id)
 
 
-def _email(data: str) -> str | None:
-    email = parse_json(data).get("email")
-    return email if isinstance(email, str) else None

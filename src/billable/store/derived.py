@@ -8,7 +8,7 @@ place by time, and a batch in time order only extends the open interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -66,6 +66,8 @@ class IntervalKind:
     by_product: bool
 
 
+NOT_VOIDED: tuple[ColumnElement[bool], ...] = (events.c.void_seq.is_(None),)  # the events that count now
+
 SESSIONS = IntervalKind(sessions, LOGIN, LOGOUT, by_product=False)
 HOLDINGS = IntervalKind(holdings, ASSIGNED, UNASSIGNED, by_product=True)
 
@@ -74,31 +76,12 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on."""
     if not since:
         return
-    prefer_index_loops(conn)
+    anchors = replay_anchors(conn, org_id, kind, since)
     table = kind.table
-
-    def same_key(key: FromClause) -> list[ColumnElement[bool]]:
-        found = [table.c.org_id == org_id, table.c.user_id == key.c.user_id]
-        if kind.by_product:
-            found.append(table.c.product == key.c.product)
-        return found
-
-    # The walk restarts from the start of the interval open at ``since``, if one is.
-    key = rows_of(conn, _replay, [(u, p, t) for (u, p), t in since.items()])
-    open_at_since = (
-        select(table.c.started_at)
-        .where(*same_key(key), table.c.ended_at > key.c.at)
-        .order_by(table.c.ended_at)
-        .limit(1)
-        .scalar_subquery()
-    )
-    anchors = conn.execute(select(key.c.user_id, key.c.product,
-                                  least(key.c.at, func.coalesce(open_at_since, key.c.at)))).all()
-    key = rows_of(conn, _replay, [tuple(row) for row in anchors])
-
+    key = rows_of(conn, _replay, anchors)
     doomed = conn.execute(
         select(table.c.user_id, key.c.product, table.c.ended_at).select_from(
-            LoopJoin(key, table, and_(*same_key(key), table.c.ended_at > key.c.at))
+            LoopJoin(key, table, and_(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at))
         )
     ).all()
     if doomed:
@@ -109,9 +92,47 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
             delete(table).where(table.c.org_id == org_id, *doomed_key),
             [{"d_user": u, "d_product": p, "d_end": e} for u, p, e in doomed],
         )
+    rebuilt = replayed_intervals(conn, org_id, kind, anchors, NOT_VOIDED)
+    columns = ("org_id", "user_id", "product", "started_at", "ended_at")
+    bulk_insert(conn, table, columns if kind.by_product else tuple(c for c in columns if c != "product"),
+                [(org_id, *row) if kind.by_product else (org_id, row[0], *row[2:]) for row in rebuilt])
 
-    event_key = [events.c.org_id == org_id, events.c.subject == key.c.user_id, events.c.time >= key.c.at,
-                 events.c.void_seq.is_(None)]
+
+def _same_key(kind: IntervalKind, org_id: str, key: FromClause) -> list[ColumnElement[bool]]:
+    table = kind.table
+    found = [table.c.org_id == org_id, table.c.user_id == key.c.user_id]
+    if kind.by_product:
+        found.append(table.c.product == key.c.product)
+    return found
+
+
+def replay_anchors(conn: Connection, org_id: str, kind: IntervalKind, since: dict[tuple[str, str], int]
+                   ) -> list[tuple[str, str, int]]:
+    """``(user_id, product, anchor)``: where the walk of each key restarts so as to take in
+    what changed at ``since[key]`` or later: the start of the stored interval open at
+    ``since``, if one is, else ``since``. Stored intervals ending at or before the anchor
+    stay as they are."""
+    prefer_index_loops(conn)
+    table = kind.table
+    key = rows_of(conn, _replay, [(u, p, t) for (u, p), t in since.items()])
+    open_at_since = (
+        select(table.c.started_at)
+        .where(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at)
+        .order_by(table.c.ended_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return [tuple(row) for row in conn.execute(select(
+        key.c.user_id, key.c.product, least(key.c.at, func.coalesce(open_at_since, key.c.at))))]
+
+
+def replayed_intervals(conn: Connection, org_id: str, kind: IntervalKind, anchors: list[tuple[str, str, int]],
+                       visible: Sequence[ColumnElement[bool]]) -> list[tuple[str, str, int, int]]:
+    """``(user_id, product, started_at, ended_at)``: the intervals of each key from its
+    anchor on, walked over the events ``visible`` admits."""
+    prefer_index_loops(conn)
+    key = rows_of(conn, _replay, anchors)
+    event_key = [events.c.org_id == org_id, events.c.subject == key.c.user_id, events.c.time >= key.c.at, *visible]
     if kind.by_product:
         event_key.append(events.c.product == key.c.product)
     walk = conn.execute(
@@ -122,10 +143,8 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     rebuilt = []
     for (user_id, product), rows in groupby(walk, key=lambda row: (row[0], row[1])):
         for started_at, ended_at in intervals((row.time, row.type == kind.opening) for row in rows):
-            rebuilt.append((org_id, user_id, product, started_at, ended_at) if kind.by_product
-                           else (org_id, user_id, started_at, ended_at))
-    columns = ("org_id", "user_id", "product", "started_at", "ended_at")
-    bulk_insert(conn, table, columns if kind.by_product else tuple(c for c in columns if c != "product"), rebuilt)
+            rebuilt.append((user_id, product, started_at, ended_at))
+    return rebuilt
 
 
 _device_keys = Table(
@@ -143,21 +162,28 @@ def rebuild_device_days(conn: Connection, org_id: str, keys: set[tuple[int, str,
     events that are not voided (none left: the device was not active that day)."""
     if not keys:
         return
-    key = rows_of(conn, _device_keys, [(device, kind, day) for day, kind, device in keys])
-    e = events.c
-    found = conn.execute(
-        select(key.c.day, key.c.device_type, key.c.device_id, func.min(e.time))
-        .select_from(LoopJoin(key, events, and_(
-            e.org_id == org_id, e.subject == key.c.device_id, e.time >= key.c.day, e.time < key.c.day + DAY_MS,
-            e.type == DEVICE_ACTIVE, e.device_type == key.c.device_type, e.void_seq.is_(None))))
-        .group_by(key.c.day, key.c.device_type, key.c.device_id)
-    ).all()
+    found = first_activity(conn, org_id, keys, NOT_VOIDED)
     d = device_days.c
     conn.execute(delete(device_days).where(d.org_id == org_id, d.day == bindparam("k_day"),
                                            d.device_type == bindparam("k_type"), d.device_id == bindparam("k_device")),
                  [{"k_day": day, "k_type": kind, "k_device": device} for day, kind, device in keys])
     bulk_insert(conn, device_days, ("org_id", "day", "device_type", "device_id", "first_active"),
                 [(org_id, *row) for row in found])
+
+
+def first_activity(conn: Connection, org_id: str, keys: set[tuple[int, str, str]], visible: Sequence[ColumnElement[bool]]
+                   ) -> list[tuple[int, str, str, int]]:
+    """``(day, device_type, device_id, first active)`` of each of ``keys`` in the events
+    ``visible`` admits; a key with none is absent."""
+    key = rows_of(conn, _device_keys, [(device, kind, day) for day, kind, device in keys])
+    e = events.c
+    return [tuple(row) for row in conn.execute(
+        select(key.c.day, key.c.device_type, key.c.device_id, func.min(e.time))
+        .select_from(LoopJoin(key, events, and_(
+            e.org_id == org_id, e.subject == key.c.device_id, e.time >= key.c.day, e.time < key.c.day + DAY_MS,
+            e.type == DEVICE_ACTIVE, e.device_type == key.c.device_type, *visible)))
+        .group_by(key.c.day, key.c.device_type, key.c.device_id)
+    )]
 
 
 def email_marks(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str, tuple[int, int]]:
@@ -171,12 +197,13 @@ def email_marks(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str,
     return found
 
 
-def latest_emails(conn: Connection, org_id: str, user_id: str, types: tuple[str, ...]) -> Iterator[tuple[int, int, str]]:
-    """``(time, seq, data)`` of the user's events of ``types`` that are not voided, the
+def latest_emails(conn: Connection, org_id: str, user_id: str, types: tuple[str, ...],
+                  visible: Sequence[ColumnElement[bool]]) -> Iterator[tuple[int, int, str]]:
+    """``(time, seq, data)`` of the user's events of ``types`` that ``visible`` admits, the
     latest first: the caller reads the email from the data and stops at the first it finds."""
     e = events.c
     query = (select(e.time, e.seq, e.data)
-             .where(e.org_id == org_id, e.subject == user_id, e.type.in_(types), e.void_seq.is_(None))
+             .where(e.org_id == org_id, e.subject == user_id, e.type.in_(types), *visible)
              .order_by(e.time.desc(), e.seq.desc()))
     for chunk in plain_row_chunks(conn, query, size=64):
         yield from chunk

@@ -18,6 +18,7 @@ class Organization:
     name: str
     model: LicensingModel
     last_seq: int
+    created_at: int
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def insert_organization(conn: Connection, org_id: str, name: str, model: Licensi
 
 
 def _organization(row: Row[Any]) -> Organization:
-    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq)
+    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq, row.created_at)
 
 
 def get_organization(conn: Connection, org_id: str, *, lock: bool = False) -> Organization:

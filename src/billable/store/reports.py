@@ -11,7 +11,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CTE, Column, Connection, Integer, MetaData, Select, String, Table, and_, case, func, select, text
+from sqlalchemy import (
+    CTE,
+    Column,
+    ColumnElement,
+    Connection,
+    FromClause,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    select,
+    text,
+)
 
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
@@ -24,6 +40,23 @@ from billable.store.sql import (
     rows_of,
 )
 from billable.store.tables import device_days, events, holdings, sessions, users
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a report reads the state derived from the log: the tables (``NOW``), or the
+    state as of an earlier instant (store/snapshots.py), each with the tables' columns.
+    ``visible``: which events of the log count (the device activity at a period's edges
+    and whether a user is known are read from the log itself)."""
+
+    sessions: FromClause
+    holdings: FromClause
+    users: FromClause
+    device_days: FromClause
+    visible: tuple[ColumnElement[bool], ...]
+
+
+NOW = Sources(sessions, holdings, users, device_days, (events.c.void_seq.is_(None),))
 
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
 
@@ -39,22 +72,22 @@ class ChargedUser:
     first_session: int
 
 
-def _charged(org_id: str, catalog: Catalog, start: int, cut: int) -> CTE:
+def _charged(org_id: str, catalog: Catalog, start: int, cut: int, src: Sources) -> CTE:
     """Per user and family: the highest rank held in ``[start, cut)`` (``Catalog.charged``),
     for users logged in then."""
-    family = case({p.name: p.family for p in catalog.user_products}, value=holdings.c.product).label("family")
-    rank = case({p.name: p.rank for p in catalog.user_products}, value=holdings.c.product)
+    family = case({p.name: p.family for p in catalog.user_products}, value=src.holdings.c.product).label("family")
+    rank = case({p.name: p.rank for p in catalog.user_products}, value=src.holdings.c.product)
     held = (
-        select(holdings.c.user_id, family, func.max(rank).label("rank"))
-        .where(holdings.c.org_id == org_id, holdings.c.started_at < cut, holdings.c.ended_at > start)
-        .group_by(holdings.c.user_id, family)
+        select(src.holdings.c.user_id, family, func.max(rank).label("rank"))
+        .where(src.holdings.c.org_id == org_id, src.holdings.c.started_at < cut, src.holdings.c.ended_at > start)
+        .group_by(src.holdings.c.user_id, family)
         .cte("held")
     )
     holders = select(held.c.user_id).distinct().subquery("holders")
     first_session = (
-        select(sessions.c.started_at)
-        .where(sessions.c.org_id == org_id, sessions.c.user_id == holders.c.user_id, sessions.c.ended_at > start)
-        .order_by(sessions.c.ended_at)
+        select(src.sessions.c.started_at)
+        .where(src.sessions.c.org_id == org_id, src.sessions.c.user_id == holders.c.user_id, src.sessions.c.ended_at > start)
+        .order_by(src.sessions.c.ended_at)
         .limit(1)
         .scalar_subquery()
     )
@@ -69,15 +102,16 @@ def _charged(org_id: str, catalog: Catalog, start: int, cut: int) -> CTE:
     )
 
 
-def charged_users(conn: Connection, org_id: str, catalog: Catalog, start: int, cut: int) -> list[ChargedUser]:
-    charged = _charged(org_id, catalog, start, cut)
+def charged_users(conn: Connection, org_id: str, catalog: Catalog, start: int, cut: int, src: Sources = NOW
+                  ) -> list[ChargedUser]:
+    charged = _charged(org_id, catalog, start, cut, src)
     query = select(
         charged.c.user_id,
-        func.coalesce(users.c.email, charged.c.user_id),
+        func.coalesce(src.users.c.email, charged.c.user_id),
         charged.c.family,
         charged.c.rank,
         charged.c.first_session,
-    ).outerjoin(users, and_(users.c.org_id == org_id, users.c.user_id == charged.c.user_id))
+    ).outerjoin(src.users, and_(src.users.c.org_id == org_id, src.users.c.user_id == charged.c.user_id))
     return [ChargedUser(*row) for row in plain_rows(conn, query)]
 
 
@@ -90,7 +124,7 @@ _charged_products = Table(
 )
 
 
-def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
+def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources
                  ) -> Iterator[tuple[int, Select[int, int]]]:
     """For each product index in ``charged``, a query of the clipped ``(started, ended)`` of
     the sessions in ``[start, cut)`` of the users charged that product.
@@ -102,38 +136,39 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
     """
     key = rows_of(conn, _charged_products, charged)
     prefer_index_loops(conn)
-    clipped = (greatest(sessions.c.started_at, start).label("started"), least(sessions.c.ended_at, cut).label("ended"))
+    clipped = (greatest(src.sessions.c.started_at, start).label("started"), least(src.sessions.c.ended_at, cut).label("ended"))
     for index in sorted({index for _, index in charged}):
         yield index, select(*clipped).where(
-            sessions.c.org_id == org_id,
-            sessions.c.user_id.in_(select(key.c.user_id).where(key.c.product_index == index)),
-            sessions.c.ended_at > start,
-            sessions.c.started_at < cut,
+            src.sessions.c.org_id == org_id,
+            src.sessions.c.user_id.in_(select(key.c.user_id).where(key.c.product_index == index)),
+            src.sessions.c.ended_at > start,
+            src.sessions.c.started_at < cut,
         )
 
 
 def charged_session_hours(
-    conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
+    conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources = NOW
 ) -> dict[int, int]:
     """Total clipped session milliseconds per product index."""
     totals = {}
-    for index, clipped in _sessions_of(conn, org_id, charged, start, cut):
+    for index, clipped in _sessions_of(conn, org_id, charged, start, cut, src):
         part = clipped.subquery()
         totals[index] = int(conn.execute(select(func.coalesce(func.sum(part.c.ended - part.c.started), 0))).scalar_one())
     return totals
 
 
 def charged_session_intervals(
-    conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int
+    conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources = NOW
 ) -> Iterator[tuple[int, list[tuple[int, int]]]]:
     """``(product index, chunk of (started, ended))``: every clipped session of the
     ``charged`` users, in chunks (a month of data set L has six million)."""
-    for index, clipped in _sessions_of(conn, org_id, charged, start, cut):
+    for index, clipped in _sessions_of(conn, org_id, charged, start, cut, src):
         for chunk in plain_row_chunks(conn, clipped):
             yield index, chunk
 
 
-def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -> list[tuple[str, str, int]]:
+def first_device_activity(conn: Connection, org_id: str, start: int, cut: int, src: Sources = NOW
+                          ) -> list[tuple[str, str, int]]:
     """``(device_type, device_id, first active instant)`` for devices active in ``[start, cut)``.
 
     Whole UTC days of the period come from ``device_days``, one row per device and day;
@@ -141,13 +176,13 @@ def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -
     """
     first_day, end_day = -(-start // DAY_MS) * DAY_MS, cut // DAY_MS * DAY_MS
     if first_day >= end_day:
-        return plain_rows(conn, _logged_activity(org_id, start, cut))
+        return plain_rows(conn, _logged_activity(org_id, start, cut, src))
     parts = [
-        select(device_days.c.device_type, device_days.c.device_id, func.min(device_days.c.first_active))
-        .where(device_days.c.org_id == org_id, device_days.c.day >= first_day, device_days.c.day < end_day)
-        .group_by(device_days.c.device_type, device_days.c.device_id)
+        select(src.device_days.c.device_type, src.device_days.c.device_id, func.min(src.device_days.c.first_active))
+        .where(src.device_days.c.org_id == org_id, src.device_days.c.day >= first_day, src.device_days.c.day < end_day)
+        .group_by(src.device_days.c.device_type, src.device_days.c.device_id)
     ]
-    parts += [_logged_activity(org_id, a, b) for a, b in ((start, first_day), (end_day, cut)) if a < b]
+    parts += [_logged_activity(org_id, a, b, src) for a, b in ((start, first_day), (end_day, cut)) if a < b]
     found: dict[tuple[str, str], int] = {}
     for part in parts:
         for device_type, device_id, first in plain_rows(conn, part):
@@ -156,11 +191,10 @@ def first_device_activity(conn: Connection, org_id: str, start: int, cut: int) -
     return [(device_type, device_id, first) for (device_type, device_id), first in found.items()]
 
 
-def _logged_activity(org_id: str, start: int, cut: int) -> Select[Any]:
+def _logged_activity(org_id: str, start: int, cut: int, src: Sources) -> Select[Any]:
     return (
         select(events.c.device_type, events.c.subject, func.min(events.c.time))
-        .where(events.c.org_id == org_id, _DEVICE_ACTIVE, events.c.time >= start, events.c.time < cut,
-               events.c.void_seq.is_(None))
+        .where(events.c.org_id == org_id, _DEVICE_ACTIVE, events.c.time >= start, events.c.time < cut, *src.visible)
         .group_by(events.c.device_type, events.c.subject)
     )
 
@@ -174,23 +208,23 @@ class UserIntervals:
     holdings: dict[str, list[tuple[int, int]]]
 
 
-def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut: int) -> UserIntervals:
+def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut: int, src: Sources = NOW
+                   ) -> UserIntervals:
     known = conn.execute(
         select(events.c.seq)
-        .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != "device.active",
-               events.c.void_seq.is_(None))
+        .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != "device.active", *src.visible)
         .limit(1)
     ).first()
     if known is None:
         return UserIntervals(None, None, {})
-    email = conn.execute(select(users.c.email).where(users.c.org_id == org_id, users.c.user_id == user_id)).scalar()
-    meets = [sessions.c.org_id == org_id, sessions.c.user_id == user_id, sessions.c.ended_at > start,
-             sessions.c.started_at < cut]
-    found = [(s, e) for s, e in conn.execute(select(sessions.c.started_at, sessions.c.ended_at).where(*meets))]
+    email = conn.execute(select(src.users.c.email).where(src.users.c.org_id == org_id, src.users.c.user_id == user_id)).scalar()
+    meets = [src.sessions.c.org_id == org_id, src.sessions.c.user_id == user_id, src.sessions.c.ended_at > start,
+             src.sessions.c.started_at < cut]
+    found = [(s, e) for s, e in conn.execute(select(src.sessions.c.started_at, src.sessions.c.ended_at).where(*meets))]
     held: dict[str, list[tuple[int, int]]] = {}
-    query = select(holdings.c.product, holdings.c.started_at, holdings.c.ended_at).where(
-        holdings.c.org_id == org_id, holdings.c.user_id == user_id, holdings.c.ended_at > start,
-        holdings.c.started_at < cut)
+    query = select(src.holdings.c.product, src.holdings.c.started_at, src.holdings.c.ended_at).where(
+        src.holdings.c.org_id == org_id, src.holdings.c.user_id == user_id, src.holdings.c.ended_at > start,
+        src.holdings.c.started_at < cut)
     for product, started, ended in conn.execute(query):
         held.setdefault(product, []).append((started, ended))
     return UserIntervals(email, found, held)

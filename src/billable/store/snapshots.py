@@ -1,0 +1,171 @@
+"""The state derived from the log as it was at an earlier instant, for a report "as of" it.
+
+The log keeps each event's arrival and each void's, so the organization's sequence at an
+instant ``t`` (its last event or void acknowledged by then) splits the log in two: what
+a report said at ``t`` counts the events up to that sequence that were not voided by then.
+Only the keys (users, users and products, devices and days) that something after ``t``
+touched differ from the stored derived state; each is walked again from where it changed,
+exactly as ingestion rebuilds a key a late event reaches (store/derived.py), over the
+events visible at ``t``. The report then reads the stored state with those keys patched.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    FromClause,
+    MetaData,
+    String,
+    Table,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+
+from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, email_of
+from billable.rules.instants import DAY_MS
+from billable.store import derived
+from billable.store.reports import NOW, Sources
+from billable.store.sql import rows_of
+from billable.store.tables import device_days, events, holdings, sessions, users
+
+_meta = MetaData()
+
+
+def _temporary(name: str, *columns: tuple[str, bool]) -> Table:
+    """A temporary table (on SQLite; rows_of) of text columns and, where True, instants."""
+    return Table(name, _meta, *(Column(c, BigInteger() if instant else String()) for c, instant in columns),
+                 prefixes=["TEMPORARY"])
+
+
+_TEXT, _INSTANT = False, True
+_session_anchors = _temporary("asof_session_anchors", ("user_id", _TEXT), ("at", _INSTANT))
+_session_rows = _temporary("asof_sessions", ("user_id", _TEXT), ("ended_at", _INSTANT), ("started_at", _INSTANT))
+_holding_anchors = _temporary("asof_holding_anchors", ("user_id", _TEXT), ("product", _TEXT), ("at", _INSTANT))
+_holding_rows = _temporary("asof_holdings", ("user_id", _TEXT), ("product", _TEXT), ("ended_at", _INSTANT),
+                           ("started_at", _INSTANT))
+_device_keys = _temporary("asof_device_keys", ("day", _INSTANT), ("device_type", _TEXT), ("device_id", _TEXT))
+_device_rows = _temporary("asof_device_days", ("day", _INSTANT), ("device_type", _TEXT), ("device_id", _TEXT),
+                          ("first_active", _INSTANT))
+_user_keys = _temporary("asof_user_keys", ("user_id", _TEXT))
+_user_rows = _temporary("asof_users", ("user_id", _TEXT), ("email", _TEXT), ("email_time", _INSTANT),
+                        ("email_seq", _INSTANT))
+
+
+def sequence_at(conn: Connection, org_id: str, instant: int) -> int:
+    """The organization's sequence at ``instant``: its last event or void acknowledged then."""
+    e = events.c
+    received = select(func.max(e.seq)).where(e.org_id == org_id, e.received_at <= instant).scalar_subquery()
+    voided = select(func.max(e.void_seq)).where(e.org_id == org_id, e.void_seq.is_not(None),
+                                                e.voided_at <= instant).scalar_subquery()
+    last_event, last_void = conn.execute(select(func.coalesce(received, 0), func.coalesce(voided, 0))).one()
+    return max(int(last_event), int(last_void))
+
+
+def as_of(conn: Connection, org_id: str, instant: int) -> Sources:
+    """What a report reads to say what it said at ``instant``."""
+    sequence = sequence_at(conn, org_id, instant)
+    e = events.c
+    visible = (e.seq <= sequence, or_(e.void_seq.is_(None), e.void_seq > sequence))
+    columns = (e.type, e.subject, e.product, e.device_type, e.time, e.data)
+    changed = [*conn.execute(select(*columns).where(e.org_id == org_id, e.seq > sequence)),
+               *conn.execute(select(*columns).where(e.org_id == org_id, e.void_seq > sequence))]
+    if not changed:
+        return NOW
+    session_since: dict[tuple[str, str], int] = {}
+    holding_since: dict[tuple[str, str], int] = {}
+    device_changed: set[tuple[int, str, str]] = set()
+    email_changed: set[str] = set()
+    for kind, subject, product, device_type, time, data in changed:
+        # A millisecond early: a later closing event at an interval's very end changed it.
+        since = time - 1
+        if kind == DEVICE_ACTIVE:
+            device_changed.add((time // DAY_MS * DAY_MS, device_type or "", subject))
+        elif kind in SESSION_TYPES:
+            session_since[(subject, "")] = min(since, session_since.get((subject, ""), since))
+        elif kind in HOLDING_TYPES:
+            key = (subject, product or "")
+            holding_since[key] = min(since, holding_since.get(key, since))
+        if kind in EMAIL_TYPES and email_of(data) is not None:
+            email_changed.add(subject)
+    return Sources(
+        _sessions_then(conn, org_id, session_since, visible),
+        _holdings_then(conn, org_id, holding_since, visible),
+        _users_then(conn, org_id, email_changed, visible),
+        _device_days_then(conn, org_id, device_changed, visible),
+        visible,
+    )
+
+
+def _sessions_then(conn: Connection, org_id: str, since: dict[tuple[str, str], int],
+                   visible: tuple[ColumnElement[bool], ...]) -> FromClause:
+    if not since:
+        return sessions
+    anchors = derived.replay_anchors(conn, org_id, derived.SESSIONS, since)
+    rebuilt = derived.replayed_intervals(conn, org_id, derived.SESSIONS, anchors, visible)
+    key = rows_of(conn, _session_anchors, [(user, at) for user, _, at in anchors])
+    added = rows_of(conn, _session_rows, [(user, ended, started) for user, _, started, ended in rebuilt])
+    s = sessions.c
+    kept = select(s.org_id, s.user_id, s.ended_at, s.started_at).where(
+        s.org_id == org_id, ~exists().where(key.c.user_id == s.user_id, s.ended_at > key.c.at))
+    new = select(literal(org_id).label("org_id"), added.c.user_id, added.c.ended_at, added.c.started_at)
+    return union_all(kept, new).subquery("sessions")
+
+
+def _holdings_then(conn: Connection, org_id: str, since: dict[tuple[str, str], int],
+                   visible: tuple[ColumnElement[bool], ...]) -> FromClause:
+    if not since:
+        return holdings
+    anchors = derived.replay_anchors(conn, org_id, derived.HOLDINGS, since)
+    rebuilt = derived.replayed_intervals(conn, org_id, derived.HOLDINGS, anchors, visible)
+    key = rows_of(conn, _holding_anchors, anchors)
+    added = rows_of(conn, _holding_rows, [(user, product, ended, started) for user, product, started, ended in rebuilt])
+    h = holdings.c
+    kept = select(h.org_id, h.user_id, h.product, h.ended_at, h.started_at).where(
+        h.org_id == org_id,
+        ~exists().where(key.c.user_id == h.user_id, key.c.product == h.product, h.ended_at > key.c.at))
+    new = select(literal(org_id).label("org_id"), added.c.user_id, added.c.product, added.c.ended_at,
+                 added.c.started_at)
+    return union_all(kept, new).subquery("holdings")
+
+
+def _device_days_then(conn: Connection, org_id: str, changed: set[tuple[int, str, str]],
+                      visible: tuple[ColumnElement[bool], ...]) -> FromClause:
+    if not changed:
+        return device_days
+    found = derived.first_activity(conn, org_id, changed, visible)
+    key = rows_of(conn, _device_keys, list(changed))
+    added = rows_of(conn, _device_rows, found)
+    d = device_days.c
+    kept = select(d.org_id, d.day, d.device_type, d.device_id, d.first_active).where(
+        d.org_id == org_id,
+        ~exists().where(key.c.day == d.day, key.c.device_type == d.device_type, key.c.device_id == d.device_id))
+    new = select(literal(org_id).label("org_id"), added.c.day, added.c.device_type, added.c.device_id,
+                 added.c.first_active)
+    return union_all(kept, new).subquery("device_days")
+
+
+def _users_then(conn: Connection, org_id: str, changed: set[str], visible: tuple[ColumnElement[bool], ...]
+                ) -> FromClause:
+    if not changed:
+        return users
+    found = []
+    for user_id in sorted(changed):
+        for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES), visible):
+            email = email_of(data)
+            if email is not None:
+                found.append((user_id, email, time, seq))
+                break
+    key = rows_of(conn, _user_keys, [(user_id,) for user_id in changed])
+    added = rows_of(conn, _user_rows, found)
+    u = users.c
+    kept = select(u.org_id, u.user_id, u.email, u.email_time, u.email_seq).where(
+        u.org_id == org_id, ~exists().where(key.c.user_id == u.user_id))
+    new = select(literal(org_id).label("org_id"), added.c.user_id, added.c.email, added.c.email_time, added.c.email_seq)
+    return union_all(kept, new).subquery("users")

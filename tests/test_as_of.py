@@ -1,0 +1,126 @@
+"""Reports as of an earlier instant: exactly the report of the log's prefix acknowledged by
+then, without the voids that came later; against the reference, on both databases."""
+
+from __future__ import annotations
+
+from conftest import CATALOG, INGESTED_AT
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+from reference import reference_report
+from test_engine_properties import load_scenario, scenarios
+
+from billable.rules.catalog import LicensingModel
+from billable.rules.events import validate_events
+from billable.rules.voids import VoidRequest
+from billable.service.ingestion import ingest
+from billable.service.reports import billable_usage_report
+from billable.service.voids import void_events
+from billable.store.organizations import get_organization
+
+STEP = 1_000  # ms between arrivals
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scenario=scenarios(), choices=st.data())
+def test_a_report_as_of_an_instant_is_the_report_of_what_had_arrived(database, scenario, choices):
+    model, period, batches, now = scenario
+    org, _, _, _, _ = load_scenario(database, (model, period, [], now))
+    arrived: list[tuple[int, list[dict]]] = []  # (instant, batch)
+    voids: list[tuple[int, tuple[str, str]]] = []  # (instant, key)
+    stored: dict[tuple[str, str], None] = {}
+    clock = INGESTED_AT
+    for batch in batches:
+        clock += STEP
+        with database.write() as conn:
+            ingest(conn, org.id, batch, CATALOG, clock)
+        arrived.append((clock, batch))
+        for e in batch:
+            stored.setdefault((e["source"], e["id"]), None)
+        open_keys = [key for key in stored if key not in {k for _, k in voids}]
+        if open_keys and choices.draw(st.booleans()):
+            clock += STEP
+            chosen = choices.draw(st.lists(st.sampled_from(open_keys), min_size=1, max_size=3, unique=True))
+            with database.write() as conn:
+                void_events(conn, org.id, [VoidRequest(s, i, "drawn") for s, i in chosen], "tester", clock)
+            voids += [(clock, key) for key in chosen]
+    as_of = choices.draw(st.integers(INGESTED_AT - STEP, clock + STEP))
+    note(f"as_of={as_of} arrivals={[t for t, _ in arrived]} voids={voids}")
+    prefix = [e for instant, batch in arrived if instant <= as_of for e in batch]
+    voided = frozenset(key for instant, key in voids if instant <= as_of)
+    expected = reference_report(validate_events(prefix, CATALOG, INGESTED_AT), CATALOG, LicensingModel(model), period,
+                                min(now, as_of), voided)
+    with database.read() as conn:
+        engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now, as_of=as_of)
+    assert engine == expected
+
+
+def test_the_routes_sdk_and_command_line_read_a_report_as_of_an_instant(make_org, make_client, database, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import Clock, bearer, event, new_client
+
+    from billable.rules.instants import HOUR_MS, format_instant
+
+    org = make_org("concurrent")
+    t1, t2, t3 = INGESTED_AT, INGESTED_AT + HOUR_MS, INGESTED_AT + 2 * HOUR_MS
+    org.ingest([event("license.assigned", u, "2026-10-01T00:00:00Z", id=f"l-{u}", product="cx1") for u in ("ann", "bob")]
+               + [event("user.login", "ann", "2026-10-02T08:00:00Z", id="a1", email="ann@x.com")], now=t1)
+    org.ingest([event("user.login", "bob", "2026-10-02T09:00:00Z", id="b1")], now=t2)
+    with database.write() as conn:
+        void_events(conn, org.id, [VoidRequest("urn:test", "a1", "wrong")], "tester", t3)
+    client = make_client(Clock(t3 + HOUR_MS))
+    headers = bearer(client, *new_client(database, org.id))
+    october = {"startDate": "2026-10-01T00:00:00Z", "endDate": "2026-11-01T00:00:00Z"}
+
+    def cx1(path="/api/v2/billing/reports/billableusage", **params):
+        answer = client.get(path, params={**october, **params}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return {u["name"]: sorted(r["name"] for r in u["resources"]) for u in answer.json()["usages"]}.get("cx1")
+
+    assert cx1() == ["bob"]  # now: ann's login is voided
+    assert cx1(asOf=format_instant(t1)) == ["ann@x.com"]  # only the first batch had arrived
+    assert cx1(asOf=format_instant(t2 + 1)) == ["ann@x.com", "bob"]  # the void came later
+    assert cx1(asOf=format_instant(t3)) == ["bob"]
+    peaks = client.get("/api/v2/billing/reports/concurrentusage", params={**october, "asOf": format_instant(t2)},
+                       headers=headers).json()
+    assert [p["peak"] for p in peaks["products"] if p["name"] == "cx1"] == [2]
+    explained = client.get("/api/v2/billing/reports/billableusage/explain",
+                           params={**october, "userId": "ann", "asOf": format_instant(t1)}, headers=headers).json()
+    assert explained["displayName"] == "ann@x.com" and explained["billed"] is True
+    now_explained = client.get("/api/v2/billing/reports/billableusage/explain", params={**october, "userId": "ann"},
+                               headers=headers).json()
+    assert now_explained["billed"] is False  # her only login is voided now
+    for bad, code in ((format_instant(t3 + 2 * HOUR_MS), "in.future"), ("2020-01-01T00:00:00Z", "before.organization"),
+                      ("yesterday", None)):
+        answer = client.get("/api/v2/billing/reports/billableusage", params={**october, "asOf": bad}, headers=headers)
+        assert answer.status_code == 400, answer.text
+        if code:
+            assert [(d["fieldName"], d["errorCode"]) for d in answer.json()["details"]] == [("asOf", code)]
+    program = str(Path(sys.executable).with_name("billable"))
+    done = subprocess.run([program, "--database", database.url, "report", "--org", org.id, "--start", "2026-10-01",
+                           "--end", "2026-11-01", "--as-of", format_instant(t1)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [u["totalUsage"] for u in json.loads(done.stdout)["usages"] if u["name"] == "cx1"] == ["1"]
+
+
+def test_the_sdk_asks_for_a_report_as_of_an_instant(make_org, database):
+    from conftest import event, new_client, running_server
+
+    from billable.client import ApiClient, BillingApi
+    from billable.rules.instants import HOUR_MS, format_instant
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")], now=INGESTED_AT)
+    org.ingest([event("license.assigned", "bob", "2026-10-01T00:00:00Z", product="cx1"),
+                event("user.login", "bob", "2026-10-02T08:00:00Z")], now=INGESTED_AT + HOUR_MS)
+    client_id, secret = new_client(database, org.id)
+    with running_server(database.url) as base, ApiClient(host=base).login_client_credentials(client_id, secret) as api:
+        billing = BillingApi(api)
+        then = billing.get_billing_reports_billableusage("2026-10-01", "2026-11-01", as_of=format_instant(INGESTED_AT))
+        now = billing.get_billing_reports_billableusage("2026-10-01", "2026-11-01")
+    assert {u.name: int(u.total_usage) for u in then.usages}["cx1"] == 1
+    assert {u.name: int(u.total_usage) for u in now.usages}["cx1"] == 2
