@@ -322,6 +322,41 @@ def events_void(context: Context, org_id: str, source: str | None, event_id: str
     _print_json(presentation.void_body(done))
 
 
+@main.group()
+def periods() -> None:
+    """Closed periods: reports kept as they were when closed."""
+
+
+@periods.command("close")
+@click.option("--org", "org_id", required=True)
+@click.option("--start", required=True, help="ISO-8601 date-time or date (UTC)")
+@click.option("--end", required=True, help="ISO-8601 date-time or date (UTC), exclusive; the period must be over")
+@click.option("--by", "author", default=None, help="who closes, as stored (default: cli:<your user name>)")
+@click.pass_obj
+def periods_close(context: Context, org_id: str, start: str, end: str, author: str | None) -> None:
+    """Close a period: its billable usage report is kept as it is now, for good."""
+    import getpass
+
+    from billable.service.periods import close_period
+
+    with context.migrated().write() as conn:
+        closed = close_period(conn, org_id, Period.parse(start, end), context.catalog, context.clock(),
+                              author or f"cli:{getpass.getuser()}")
+    _print_json(presentation.closed_periods_body([closed])["entities"][0])
+
+
+@periods.command("list")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def periods_list(context: Context, org_id: str) -> None:
+    """The organization's closed periods, earliest first."""
+    from billable.store.periods import list_closed
+
+    with context.migrated().read() as conn:
+        get_organization(conn, org_id)
+        _print_json(presentation.closed_periods_body(list_closed(conn, org_id)))
+
+
 @main.command("report")
 @click.option("--org", "org_id", help="organization id, for a report from the database")
 @click.option("--start", required=True, help="ISO-8601 date-time or date (UTC)")

@@ -14,6 +14,8 @@ from billable.client._client import ApiClient, AsyncApiClient
 from billable.client._exceptions import ReportNotReadyError
 from billable.client._models import (
     BillingUsageReport,
+    ClosedPeriod,
+    ClosedPeriods,
     ConcurrentUsageReport,
     EventListing,
     Explanation,
@@ -30,6 +32,7 @@ EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
 PRODUCTS_PATH = "/api/v2/billing/products"
 EVENTS_PATH = "/api/v2/billing/events"
 VOIDS_PATH = EVENTS_PATH + "/voids"
+PERIODS_PATH = "/api/v2/billing/periods"
 _VOIDS_HELP = """Void received events, all or none (at most 10,000): ``voids`` are
         ``{"source", "id", "reason"}``. Not retried: a retry after a lost answer would be
         refused as already voided (list the events to see)."""
@@ -135,6 +138,15 @@ class BillingApi:
 
     post_billing_events_voids.__doc__ = _VOIDS_HELP
 
+    def post_billing_periods(self, start_date: DateLike, end_date: DateLike) -> ClosedPeriod:
+        """Close a period that is over: its report is kept as it is now, for good (this service only)."""
+        return ClosedPeriod.model_validate(self.client.request("POST", PERIODS_PATH,
+                                                               json=_period(start_date, end_date)).json())
+
+    def get_billing_periods(self) -> ClosedPeriods:
+        """The organization's closed periods (this service only)."""
+        return ClosedPeriods.model_validate(self.client.request("GET", PERIODS_PATH).json())
+
 
 class AsyncBillingApi:
     """The billing routes, asynchronously."""
@@ -198,3 +210,10 @@ class AsyncBillingApi:
         return VoidResult.model_validate((await self.client.request("POST", VOIDS_PATH, json=list(voids))).json())
 
     post_billing_events_voids.__doc__ = _VOIDS_HELP
+
+    async def post_billing_periods(self, start_date: DateLike, end_date: DateLike) -> ClosedPeriod:
+        answer = await self.client.request("POST", PERIODS_PATH, json=_period(start_date, end_date))
+        return ClosedPeriod.model_validate(answer.json())
+
+    async def get_billing_periods(self) -> ClosedPeriods:
+        return ClosedPeriods.model_validate((await self.client.request("GET", PERIODS_PATH)).json())

@@ -39,6 +39,24 @@ class BillingUsage(_Model):
     resources: list[BillingUsageResource] = []
 
 
+class Closed(_Model):
+    """That the report is a closed period's, kept when it was closed (this service only)."""
+
+    closed_at: datetime = Field(alias="closedAt")
+    closed_by: str = Field(alias="closedBy")
+    sequence: int
+
+
+class ClosedPeriod(Closed):
+    start_date: datetime = Field(alias="startDate")
+    end_date: datetime = Field(alias="endDate")
+
+
+class ClosedPeriods(_Model):
+    entities: list[ClosedPeriod] = []
+    total: int = 0
+
+
 class BillingUsageReport(_Model):
     id: str | None = None
     name: str | None = None
@@ -47,10 +65,13 @@ class BillingUsageReport(_Model):
     status: str
     usages: list[BillingUsage] = []
     self_uri: str | None = Field(None, alias="selfUri")
+    closed: Closed | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The API's camelCase JSON, dates as ``yyyy-MM-ddTHH:mm:ss.SSSZ``."""
         body = self.model_dump(by_alias=True, mode="json")
+        if self.closed is None:
+            del body["closed"]
         body["startDate"], body["endDate"] = format_date(self.start_date), format_date(self.end_date)
         for usage, model in zip(body["usages"], self.usages):
             usage["totalUsage"] = _total_text(model.total_usage)

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from starlette.concurrency import run_in_threadpool
 
 from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidEvents, InvalidInput, PayloadTooLarge
@@ -25,22 +27,23 @@ from billable.server.state import ServerState, server_state
 from billable.service.access import IssuedToken, issue_token
 from billable.service.bodies import (
     BillingUsageReport,
-    ConcurrentUsageReport,
-    EventListing,
-    Explanation,
-    IngestionResult,
 )
+from billable.service.bodies import ClosedPeriod as ClosedPeriodBody
+from billable.service.bodies import ClosedPeriods, ConcurrentUsageReport, EventListing, Explanation, IngestionResult
 from billable.service.bodies import Organization as OrganizationBody
 from billable.service.bodies import ProductCatalog
 from billable.service.bodies import VoidResult as VoidResultBody
 from billable.service.event_log import MAX_PAGE_SIZE, EventsPage, events_page
 from billable.service.explanations import explain_user
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
-from billable.service.organizations import INGEST_EVENTS, PERMISSIONS, READ_REPORTS, VOID_EVENTS
+from billable.service.organizations import CLOSE_PERIODS, INGEST_EVENTS, PERMISSIONS, READ_REPORTS, VOID_EVENTS
+from billable.service.periods import close_period
 from billable.service.presentation import (
     EVENTS_PATH,
     ORGANIZATION_PATH,
+    PERIODS_PATH,
     VOIDS_PATH,
+    closed_periods_body,
     event_listing_body,
     explanation_body,
     ingestion_body,
@@ -61,6 +64,7 @@ from billable.service.reports import check_as_of
 from billable.service.voids import VoidResult, void_events
 from billable.store.events import EventFilter
 from billable.store.organizations import Organization, get_organization
+from billable.store.periods import kept_body, list_closed
 from billable.store.tokens import TokenGrant
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
@@ -197,6 +201,11 @@ async def _served(request: Request, state: ServerState, kind: ReportKind, token:
         if as_of is not None:
             return Answer(ReportStatus.COMPLETE, Body(compact_json(_compute_as_of(state, kind, grant.org_id, period,
                                                                                   as_of))), Source.COMPUTED)
+        if kind is BILLABLE_USAGE:  # a closed period's report is the one kept when it was closed
+            with state.database.read_one() as conn:
+                kept = kept_body(conn, grant.org_id, period.start, period.end)
+            if kept is not None:
+                return Answer(ReportStatus.COMPLETE, Body(kept.encode()), Source.STORE)
         started = time.perf_counter()
         found = state.desk.answer(kind, grant.org_id, period)
         state.metrics.report_seconds.labels(kind.name).observe(time.perf_counter() - started)
@@ -437,3 +446,37 @@ async def void(request: Request, grant: TokenGrant = Depends(requires(VOID_EVENT
             return void_events(conn, grant.org_id, voids, grant.client_id, state.clock())
 
     return JSONResponse(void_body(await run_in_threadpool(store)))
+
+
+class PeriodToClose(BaseModel):
+    startDate: str = PydanticField(description=DATE_HELP, pattern=DATE_PATTERN)
+    endDate: str = PydanticField(description=DATE_HELP + "; exclusive", pattern=DATE_PATTERN)
+
+
+@router.post(PERIODS_PATH, tags=["billing"], response_model=ClosedPeriodBody,
+             responses=_errors(400, 401, 403, 429, 500, 503))
+async def close(to_close: PeriodToClose, grant: TokenGrant = Depends(requires(CLOSE_PERIODS)),
+                state: ServerState = Depends(server_state)) -> JSONResponse:
+    """Close a period that is over: its billable usage report is kept as it is now, and the
+    report of exactly that period answers with it from then on, saying it is closed. A
+    closed period is final; one may not overlap another."""
+    period = _period(to_close.startDate, to_close.endDate)
+
+    def store() -> ClosedPeriods:
+        with state.database.write() as conn:
+            closed = close_period(conn, grant.org_id, period, state.catalog, state.clock(), grant.client_id)
+        return closed_periods_body([closed])
+
+    return JSONResponse((await run_in_threadpool(store))["entities"][0])
+
+
+@router.get(PERIODS_PATH, tags=["billing"], response_model=ClosedPeriods, responses=_errors(401, 403, 429, 500, 503))
+async def closed_periods(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
+                         state: ServerState = Depends(server_state)) -> JSONResponse:
+    """The organization's closed periods, earliest first."""
+
+    def found() -> ClosedPeriods:
+        with state.database.read() as conn:
+            return closed_periods_body(list_closed(conn, grant.org_id))
+
+    return JSONResponse(await run_in_threadpool(found))

@@ -6,7 +6,7 @@ read every field the document names (tests/test_shapes.py).
 """
 
 # No `from __future__ import annotations`: pydantic reads these annotations at run time.
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict
@@ -30,6 +30,14 @@ class BillingUsage(TypedDict):
     resources: list[BillingUsageResource]
 
 
+class Closed(TypedDict):
+    """That the period is closed: the report is the one kept then, and stays as it is."""
+
+    closedAt: Annotated[str, Field(description="when it was closed, yyyy-MM-ddTHH:mm:ss.SSSZ")]
+    closedBy: Annotated[str, Field(description="the client that closed it")]
+    sequence: Annotated[int, Field(description="the organization's arrival sequence the kept report saw")]
+
+
 class BillingUsageReport(TypedDict):
     """The Genesys Cloud ``BillingUsageReport``."""
 
@@ -40,6 +48,20 @@ class BillingUsageReport(TypedDict):
     status: Status
     usages: list[BillingUsage]
     selfUri: str
+    closed: NotRequired[Annotated[Closed, Field(description="only for a closed period: its report, kept then")]]
+
+
+class ClosedPeriod(TypedDict):
+    startDate: Instant
+    endDate: Instant
+    closedAt: str
+    closedBy: str
+    sequence: int
+
+
+class ClosedPeriods(TypedDict):
+    entities: list[ClosedPeriod]
+    total: int
 
 
 class IngestionResult(TypedDict):

@@ -15,7 +15,8 @@ from billable.store import organizations as store
 READ_REPORTS = ("billing:subscription:view", "billing:subscription:read")
 INGEST_EVENTS = "billing:usage:ingest"
 VOID_EVENTS = "billing:events:void"
-PERMISSIONS = (*READ_REPORTS, INGEST_EVENTS, VOID_EVENTS)
+CLOSE_PERIODS = "billing:period:close"
+PERMISSIONS = (*READ_REPORTS, INGEST_EVENTS, VOID_EVENTS, CLOSE_PERIODS)
 
 
 @dataclass(frozen=True)

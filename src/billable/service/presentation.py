@@ -22,12 +22,14 @@ from billable.service.ingestion import IngestResult
 from billable.service.voids import VoidResult
 from billable.store.events import StoredEvent
 from billable.store.organizations import Organization
+from billable.store.periods import ClosedPeriod
 
 REPORT_PATH = "/api/v2/billing/reports/billableusage"
 CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
 EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
 EVENTS_PATH = "/api/v2/billing/events"
 VOIDS_PATH = EVENTS_PATH + "/voids"
+PERIODS_PATH = "/api/v2/billing/periods"
 ORGANIZATION_PATH = "/api/v2/organizations/me"
 BODY_VERSION = 1
 """The version of the bodies written here: a release that changes their shape increments it,
@@ -64,8 +66,9 @@ def _self_uri(path: str, period: Period, **extra: str) -> str:
 
 def api_body(org_id: str, report: BillableUsageReport, status: Status = "Complete") -> bodies.BillingUsageReport:
     """The Genesys ``BillingUsageReport`` JSON body."""
+    header = _header(org_id, report.period, "", "Billable usage")
     return {
-        **_header(org_id, report.period, "", "Billable usage"),
+        "id": header["id"], "name": header["name"], "startDate": header["startDate"], "endDate": header["endDate"],
         "status": status,
         "usages": [
             {
@@ -152,6 +155,15 @@ def event_listing_body(page: EventsPage, page_size: int, query: dict[str, str]) 
 def organization_body(org: Organization) -> bodies.Organization:
     return {"id": org.id, "name": org.name, "state": "active", "selfUri": ORGANIZATION_PATH,
             "licensingModel": org.model.value}
+
+
+def closed_mark(closed: ClosedPeriod) -> bodies.Closed:
+    return {"closedAt": format_instant(closed.closed_at), "closedBy": closed.closed_by, "sequence": closed.sequence}
+
+
+def closed_periods_body(found: list[ClosedPeriod]) -> bodies.ClosedPeriods:
+    return {"entities": [{"startDate": format_instant(c.start), "endDate": format_instant(c.end), **closed_mark(c)}
+                         for c in found], "total": len(found)}
 
 
 def void_body(result: VoidResult) -> bodies.VoidResult:

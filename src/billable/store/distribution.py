@@ -43,6 +43,7 @@ PLAN: dict[str, Placement] = {
     "device_days": _BY_ORGANIZATION,
     "computed_reports": _BY_ORGANIZATION,
     "rate_limit_counts": _BY_ORGANIZATION,
+    "closed_periods": _BY_ORGANIZATION,
     "oauth_clients": Placement(),
     "access_tokens": Placement("token_hash", colocate_with="none"),
 }
@@ -95,7 +96,7 @@ def distribute(conn: Connection) -> list[str]:
 def follow_plan(conn: Connection, name: str) -> None:
     """For a migration that adds table ``name``: on a distributed database, place it as
     ``PLAN`` says (elsewhere nothing)."""
-    if is_distributed(conn):
+    if is_distributed(conn) and name not in placed(conn):
         _place(conn, name)
 
 

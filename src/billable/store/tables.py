@@ -163,3 +163,18 @@ computed_reports = Table(
     Column("computing_version", BigInteger, nullable=True),
     Column("computing_since", BigInteger, nullable=True),
 )
+
+# Closed periods (migration 0008): the billable usage report of the period as it was when it
+# was closed, kept as served then (``body``, which says it is closed), immutable. ``sequence``
+# is the organization's sequence the report saw: what arrived after it amends the period.
+closed_periods = Table(
+    "closed_periods",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("period_start", BigInteger, primary_key=True, autoincrement=False),
+    Column("period_end", BigInteger, primary_key=True, autoincrement=False),
+    Column("closed_at", BigInteger, nullable=False),
+    Column("closed_by", String(64), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+)

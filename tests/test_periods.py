@@ -1,0 +1,78 @@
+"""Closed periods: a period's report kept as it was when closed, served for good."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import INGESTED_AT, Clock, MakeClient, MakeOrg, bearer, event, new_client, running_server
+
+from billable.client import ApiClient, BillingApi
+from billable.rules.instants import HOUR_MS
+
+REPORT = "/api/v2/billing/reports/billableusage"
+PERIODS = "/api/v2/billing/periods"
+OCTOBER = {"startDate": "2026-10-01T00:00:00Z", "endDate": "2026-11-01T00:00:00Z"}
+
+
+def test_close_october_then_late_events_do_not_change_it(make_org: MakeOrg, make_client: MakeClient) -> None:
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1", email="ann@x.com"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    clock = Clock(INGESTED_AT + HOUR_MS)
+    client = make_client(clock)
+    closer_id, closer_secret = new_client(org.database, org.id, "billing:subscription:view", "billing:period:close",
+                                          "billing:usage:ingest")
+    closer = bearer(client, closer_id, closer_secret)
+    viewer = bearer(client, *new_client(org.database, org.id, "billing:subscription:view"))
+    before = client.get(REPORT, params=OCTOBER, headers=viewer).json()
+    assert "closed" not in before
+    assert client.post(PERIODS, json=OCTOBER, headers=viewer).status_code == 403
+    closed = client.post(PERIODS, json=OCTOBER, headers=closer)
+    assert closed.status_code == 200, closed.text
+    assert closed.json() == {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:00.000Z",
+                             "closedAt": "2026-11-20T01:00:00.000Z", "closedBy": closer_id, "sequence": 2}
+    clock.now += HOUR_MS
+    late = [event("license.assigned", "bob", "2026-10-01T00:00:00Z", product="cx1"),
+            event("user.login", "bob", "2026-10-03T08:00:00Z")]
+    assert client.post("/api/v2/billing/events", json=late, headers=closer).json()["accepted"] == 2
+    kept = client.get(REPORT, params=OCTOBER, headers=viewer).json()
+    assert kept["usages"] == before["usages"]  # the closed figures: bob's late login is not in them
+    assert kept["closed"] == {
+        k: closed.json()[k] for k in ("closedAt", "closedBy", "sequence")}
+    live = client.get(REPORT, params={**OCTOBER, "endDate": "2026-10-31T00:00:00Z"}, headers=viewer).json()
+    assert [u["totalUsage"] for u in live["usages"] if u["name"] == "cx1"] == ["2"]  # another period is live
+    # Refusals: an overlap (naming the other), a period not over, the same period again.
+    overlap = client.post(PERIODS, json={"startDate": "2026-10-15", "endDate": "2026-11-15"}, headers=closer).json()
+    assert overlap["details"][0]["errorCode"] == "overlaps.closed" and "2026-10-01T00:00:00.000Z" in overlap["message"]
+    running = client.post(PERIODS, json={"startDate": "2026-11-01", "endDate": "2026-12-01"}, headers=closer).json()
+    assert running["details"][0]["errorCode"] == "not.over"
+    assert client.post(PERIODS, json=OCTOBER, headers=closer).status_code == 400
+    assert client.post(PERIODS, json={"startDate": "soon", "endDate": "later"}, headers=closer).status_code == 400
+    listed = client.get(PERIODS, headers=viewer).json()
+    assert listed == {"entities": [closed.json()], "total": 1}
+
+
+def test_sdk_and_command_line(make_org: MakeOrg, tmp_path: Path) -> None:
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    client_id, secret = new_client(org.database, org.id)
+    program = str(Path(sys.executable).with_name("billable"))
+    done = subprocess.run([program, "--database", org.database.url, "periods", "close", "--org", org.id,
+                           "--start", "2026-09-01", "--end", "2026-10-01"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["closedBy"].startswith("cli:")
+    with running_server(org.database.url) as base, ApiClient(host=base).login_client_credentials(client_id, secret) as api:
+        billing = BillingApi(api)
+        closed = billing.post_billing_periods("2026-10-01", "2026-11-01")
+        assert closed.closed_by == client_id and closed.sequence == 2
+        report = billing.get_billing_reports_billableusage("2026-10-01", "2026-11-01")
+        assert report.closed is not None and report.closed.closed_by == client_id
+        assert [int(u.total_usage) for u in report.usages if u.name == "cx1"] == [1]
+        assert [p.start_date.month for p in billing.get_billing_periods().entities] == [9, 10]
+    listed = subprocess.run([program, "--database", org.database.url, "periods", "list", "--org", org.id],
+                            capture_output=True, text=True, check=True)
+    assert json.loads(listed.stdout)["total"] == 2
