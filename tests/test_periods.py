@@ -76,3 +76,45 @@ def test_sdk_and_command_line(make_org: MakeOrg, tmp_path: Path) -> None:
     listed = subprocess.run([program, "--database", org.database.url, "periods", "list", "--org", org.id],
                             capture_output=True, text=True, check=True)
     assert json.loads(listed.stdout)["total"] == 2
+
+
+def test_amendments_name_each_change_and_its_cause(make_org: MakeOrg, make_client: MakeClient) -> None:
+    """Close October, ingest late events and void one: the amendments list what changed,
+    per usage and resource, and the events (or voids) that changed it."""
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", id="a0", product="cx1", email="ann@x.com"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z", id="a1"),
+                event("user.login", "ann", "2026-10-09T08:00:00Z", id="a2")])
+    clock = Clock(INGESTED_AT + HOUR_MS)
+    client = make_client(clock)
+    client_id, secret = new_client(org.database, org.id)
+    headers = bearer(client, client_id, secret)
+    assert client.get(f"{REPORT}/amendments", params=OCTOBER, headers=headers).status_code == 404  # not closed
+    assert client.post(PERIODS, json=OCTOBER, headers=headers).status_code == 200
+    unchanged = client.get(f"{REPORT}/amendments", params=OCTOBER, headers=headers).json()
+    assert unchanged["usages"] == [] and unchanged["rulesChanged"] is False
+    clock.now += HOUR_MS
+    late = [event("license.assigned", "bob", "2026-10-01T00:00:00Z", id="b0", product="cx1"),
+            event("user.login", "bob", "2026-10-03T08:00:00Z", id="b1")]
+    assert client.post("/api/v2/billing/events", json=late, headers=headers).json()["accepted"] == 2
+    voided = client.post("/api/v2/billing/events/voids",
+                         json=[{"source": "urn:test", "id": "a1", "reason": "a test login"}], headers=headers)
+    assert voided.status_code == 200
+    answer = client.get(f"{REPORT}/amendments", params=OCTOBER, headers=headers)
+    assert answer.status_code == 200, answer.text
+    found = answer.json()
+    assert found["closed"]["sequence"] == 3 and found["rulesChanged"] is False
+    [cx1] = [u for u in found["usages"] if u["name"] == "cx1"]
+    assert (cx1["closedTotal"], cx1["currentTotal"]) == ("1", "2")
+    changes = {r["name"]: r for r in cx1["resources"]}
+    assert changes["bob"]["change"] == "added" and changes["bob"]["closedDate"] is None
+    assert {c["id"] for c in changes["bob"]["causes"]} == {"b0", "b1"}
+    ann = changes["ann@x.com"]  # her first login voided: billable from her second one now
+    assert ann["change"] == "changed"
+    assert (ann["closedDate"], ann["currentDate"]) == ("2026-10-02T08:00:00.000Z", "2026-10-09T08:00:00.000Z")
+    [cause] = ann["causes"]
+    assert cause["id"] == "a1" and cause["voided"] and cause["voidReason"] == "a test login"
+    # The closed report itself does not move.
+    kept = client.get(REPORT, params=OCTOBER, headers=headers).json()
+    assert [(u["totalUsage"], [r["name"] for r in u["resources"]]) for u in kept["usages"] if u["name"] == "cx1"] == [
+        ("1", ["ann@x.com"])]

@@ -345,6 +345,20 @@ def periods_close(context: Context, org_id: str, start: str, end: str, author: s
     _print_json(presentation.closed_periods_body([closed])["entities"][0])
 
 
+@periods.command("amendments")
+@click.option("--org", "org_id", required=True)
+@click.option("--start", required=True, help="the closed period's start")
+@click.option("--end", required=True, help="the closed period's end (exclusive)")
+@click.pass_obj
+def periods_amendments(context: Context, org_id: str, start: str, end: str) -> None:
+    """What arrived since a period was closed changes in its report, and which events did it."""
+    from billable.service.periods import amendments
+
+    with context.migrated().read() as conn:
+        found = amendments(conn, org_id, Period.parse(start, end), context.catalog, context.clock())
+    _print_json(presentation.amendments_body(found))
+
+
 @periods.command("list")
 @click.option("--org", "org_id", required=True)
 @click.pass_obj

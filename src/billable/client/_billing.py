@@ -147,6 +147,13 @@ class BillingApi:
         """The organization's closed periods (this service only)."""
         return ClosedPeriods.model_validate(self.client.request("GET", PERIODS_PATH).json())
 
+    def get_billing_reports_billableusage_amendments(self, start_date: DateLike, end_date: DateLike) -> dict[str, Any]:
+        """For a closed period: what arrived since the close changes, per usage and resource,
+        with the events that caused it (the JSON body; this service only)."""
+        answer: dict[str, Any] = self.client.request("GET", REPORT_PATH + "/amendments",
+                                                     params=_period(start_date, end_date)).json()
+        return answer
+
 
 class AsyncBillingApi:
     """The billing routes, asynchronously."""
@@ -217,3 +224,9 @@ class AsyncBillingApi:
 
     async def get_billing_periods(self) -> ClosedPeriods:
         return ClosedPeriods.model_validate((await self.client.request("GET", PERIODS_PATH)).json())
+
+    async def get_billing_reports_billableusage_amendments(self, start_date: DateLike, end_date: DateLike
+                                                           ) -> dict[str, Any]:
+        answer: dict[str, Any] = (await self.client.request("GET", REPORT_PATH + "/amendments",
+                                                            params=_period(start_date, end_date))).json()
+        return answer

@@ -25,9 +25,8 @@ from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
 from billable.server.state import ServerState, server_state
 from billable.service.access import IssuedToken, issue_token
-from billable.service.bodies import (
-    BillingUsageReport,
-)
+from billable.service.bodies import Amendments as AmendmentsBody
+from billable.service.bodies import BillingUsageReport
 from billable.service.bodies import ClosedPeriod as ClosedPeriodBody
 from billable.service.bodies import ClosedPeriods, ConcurrentUsageReport, EventListing, Explanation, IngestionResult
 from billable.service.bodies import Organization as OrganizationBody
@@ -37,12 +36,14 @@ from billable.service.event_log import MAX_PAGE_SIZE, EventsPage, events_page
 from billable.service.explanations import explain_user
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
 from billable.service.organizations import CLOSE_PERIODS, INGEST_EVENTS, PERMISSIONS, READ_REPORTS, VOID_EVENTS
-from billable.service.periods import close_period
+from billable.service.periods import amendments, close_period
 from billable.service.presentation import (
     EVENTS_PATH,
     ORGANIZATION_PATH,
     PERIODS_PATH,
+    REPORT_PATH,
     VOIDS_PATH,
+    amendments_body,
     closed_periods_body,
     event_listing_body,
     explanation_body,
@@ -478,5 +479,21 @@ async def closed_periods(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
     def found() -> ClosedPeriods:
         with state.database.read() as conn:
             return closed_periods_body(list_closed(conn, grant.org_id))
+
+    return JSONResponse(await run_in_threadpool(found))
+
+
+@router.get(REPORT_PATH + "/amendments", tags=["billing"], response_model=AmendmentsBody,
+            responses=_errors(400, 401, 403, 404, 429, 500, 503))
+async def closed_period_amendments(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
+                                   period: Period = Depends(period_query),
+                                   state: ServerState = Depends(server_state)) -> JSONResponse:
+    """For a closed period: what the events acknowledged after the close (and the voids made
+    since) change, per usage and resource, and which events caused each change; 404 when
+    the period is not closed."""
+
+    def found() -> AmendmentsBody:
+        with state.database.read() as conn:
+            return amendments_body(amendments(conn, grant.org_id, period, state.catalog, state.clock()))
 
     return JSONResponse(await run_in_threadpool(found))

@@ -183,3 +183,29 @@ class Organization(TypedDict):
     state: Literal["active"]
     selfUri: str
     licensingModel: Annotated[Literal["named", "concurrent", "hourly"], Field(description="billable's own field")]
+
+
+class ResourceChange(TypedDict):
+    name: str
+    change: Annotated[Literal["added", "removed", "changed"], Field(description="changed: its date")]
+    closedDate: str | None
+    currentDate: str | None
+    causes: Annotated[list[ListedEvent], Field(description="the late events, and the events voided after the close, "
+                                                           "of this resource's user or device")]
+
+
+class UsageChange(TypedDict):
+    name: str
+    closedTotal: str
+    currentTotal: str
+    resources: list[ResourceChange]
+
+
+class Amendments(TypedDict):
+    """What the events acknowledged after a close change in the closed period's report."""
+
+    startDate: Instant
+    endDate: Instant
+    closed: Closed
+    rulesChanged: Annotated[bool, Field(description="the catalog, rules or licensing model changed since the close")]
+    usages: list[UsageChange]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Connection
 
 from billable.rules.catalog import Catalog
-from billable.rules.errors import FieldProblem, InvalidInput
-from billable.rules.instants import Period, format_instant
-from billable.rules.wire import compact_json
+from billable.rules.errors import FieldProblem, InvalidInput, NotFound
+from billable.rules.events import email_of
+from billable.rules.instants import Period, format_instant, parse_instant
+from billable.rules.wire import compact_json, parse_json
 from billable.service.presentation import api_body, closed_mark
+from billable.service.report_desk import computed_under
 from billable.service.reports import billable_usage_report
+from billable.store import derived
+from billable.store.events import StoredEvent, events_after
 from billable.store.organizations import get_organization
-from billable.store.periods import ClosedPeriod, insert_closed, overlapping
+from billable.store.periods import ClosedPeriod, find_closed, insert_closed, overlapping
 
 
 def close_period(conn: Connection, org_id: str, period: Period, catalog: Catalog, now: int, closed_by: str
@@ -29,7 +35,70 @@ def close_period(conn: Connection, org_id: str, period: Period, catalog: Catalog
         message = (f"the period overlaps the closed period {format_instant(other.start)} to "
                    f"{format_instant(other.end)} (closed {format_instant(other.closed_at)}): a closed period is final")
         raise InvalidInput(message, [FieldProblem("startDate", "overlaps.closed", message)])
-    closed = ClosedPeriod(period.start, period.end, now, closed_by, org.last_seq)
+    closed = ClosedPeriod(period.start, period.end, now, closed_by, org.last_seq, computed_under(catalog, org.model))
     body = api_body(org_id, billable_usage_report(conn, org, period, catalog, now))
     insert_closed(conn, org_id, closed, compact_json({**body, "closed": closed_mark(closed)}).decode())
     return closed
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """A resource of a usage whose closed figure is no longer what the log says."""
+
+    name: str
+    change: str  # added, removed, changed (its date)
+    closed_date: int | None
+    current_date: int | None
+    causes: list[StoredEvent]  # the late events, and the voids made after the close, of its subject
+
+
+@dataclass(frozen=True)
+class UsageChange:
+    name: str
+    closed_total: str
+    current_total: str
+    resources: list[ResourceChange]
+
+
+@dataclass(frozen=True)
+class Amendments:
+    """What the events acknowledged after a close change in the closed period's report."""
+
+    period: Period
+    closed: ClosedPeriod
+    rules_changed: bool  # the catalog, the rules or the model changed since: they change figures too
+    usages: list[UsageChange]
+
+
+def amendments(conn: Connection, org_id: str, period: Period, catalog: Catalog, now: int) -> Amendments:
+    """The changes, per usage and resource, between the kept report of the closed period and
+    the report of the whole log now, each with the events that caused it; ``NotFound``
+    when the period is not closed."""
+    found = find_closed(conn, org_id, period.start, period.end)
+    if found is None:
+        raise NotFound("closed period", f"{format_instant(period.start)} to {format_instant(period.end)}")
+    closed, body = found
+    org = get_organization(conn, org_id)
+    kept = {u["name"]: (u["totalUsage"], {r["name"]: parse_instant(r["date"]) for r in u["resources"]})
+            for u in parse_json(body)["usages"]}
+    now_report = billable_usage_report(conn, org, period, catalog, now)
+    current = {u.name: (u.total_usage, {r.name: r.date for r in u.resources}) for u in now_report.usages}
+    later = events_after(conn, org_id, closed.sequence)
+    names = derived.emails(conn, org_id, sorted({e.subject for e in later}))
+    causes: dict[str, list[StoredEvent]] = {}
+    for event in later:  # by every name a resource of the subject may carry
+        for name in {event.subject, names.get(event.subject), email_of(event.data)} - {None}:
+            causes.setdefault(str(name), []).append(event)
+    usages = []
+    for usage in sorted(kept.keys() | current.keys()):
+        closed_total, closed_resources = kept.get(usage, ("0", {}))
+        current_total, current_resources = current.get(usage, ("0", {}))
+        changes = []
+        for name in sorted(closed_resources.keys() | current_resources.keys()):
+            before, after = closed_resources.get(name), current_resources.get(name)
+            if before != after:
+                change = "added" if before is None else "removed" if after is None else "changed"
+                changes.append(ResourceChange(name, change, before, after, causes.get(name, [])))
+        if changes or closed_total != current_total:
+            usages.append(UsageChange(usage, closed_total, current_total, changes))
+    return Amendments(period, closed, closed.computed_under != computed_under(catalog, org.model), usages)

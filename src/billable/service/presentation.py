@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from typing_extensions import TypedDict
@@ -23,6 +24,9 @@ from billable.service.voids import VoidResult
 from billable.store.events import StoredEvent
 from billable.store.organizations import Organization
 from billable.store.periods import ClosedPeriod
+
+if TYPE_CHECKING:  # service/periods.py writes its stored bodies with this module
+    from billable.service.periods import Amendments
 
 REPORT_PATH = "/api/v2/billing/reports/billableusage"
 CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
@@ -164,6 +168,17 @@ def closed_mark(closed: ClosedPeriod) -> bodies.Closed:
 def closed_periods_body(found: list[ClosedPeriod]) -> bodies.ClosedPeriods:
     return {"entities": [{"startDate": format_instant(c.start), "endDate": format_instant(c.end), **closed_mark(c)}
                          for c in found], "total": len(found)}
+
+
+def amendments_body(found: Amendments) -> bodies.Amendments:
+    return {"startDate": format_instant(found.period.start), "endDate": format_instant(found.period.end),
+            "closed": closed_mark(found.closed), "rulesChanged": found.rules_changed,
+            "usages": [{"name": u.name, "closedTotal": u.closed_total, "currentTotal": u.current_total,
+                        "resources": [{"name": r.name, "change": r.change,  # type: ignore[typeddict-item]  # one of three
+                                       "closedDate": None if r.closed_date is None else format_instant(r.closed_date),
+                                       "currentDate": None if r.current_date is None else format_instant(r.current_date),
+                                       "causes": [listed_event(e) for e in r.causes]} for r in u.resources]}
+                       for u in found.usages]}
 
 
 def void_body(result: VoidResult) -> bodies.VoidResult:

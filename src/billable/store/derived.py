@@ -209,6 +209,16 @@ def latest_emails(conn: Connection, org_id: str, user_id: str, types: tuple[str,
         yield from chunk
 
 
+def emails(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str, str]:
+    """The display names (emails) of those of ``user_ids`` that have one."""
+    u = users.c
+    found = {}
+    for chunk in chunks(user_ids, 5_000):
+        query = select(u.user_id, u.email).where(u.org_id == org_id, u.user_id.in_(chunk))
+        found.update({user_id: email for user_id, email in conn.execute(query)})
+    return found
+
+
 def forget_email(conn: Connection, org_id: str, user_id: str) -> None:
     conn.execute(delete(users).where(users.c.org_id == org_id, users.c.user_id == user_id))
 

@@ -100,6 +100,14 @@ def find_events(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> d
     return found
 
 
+def events_after(conn: Connection, org_id: str, sequence: int) -> list[StoredEvent]:
+    """The events that arrived after ``sequence``, and those voided after it, in arrival order."""
+    found = {e.seq: e for e in map(_stored, conn.execute(select(*_STORED).where(_c.org_id == org_id, _c.seq > sequence)))}
+    for row in conn.execute(select(*_STORED).where(_c.org_id == org_id, _c.void_seq > sequence)):
+        found.setdefault(row[0], _stored(row))
+    return [found[seq] for seq in sorted(found)]
+
+
 def mark_voided(conn: Connection, org_id: str, voided: list[tuple[int, str]], void_seq: int, at: int, by: str) -> None:
     """Void the events of ``voided`` (seq, reason): kept, billed no longer."""
     conn.execute(

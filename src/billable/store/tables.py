@@ -176,5 +176,6 @@ closed_periods = Table(
     Column("closed_at", BigInteger, nullable=False),
     Column("closed_by", String(64), nullable=False),
     Column("sequence", BigInteger, nullable=False),
+    Column("computed_under", String(64), nullable=False),  # report_desk.computed_under: the rules then
     Column("body", Text, nullable=False),
 )

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.BigInteger, nullable=False),
         sa.Column("closed_by", sa.String(64), nullable=False),
         sa.Column("sequence", sa.BigInteger, nullable=False),
+        sa.Column("computed_under", sa.String(64), nullable=False),
         sa.Column("body", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("org_id", "period_start", "period_end"),
     )
