@@ -320,3 +320,40 @@ def test_a_users_events_and_voiding_one(page: Page, make_org: MakeOrg) -> None:
         expect(assignment.locator("td.voided")).to_contain_text("assigned to bob by mistake")
         expect(assignment.locator("td.voided")).to_contain_text(voider[0])
         expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1")
+
+
+def test_a_closed_period_with_its_amendments_and_a_report_as_of(page: Page, make_org: MakeOrg) -> None:
+    from conftest import CATALOG, INGESTED_AT, event
+
+    from billable.rules.instants import HOUR_MS, Period, format_instant
+    from billable.service.periods import close_period
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")], now=INGESTED_AT)
+    with org.database.write() as conn:
+        close_period(conn, org.id, Period.parse("2026-10-01", "2026-11-01"), CATALOG, INGESTED_AT + 1, "finance")
+    org.ingest([event("license.assigned", "bob", "2026-10-01T00:00:00Z", id="late-1", product="cx1"),
+                event("user.login", "bob", "2026-10-03T08:00:00Z", id="late-2")], now=INGESTED_AT + HOUR_MS)
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        page.select_option("#preset", "custom")
+        page.fill("#start", OCTOBER["startDate"])
+        page.fill("#end", OCTOBER["endDate"])
+        page.click("#load")
+        expect(page.locator("#report-status")).to_contain_text("Closed")
+        expect(page.locator("#report-status")).to_contain_text("finance")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1")  # the kept figure
+        expect(page.locator("#amendments-list li")).to_have_count(1)
+        expect(page.locator("#amendments-list li")).to_contain_text("bob added")
+        expect(page.locator("#amendments-list li")).to_contain_text("late-2")
+        # The report of another period, as of before bob's events arrived.
+        page.fill("#end", "2026-10-31")
+        page.fill("#as-of", format_instant(INGESTED_AT + 1)[:19])
+        page.click("#load")
+        expect(page.locator("#report-status")).not_to_contain_text("Closed")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1")
+        expect(page.locator("#amendments")).to_be_hidden()
+        page.fill("#as-of", "")
+        page.click("#load")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("2")

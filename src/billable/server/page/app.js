@@ -40,7 +40,7 @@ function sentence(text) {
 
 // An error of the period's fields is said next to the field; any other in the message box.
 function reportError(error) {
-  const fields = { startDate: "start", endDate: "end" };
+  const fields = { startDate: "start", endDate: "end", asOf: "as-of" };
   const marked = error.fields.filter((name) => name in fields);
   for (const name of marked) {
     const input = $(`#${fields[name]}`);
@@ -199,6 +199,7 @@ function applyPreset() {
 async function loadReport() {
   clearMessages();
   const params = { startDate: $("#start").value, endDate: $("#end").value };
+  if ($("#as-of").value) params.asOf = $("#as-of").value + "Z"; // the input is read as UTC
   const status = $("#status");
   status.hidden = false;
   status.textContent = "Loading the report…";
@@ -210,6 +211,9 @@ async function loadReport() {
     state.report = report;
     renderReport(report);
     status.hidden = true;
+    $("#amendments").hidden = !report.closed;
+    if (report.closed) renderAmendments(await api(`${REPORT}/amendments`, { startDate: params.startDate,
+                                                                          endDate: params.endDate }));
     const catalog = await api("/api/v2/billing/products");
     // What a total is depends on the model: a count of users, the period's peak, or hours.
     $("#totals-caption").textContent = {
@@ -228,6 +232,28 @@ async function loadReport() {
   }
 }
 
+// What arrived after a period was closed changes, each with its causes, beside the kept report.
+function renderAmendments(found) {
+  const list = $("#amendments-list");
+  const lines = [];
+  for (const usage of found.usages) {
+    for (const change of usage.resources) {
+      const causes = change.causes.map((e) => e.voided
+        ? `${e.type} ${e.id} voided ${when(e.voidedAt)} by ${e.voidedBy}: ${e.voidReason}`
+        : `${e.type} ${e.id} received ${when(e.receivedAt)}`).join("; ");
+      const what = change.change === "changed"
+        ? `${change.name}: from ${when(change.closedDate)} to ${when(change.currentDate)}`
+        : `${change.name} ${change.change}`;
+      lines.push(cell("li", `${usage.name} (${usage.closedTotal} → ${usage.currentTotal}): ${what}` +
+                      (causes ? ` (${causes})` : "")));
+    }
+  }
+  list.replaceChildren(...lines);
+  $("#amendments-note").textContent = (lines.length ? `${lines.length} change(s) since the close.`
+    : "Nothing received since the close changes this report.") +
+    (found.rulesChanged ? " The catalog, rules or licensing model changed since the close too." : "");
+}
+
 function cell(tag, text, className) {
   const element = document.createElement(tag);
   element.textContent = text;
@@ -243,8 +269,9 @@ function renderReport(report) {
   const badge = $("#report-status");
   // A period not over yet is a running figure, not a final one.
   const running = report.status === "Complete" && Date.parse(report.endDate) > Date.now();
-  badge.textContent = running ? "Running: so far" : report.status;
-  badge.className = running ? "badge progress" : "badge";
+  badge.textContent = report.closed ? `Closed ${when(report.closed.closedAt)} by ${report.closed.closedBy}`
+    : running ? "Running: so far" : report.status;
+  badge.className = running && !report.closed ? "badge progress" : "badge";
   const empty = report.usages.length === 0;
   $("#download").disabled = empty; // nothing to download but a header
   $("#download-summary").disabled = empty;
