@@ -289,8 +289,14 @@ def measure_voids(url: str, org_id: str, path: Path, rows: list[Row], count: int
 
     total = count_lines(path)
     chosen = set(random.Random(7).sample(range(total), count))
-    with path.open() as stream:
-        picked = [json.loads(line) for number, line in enumerate(stream) if number in chosen]
+    picked, seen = [], set()
+    with path.open() as stream:  # the stored event of a key is its first occurrence: only those are picked
+        for number, line in enumerate(stream):
+            found = json.loads(line)
+            key = (found["source"], found["id"])
+            if number in chosen and key not in seen:
+                picked.append(found)
+            seen.add(key)
     database, catalog, now = Database(url), Catalog.load(), int(time.time() * 1000)
 
     def report() -> dict[str, str]:
@@ -299,6 +305,7 @@ def measure_voids(url: str, org_id: str, path: Path, rows: list[Row], count: int
         return {u.name: u.total_usage for u in found.usages}
 
     before = report()
+    count = len(picked)
     say(f"voiding {count:,} events")
     began = time.perf_counter()
     with database.write() as conn:
@@ -316,6 +323,54 @@ def measure_voids(url: str, org_id: str, path: Path, rows: list[Row], count: int
     rows.append(Row(f"void {count:,} events of the log, one request (ms)", f"{voided * 1000:,.0f}",
                     target=f"≤ ingesting {count:,}: {ingested * 1000:,.0f} ms", met=_met(voided <= ingested, same)))
     return same
+
+
+def measure_as_of(url: str, org_id: str, client_id: str, secret: str, seconds: float, repeat: int, rows: list[Row]
+                  ) -> None:
+    """A report as of an earlier instant against the current one (the instant the last tenth
+    of the log arrived after: the keys it touched are walked again); then the cached report
+    of a closed period against the live one, over HTTP."""
+    from sqlalchemy import text
+
+    from billable.service.periods import close_period
+    from billable.store.periods import list_closed
+
+    database, catalog, now = Database(url), Catalog.load(), int(time.time() * 1000)
+    with database.read() as conn:
+        org = get_organization(conn, org_id)
+        tenth = conn.execute(text("SELECT received_at FROM events WHERE org_id = :org AND seq <= :seq ORDER BY seq DESC "
+                                  "LIMIT 1"), {"org": org_id, "seq": org.last_seq * 9 // 10}).scalar_one()
+    for model in (LicensingModel.NAMED, LicensingModel.CONCURRENT):
+        as_model = dataclasses.replace(org, model=model)
+
+        def report(as_of: int | None) -> int:
+            with database.read() as conn:
+                return len(billable_usage_report(conn, as_model, MONTH, catalog, now, as_of).usages)
+
+        say(f"report as of the instant before the last tenth of the log, {model.value} month")
+        current, _ = median_of(repeat, lambda: report(None))
+        then, _ = median_of(repeat, lambda: report(tenth))
+        rows.append(Row(f"report {model.value} month as of before the last tenth of the log (ms)",
+                        f"{then:,.0f} (current: {current:,.0f}; {then / current:.1f}×)", target="≤ 3× the current",
+                        met=_met(then <= 3 * current)))
+    query = urllib.parse.urlencode({"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:00.000Z"})
+    with server(url) as (base, _):
+        bearer = token(base, client_id, secret)
+        route = f"{base}/api/v2/billing/reports/billableusage?{query}"
+        httpx.get(route, headers={"Authorization": f"Bearer {bearer}"}, timeout=600).raise_for_status()
+        say("server: the live month report, cached, 8 connections")
+        live = load(route, bearer, seconds, "--connections", "8", "--gzip")
+        with database.write() as conn:
+            if not list_closed(conn, org_id):
+                close_period(conn, org_id, MONTH, catalog, now, "bench")
+        say("server: the closed month report, 8 connections")
+        kept = load(route, bearer, seconds, "--connections", "8", "--gzip")
+    database.dispose()
+    ratio = kept["requests_per_second"] / live["requests_per_second"]
+    rows.append(Row("closed month report, 8 connections: req/s (p50 / p99 ms)",
+                    f"{kept['requests_per_second']:,.0f} ({kept['p50_ms']} / {kept['p99_ms']}); cached live: "
+                    f"{live['requests_per_second']:,.0f} ({ratio:.2f}×)", target="as fast as a cached one",
+                    met=_met(ratio >= 0.9 and kept["errors"] == 0)))
 
 
 def _met(*conditions: bool) -> str:
@@ -460,6 +515,8 @@ def main() -> int:
                         help="use the database loaded by an earlier run (command-line ingestion is not measured)")
     parser.add_argument("--server-only", action="store_true", help="with --reuse: only the cached report and memory")
     parser.add_argument("--no-peers", action="store_true", help="time the service's reports only")
+    parser.add_argument("--as-of", action="store_true", help="also time a report as of an earlier instant, and a "
+                        "closed period's report over HTTP (it closes October: later runs serve the kept report)")
     parser.add_argument("--voids", action="store_true", help="also time voiding 10,000 events against ingesting them "
                         "(it changes the log: a later --reuse run starts from it)")
     args = parser.parse_args()
@@ -482,6 +539,8 @@ def main() -> int:
     measure_server(url, org, client_id, secret, args.load_seconds, rows, args.size)
     if args.voids:
         agree = measure_voids(url, org, path, rows) and agree
+    if args.as_of:
+        measure_as_of(url, org, client_id, secret, args.load_seconds, args.repeat, rows)
     if not args.server_only:
         measure_http_ingestion(args.database, args.size, path, args.http_events, rows)
     print_table(args.size, args.database, rows, agree, compared=not (args.server_only or args.no_peers))
