@@ -118,3 +118,29 @@ def test_amendments_name_each_change_and_its_cause(make_org: MakeOrg, make_clien
     kept = client.get(REPORT, params=OCTOBER, headers=headers).json()
     assert [(u["totalUsage"], [r["name"] for r in u["resources"]]) for u in kept["usages"] if u["name"] == "cx1"] == [
         ("1", ["ann@x.com"])]
+
+
+def test_a_catalog_change_after_the_close_keeps_the_figures_and_says_so(make_org: MakeOrg, tmp_path: Path) -> None:
+    from conftest import CATALOG
+    from test_report_validity import WEM_IN_BASE
+
+    from billable.rules.catalog import Catalog
+    from billable.rules.instants import Period
+    from billable.service.periods import amendments, close_period
+    from billable.store.periods import kept_body
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
+                event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="wem1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    october = Period.parse("2026-10-01", "2026-11-01")
+    with org.database.write() as conn:
+        close_period(conn, org.id, october, CATALOG, INGESTED_AT, "finance")
+        kept = kept_body(conn, org.id, october.start, october.end)
+    changed = tmp_path / "catalog.toml"
+    changed.write_text(WEM_IN_BASE)
+    with org.database.read() as conn:
+        found = amendments(conn, org.id, october, Catalog.load(str(changed)), INGESTED_AT)
+        assert kept_body(conn, org.id, october.start, october.end) == kept  # the kept figures do not move
+    assert found.rules_changed
+    assert [u.name for u in found.usages] == ["cx1"]  # wem1 now outranks cx1 in the base family: cx1 goes
