@@ -1,8 +1,9 @@
 """Requests per token, counted per second over a rolling window, for every server process.
 
 The counts are throwaway state and live apart from the billing data: an UNLOGGED table
-on PostgreSQL (no WAL, emptied after a crash), and on SQLite a file of its own next to the
-database, so counting a request never waits for the billing database's write lock. The
+on PostgreSQL (no WAL, emptied after a crash; on Citus a logged one, store/distribution.py),
+and on SQLite a file of its own next to the database, so counting a request never waits for
+the billing database's write lock. The
 table is created on first use and is not part of the migrations.
 """
 
