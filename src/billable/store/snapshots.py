@@ -38,24 +38,25 @@ from billable.store.tables import device_days, events, holdings, sessions, users
 _meta = MetaData()
 
 
-def _temporary(name: str, *columns: tuple[str, bool]) -> Table:
-    """A temporary table (on SQLite; rows_of) of text columns and, where True, instants."""
-    return Table(name, _meta, *(Column(c, BigInteger() if instant else String()) for c, instant in columns),
-                 prefixes=["TEMPORARY"])
+def _temporary(name: str, *columns: tuple[str, bool], key: int = 0) -> Table:
+    """A temporary table (on SQLite; rows_of) of text columns and, where True, instants;
+    its first ``key`` columns are its primary key, which the report's look-ups seek."""
+    return Table(name, _meta, *(Column(c, BigInteger() if instant else String(), primary_key=n < key)
+                                for n, (c, instant) in enumerate(columns)), prefixes=["TEMPORARY"])
 
 
 _TEXT, _INSTANT = False, True
-_session_anchors = _temporary("asof_session_anchors", ("user_id", _TEXT), ("at", _INSTANT))
-_session_rows = _temporary("asof_sessions", ("user_id", _TEXT), ("ended_at", _INSTANT), ("started_at", _INSTANT))
-_holding_anchors = _temporary("asof_holding_anchors", ("user_id", _TEXT), ("product", _TEXT), ("at", _INSTANT))
+_session_anchors = _temporary("asof_session_anchors", ("user_id", _TEXT), ("at", _INSTANT), key=1)
+_session_rows = _temporary("asof_sessions", ("user_id", _TEXT), ("ended_at", _INSTANT), ("started_at", _INSTANT), key=2)
+_holding_anchors = _temporary("asof_holding_anchors", ("user_id", _TEXT), ("product", _TEXT), ("at", _INSTANT), key=2)
 _holding_rows = _temporary("asof_holdings", ("user_id", _TEXT), ("product", _TEXT), ("ended_at", _INSTANT),
-                           ("started_at", _INSTANT))
-_device_keys = _temporary("asof_device_keys", ("day", _INSTANT), ("device_type", _TEXT), ("device_id", _TEXT))
+                           ("started_at", _INSTANT), key=3)
+_device_keys = _temporary("asof_device_keys", ("day", _INSTANT), ("device_type", _TEXT), ("device_id", _TEXT), key=3)
 _device_rows = _temporary("asof_device_days", ("day", _INSTANT), ("device_type", _TEXT), ("device_id", _TEXT),
-                          ("first_active", _INSTANT))
-_user_keys = _temporary("asof_user_keys", ("user_id", _TEXT))
+                          ("first_active", _INSTANT), key=3)
+_user_keys = _temporary("asof_user_keys", ("user_id", _TEXT), key=1)
 _user_rows = _temporary("asof_users", ("user_id", _TEXT), ("email", _TEXT), ("email_time", _INSTANT),
-                        ("email_seq", _INSTANT))
+                        ("email_seq", _INSTANT), key=1)
 
 
 def sequence_at(conn: Connection, org_id: str, instant: int) -> int:
