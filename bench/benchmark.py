@@ -276,7 +276,7 @@ def measure_reports(url: str, org_id: str, path: Path, repeat: int, rows: list[R
     return agree
 
 
-def measure_voids(url: str, org_id: str, path: Path, rows: list[Row], count: int = 10_000) -> bool:
+def measure_voids(url: str, org_id: str, path: Path, rows: list[Row], count: int = 10_000, seed: int = 7) -> bool:
     """Voiding ``count`` events of the loaded log, against ingesting ``count``: the same
     events again under new ids, which are late events for the very keys the void rebuilt
     (so both rebuild the same sessions, holdings and device days). Each in one transaction,
@@ -288,7 +288,7 @@ def measure_voids(url: str, org_id: str, path: Path, rows: list[Row], count: int
     from billable.service.voids import void_events
 
     total = count_lines(path)
-    chosen = set(random.Random(7).sample(range(total), count))
+    chosen = set(random.Random(seed).sample(range(total), count))
     picked, seen = [], set()
     with path.open() as stream:  # the stored event of a key is its first occurrence: only those are picked
         for number, line in enumerate(stream):

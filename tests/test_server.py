@@ -261,9 +261,11 @@ def test_unexpected_errors_hide_their_trace(empty_url: str, caplog: pytest.LogCa
 def test_openapi_describes_every_route(make_client: MakeClient) -> None:
     document = make_client().get("/openapi.json").json()
     paths = document["paths"]
-    assert set(paths) >= {"/oauth/token", REPORT, "/api/v2/billing/events"}
+    assert set(paths) >= {"/oauth/token", REPORT, "/api/v2/billing/events", "/api/v2/billing/events/voids",
+                          "/api/v2/billing/periods", REPORT + "/amendments"}
     report = paths[REPORT]["get"]
-    assert {p["name"] for p in report["parameters"]} == {"startDate", "endDate"}
+    assert {p["name"]: p["required"] for p in report["parameters"]} == {"startDate": True, "endDate": True,
+                                                                        "asOf": False}
     assert {"200", "400", "401", "403", "429"} <= set(report["responses"])
     assert report["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert "HTTPBearer" in document["components"]["securitySchemes"]
