@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from billable.rules.errors import FieldProblem, InvalidInput
-from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, email_of
-from billable.rules.instants import DAY_MS, format_instant
+from billable.rules.events import EMAIL_TYPES, email_of
+from billable.rules.instants import format_instant
 from billable.rules.voids import VoidRequest
 from billable.store import derived
 from billable.store.events import StoredEvent, find_events, mark_voided
@@ -53,31 +53,15 @@ def void_events(conn: Connection, org_id: str, voids: list[VoidRequest], voided_
 
 
 def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent]) -> None:
-    session_since: dict[tuple[str, str], int] = {}
-    holding_since: dict[tuple[str, str], int] = {}
-    device_keys: set[tuple[int, str, str]] = set()
-    with_email: dict[str, list[StoredEvent]] = {}
-    for event in voided:
-        # A millisecond before the event: a voided logout or unassignment ended an interval at
-        # its very instant, and that interval must be walked again (it may stay open now).
-        since = event.time - 1
-        if event.type == DEVICE_ACTIVE:
-            device_keys.add((event.time // DAY_MS * DAY_MS, event.device_type or "", event.subject))
-        elif event.type in SESSION_TYPES:
-            key = (event.subject, "")
-            session_since[key] = min(since, session_since.get(key, since))
-        elif event.type in HOLDING_TYPES:
-            key = (event.subject, event.product or "")
-            holding_since[key] = min(since, holding_since.get(key, since))
-        if event.type in EMAIL_TYPES and email_of(event.data) is not None:
-            with_email.setdefault(event.subject, []).append(event)
-    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, session_since)
-    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, holding_since)
-    derived.rebuild_device_days(conn, org_id, device_keys)
+    touched = derived.touched_by((e.type, e.subject, e.product, e.device_type, e.time, e.seq, e.data)
+                                 for e in voided)
+    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, touched.sessions)
+    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, touched.holdings)
+    derived.rebuild_device_days(conn, org_id, touched.device_days)
     # Only a user whose current email came from a voided event has another one now.
-    marks = derived.email_marks(conn, org_id, list(with_email))
-    for user_id, events in with_email.items():
-        if marks.get(user_id) in {(event.time, event.seq) for event in events}:
+    marks = derived.email_marks(conn, org_id, list(touched.emails))
+    for user_id, given in touched.emails.items():
+        if marks.get(user_id) in given:
             _find_email_again(conn, org_id, user_id)
 
 

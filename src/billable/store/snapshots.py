@@ -28,12 +28,11 @@ from sqlalchemy import (
     union_all,
 )
 
-from billable.rules.events import DEVICE_ACTIVE, EMAIL_TYPES, HOLDING_TYPES, SESSION_TYPES, email_of
-from billable.rules.instants import DAY_MS
+from billable.rules.events import EMAIL_TYPES, email_of
 from billable.store import derived
 from billable.store.reports import NOW, Sources
 from billable.store.sql import rows_of
-from billable.store.tables import device_days, events, holdings, sessions, users
+from billable.store.tables import device_days, events, users
 
 _meta = MetaData()
 
@@ -46,11 +45,12 @@ def _temporary(name: str, *columns: tuple[str, bool], key: int = 0) -> Table:
 
 
 _TEXT, _INSTANT = False, True
-_session_anchors = _temporary("asof_session_anchors", ("user_id", _TEXT), ("at", _INSTANT), key=1)
-_session_rows = _temporary("asof_sessions", ("user_id", _TEXT), ("ended_at", _INSTANT), ("started_at", _INSTANT), key=2)
-_holding_anchors = _temporary("asof_holding_anchors", ("user_id", _TEXT), ("product", _TEXT), ("at", _INSTANT), key=2)
-_holding_rows = _temporary("asof_holdings", ("user_id", _TEXT), ("product", _TEXT), ("ended_at", _INSTANT),
-                           ("started_at", _INSTANT), key=3)
+# Each kind its own pair (a report's statement reads both kinds); product is '' for sessions.
+_SESSIONS_THEN, _HOLDINGS_THEN = (
+    (_temporary(f"asof_{name}_anchors", ("user_id", _TEXT), ("product", _TEXT), ("at", _INSTANT), key=2),
+     _temporary(f"asof_{name}", ("user_id", _TEXT), ("product", _TEXT), ("ended_at", _INSTANT),
+                ("started_at", _INSTANT), key=3))
+    for name in ("sessions", "holdings"))
 _device_keys = _temporary("asof_device_keys", ("day", _INSTANT), ("device_type", _TEXT), ("device_id", _TEXT), key=3)
 _device_rows = _temporary("asof_device_days", ("day", _INSTANT), ("device_type", _TEXT), ("device_id", _TEXT),
                           ("first_active", _INSTANT), key=3)
@@ -74,66 +74,40 @@ def as_of(conn: Connection, org_id: str, instant: int) -> Sources:
     sequence = sequence_at(conn, org_id, instant)
     e = events.c
     visible = (e.seq <= sequence, or_(e.void_seq.is_(None), e.void_seq > sequence))
-    columns = (e.type, e.subject, e.product, e.device_type, e.time, e.data)
+    columns = (e.type, e.subject, e.product, e.device_type, e.time, e.seq, e.data)
     changed = [*conn.execute(select(*columns).where(e.org_id == org_id, e.seq > sequence)),
                *conn.execute(select(*columns).where(e.org_id == org_id, e.void_seq > sequence))]
     if not changed:
         return NOW
-    session_since: dict[tuple[str, str], int] = {}
-    holding_since: dict[tuple[str, str], int] = {}
-    device_changed: set[tuple[int, str, str]] = set()
-    email_changed: set[str] = set()
-    for kind, subject, product, device_type, time, data in changed:
-        # A millisecond early: a later closing event at an interval's very end changed it.
-        since = time - 1
-        if kind == DEVICE_ACTIVE:
-            device_changed.add((time // DAY_MS * DAY_MS, device_type or "", subject))
-        elif kind in SESSION_TYPES:
-            session_since[(subject, "")] = min(since, session_since.get((subject, ""), since))
-        elif kind in HOLDING_TYPES:
-            key = (subject, product or "")
-            holding_since[key] = min(since, holding_since.get(key, since))
-        if kind in EMAIL_TYPES and email_of(data) is not None:
-            email_changed.add(subject)
+    touched = derived.touched_by(tuple(row) for row in changed)
     return Sources(
-        _sessions_then(conn, org_id, session_since, visible),
-        _holdings_then(conn, org_id, holding_since, visible),
-        _users_then(conn, org_id, email_changed, visible),
-        _device_days_then(conn, org_id, device_changed, visible),
+        _intervals_then(conn, org_id, derived.SESSIONS, touched.sessions, visible),
+        _intervals_then(conn, org_id, derived.HOLDINGS, touched.holdings, visible),
+        _users_then(conn, org_id, set(touched.emails), visible),
+        _device_days_then(conn, org_id, touched.device_days, visible),
         visible,
     )
 
 
-def _sessions_then(conn: Connection, org_id: str, since: dict[tuple[str, str], int],
-                   visible: tuple[ColumnElement[bool], ...]) -> FromClause:
+def _intervals_then(conn: Connection, org_id: str, kind: derived.IntervalKind, since: dict[tuple[str, str], int],
+                    visible: tuple[ColumnElement[bool], ...]) -> FromClause:
+    """Sessions or holdings then: the stored ones, but those of each key touched since its
+    anchor, which are walked again."""
+    table = kind.table
     if not since:
-        return sessions
-    anchors = derived.replay_anchors(conn, org_id, derived.SESSIONS, since)
-    rebuilt = derived.replayed_intervals(conn, org_id, derived.SESSIONS, anchors, visible)
-    key = rows_of(conn, _session_anchors, [(user, at) for user, _, at in anchors])
-    added = rows_of(conn, _session_rows, [(user, ended, started) for user, _, started, ended in rebuilt])
-    s = sessions.c
-    kept = select(s.org_id, s.user_id, s.ended_at, s.started_at).where(
-        s.org_id == org_id, ~exists().where(key.c.user_id == s.user_id, s.ended_at > key.c.at))
-    new = select(literal(org_id).label("org_id"), added.c.user_id, added.c.ended_at, added.c.started_at)
-    return union_all(kept, new).subquery("sessions")
-
-
-def _holdings_then(conn: Connection, org_id: str, since: dict[tuple[str, str], int],
-                   visible: tuple[ColumnElement[bool], ...]) -> FromClause:
-    if not since:
-        return holdings
-    anchors = derived.replay_anchors(conn, org_id, derived.HOLDINGS, since)
-    rebuilt = derived.replayed_intervals(conn, org_id, derived.HOLDINGS, anchors, visible)
-    key = rows_of(conn, _holding_anchors, anchors)
-    added = rows_of(conn, _holding_rows, [(user, product, ended, started) for user, product, started, ended in rebuilt])
-    h = holdings.c
-    kept = select(h.org_id, h.user_id, h.product, h.ended_at, h.started_at).where(
-        h.org_id == org_id,
-        ~exists().where(key.c.user_id == h.user_id, key.c.product == h.product, h.ended_at > key.c.at))
-    new = select(literal(org_id).label("org_id"), added.c.user_id, added.c.product, added.c.ended_at,
-                 added.c.started_at)
-    return union_all(kept, new).subquery("holdings")
+        return table
+    anchors = derived.replay_anchors(conn, org_id, kind, since)
+    rebuilt = derived.replayed_intervals(conn, org_id, kind, anchors, visible)
+    anchor_table, row_table = _HOLDINGS_THEN if kind.by_product else _SESSIONS_THEN
+    key = rows_of(conn, anchor_table, anchors)
+    added = rows_of(conn, row_table, [(user, product, ended, started) for user, product, started, ended in rebuilt])
+    product = [table.c.product] if kind.by_product else []
+    same_key = [key.c.user_id == table.c.user_id] + ([key.c.product == table.c.product] if kind.by_product else [])
+    kept = select(table.c.org_id, table.c.user_id, *product, table.c.ended_at, table.c.started_at).where(
+        table.c.org_id == org_id, ~exists().where(*same_key, table.c.ended_at > key.c.at))
+    new = select(literal(org_id).label("org_id"), added.c.user_id, *([added.c.product] if kind.by_product else []),
+                 added.c.ended_at, added.c.started_at)
+    return union_all(kept, new).subquery(table.name)
 
 
 def _device_days_then(conn: Connection, org_id: str, changed: set[tuple[int, str, str]],
