@@ -105,3 +105,58 @@ def test_events_of_0006_are_kept_unvoided_and_can_be_voided(empty_url: str) -> N
         void_events(conn, org.id, [VoidRequest("urn:test", "e4", "test")], "tester", INGESTED_AT)
     assert report_and_listing() == ({"cx1": "1"}, [("e4", True), ("e3", False), ("e2", False), ("e1", False)])
     database.dispose()
+
+
+def test_derived_state_of_0008_gains_a_history_from_the_upgrade_on(empty_url: str) -> None:
+    """A database of the release before 0009 keeps its derived state (written at sequence 0)
+    and starts its history at each organization's sequence then: reports as of any instant,
+    before the upgrade or after, are the reference's report of what had arrived."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from reference import reference_report
+
+    from billable.rules.catalog import LicensingModel
+    from billable.rules.events import validate_events
+    from billable.rules.instants import Period
+    from billable.rules.voids import VoidRequest
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.reports import billable_usage_report
+    from billable.service.voids import void_events
+    from billable.store.organizations import get_organization
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    october = Period.parse("2026-10-01", "2026-11-01")
+    arrivals: list[tuple[int, list[dict]]] = [
+        (INGESTED_AT, [event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="a1", product="cx1", email="a@x"),
+                       event("user.login", "ann", "2026-10-02T08:00:00Z", id="a2"),
+                       event("license.assigned", "bob", "2026-09-01T00:00:00Z", id="b1", product="cx2"),
+                       event("user.login", "bob", "2026-10-03T08:00:00Z", id="b2")]),
+        (INGESTED_AT + 1_000, [event("user.logout", "ann", "2026-10-02T09:00:00Z", id="a3"),
+                               event("license.unassigned", "bob", "2026-10-01T00:00:00Z", id="b3", product="cx2")]),
+        # after the upgrade
+        (INGESTED_AT + 3_000, [event("user.login", "cat", "2026-10-05T08:00:00Z", id="c1"),
+                               event("license.assigned", "cat", "2026-09-01T00:00:00Z", id="c2", product="cx3"),
+                               event("user.login", "ann", "2026-10-01T08:00:00Z", id="a4", email="ann@x")]),
+    ]
+    with database.write() as conn:
+        org = create_organization(conn, "old", "concurrent", INGESTED_AT)
+        for at, batch in arrivals[:2]:
+            ingest(conn, org.id, batch, CATALOG, at)
+    migrate.downgrade(database, "0008")
+    migrate.upgrade(database)
+    with database.write() as conn:
+        assert get_organization(conn, org.id).history_since == 4 + 2
+        ingest(conn, org.id, arrivals[2][1], CATALOG, arrivals[2][0])
+        void_events(conn, org.id, [VoidRequest("urn:test", "b3", "sent in error")], "tester", INGESTED_AT + 4_000)
+    voids = {INGESTED_AT + 4_000: ("urn:test", "b3")}
+    for as_of in range(INGESTED_AT - 1_000, INGESTED_AT + 5_000, 500):
+        prefix = [e for at, batch in arrivals if at <= as_of for e in batch]
+        voided = frozenset(key for at, key in voids.items() if at <= as_of)
+        expected = reference_report(validate_events(prefix, CATALOG, INGESTED_AT), CATALOG, LicensingModel.CONCURRENT,
+                                    october, min(INGESTED_AT + 9_000, as_of), voided)
+        with database.read() as conn:
+            found = billable_usage_report(conn, get_organization(conn, org.id), october, CATALOG, INGESTED_AT + 9_000,
+                                          as_of=as_of)
+        assert found == expected, as_of
+    database.dispose()

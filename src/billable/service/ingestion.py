@@ -117,6 +117,7 @@ def after_bulk_load(conn: Connection) -> None:
 
 
 def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: int) -> None:
+    version = first_seq + len(fresh) - 1  # the organization's sequence once committed
     session_since: dict[tuple[str, str], int] = {}
     holding_since: dict[tuple[str, str], int] = {}
     latest_email: dict[str, tuple[int, int, str]] = {}
@@ -135,7 +136,7 @@ def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: i
             mark = (event.time, seq, event.email)
             if event.subject not in latest_email or mark > latest_email[event.subject]:
                 latest_email[event.subject] = mark
-    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, session_since)
-    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, holding_since)
-    derived.record_emails(conn, org_id, latest_email)
-    derived.record_device_days(conn, org_id, device_first)
+    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, session_since, version)
+    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, holding_since, version)
+    derived.record_emails(conn, org_id, latest_email, version)
+    derived.record_device_days(conn, org_id, device_first, version)

@@ -44,7 +44,7 @@ def create_organization(conn: Connection, name: str, model: str, now: int) -> st
         raise InvalidInput(problems[0].message, problems)
     org_id = str(uuid.uuid4())
     store.insert_organization(conn, org_id, name, licensing, now)
-    return store.Organization(org_id, name, licensing, 0, now)
+    return store.Organization(org_id, name, licensing, 0, now, 0)
 
 
 def change_model(conn: Connection, org_id: str, model: str) -> store.Organization:

@@ -48,29 +48,29 @@ def void_events(conn: Connection, org_id: str, voids: list[VoidRequest], voided_
     sequence = org.last_seq + 1  # a void changes every report that read the events: a new version
     mark_voided(conn, org_id, [(found[void.key].seq, void.reason) for void in voids], sequence, now, voided_by)
     set_last_seq(conn, org_id, sequence)
-    _derive_again(conn, org_id, [found[void.key] for void in voids])
+    _derive_again(conn, org_id, [found[void.key] for void in voids], sequence)
     return VoidResult(len(voids), sequence)
 
 
-def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent]) -> None:
+def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent], version: int) -> None:
     touched = derived.touched_by((e.type, e.subject, e.product, e.device_type, e.time, e.seq, e.data)
                                  for e in voided)
-    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, touched.sessions)
-    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, touched.holdings)
-    derived.rebuild_device_days(conn, org_id, touched.device_days)
+    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, touched.sessions, version)
+    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, touched.holdings, version)
+    derived.rebuild_device_days(conn, org_id, touched.device_days, version)
     # Only a user whose current email came from a voided event has another one now.
     marks = derived.email_marks(conn, org_id, list(touched.emails))
     for user_id, given in touched.emails.items():
         if marks.get(user_id) in given:
-            _find_email_again(conn, org_id, user_id)
+            _find_email_again(conn, org_id, user_id, version)
 
 
-def _find_email_again(conn: Connection, org_id: str, user_id: str) -> None:
+def _find_email_again(conn: Connection, org_id: str, user_id: str, version: int) -> None:
     for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES), derived.NOT_VOIDED):
         email = email_of(data)
         if email is not None:
-            derived.record_emails(conn, org_id, {user_id: (time, seq, email)}, replace=True)
+            derived.record_emails(conn, org_id, {user_id: (time, seq, email)}, version, replace=True)
             return
-    derived.forget_email(conn, org_id, user_id)
+    derived.forget_email(conn, org_id, user_id, version)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
-    tuple_,
+    update,
 )
 
 from billable.rules.events import (
@@ -46,13 +47,12 @@ from billable.store.sql import (
     LoopJoin,
     bulk_insert,
     chunks,
-    insert_for,
     least,
     plain_row_chunks,
     prefer_index_loops,
     rows_of,
 )
-from billable.store.tables import device_days, events, holdings, sessions, users
+from billable.store.tables import RETIRED, device_days, events, holdings, sessions, users
 
 # Keys to rebuild: ``at`` is first the earliest new event of the key, then the instant the
 # walk restarts from. ``product`` is '' for sessions.
@@ -112,30 +112,45 @@ SESSIONS = IntervalKind(sessions, LOGIN, LOGOUT, by_product=False)
 HOLDINGS = IntervalKind(holdings, ASSIGNED, UNASSIGNED, by_product=True)
 
 
-def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: dict[tuple[str, str], int]) -> None:
-    """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on."""
+def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: dict[tuple[str, str], int],
+                      version: int) -> None:
+    """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on; what
+    changes is written at ``version`` (the organization's sequence at this commit), what it
+    replaces retired there."""
     if not since:
         return
     anchors = replay_anchors(conn, org_id, kind, since)
     table = kind.table
     key = rows_of(conn, _replay, anchors)
-    doomed = conn.execute(
-        select(table.c.user_id, key.c.product, table.c.ended_at).select_from(
+    stored = {(user, product, started, ended): created for user, product, started, ended, created in conn.execute(
+        select(table.c.user_id, key.c.product, table.c.started_at, table.c.ended_at, table.c.created_seq).select_from(
             LoopJoin(key, table, and_(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at))
         )
-    ).all()
+    )}
+    rebuilt = set(replayed_intervals(conn, org_id, kind, anchors, NOT_VOIDED))
+    doomed = [(*interval, created) for interval, created in stored.items() if interval not in rebuilt]
     if doomed:
         doomed_key = [table.c.user_id == bindparam("d_user"), table.c.ended_at == bindparam("d_end")]
         if kind.by_product:
             doomed_key.append(table.c.product == bindparam("d_product"))
         conn.execute(
             delete(table).where(table.c.org_id == org_id, *doomed_key),
-            [{"d_user": u, "d_product": p, "d_end": e} for u, p, e in doomed],
+            [{"d_user": u, "d_product": p, "d_end": e} for u, p, _, e, _ in doomed],
         )
-    rebuilt = replayed_intervals(conn, org_id, kind, anchors, NOT_VOIDED)
-    columns = ("org_id", "user_id", "product", "started_at", "ended_at")
+        _retire(conn, kind.table, [(org_id, user, *((product,) if kind.by_product else ()), ended, started, created)
+                                   for user, product, started, ended, created in doomed], version)
+    columns = ("org_id", "user_id", "product", "ended_at", "started_at", "created_seq")
     bulk_insert(conn, table, columns if kind.by_product else tuple(c for c in columns if c != "product"),
-                [(org_id, *row) if kind.by_product else (org_id, row[0], *row[2:]) for row in rebuilt])
+                [(org_id, user, *((product,) if kind.by_product else ()), ended, started, version)
+                 for user, product, started, ended in rebuilt - stored.keys()])
+
+
+def _retire(conn: Connection, table: Table, rows: list[tuple[Any, ...]], version: int) -> None:
+    """Keep ``rows`` of ``table`` (its columns in order, ``created_seq`` last), replaced at
+    ``version``, in its ``…_retired`` table; a row written at ``version`` itself was never seen."""
+    kept = [(*row, version) for row in rows if row[-1] != version]
+    retired = RETIRED[table]
+    bulk_insert(conn, retired, tuple(c.name for c in retired.columns), kept)
 
 
 def _same_key(kind: IntervalKind, org_id: str, key: FromClause) -> list[ColumnElement[bool]]:
@@ -197,18 +212,48 @@ _device_keys = Table(
 )
 
 
-def rebuild_device_days(conn: Connection, org_id: str, keys: set[tuple[int, str, str]]) -> None:
+def rebuild_device_days(conn: Connection, org_id: str, keys: set[tuple[int, str, str]], version: int) -> None:
     """Find again the first activity of each ``(day, device_type, device_id)`` from the log's
     events that are not voided (none left: the device was not active that day)."""
     if not keys:
         return
-    found = first_activity(conn, org_id, keys, NOT_VOIDED)
+    found = {(day, kind, device): at for day, kind, device, at in first_activity(conn, org_id, keys, NOT_VOIDED)}
+    stored = _stored_device_days(conn, org_id, keys)
+    _replace_device_days(conn, org_id, stored, {key: found.get(key) for key in keys
+                                                if found.get(key) != stored.get(key, (None, 0))[0]}, version)
+
+
+def record_device_days(conn: Connection, org_id: str, first: dict[tuple[int, str, str], int], version: int) -> None:
+    """Keep the first activity per ``(day, device_type, device_id)``; ``first`` from one batch."""
+    if not first:
+        return
+    stored = _stored_device_days(conn, org_id, set(first))
+    _replace_device_days(conn, org_id, stored, {key: at for key, at in first.items()
+                                                if key not in stored or at < stored[key][0]}, version)
+
+
+def _stored_device_days(conn: Connection, org_id: str, keys: set[tuple[int, str, str]]
+                        ) -> dict[tuple[int, str, str], tuple[int, int]]:
+    """``(first_active, created_seq)`` of those of ``keys`` stored."""
+    key = rows_of(conn, _device_keys, [(device, kind, day) for day, kind, device in keys])
     d = device_days.c
-    conn.execute(delete(device_days).where(d.org_id == org_id, d.day == bindparam("k_day"),
-                                           d.device_type == bindparam("k_type"), d.device_id == bindparam("k_device")),
-                 [{"k_day": day, "k_type": kind, "k_device": device} for day, kind, device in keys])
-    bulk_insert(conn, device_days, ("org_id", "day", "device_type", "device_id", "first_active"),
-                [(org_id, *row) for row in found])
+    return {(day, kind, device): (at, created) for day, kind, device, at, created in conn.execute(
+        select(d.day, d.device_type, d.device_id, d.first_active, d.created_seq).select_from(LoopJoin(key, device_days, and_(
+            d.org_id == org_id, d.day == key.c.day, d.device_type == key.c.device_type, d.device_id == key.c.device_id))))}
+
+
+def _replace_device_days(conn: Connection, org_id: str, stored: dict[tuple[int, str, str], tuple[int, int]],
+                         wanted: dict[tuple[int, str, str], int | None], version: int) -> None:
+    """Set each key of ``wanted`` to its first activity (None: no row), retiring what was stored."""
+    replaced = [(key, *stored[key]) for key in wanted if key in stored]
+    d = device_days.c
+    if replaced:
+        conn.execute(delete(device_days).where(d.org_id == org_id, d.day == bindparam("k_day"),
+                                               d.device_type == bindparam("k_type"), d.device_id == bindparam("k_device")),
+                     [{"k_day": day, "k_type": kind, "k_device": device} for (day, kind, device), _, _ in replaced])
+        _retire(conn, device_days, [(org_id, *key, at, created) for key, at, created in replaced], version)
+    bulk_insert(conn, device_days, ("org_id", "day", "device_type", "device_id", "first_active", "created_seq"),
+                [(org_id, *key, at, version) for key, at in wanted.items() if at is not None])
 
 
 def first_activity(conn: Connection, org_id: str, keys: set[tuple[int, str, str]], visible: Sequence[ColumnElement[bool]]
@@ -259,42 +304,38 @@ def emails(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str, str]
     return found
 
 
-def forget_email(conn: Connection, org_id: str, user_id: str) -> None:
-    conn.execute(delete(users).where(users.c.org_id == org_id, users.c.user_id == user_id))
+def forget_email(conn: Connection, org_id: str, user_id: str, version: int) -> None:
+    u = users.c
+    row = conn.execute(select(*users.c).where(u.org_id == org_id, u.user_id == user_id)).first()
+    if row is not None:
+        conn.execute(delete(users).where(u.org_id == org_id, u.user_id == user_id))
+        _retire(conn, users, [tuple(row)], version)
 
 
-def record_device_days(conn: Connection, org_id: str, first: dict[tuple[int, str, str], int]) -> None:
-    """Keep the first activity per ``(day, device_type, device_id)``; ``first`` from one batch."""
-    if not first:
-        return
-    insert = insert_for(conn, device_days)
-    conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=[device_days.c.org_id, device_days.c.day, device_days.c.device_type, device_days.c.device_id],
-            set_={"first_active": least(device_days.c.first_active, insert.excluded.first_active)},
-        ),
-        [{"org_id": org_id, "day": day, "device_type": kind, "device_id": device, "first_active": at}
-         for (day, kind, device), at in first.items()],
-    )
-
-
-def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]], replace: bool = False
-                  ) -> None:
+def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]], version: int,
+                  replace: bool = False) -> None:
     """Keep each user's latest email; ``latest[user] = (time, seq, email)`` from one batch
-    (``replace``: found again after a void, it replaces what is stored even if older)."""
+    (``replace``: found again after a void, it replaces what is stored even if older). A
+    changed email is written at ``version`` and the one it replaces retired there; a later
+    mark of the same email only moves the mark."""
     if not latest:
         return
-    insert = insert_for(conn, users)
-    rows = [
-        {"org_id": org_id, "user_id": user_id, "email": email, "email_time": time, "email_seq": seq}
-        for user_id, (time, seq, email) in latest.items()
-    ]
-    newer = tuple_(insert.excluded.email_time, insert.excluded.email_seq) > tuple_(users.c.email_time, users.c.email_seq)
-    conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=[users.c.org_id, users.c.user_id],
-            set_={"email": insert.excluded.email, "email_time": insert.excluded.email_time, "email_seq": insert.excluded.email_seq},
-            where=None if replace else newer,
-        ),
-        rows,
-    )
+    u = users.c
+    stored = {}
+    for chunk in chunks(list(latest), 5_000):
+        stored.update({row[1]: tuple(row) for row in conn.execute(
+            select(*users.c).where(u.org_id == org_id, u.user_id.in_(chunk)))})
+    added, changed, replaced = [], [], []
+    for user_id, (time, seq, email) in latest.items():
+        old = stored.get(user_id)
+        if old is None:
+            added.append((org_id, user_id, email, time, seq, version))
+        elif replace or (time, seq) > (old[3], old[4]):
+            if old[2] != email:
+                replaced.append(old)
+            changed.append({"k_user": user_id, "email": email, "email_time": time, "email_seq": seq,
+                            "created_seq": version if old[2] != email else old[5]})
+    bulk_insert(conn, users, tuple(c.name for c in users.columns), added)
+    if changed:
+        conn.execute(update(users).where(u.org_id == org_id, u.user_id == bindparam("k_user")), changed)
+        _retire(conn, users, replaced, version)

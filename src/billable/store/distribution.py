@@ -44,6 +44,10 @@ PLAN: dict[str, Placement] = {
     "computed_reports": _BY_ORGANIZATION,
     "rate_limit_counts": _BY_ORGANIZATION,
     "closed_periods": _BY_ORGANIZATION,
+    "users_retired": _BY_ORGANIZATION,
+    "sessions_retired": _BY_ORGANIZATION,
+    "holdings_retired": _BY_ORGANIZATION,
+    "device_days_retired": _BY_ORGANIZATION,
     "oauth_clients": Placement(),
     "access_tokens": Placement("token_hash", colocate_with="none"),
 }

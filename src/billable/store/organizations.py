@@ -19,6 +19,7 @@ class Organization:
     model: LicensingModel
     last_seq: int
     created_at: int
+    history_since: int  # the sequence from which the derived state keeps its history
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def insert_organization(conn: Connection, org_id: str, name: str, model: Licensi
 
 
 def _organization(row: Row[Any]) -> Organization:
-    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq, row.created_at)
+    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq, row.created_at, row.history_since)
 
 
 def get_organization(conn: Connection, org_id: str, *, lock: bool = False) -> Organization:

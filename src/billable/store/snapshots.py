@@ -3,10 +3,18 @@
 The log keeps each event's arrival and each void's, so the organization's sequence at an
 instant ``t`` (its last event or void acknowledged by then) splits the log in two: what
 a report said at ``t`` counts the events up to that sequence that were not voided by then.
-Only the keys (users, users and products, devices and days) that something after ``t``
-touched differ from the stored derived state; each is walked again from where it changed,
-exactly as ingestion rebuilds a key a late event reaches (store/derived.py), over the
-events visible at ``t``. The report then reads the stored state with those keys patched.
+
+The derived state keeps its history (migration 0009): each row has the sequence that wrote
+it, and a row replaced since is kept in a ``…_retired`` table with the sequence that
+replaced it. The state at sequence ``s`` is read, not computed: the rows written at or
+before ``s`` and not retired by then.
+
+Before the organization's ``history_since`` (the rows from before that migration) there is
+no history: only the keys (users, users and products, devices and days) that something
+after ``t`` touched differ from the stored derived state, and each is walked again from
+where it changed, exactly as ingestion rebuilds a key a late event reaches
+(store/derived.py), over the events visible at ``t``. The report then reads the stored
+state with those keys patched.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from billable.rules.events import EMAIL_TYPES, email_of
 from billable.store import derived
 from billable.store.reports import NOW, Sources
 from billable.store.sql import rows_of
-from billable.store.tables import device_days, events, users
+from billable.store.tables import RETIRED, device_days, events, holdings, organizations, sessions, users
 
 _meta = MetaData()
 
@@ -74,6 +82,30 @@ def as_of(conn: Connection, org_id: str, instant: int) -> Sources:
     sequence = sequence_at(conn, org_id, instant)
     e = events.c
     visible = (e.seq <= sequence, or_(e.void_seq.is_(None), e.void_seq > sequence))
+    last, history_since = conn.execute(select(organizations.c.last_seq, organizations.c.history_since)
+                                       .where(organizations.c.id == org_id)).one()
+    if sequence == last:
+        return NOW
+    if sequence >= history_since:
+        def then(live: Table) -> FromClause:
+            return _history_at(conn, org_id, live, sequence)
+        return Sources(then(sessions), then(holdings), then(users), then(device_days), visible)
+    return _walked(conn, org_id, sequence, visible)
+
+
+def _history_at(conn: Connection, org_id: str, live: Table, sequence: int) -> FromClause:
+    """The rows of ``live`` at ``sequence``: written by then, and not retired by then."""
+    retired = RETIRED[live]
+    return union_all(
+        select(*live.c).where(live.c.org_id == org_id, live.c.created_seq <= sequence),
+        select(*(retired.c[c.name] for c in live.c)).where(
+            retired.c.org_id == org_id, retired.c.created_seq <= sequence, retired.c.retired_seq > sequence),
+    ).subquery(live.name)
+
+
+def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnElement[bool], ...]) -> Sources:
+    """The state at ``sequence``, from before the organization's history: walked again."""
+    e = events.c
     columns = (e.type, e.subject, e.product, e.device_type, e.time, e.seq, e.data)
     changed = [*conn.execute(select(*columns).where(e.org_id == org_id, e.seq > sequence)),
                *conn.execute(select(*columns).where(e.org_id == org_id, e.void_seq > sequence))]

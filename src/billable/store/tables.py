@@ -16,6 +16,13 @@ from sqlalchemy import BigInteger, Column, Index, MetaData, PrimaryKeyConstraint
 
 metadata = MetaData()
 
+
+def _created() -> Column[int]:
+    """A derived row's ``created_seq``: the organization's sequence (events and voids) at the
+    commit that wrote it (migration 0009; 0 for rows from before it)."""
+    return Column("created_seq", BigInteger, nullable=False, server_default=text("0"))
+
+
 organizations = Table(
     "organizations",
     metadata,
@@ -26,6 +33,9 @@ organizations = Table(
     # row locked while it stores a batch, so batches of one organization never interleave.
     Column("last_seq", BigInteger, nullable=False, server_default=text("0")),
     Column("created_at", BigInteger, nullable=False),
+    # The sequence from which the derived state keeps its history (migration 0009): 0 for an
+    # organization created since; a report as of an earlier sequence walks the log instead.
+    Column("history_since", BigInteger, nullable=False, server_default=text("0")),
 )
 
 oauth_clients = Table(
@@ -84,6 +94,7 @@ users = Table(
     # The (time, seq) of the event that gave ``email``: a later one replaces it.
     Column("email_time", BigInteger, nullable=False),
     Column("email_seq", BigInteger, nullable=False),
+    _created(),
 )
 
 # Intervals are keyed by their end: intervals of one key never overlap, so ends are
@@ -96,6 +107,7 @@ sessions = Table(
     Column("user_id", String(256), nullable=False),
     Column("ended_at", BigInteger, nullable=False, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
+    _created(),
     # A report reads the key and the start of every session of its period: on SQLite the
     # table is stored in key order (migration 0003), on PostgreSQL the key's index carries
     # the start too, so the reads are index-only scans (migration 0005).
@@ -111,6 +123,7 @@ holdings = Table(
     Column("product", String(64), primary_key=True),
     Column("ended_at", BigInteger, primary_key=True, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
+    _created(),
     Index("holdings_period", "org_id", "started_at"),
     sqlite_with_rowid=False,
 )
@@ -127,8 +140,27 @@ device_days = Table(
     Column("device_type", String(64), primary_key=True),
     Column("device_id", String(256), primary_key=True),
     Column("first_active", BigInteger, nullable=False),
+    _created(),
     sqlite_with_rowid=False,
 )
+
+
+def _retired(live: Table) -> Table:
+    """Where a row of ``live`` goes when ingestion or a void replaces it: the same columns and
+    ``retired_seq``, the sequence from which it no longer holds. A report as of sequence ``s``
+    reads the rows with ``created_seq <= s`` of both tables, and ``retired_seq > s`` of this one
+    (store/snapshots.py)."""
+    return Table(
+        f"{live.name}_retired",
+        metadata,
+        *(Column(c.name, c.type, nullable=c.nullable, autoincrement=False) for c in live.columns),
+        Column("retired_seq", BigInteger, nullable=False),
+        PrimaryKeyConstraint(*(c.name for c in live.primary_key), "retired_seq"),
+        sqlite_with_rowid=False,
+    )
+
+
+RETIRED = {live: _retired(live) for live in (users, sessions, holdings, device_days)}
 access_tokens = Table(
     "access_tokens",
     metadata,
