@@ -76,6 +76,22 @@ def test_sdk_and_command_line(make_org: MakeOrg, tmp_path: Path) -> None:
     listed = subprocess.run([program, "--database", org.database.url, "periods", "list", "--org", org.id],
                             capture_output=True, text=True, check=True)
     assert json.loads(listed.stdout)["total"] == 2
+    # A late login after the close: the command line's report of October is the kept one,
+    # in every format, and says so; another period is computed live.
+    org.ingest([event("license.assigned", "bob", "2026-10-01T00:00:00Z", product="cx1"),
+                event("user.login", "bob", "2026-10-03T08:00:00Z")])
+
+    def report(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([program, "--database", org.database.url, "report", "--org", org.id, *args],
+                              capture_output=True, text=True, check=True)
+
+    kept = report("--start", "2026-10-01", "--end", "2026-11-01", "--format", "json")
+    assert json.loads(kept.stdout)["closed"]["closedBy"] == client_id and "closed period" in kept.stderr
+    assert [u["totalUsage"] for u in json.loads(kept.stdout)["usages"] if u["name"] == "cx1"] == ["1"]
+    assert report("--start", "2026-10-01", "--end", "2026-11-01", "--format", "csv").stdout.count("\n") == 2
+    live = report("--start", "2026-10-01", "--end", "2026-10-31", "--format", "json")
+    assert "closed" not in json.loads(live.stdout) and "closed period" not in live.stderr
+    assert [u["totalUsage"] for u in json.loads(live.stdout)["usages"] if u["name"] == "cx1"] == ["2"]
 
 
 def test_amendments_name_each_change_and_its_cause(make_org: MakeOrg, make_client: MakeClient) -> None:
@@ -144,3 +160,47 @@ def test_a_catalog_change_after_the_close_keeps_the_figures_and_says_so(make_org
         assert kept_body(conn, org.id, october.start, october.end) == kept  # the kept figures do not move
     assert found.rules_changed
     assert [u.name for u in found.usages] == ["cx1"]  # wem1 now outranks cx1 in the base family: cx1 goes
+
+
+def test_a_close_racing_batches_keeps_a_committed_prefix(make_org: MakeOrg) -> None:
+    """Batches of October's events keep arriving while October is closed: the kept report is
+    that of whole batches, exactly those its sequence counts, never of half a batch."""
+    import threading
+
+    from conftest import CATALOG
+
+    from billable.rules.instants import Period
+    from billable.service.ingestion import ingest
+    from billable.service.periods import close_period
+    from billable.store.periods import find_closed
+
+    org = make_org()
+    per_batch, batches = 40, 30  # each batch: 20 users given cx1 who log in in October
+
+    def batch(number: int) -> list[dict]:
+        users = [f"u{number}-{n}" for n in range(per_batch // 2)]
+        return ([event("license.assigned", user, "2026-10-01T00:00:00Z", product="cx1") for user in users]
+                + [event("user.login", user, "2026-10-02T08:00:00Z") for user in users])
+
+    started = threading.Event()
+
+    def feed() -> None:
+        for number in range(batches):
+            with org.database.write() as conn:
+                ingest(conn, org.id, batch(number), CATALOG, INGESTED_AT)
+            started.set()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    started.wait(30)
+    october = Period.parse("2026-10-01", "2026-11-01")
+    with org.database.write() as conn:
+        closed = close_period(conn, org.id, october, CATALOG, INGESTED_AT, "racer")
+    feeder.join()
+    with org.database.read() as conn:
+        found = find_closed(conn, org.id, october.start, october.end)
+    assert found is not None
+    body = json.loads(found[1])
+    whole = closed.sequence // per_batch
+    assert closed.sequence == whole * per_batch and 1 <= whole <= batches
+    assert [(u["name"], u["totalUsage"]) for u in body["usages"]] == [("cx1", str(whole * per_batch // 2))]

@@ -389,6 +389,10 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
                    as_of: str | None) -> None:
     """The billable usage report for [start, end): of an organization in the database,
     or fetched through the SDK from a remote service with --host or --region."""
+    from billable.rules.wire import parse_json
+    from billable.service.periods import kept_figures
+    from billable.store.periods import kept_body
+
     period = Period.parse(start, end)
     instant = None if as_of is None else parse_instant(as_of, allow_date=True)
     if kind == "concurrent":
@@ -417,8 +421,14 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
             org = get_organization(conn, org_id)
             if instant is not None:
                 check_as_of(org, instant, context.clock())
-            report = billable_usage_report(conn, org, period, context.catalog, context.clock(), instant)
-        body = presentation.api_body(org_id, report)
+            kept = kept_body(conn, org_id, period.start, period.end) if instant is None else None
+            if kept is None:
+                report = billable_usage_report(conn, org, period, context.catalog, context.clock(), instant)
+        if kept is None:
+            body = presentation.api_body(org_id, report)
+        else:  # a closed period: the report kept when it was closed, as the API serves it
+            body, report = parse_json(kept), kept_figures(period, kept)
+            click.echo(f"closed period: the figures kept at {body['closed']['closedAt']}", err=True)
     else:
         raise click.ClickException("give --org for the database, or --host/--region for a remote service")
     if output == "json":

@@ -10,6 +10,7 @@ from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidInput, NotFound
 from billable.rules.events import email_of
 from billable.rules.instants import Period, format_instant, parse_instant
+from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.rules.wire import compact_json, parse_json
 from billable.service.presentation import api_body, closed_mark
 from billable.service.report_desk import computed_under
@@ -39,6 +40,17 @@ def close_period(conn: Connection, org_id: str, period: Period, catalog: Catalog
     body = api_body(org_id, billable_usage_report(conn, org, period, catalog, now))
     insert_closed(conn, org_id, closed, compact_json({**body, "closed": closed_mark(closed)}).decode())
     return closed
+
+
+def kept_figures(period: Period, body: str) -> BillableUsageReport:
+    """The figures of a closed period's kept body."""
+    usages = parse_json(body)["usages"]
+    return BillableUsageReport.of(period, (Usage.of(u["name"], u["totalUsage"], (
+        Resource(r["name"], parse_instant(r["date"])) for r in u["resources"])) for u in usages))
+
+
+def _figures(report: BillableUsageReport) -> dict[str, tuple[str, dict[str, int]]]:
+    return {u.name: (u.total_usage, {r.name: r.date for r in u.resources}) for u in report.usages}
 
 
 @dataclass(frozen=True)
@@ -79,10 +91,8 @@ def amendments(conn: Connection, org_id: str, period: Period, catalog: Catalog, 
         raise NotFound("closed period", f"{format_instant(period.start)} to {format_instant(period.end)}")
     closed, body = found
     org = get_organization(conn, org_id)
-    kept = {u["name"]: (u["totalUsage"], {r["name"]: parse_instant(r["date"]) for r in u["resources"]})
-            for u in parse_json(body)["usages"]}
-    now_report = billable_usage_report(conn, org, period, catalog, now)
-    current = {u.name: (u.total_usage, {r.name: r.date for r in u.resources}) for u in now_report.usages}
+    kept, current = (_figures(report) for report in (kept_figures(period, body),
+                                                     billable_usage_report(conn, org, period, catalog, now)))
     later = events_after(conn, org_id, closed.sequence)
     names = derived.emails(conn, org_id, sorted({e.subject for e in later}))
     causes: dict[str, list[StoredEvent]] = {}
