@@ -65,7 +65,7 @@ from billable.service.reports import check_as_of
 from billable.service.voids import VoidResult, void_events
 from billable.store.events import EventFilter
 from billable.store.organizations import Organization, get_organization
-from billable.store.periods import kept_body, list_closed
+from billable.store.periods import list_closed
 from billable.store.tokens import TokenGrant
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
@@ -202,11 +202,6 @@ async def _served(request: Request, state: ServerState, kind: ReportKind, token:
         if as_of is not None:
             return Answer(ReportStatus.COMPLETE, Body(compact_json(_compute_as_of(state, kind, grant.org_id, period,
                                                                                   as_of))), Source.COMPUTED)
-        if kind is BILLABLE_USAGE:  # a closed period's report is the one kept when it was closed
-            with state.database.read_one() as conn:
-                kept = kept_body(conn, grant.org_id, period.start, period.end)
-            if kept is not None:
-                return Answer(ReportStatus.COMPLETE, Body(kept.encode()), Source.STORE)
         started = time.perf_counter()
         found = state.desk.answer(kind, grant.org_id, period)
         state.metrics.report_seconds.labels(kind.name).observe(time.perf_counter() - started)

@@ -34,8 +34,10 @@ from billable.store import computed
 from billable.store.computed import ReportKey, Stamp
 from billable.store.database import Database
 from billable.store.organizations import Organization, get_organization
+from billable.store.periods import kept_body
 
 _POLL_SECONDS = 0.05
+_KEPT = Stamp(-1, None, "closed")  # what a closed period's kept body is held under
 log = logging.getLogger("billable.reports")
 
 
@@ -59,6 +61,7 @@ class ReportKind:
     name: str
     compute: Callable[[Connection, Organization, Period, Catalog, int, int | None], Mapping[str, object]]
     pending: Callable[[str, Period], Mapping[str, object]]
+    closes: bool = False  # a closed period's kept report answers it (store/periods.py)
 
 
 BILLABLE_USAGE = ReportKind(
@@ -66,6 +69,7 @@ BILLABLE_USAGE = ReportKind(
     lambda conn, org, period, catalog, now, as_of: api_body(
         org.id, billable_usage_report(conn, org, period, catalog, now, as_of)),
     lambda org_id, period: api_body(org_id, BillableUsageReport(period, ()), status="InProgress"),
+    closes=True,
 )
 CONCURRENT_USAGE = ReportKind(
     "concurrentusage",
@@ -158,6 +162,8 @@ class ReportDesk:
             now = self.clock()
             with self.database.read_one() as conn:
                 found = computed.look_up(conn, key, self._under, now, self.lease_ms, held[0] if held else None)
+            if kind.closes and found.closed:
+                return self._kept(key, held)
             if found.body is not None and found.stamp is not None:
                 return Answer(ReportStatus.COMPLETE, self._hold(key, found.stamp, Body(found.body.encode())),
                               Source.STORE)
@@ -197,6 +203,15 @@ class ReportDesk:
             self._running[(key, version, under)] = running
             running.add_done_callback(lambda _: self._forget(key, version, under))
             return running
+
+    def _kept(self, key: ReportKey, held: tuple[Stamp, Body] | None) -> Answer:
+        """A closed period's kept report: final, so a body held once is served for good."""
+        if held is not None and held[0] == _KEPT:
+            return Answer(ReportStatus.COMPLETE, held[1], Source.MEMORY)
+        with self.database.read_one() as conn:
+            kept = kept_body(conn, key.org_id, key.period_start, key.period_end)
+        assert kept is not None, "a closed period is never reopened"
+        return Answer(ReportStatus.COMPLETE, self._hold(key, _KEPT, Body(kept.encode())), Source.STORE)
 
     def _held(self, key: ReportKey) -> tuple[Stamp, Body] | None:
         with self._lock:

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, or_, se
 from billable.rules.errors import NotFound
 from billable.store.direct import DirectStatement
 from billable.store.sql import insert_for
-from billable.store.tables import computed_reports, organizations
+from billable.store.tables import closed_periods, computed_reports, organizations
 
 _KEY = ("org_id", "kind", "period_start", "period_end", "subject")
 
@@ -49,6 +49,7 @@ class Lookup:
     stamp: Stamp | None  # of the stored body, when it is still valid now
     body: str | None  # that body, unless the caller already holds the body of this stamp
     computing: bool  # someone holds an unexpired lease on the current version
+    closed: bool = False  # the period is closed (store/periods.py): its kept report answers it, not this
 
     def admits(self, stamp: Stamp, now: int) -> bool:
         """Whether a body of ``stamp`` is current: computed from the current version, under
@@ -58,24 +59,31 @@ class Lookup:
 
 
 _c = computed_reports.c
+_closed = closed_periods.c
+_IS_CLOSED = _closed.closed_at.is_not(None)
 # Built once: this runs for every report request, and building a statement costs more
-# than running it. ``held_*`` name the body the caller holds (version -1: none).
+# than running it. ``held_*`` name the body the caller holds (version -1: none); the body
+# is not read for a closed period either.
 _LOOK_UP = DirectStatement(
     select(
         organizations.c.last_seq,
         organizations.c.model,
         _c.version,
-        case((and_(_c.version == bindparam("held_version"), _c.fresh_until.is_not_distinct_from(bindparam("held_fresh")),
-                   _c.computed_under == bindparam("held_under")),
+        case((or_(_IS_CLOSED, and_(_c.version == bindparam("held_version"),
+                                  _c.fresh_until.is_not_distinct_from(bindparam("held_fresh")),
+                                  _c.computed_under == bindparam("held_under"))),
               None), else_=_c.body).label("body"),
-        case((_c.body.is_(None), 0), else_=1).label("stored"),  # an integer: a Boolean is converted
+        case((_c.body.is_(None), 0), else_=1).label("stored"),  # integers: a Boolean is converted
         _c.computed_under,
         _c.fresh_until,
         _c.computing_version,
         _c.computing_since,
+        case((_IS_CLOSED, 1), else_=0).label("closed"),
     )
     .select_from(organizations.outerjoin(computed_reports, and_(
-        _c.org_id == organizations.c.id, *(_c[name] == bindparam(name) for name in _KEY))))
+        _c.org_id == organizations.c.id, *(_c[name] == bindparam(name) for name in _KEY))).outerjoin(
+        closed_periods, and_(_closed.org_id == organizations.c.id, _closed.period_start == bindparam("period_start"),
+                             _closed.period_end == bindparam("period_end"))))
     .where(organizations.c.id == bindparam("org_id"))
 )
 
@@ -93,9 +101,9 @@ def look_up(conn: Connection, key: ReportKey, under: Mapping[str, str], now: int
                                 "held_under": held.computed_under})
     if row is None:
         raise NotFound("organization", key.org_id)
-    last_seq, model, version, body, stored, computed_under, fresh_until, computing_version, computing_since = row
+    last_seq, model, version, body, stored, computed_under, fresh_until, computing_version, computing_since, closed = row
     computing = computing_version == last_seq and computing_since is not None and computing_since > now - lease_ms
-    found = Lookup(last_seq, under[model], None, None, computing)
+    found = Lookup(last_seq, under[model], None, None, computing, bool(closed))
     stamp = Stamp(version, fresh_until, computed_under) if stored else None
     if stamp is None or not found.admits(stamp, now):
         return found

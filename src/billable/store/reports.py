@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
     CTE,
     Column,
     ColumnElement,
+    CompoundSelect,
     Connection,
     FromClause,
     Integer,
@@ -27,10 +29,12 @@ from sqlalchemy import (
     func,
     select,
     text,
+    union_all,
 )
 
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
+from billable.rules.intervals import OPEN
 from billable.store.sql import (
     greatest,
     least,
@@ -41,22 +45,47 @@ from billable.store.sql import (
 )
 from billable.store.tables import device_days, events, holdings, sessions, users
 
+Parts = tuple[FromClause, ...]
+"""A derived table as one or more parts of its columns, read as their union."""
+
+
+def _whole(parts: Parts, name: str) -> FromClause:
+    return parts[0] if len(parts) == 1 else union_all(*(select(*part.c) for part in parts)).subquery(name)
+
 
 @dataclass(frozen=True)
 class Sources:
     """Where a report reads the state derived from the log: the tables (``NOW``), or the
-    state as of an earlier instant (store/snapshots.py), each with the tables' columns.
+    state as of an earlier instant (store/snapshots.py), each as parts with the table's
+    columns: a look-up per user seeks each part (a union is not sought by key).
     ``visible``: which events of the log count (the device activity at a period's edges
     and whether a user is known are read from the log itself)."""
 
-    sessions: FromClause
-    holdings: FromClause
-    users: FromClause
-    device_days: FromClause
+    session_parts: Parts
+    holding_parts: Parts
+    user_parts: Parts
+    device_day_parts: Parts
     visible: tuple[ColumnElement[bool], ...]
 
+    # Each the same object at every use: a statement that names it twice reads it once.
+    @cached_property
+    def sessions(self) -> FromClause:
+        return _whole(self.session_parts, "sessions")
 
-NOW = Sources(sessions, holdings, users, device_days, (events.c.void_seq.is_(None),))
+    @cached_property
+    def holdings(self) -> FromClause:
+        return _whole(self.holding_parts, "holdings")
+
+    @cached_property
+    def users(self) -> FromClause:
+        return _whole(self.user_parts, "users")
+
+    @cached_property
+    def device_days(self) -> FromClause:
+        return _whole(self.device_day_parts, "device_days")
+
+
+NOW = Sources((sessions,), (holdings,), (users,), (device_days,), (events.c.void_seq.is_(None),))
 
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
 
@@ -84,13 +113,17 @@ def _charged(org_id: str, catalog: Catalog, start: int, cut: int, src: Sources) 
         .cte("held")
     )
     holders = select(held.c.user_id).distinct().subquery("holders")
-    first_session = (
-        select(src.sessions.c.started_at)
-        .where(src.sessions.c.org_id == org_id, src.sessions.c.user_id == holders.c.user_id, src.sessions.c.ended_at > start)
-        .order_by(src.sessions.c.ended_at)
+    # Per part, the session ending first after ``start``; the earliest of them (a user's
+    # sessions never overlap, so the first to end is the first to start).
+    firsts = [
+        select(part.c.started_at)
+        .where(part.c.org_id == org_id, part.c.user_id == holders.c.user_id, part.c.ended_at > start)
+        .order_by(part.c.ended_at)
         .limit(1)
         .scalar_subquery()
-    )
+        for part in src.session_parts
+    ]
+    first_session = firsts[0] if len(firsts) == 1 else least(*(func.coalesce(first, OPEN) for first in firsts))
     # Computed once: PostgreSQL would otherwise inline it and seek the first session twice.
     present = select(holders.c.user_id, first_session.label("first_session")).cte("present").prefix_with(
         "MATERIALIZED", dialect="postgresql")
@@ -125,7 +158,7 @@ _charged_products = Table(
 
 
 def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources
-                 ) -> Iterator[tuple[int, Select[int, int]]]:
+                 ) -> Iterator[tuple[int, Select[int, int] | CompoundSelect[int, int]]]:
     """For each product index in ``charged``, a query of the clipped ``(started, ended)`` of
     the sessions in ``[start, cut)`` of the users charged that product.
 
@@ -136,14 +169,14 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
     """
     key = rows_of(conn, _charged_products, charged)
     prefer_index_loops(conn)
-    clipped = (greatest(src.sessions.c.started_at, start).label("started"), least(src.sessions.c.ended_at, cut).label("ended"))
     for index in sorted({index for _, index in charged}):
-        yield index, select(*clipped).where(
-            src.sessions.c.org_id == org_id,
-            src.sessions.c.user_id.in_(select(key.c.user_id).where(key.c.product_index == index)),
-            src.sessions.c.ended_at > start,
-            src.sessions.c.started_at < cut,
-        )
+        users_of = select(key.c.user_id).where(key.c.product_index == index)
+        parts = [
+            select(greatest(part.c.started_at, start).label("started"), least(part.c.ended_at, cut).label("ended")).where(
+                part.c.org_id == org_id, part.c.user_id.in_(users_of), part.c.ended_at > start, part.c.started_at < cut)
+            for part in src.session_parts  # each sought on its own: a union is not sought by key
+        ]
+        yield index, parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def charged_session_hours(

@@ -24,7 +24,6 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
-    FromClause,
     MetaData,
     String,
     Table,
@@ -33,12 +32,11 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    union_all,
 )
 
 from billable.rules.events import EMAIL_TYPES, email_of
 from billable.store import derived
-from billable.store.reports import NOW, Sources
+from billable.store.reports import NOW, Parts, Sources
 from billable.store.sql import rows_of
 from billable.store.tables import RETIRED, device_days, events, holdings, organizations, sessions, users
 
@@ -87,20 +85,20 @@ def as_of(conn: Connection, org_id: str, instant: int) -> Sources:
     if sequence == last:
         return NOW
     if sequence >= history_since:
-        def then(live: Table) -> FromClause:
-            return _history_at(conn, org_id, live, sequence)
+        def then(live: Table) -> Parts:
+            return _history_at(org_id, live, sequence)
         return Sources(then(sessions), then(holdings), then(users), then(device_days), visible)
     return _walked(conn, org_id, sequence, visible)
 
 
-def _history_at(conn: Connection, org_id: str, live: Table, sequence: int) -> FromClause:
+def _history_at(org_id: str, live: Table, sequence: int) -> Parts:
     """The rows of ``live`` at ``sequence``: written by then, and not retired by then."""
     retired = RETIRED[live]
-    return union_all(
-        select(*live.c).where(live.c.org_id == org_id, live.c.created_seq <= sequence),
+    return (
+        select(*live.c).where(live.c.org_id == org_id, live.c.created_seq <= sequence).subquery(),
         select(*(retired.c[c.name] for c in live.c)).where(
-            retired.c.org_id == org_id, retired.c.created_seq <= sequence, retired.c.retired_seq > sequence),
-    ).subquery(live.name)
+            retired.c.org_id == org_id, retired.c.created_seq <= sequence, retired.c.retired_seq > sequence).subquery(),
+    )
 
 
 def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnElement[bool], ...]) -> Sources:
@@ -122,12 +120,12 @@ def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnE
 
 
 def _intervals_then(conn: Connection, org_id: str, kind: derived.IntervalKind, since: dict[tuple[str, str], int],
-                    visible: tuple[ColumnElement[bool], ...]) -> FromClause:
+                    visible: tuple[ColumnElement[bool], ...]) -> Parts:
     """Sessions or holdings then: the stored ones, but those of each key touched since its
     anchor, which are walked again."""
     table = kind.table
     if not since:
-        return table
+        return (table,)
     anchors = derived.replay_anchors(conn, org_id, kind, since)
     rebuilt = derived.replayed_intervals(conn, org_id, kind, anchors, visible)
     anchor_table, row_table = _HOLDINGS_THEN if kind.by_product else _SESSIONS_THEN
@@ -139,13 +137,13 @@ def _intervals_then(conn: Connection, org_id: str, kind: derived.IntervalKind, s
         table.c.org_id == org_id, ~exists().where(*same_key, table.c.ended_at > key.c.at))
     new = select(literal(org_id).label("org_id"), added.c.user_id, *([added.c.product] if kind.by_product else []),
                  added.c.ended_at, added.c.started_at)
-    return union_all(kept, new).subquery(table.name)
+    return kept.subquery(), new.subquery()
 
 
 def _device_days_then(conn: Connection, org_id: str, changed: set[tuple[int, str, str]],
-                      visible: tuple[ColumnElement[bool], ...]) -> FromClause:
+                      visible: tuple[ColumnElement[bool], ...]) -> Parts:
     if not changed:
-        return device_days
+        return (device_days,)
     found = derived.first_activity(conn, org_id, changed, visible)
     key = rows_of(conn, _device_keys, list(changed))
     added = rows_of(conn, _device_rows, found)
@@ -155,13 +153,13 @@ def _device_days_then(conn: Connection, org_id: str, changed: set[tuple[int, str
         ~exists().where(key.c.day == d.day, key.c.device_type == d.device_type, key.c.device_id == d.device_id))
     new = select(literal(org_id).label("org_id"), added.c.day, added.c.device_type, added.c.device_id,
                  added.c.first_active)
-    return union_all(kept, new).subquery("device_days")
+    return kept.subquery(), new.subquery()
 
 
 def _users_then(conn: Connection, org_id: str, changed: set[str], visible: tuple[ColumnElement[bool], ...]
-                ) -> FromClause:
+                ) -> Parts:
     if not changed:
-        return users
+        return (users,)
     found = []
     for user_id in sorted(changed):
         for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES), visible):
@@ -175,4 +173,4 @@ def _users_then(conn: Connection, org_id: str, changed: set[str], visible: tuple
     kept = select(u.org_id, u.user_id, u.email, u.email_time, u.email_seq).where(
         u.org_id == org_id, ~exists().where(key.c.user_id == u.user_id))
     new = select(literal(org_id).label("org_id"), added.c.user_id, added.c.email, added.c.email_time, added.c.email_seq)
-    return union_all(kept, new).subquery("users")
+    return kept.subquery(), new.subquery()
