@@ -77,6 +77,9 @@ def test_worked_explanations(make_org: MakeOrg) -> None:
         dee = explain_user(conn, org.id, "dee", period, CATALOG, now)
         cid = explain_user(conn, org.id, "cid", period, CATALOG, now)
         zed = explain_user(conn, org.id, "zed", period, CATALOG, now)
+        # A report names ann by her email: explaining that name explains her.
+        by_email = explain_user(conn, org.id, "ann@example.com", period, CATALOG, now)
+    assert by_email == ann
     base = ann.families[0]
     assert (base.family, base.product, base.reason) == ("base", "cx3", None)
     assert base.holding == (parse_instant("2026-10-15T09:00:00Z"), 2**63 - 1)

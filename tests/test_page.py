@@ -80,7 +80,27 @@ def test_read_the_bill(page: Page, make_org: MakeOrg, tmp_path: Path) -> None:
         page.fill("tr.resources:visible .resource-search", "")
         page.select_option("tr.resources:visible .resource-sort", "name")
         expect(resources.first).to_contain_text(min(r["name"] for r in cx1["resources"]))
-        expect(page.locator("#peaks-chart polyline").first).to_be_attached()  # concurrent organization
+        # Why is this user billed? The explain route's answer, in sentences.
+        page.locator("tr.resources:visible .resource-table tbody tr").first.locator("button.why").click()
+        explained = httpx.get(f"{base}/api/v2/billing/reports/billableusage/explain",
+                              params={**OCTOBER, "userId": min(r["name"] for r in cx1["resources"])},
+                              headers={"Authorization": f"Bearer {token}"}).json()
+        expect(page.locator("#explanation")).to_be_focused()
+        expect(page.locator("#explanation-title")).to_have_text(
+            f"Why {explained['displayName']} is billed, 2026-10-01 to 2026-10-31")
+        charged = next(f for f in explained["families"] if f["charge"])
+        expect(page.locator("#explanation-lines")).to_contain_text(f"{charged['family']}: billed {charged['charge']}")
+        expect(page.locator("#explanation-lines")).to_contain_text(f"Logged in {explained['loggedInHours']} hours")
+        # The charts: axes with dates, a legend naming each line, values at the cursor.
+        expect(page.locator("#peaks-chart canvas")).to_be_attached()  # concurrent organization
+        legend = page.locator("#trend-chart .u-legend .u-series")
+        expect(legend.filter(has_text="cx1")).to_have_count(1)
+        colours = {m.evaluate("e => getComputedStyle(e).borderColor") for m in legend.locator(".u-marker").all()[1:]}
+        assert len(colours) == len(api["usages"])  # one colour per line
+        page.locator("#trend-chart").scroll_into_view_if_needed()
+        box = page.locator("#trend-chart .u-over").bounding_box()
+        page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+        expect(page.locator("#trend-point")).to_have_text(re.compile(rf"^2026-10-31: .*\bcx1 {len(cx1['resources'])}\b"))
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
 
         with page.expect_download() as download:
@@ -211,12 +231,13 @@ def test_a_phone_width_has_no_horizontal_scroll(make_org: MakeOrg, tmp_path: Pat
         phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
         sign_in(phone, base, *new_client(org.database, org.id, "billing:subscription:view"))
         _report_loaded(phone, "2026-10-01", "2026-11-01")
-        expect(phone.locator("#peaks-chart polyline").first).to_be_attached()
-        # Each product's legend in its line's colour (once the sign-in's own load has settled too).
+        expect(phone.locator("#peaks-chart canvas")).to_be_attached()
+        # Each product's legend marker in a colour of its own (once the sign-in's own load has settled too).
         phone.wait_for_load_state("networkidle")
-        legend = phone.eval_on_selector_all("#peaks-chart text.legend", "all => all.map(t => getComputedStyle(t).fill)")
-        lines = phone.eval_on_selector_all("#peaks-chart polyline", "all => all.map(p => getComputedStyle(p).stroke)")
-        assert len(legend) >= 2 and legend == lines and len(set(legend)) == len(legend), (legend, lines)
+        legend = phone.eval_on_selector_all("#peaks-chart .u-legend .u-series",
+                                            "all => all.slice(1).map(s => [s.innerText.split('\\n')[0].trim(), "
+                                            "getComputedStyle(s.querySelector('.u-marker')).borderColor])")
+        assert len(legend) >= 2 and len({colour for _, colour in legend}) == len(legend), legend
         phone.locator("#usages > tbody > tr.usage").first.click()
         expect(phone.locator("tr.resources:visible .resource-search")).to_be_visible()
         phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
@@ -357,3 +378,83 @@ def test_a_closed_period_with_its_amendments_and_a_report_as_of(page: Page, make
         page.fill("#as-of", "")
         page.click("#load")
         expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("2")
+
+
+def test_periods_people_think_in_and_the_previous_one_beside(page: Page, make_org: MakeOrg) -> None:
+    """Presets name whole UTC days from the browser's today; a report comes with the period
+    before it, each product's total then and the change, and a product billed only then."""
+    from conftest import event
+
+    org = make_org()
+    org.ingest([event("license.assigned", user, "2026-08-01T00:00:00Z", product=product)
+                for user, product in [("ann", "cx1"), ("bob", "cx1"), ("cat", "cx2"), ("dee", "wem1")]]
+               + [event(kind, user, f"2026-{day}T{hour}:00:00Z") for user, day in [
+                   ("ann", "09-03"), ("dee", "09-04"),  # September
+                   ("ann", "10-02"), ("bob", "10-05"), ("cat", "10-06")]
+                  for kind, hour in (("user.login", "08"), ("user.logout", "09"))])
+    page.clock.set_fixed_time("2026-11-20T10:00:00Z")  # the browser's today
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")  # last month, at once
+        expect(page.locator("#comparison")).to_have_text(
+            "Compared with the previous period, 2026-09-01 to 2026-09-30.")
+        rows = {row.locator("td").nth(1).inner_text(): [row.locator("td").nth(n).inner_text() for n in (2, 4, 5)]
+                for row in page.locator("#usages > tbody > tr.usage, #usages > tbody > tr.gone").all()}
+        assert rows == {"cx1": ["2", "1", "+1"], "cx2": ["1", "0", "+1"], "wem1": ["0", "1", "−1"]}, rows
+        expected = {"last-7": ("2026-11-14", "2026-11-21"), "last-30": ("2026-10-22", "2026-11-21"),
+                    "this-month": ("2026-11-01", "2026-12-01"), "this-quarter": ("2026-10-01", "2027-01-01"),
+                    "last-quarter": ("2026-07-01", "2026-10-01"), "year-to-date": ("2026-01-01", "2026-11-21")}
+        for preset, (start, end) in expected.items():
+            page.select_option("#preset", preset)
+            assert (page.input_value("#start"), page.input_value("#end")) == (start, end), preset
+        expect(page.locator("#comparison")).to_have_text(  # the same days a year before
+            "Compared with the previous period, 2025-01-01 to 2025-11-20.")
+        page.select_option("#preset", "last-quarter")
+        expect(page.locator("#comparison")).to_have_text("Compared with the previous period, 2026-04-01 to 2026-06-30.")
+        _report_loaded(page, "2026-10-01", "2026-11-01")  # whole months typed by hand: the month before
+        expect(page.locator("#comparison")).to_have_text("Compared with the previous period, 2026-09-01 to 2026-09-30.")
+        _report_loaded(page, "2026-10-10", "2026-10-20")  # else as many days before
+        expect(page.locator("#comparison")).to_have_text("Compared with the previous period, 2026-09-30 to 2026-10-09.")
+        # The catalog: what each product is billed as, as the API says.
+        page.click("#catalog-panel summary")
+        products = httpx.get(f"{base}/api/v2/billing/products", headers=_bearer(base, org)).json()["entities"]
+        expect(page.locator("#catalog tbody tr")).to_have_count(len(products))
+        expect(page.locator("#catalog tbody")).to_contain_text("named (each user who logs in)")
+
+
+def _bearer(base: str, org: Any) -> dict[str, str]:
+    client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
+    answer = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def test_charts_by_keyboard_and_an_accessibility_check(page: Page, make_org: MakeOrg) -> None:
+    """The trend chart is read day by day with the arrow keys; axe-core finds no serious or
+    critical violation on the report, a resource list and an explanation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    org = make_org("concurrent")
+    org.ingest(list(generate(Workload(users=25, days=31, start=parse_instant("2026-10-01", allow_date=True)))))
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
+        page.wait_for_load_state("networkidle")
+        chart = page.locator("#trend-chart")
+        chart.focus()
+        page.keyboard.press("Home")
+        expect(page.locator("#trend-point")).to_have_text(re.compile(r"^2026-10-01: .*cx1 \d+"))
+        page.keyboard.press("ArrowRight")
+        expect(page.locator("#trend-point")).to_have_text(re.compile(r"^2026-10-02: "))
+        page.keyboard.press("End")
+        cx1 = page.locator("#usages tr.usage[data-usage=cx1] td").nth(3).inner_text()
+        expect(page.locator("#trend-point")).to_have_text(re.compile(rf"^2026-10-31: .*\bcx1 {cx1}\b"))
+        page.click("tr.usage[data-usage=cx1]")
+        page.locator("tr.resources:visible button.why").first.click()
+        expect(page.locator("#explanation")).to_be_visible()
+        page.click("#catalog-panel summary")
+        page.wait_for_load_state("networkidle")
+        found = Axe().run(page)
+        serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                   for v in found.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert serious == []

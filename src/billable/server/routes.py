@@ -266,7 +266,7 @@ async def explain(
     grant: TokenGrant = Depends(requires(*READ_REPORTS)),
     period: Period = Depends(period_query),
     userId: str = Query(min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00]+$",
-                        description="the user id (the events' subject)"),
+                        description="the user id (the events' subject), or the email a report names the user by"),
     as_of: str | None = Depends(as_of_query),
     state: ServerState = Depends(server_state),
 ) -> JSONResponse:

@@ -7,14 +7,15 @@ from sqlalchemy import Connection
 from billable.rules.catalog import Catalog
 from billable.rules.explanation import Explanation, explain
 from billable.rules.instants import Period
-from billable.store import snapshots
+from billable.store import derived, snapshots
 from billable.store.reports import NOW, user_intervals
 
 
-def explain_user(conn: Connection, org_id: str, user_id: str, period: Period, catalog: Catalog, now: int,
+def explain_user(conn: Connection, org_id: str, user: str, period: Period, catalog: Catalog, now: int,
                  as_of: int | None = None) -> Explanation:
-    """Why ``user_id`` is or is not billed in ``period``, cut off at ``now`` (with ``as_of``:
-    as the report said at that instant)."""
+    """Why ``user`` (a user id, or the email a report names a user by) is or is not billed in
+    ``period``, cut off at ``now`` (with ``as_of``: as the report said at that instant)."""
+    user_id = derived.user_named(conn, org_id, user) or user
     src = NOW if as_of is None else snapshots.as_of(conn, org_id, as_of)
     now = now if as_of is None else min(now, as_of)
     start, cut = period.start, max(period.start, period.cut_off(now))

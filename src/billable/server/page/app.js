@@ -2,7 +2,7 @@
 // No framework and no build step; the token lives in this variable and nowhere else.
 "use strict";
 
-const state = { token: null, report: null, permissions: [] };
+const state = { token: null, report: null, permissions: [], catalog: null, params: null, charts: [] };
 const $ = (selector) => document.querySelector(selector);
 const REPORT = "/api/v2/billing/reports/billableusage";
 const CONCURRENT = "/api/v2/billing/reports/concurrentusage";
@@ -68,6 +68,7 @@ function signOut(reason) {
   clearMessages();
   state.token = null;
   state.report = null;
+  state.catalog = null;
   $("#report-panel").hidden = true;
   $("#sign-in-panel").hidden = false;
   $("#sign-out").hidden = true;
@@ -184,22 +185,50 @@ async function complete(path, params, onWait) {
 }
 
 function isoDay(date) { return date.toISOString().slice(0, 10); }
+const DAY = 86_400_000;
+function utc(year, month, day = 1) { return new Date(Date.UTC(year, month, day)); }
+function utcDay(text) { return new Date(text + "T00:00:00Z"); }
+// The period's end is exclusive: a person names its last day.
+function lastDay(end) { return isoDay(new Date(Date.parse(end) - 1)); }
+
+// The period a preset names, [start, end) in whole UTC days; today counts as a day begun.
+function presetPeriod(preset, now = new Date()) {
+  const year = now.getUTCFullYear(), month = now.getUTCMonth();
+  const tomorrow = utc(year, month, now.getUTCDate() + 1), quarter = month - (month % 3);
+  return {
+    "last-7": [new Date(tomorrow - 7 * DAY), tomorrow],
+    "last-30": [new Date(tomorrow - 30 * DAY), tomorrow],
+    "this-month": [utc(year, month), utc(year, month + 1)],
+    "last-month": [utc(year, month - 1), utc(year, month)],
+    "this-quarter": [utc(year, quarter), utc(year, quarter + 3)],
+    "last-quarter": [utc(year, quarter - 3), utc(year, quarter)],
+    "year-to-date": [utc(year, 0), tomorrow],
+  }[preset] || null;
+}
+
+// The period to compare with: the same days a year before for the year to date; as many
+// whole months just before for whole months (a month, a quarter); else as many days.
+function previousPeriod(preset, start, end) {
+  const back = (date, months) => utc(date.getUTCFullYear(), date.getUTCMonth() - months, date.getUTCDate());
+  if (preset === "year-to-date") return [back(start, 12), back(end, 12)];
+  const months = (end.getUTCFullYear() - start.getUTCFullYear()) * 12 + end.getUTCMonth() - start.getUTCMonth();
+  if (start.getUTCDate() === 1 && end.getUTCDate() === 1 && months > 0) return [back(start, months), start];
+  return [new Date(start - (end - start)), start];
+}
 
 function applyPreset() {
-  const now = new Date();
-  const thisMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-  const preset = $("#preset").value;
-  if (preset === "custom") return;
-  const start = preset === "this-month" ? thisMonth : new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
-  const end = preset === "this-month" ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)) : thisMonth;
-  $("#start").value = isoDay(start);
-  $("#end").value = isoDay(end);
+  const period = presetPeriod($("#preset").value);
+  if (!period) return;
+  $("#start").value = isoDay(period[0]);
+  $("#end").value = isoDay(period[1]);
 }
 
 async function loadReport() {
   clearMessages();
   const params = { startDate: $("#start").value, endDate: $("#end").value };
   if ($("#as-of").value) params.asOf = $("#as-of").value + "Z"; // the input is read as UTC
+  const [before, after] = params.startDate && params.endDate
+    ? previousPeriod($("#preset").value, utcDay(params.startDate), utcDay(params.endDate)) : [null, null];
   const status = $("#status");
   status.hidden = false;
   status.textContent = "Loading the report…";
@@ -209,19 +238,24 @@ async function loadReport() {
       status.textContent = `The service is computing the report (check ${attempt})…`;
     });
     state.report = report;
+    state.params = params;
     renderReport(report);
     status.hidden = true;
+    state.catalog = state.catalog || await api("/api/v2/billing/products");
+    renderCatalog(state.catalog);
+    // Then the previous period beside it: a help, without which the report still stands.
+    renderComparison(report, before && await complete(
+      REPORT, { ...params, startDate: isoDay(before), endDate: isoDay(after) }, () => {}).catch(() => null));
     $("#amendments").hidden = !report.closed;
     if (report.closed) renderAmendments(await api(`${REPORT}/amendments`, { startDate: params.startDate,
                                                                           endDate: params.endDate }));
-    const catalog = await api("/api/v2/billing/products");
     // What a total is depends on the model: a count of users, the period's peak, or hours.
     $("#totals-caption").textContent = {
       named: "Billed per product: users and devices",
       concurrent: "Billed per product: the period's peak for concurrent products, users for the others",
       hourly: "Billed per product: hours for hourly products, users for the others",
-    }[catalog.model] || "Billed per product";
-    $("#peaks-figure").hidden = catalog.model === "named" || report.usages.length === 0;
+    }[state.catalog.model] || "Billed per product";
+    $("#peaks-figure").hidden = state.catalog.model === "named" || report.usages.length === 0;
     if (!$("#peaks-figure").hidden) {
       const peaks = await complete(CONCURRENT, params, () => {});
       renderPeaks(peaks);
@@ -261,17 +295,19 @@ function cell(tag, text, className) {
   return element;
 }
 
+function signed(change) { return change > 0 ? `+${change}` : change < 0 ? `−${-change}` : "0"; }
+
 function renderReport(report) {
   $("#report").hidden = false;
-  // The period's end is exclusive: the title names its last day, as a person counts.
-  const lastDay = new Date(Date.parse(report.endDate) - 1).toISOString().slice(0, 10);
-  $("#report-title").textContent = `${report.startDate.slice(0, 10)} to ${lastDay}`;
+  $("#explanation").hidden = true;
+  $("#report-title").textContent = `${report.startDate.slice(0, 10)} to ${lastDay(report.endDate)}`;
   const badge = $("#report-status");
   // A period not over yet is a running figure, not a final one.
   const running = report.status === "Complete" && Date.parse(report.endDate) > Date.now();
   badge.textContent = report.closed ? `Closed ${when(report.closed.closedAt)} by ${report.closed.closedBy}`
     : running ? "Running: so far" : report.status;
   badge.className = running && !report.closed ? "badge progress" : "badge";
+  $("#comparison").textContent = "";
   const empty = report.usages.length === 0;
   $("#download").disabled = empty; // nothing to download but a header
   $("#download-summary").disabled = empty;
@@ -281,7 +317,7 @@ function renderReport(report) {
   if (empty) {
     const row = document.createElement("tr");
     const empty = cell("td", "No billable usage in this period.", "muted");
-    empty.colSpan = 4;
+    empty.colSpan = 6;
     row.append(empty);
     body.append(row);
   }
@@ -297,12 +333,13 @@ function renderReport(report) {
     row.setAttribute("aria-expanded", "false");
     row.setAttribute("aria-label", `${usage.name}: ${usage.totalUsage}, ${usage.resources.length} resources`);
     row.append(toggle, cell("td", usage.name), cell("td", usage.totalUsage, "number"),
-               cell("td", String(usage.resources.length), "number"));
+               cell("td", String(usage.resources.length), "number"), cell("td", "…", "number previous"),
+               cell("td", "…", "number change"));
     const detail = document.createElement("tr");
     detail.className = "resources";
     detail.hidden = true;
     const holder = document.createElement("td");
-    holder.colSpan = 4;
+    holder.colSpan = 6;
     detail.append(holder);
     const flip = () => {
       detail.hidden = !detail.hidden;
@@ -312,7 +349,7 @@ function renderReport(report) {
     };
     row.addEventListener("click", flip);
     row.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") {
+      if (event.target === row && (event.key === "Enter" || event.key === " ")) {
         event.preventDefault();
         flip();
       }
@@ -320,6 +357,32 @@ function renderReport(report) {
     body.append(row, detail);
   }
   renderTotals(report);
+  renderTrend(report);
+}
+
+// Each usage's total in the period before and the change; a usage billed then and not now
+// gets a row of its own.
+function renderComparison(report, previous) {
+  if (state.report !== report) return; // another report replaced it meanwhile
+  $("#comparison").textContent = previous
+    ? `Compared with the previous period, ${previous.startDate.slice(0, 10)} to ${lastDay(previous.endDate)}.`
+    : "The previous period could not be read: no comparison.";
+  const before = new Map((previous ? previous.usages : []).map((u) => [u.name, Number(u.totalUsage)]));
+  for (const row of document.querySelectorAll("#usages tr.usage")) {
+    const usage = report.usages.find((u) => u.name === row.dataset.usage);
+    const was = before.get(usage.name) ?? 0;
+    row.querySelector(".previous").textContent = previous ? String(was) : "—";
+    row.querySelector(".change").textContent = previous ? signed(Number(usage.totalUsage) - was) : "—";
+    if (previous) row.setAttribute("aria-label", `${row.getAttribute("aria-label")}, ${was} in the previous period`);
+  }
+  for (const [name, total] of before) {
+    if (report.usages.some((u) => u.name === name)) continue;
+    const row = document.createElement("tr");
+    row.className = "gone";
+    row.append(cell("td", ""), cell("td", name), cell("td", "0", "number"), cell("td", "0", "number"),
+               cell("td", String(total), "number"), cell("td", signed(-total), "number change"));
+    $("#usages tbody").append(row);
+  }
 }
 
 function renderResources(holder, usage) {
@@ -343,7 +406,11 @@ function renderResources(holder, usage) {
   tools.append(search, sort, count);
   const table = document.createElement("table");
   table.className = "resource-table";
-  table.innerHTML = "<thead><tr><th>Resource</th><th>First billable</th></tr></thead><tbody></tbody>";
+  // A user's charge can be explained (the API's explain route); a device's is its activity.
+  const product = state.catalog && state.catalog.entities.find((p) => p.name === usage.name);
+  const explainable = Boolean(product && product.kind === "user");
+  table.innerHTML = "<thead><tr><th>Resource</th><th>First billable</th>" +
+    (explainable ? "<th><span class=\"visually-hidden\">Explanation</span></th>" : "") + "</tr></thead><tbody></tbody>";
   const draw = () => {
     const needle = search.value.trim().toLowerCase();
     const key = sort.value;
@@ -353,6 +420,15 @@ function renderResources(holder, usage) {
     table.tBodies[0].replaceChildren(...rows.map((r) => {
       const row = document.createElement("tr");
       row.append(cell("td", r.name), cell("td", r.date.replace("T", " ").replace(".000Z", " UTC")));
+      if (explainable) {
+        const why = cell("button", "Why?", "link why");
+        why.type = "button";
+        why.setAttribute("aria-label", `Why is ${r.name} billed for ${usage.name}?`);
+        why.addEventListener("click", () => explain(r.name).catch(reportError));
+        const holder = document.createElement("td");
+        holder.append(why);
+        row.append(holder);
+      }
       return row;
     }));
     count.textContent = `${rows.length} of ${usage.resources.length}`;
@@ -388,26 +464,124 @@ function renderTotals(report) {
   $("#totals-chart").replaceChildren(chart);
 }
 
-function renderPeaks(report) {
-  const colours = ["#2f6fde", "#e07a1f", "#2e9e5b", "#9b51e0", "#c0392b"];
-  const products = report.products.filter((p) => p.peak > 0);
-  const days = products.length ? products[0].days.length : 0;
-  const width = 420, height = 160, left = 30;
-  const top = Math.max(1, ...products.map((p) => p.peak));
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height + 20}`, width: "100%", role: "img",
-                             "aria-label": "Daily peak per product" });
-  chart.append(svg("text", { x: 0, y: 12 }, String(top)), svg("text", { x: 0, y: height }, "0"));
-  products.forEach((product, index) => {
-    const points = product.days.map((d, i) => {
-      const x = left + (days > 1 ? (i * (width - left - 10)) / (days - 1) : 0);
-      return `${x},${height - (d.peak * (height - 10)) / top}`;
-    });
-    chart.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: colours[index % 5], "stroke-width": 2 }),
-                 // The legend in its line's colour (a style: the stylesheet's text fill would win over an attribute).
-                 svg("text", { x: left + index * 70, y: height + 16, class: "legend",
-                               style: `fill: ${colours[index % 5]}` }, product.name));
+const COLOURS = ["#2f6fde", "#e07a1f", "#2e9e5b", "#9b51e0", "#c0392b", "#00838f", "#795548", "#5c6bc0"];
+
+// A line per product over the period's days (epoch seconds, UTC midnights), drawn by uPlot
+// (axes, dates, a legend in each line's colour, values at the cursor). The keyboard reads
+// it too: the arrow keys, Home and End move the cursor a day at a time, and the day's
+// values are said in ``point``, a polite live region.
+function lineChart(holder, point, days, series, name) {
+  for (const old of state.charts.filter((c) => c.root.parentNode === holder)) old.destroy();
+  state.charts = state.charts.filter((c) => document.body.contains(c.root));
+  holder.replaceChildren();
+  const day = (seconds) => isoDay(new Date(seconds * 1000));
+  const say = (index) => {
+    point.textContent = index == null ? "" : `${day(days[index])}: ` +
+      series.map((s) => `${s.name} ${s.values[index]}`).join(", ");
+  };
+  const chart = new uPlot({
+    width: Math.max(240, holder.clientWidth || 320),
+    height: 200,
+    tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
+    series: [{ label: "Day", value: (u, seconds) => (seconds == null ? "" : day(seconds)) },
+             ...series.map((s, i) => ({ label: s.name, stroke: COLOURS[i % COLOURS.length], width: 2 }))],
+    // Dates as the title writes them (month-day), in UTC, a tick a day at the closest.
+    axes: [{ values: (u, ticks) => ticks.map((t) => day(t).slice(5)), incrs: [DAY / 1000, 7 * DAY / 1000, 30 * DAY / 1000] },
+           { size: 40 }],
+    hooks: { setCursor: [(u) => { if (u.cursor.idx != null) say(u.cursor.idx); }] },
+  }, [days, ...series.map((s) => s.values)], holder);
+  state.charts.push(chart);
+  let index = days.length - 1;
+  holder.tabIndex = 0;
+  holder.setAttribute("role", "group");
+  holder.setAttribute("aria-label", `${name}: arrow keys read it day by day`);
+  holder.onkeydown = (event) => {
+    const moves = { ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: days.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    index = Math.min(days.length - 1, Math.max(0, moves[event.key]));
+    const top = Math.max(0, ...series.map((s) => s.values[index]));
+    chart.setCursor({ left: chart.valToPos(days[index], "x"), top: chart.valToPos(top, "y") });
+    say(index);
+  };
+  new ResizeObserver(() => chart.setSize({ width: Math.max(240, holder.clientWidth), height: 200 })).observe(holder);
+  say(null);
+}
+
+// Billable so far, day by day, for every model: per usage, the resources (users or
+// devices) that had become billable by each day's end; up to today for a running period.
+function renderTrend(report) {
+  const start = Date.parse(report.startDate);
+  const end = Math.min(Date.parse(report.endDate), utc(new Date().getUTCFullYear(), new Date().getUTCMonth(),
+                                                       new Date().getUTCDate() + 1).getTime());
+  const days = [];
+  for (let at = start; at < end; at += DAY) days.push(at / 1000);
+  const series = report.usages.map((usage) => {
+    const dates = usage.resources.map((r) => Date.parse(r.date)).sort((a, b) => a - b);
+    let seen = 0;
+    return { name: usage.name, values: days.map((seconds) => {
+      while (seen < dates.length && dates[seen] < seconds * 1000 + DAY) seen++;
+      return seen;
+    }) };
   });
-  $("#peaks-chart").replaceChildren(chart);
+  if (days.length) lineChart($("#trend-chart"), $("#trend-point"), days, series, "Billable so far, day by day");
+}
+
+function renderPeaks(report) {
+  const products = report.products.filter((p) => p.peak > 0);
+  const days = products.length ? products[0].days.map((d) => Date.parse(d.date) / 1000) : [];
+  const series = products.map((p) => ({ name: p.name, values: p.days.map((d) => d.peak) }));
+  if (days.length) lineChart($("#peaks-chart"), $("#peaks-point"), days, series, "Daily peak per product");
+}
+
+// ------------------------------------------------------------------ explanations and the catalog
+
+const REASONS = {
+  "unknown.user": "No event of this user was received.",
+  "not.logged.in": "They did not log in during the period.",
+  "no.license": "They held no license of it while logged in during the period.",
+};
+
+function span(interval, still) {
+  return `${when(interval.start)} ${interval.end ? "to " + when(interval.end) : still}`;
+}
+
+// Why a resource is billed, as the explain route says it, in sentences.
+async function explain(name) {
+  clearMessages();
+  const params = { startDate: state.params.startDate, endDate: state.params.endDate, userId: name };
+  if (state.params.asOf) params.asOf = state.params.asOf;
+  const found = await api(`${REPORT}/explain`, params);
+  const lines = [];
+  if (!found.billed) lines.push(REASONS[found.reason]);
+  for (const family of found.families) {
+    lines.push(family.charge
+      ? `${family.family}: billed ${family.charge}, the highest product of the family held while logged in ` +
+        `(held from ${span(family.holding, "on, still held")}).`
+      : `${family.family}: nothing billed. ${REASONS[family.reason]}`);
+  }
+  if (found.firstBillableLogin) {
+    lines.push(`First billable login ${when(found.firstBillableLogin)}, in the session from ` +
+               `${span(found.session, "still open")}.`);
+  }
+  lines.push(`Logged in ${found.loggedInHours} hours in the period.`);
+  $("#explanation-title").textContent = `Why ${found.displayName} ${found.billed ? "is" : "is not"} billed, ` +
+    `${found.startDate.slice(0, 10)} to ${lastDay(found.endDate)}`;
+  $("#explanation-lines").replaceChildren(...lines.map((line) => cell("li", line)));
+  const panel = $("#explanation");
+  panel.hidden = false;
+  panel.focus();
+}
+
+function renderCatalog(catalog) {
+  const billed = { named: "named (each user who logs in)", concurrent: "concurrent (the peak of users logged in)",
+                   hourly: "hourly (hours logged in)" };
+  $("#catalog tbody").replaceChildren(...catalog.entities.map((product) => {
+    const row = document.createElement("tr");
+    row.append(cell("td", product.name), cell("td", product.kind), cell("td", product.family || "—"),
+               cell("td", product.kind === "device" ? "per device active" : billed[product.billedAs]));
+    return row;
+  }));
 }
 
 // The same bytes as `billable report --format csv`: RFC 4180 quoting, CRLF line ends.
@@ -481,3 +655,4 @@ $("#events-search").addEventListener("submit", (event) => {
 });
 $("#download-summary").addEventListener("click", () => download(true));
 $("#sign-out").addEventListener("click", () => signOut());
+$("#explanation-close").addEventListener("click", () => { $("#explanation").hidden = true; });
