@@ -99,6 +99,7 @@ def test_read_the_bill(page: Page, make_org: MakeOrg, tmp_path: Path) -> None:
         assert len(colours) == len(api["usages"])  # one colour per line
         page.locator("#trend-chart").scroll_into_view_if_needed()
         box = page.locator("#trend-chart .u-over").bounding_box()
+        assert box is not None
         page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
         expect(page.locator("#trend-point")).to_have_text(re.compile(rf"^2026-10-31: .*\bcx1 {len(cx1['resources'])}\b"))
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
@@ -431,7 +432,7 @@ def _bearer(base: str, org: Any) -> dict[str, str]:
 def test_charts_by_keyboard_and_an_accessibility_check(page: Page, make_org: MakeOrg) -> None:
     """The trend chart is read day by day with the arrow keys; axe-core finds no serious or
     critical violation on the report, a resource list and an explanation."""
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     org = make_org("concurrent")
     org.ingest(list(generate(Workload(users=25, days=31, start=parse_instant("2026-10-01", allow_date=True)))))

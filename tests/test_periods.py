@@ -81,15 +81,15 @@ def test_sdk_and_command_line(make_org: MakeOrg, tmp_path: Path) -> None:
     org.ingest([event("license.assigned", "bob", "2026-10-01T00:00:00Z", product="cx1"),
                 event("user.login", "bob", "2026-10-03T08:00:00Z")])
 
-    def report(*args: str) -> subprocess.CompletedProcess[str]:
+    def command_line_report(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([program, "--database", org.database.url, "report", "--org", org.id, *args],
                               capture_output=True, text=True, check=True)
 
-    kept = report("--start", "2026-10-01", "--end", "2026-11-01", "--format", "json")
+    kept = command_line_report("--start", "2026-10-01", "--end", "2026-11-01", "--format", "json")
     assert json.loads(kept.stdout)["closed"]["closedBy"] == client_id and "closed period" in kept.stderr
     assert [u["totalUsage"] for u in json.loads(kept.stdout)["usages"] if u["name"] == "cx1"] == ["1"]
-    assert report("--start", "2026-10-01", "--end", "2026-11-01", "--format", "csv").stdout.count("\n") == 2
-    live = report("--start", "2026-10-01", "--end", "2026-10-31", "--format", "json")
+    assert command_line_report("--start", "2026-10-01", "--end", "2026-11-01", "--format", "csv").stdout.count("\n") == 2
+    live = command_line_report("--start", "2026-10-01", "--end", "2026-10-31", "--format", "json")
     assert "closed" not in json.loads(live.stdout) and "closed period" not in live.stderr
     assert [u["totalUsage"] for u in json.loads(live.stdout)["usages"] if u["name"] == "cx1"] == ["2"]
 
