@@ -13,8 +13,10 @@ from sqlalchemy import Connection
 from billable.store.database import after_commit
 
 FIRST_REFRESH = 4_096
-_TABLES = ("events", "sessions", "holdings", "users", "device_days")
-_VACUUMED = tuple(t for t in _TABLES if t != "events")  # the log is append-only: nothing to reclaim
+_DERIVED = ("sessions", "holdings", "users", "device_days")
+# With the derived tables' history (a report as of an instant reads it).
+_TABLES = ("events", *_DERIVED, *(f"{name}_retired" for name in _DERIVED))
+_VACUUMED = _DERIVED  # the log and the history are appended to: nothing to reclaim
 
 
 def due(before: int, after: int) -> bool:

@@ -110,8 +110,9 @@ sessions = Table(
     _created(),
     # A report reads the key and the start of every session of its period: on SQLite the
     # table is stored in key order (migration 0003), on PostgreSQL the key's index carries
-    # the start too, so the reads are index-only scans (migration 0005).
-    PrimaryKeyConstraint("org_id", "user_id", "ended_at", postgresql_include=["started_at"]),
+    # the start too, so the reads are index-only scans (migration 0005), and the sequence
+    # that wrote it, for a report as of an instant (0009).
+    PrimaryKeyConstraint("org_id", "user_id", "ended_at", postgresql_include=["started_at", "created_seq"]),
     sqlite_with_rowid=False,
 )
 

@@ -5,7 +5,9 @@ report as of an earlier instant reads the state it had instead of walking the lo
 
 Rows already stored get ``created_seq`` 0, and each organization's ``history_since`` is its
 sequence now: the history is exact from there on; a report as of an earlier instant walks
-the log as before (store/snapshots.py).
+the log as before (store/snapshots.py). On PostgreSQL the key of ``sessions`` carries
+``created_seq`` too (beside ``started_at``, 0005): a report as of an instant reads the
+sessions then by index-only scans, as the current report does.
 
 Revision ID: 0009
 Revises: 0008
@@ -51,9 +53,17 @@ def upgrade() -> None:
             sqlite_with_rowid=False,
         )
         follow_plan(op.get_bind(), f"{name}_retired")  # on a distributed database: by org_id, with the rest
+    _sessions_key(" INCLUDE (started_at, created_seq)")
+
+
+def _sessions_key(include: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE sessions DROP CONSTRAINT sessions_pkey, "
+                   f"ADD CONSTRAINT sessions_pkey PRIMARY KEY (org_id, user_id, ended_at){include}")
 
 
 def downgrade() -> None:
+    _sessions_key(" INCLUDE (started_at)")
     for name in _DERIVED:
         op.drop_table(f"{name}_retired")
         with op.batch_alter_table(name) as table:
