@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -73,8 +74,10 @@ def test_the_whole_flow(empty_url: str, tmp_path: Path) -> None:
     events = [e for example in WORKED_EXAMPLES for e in example()[1]]
     ndjson = tmp_path / "events.ndjson"
     ndjson.write_text("\n".join(json.dumps(e) for e in events) + "\n")
-    assert json.loads(ok(billable(empty_url, "ingest", str(ndjson), "--org", org["id"]))) == {
-        "accepted": len(events), "duplicates": 0}
+    loaded = billable(empty_url, "ingest", str(ndjson), "--org", org["id"])
+    assert json.loads(ok(loaded)) == {"accepted": len(events), "duplicates": 0}
+    # Progress on standard error, a line per commit when it is not a terminal, with the rate.
+    assert re.search(rf"stored {len(events)} of {len(events)} \(100%\), [\d,]+ events/s", loaded.stderr), loaded.stderr
     assert_statistics_after_the_load(empty_url)  # far fewer events than the first doubling point
     # The same events again, as a JSON array on standard input: all duplicates.
     again = billable(empty_url, "ingest", "-", "--org", org["id"], stdin=json.dumps(events))

@@ -8,7 +8,9 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
@@ -251,10 +253,37 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
     """
     with context.migrated().read() as conn:
         get_organization(conn, org_id)
+    began = time.monotonic()
+    click.echo("checking every event first", err=True)
     with bulk_load.checked(_opener(file), context.catalog, context.clock()) as events:
-        with click.progressbar(length=events.count, label="ingesting", file=sys.stderr) as bar:
-            totals = bulk_load.store(context.database, org_id, events.batches(), context.clock, bar.update)
+        click.echo(f"{events.count:,} events valid ({time.monotonic() - began:,.1f} s); storing", err=True)
+        with _storing_progress(events.count) as progress:
+            totals = bulk_load.store(context.database, org_id, events.batches(), context.clock, progress)
     _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
+
+
+@contextmanager
+def _storing_progress(total: int) -> Iterator[Callable[[int], None]]:
+    """Told how many more events were stored after each commit: a bar with the rate on a
+    terminal, else (a log) a line per commit, both on standard error."""
+    began, done = time.monotonic(), [0]
+
+    def rate() -> str:
+        return f"{done[0] / max(time.monotonic() - began, 1e-9):,.0f} events/s"
+
+    if sys.stderr.isatty():
+        with click.progressbar(length=total, label="storing", file=sys.stderr, show_pos=True,
+                               item_show_func=lambda shown: shown) as bar:
+            def advance(stored: int) -> None:
+                done[0] += stored
+                bar.update(stored, rate())
+            yield advance
+        return
+
+    def line(stored: int) -> None:
+        done[0] += stored
+        click.echo(f"stored {done[0]:,} of {total:,} ({100 * done[0] / max(total, 1):.0f}%), {rate()}", err=True)
+    yield line
 
 
 @main.group()
