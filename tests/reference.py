@@ -198,6 +198,7 @@ def reference_concurrent_usage(
         days = []
         for day, lo, hi in day_windows(start, cut):
             peak = concurrent_peak(sessions, lo, hi)
-            days.append(DayPeak(day, peak, time_at_least(sessions, lo, hi, peak) // 60_000))
+            days.append(DayPeak(day, peak, time_at_least(sessions, lo, hi, peak) // 60_000,
+                                sum(overlap(session, lo, hi) for session in sessions)))
         products.append(ProductPeaks(product.name, concurrent_peak(sessions, start, cut), tuple(days)))
     return ConcurrentUsageReport(period, model.value, tuple(products))

@@ -13,6 +13,7 @@ from test_engine_properties import USERS, load_scenario, scenarios
 from billable.rules.catalog import LicensingModel
 from billable.rules.explanation import NO_LICENSE, NOT_LOGGED_IN, UNKNOWN_USER
 from billable.rules.instants import Period, parse_instant
+from billable.rules.report import hours_total
 from billable.service.explanations import explain_user
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store.database import Database
@@ -32,6 +33,11 @@ def test_concurrent_usage_equals_reference_and_the_report(database: Database, sc
         usage = as_concurrent.usage(product.name)
         assert product.peak == (int(usage.total_usage) if usage else 0)
         assert all(day.peak <= product.peak for day in product.days)  # a day is inside the period
+    if model is LicensingModel.HOURLY:  # the days' hours add up to what the hourly model bills
+        as_hourly = reference_report(arrival, CATALOG, model, period, now)
+        for product in engine.products:
+            usage = as_hourly.usage(product.name)
+            assert hours_total(sum(day.logged_in_ms for day in product.days)) == (usage.total_usage if usage else "0.00")
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -104,8 +110,9 @@ def test_the_three_routes(make_org: MakeOrg, make_client: MakeClient) -> None:
     assert concurrent["status"] == "Complete" and concurrent["model"] == "concurrent"
     cx1 = next(p for p in concurrent["products"] if p["name"] == "cx1")
     assert cx1["peak"] == 2
-    assert cx1["days"] == [{"date": "2026-10-01T00:00:00.000Z", "peak": 2, "minutesAtPeak": 120},
-                           {"date": "2026-10-02T00:00:00.000Z", "peak": 0, "minutesAtPeak": 1440}]
+    # Two users logged in 09:00–11:00 and one 09:00–09:20: 4 h 20 min on the first day.
+    assert cx1["days"] == [{"date": "2026-10-01T00:00:00.000Z", "peak": 2, "minutesAtPeak": 120, "loggedInHours": "4.33"},
+                           {"date": "2026-10-02T00:00:00.000Z", "peak": 0, "minutesAtPeak": 1440, "loggedInHours": "0.00"}]
     billable = client.get("/api/v2/billing/reports/billableusage", params=period, headers=headers).json()
     assert {u["name"]: u["totalUsage"] for u in billable["usages"]} == {"cx1": "2"}
     explained = client.get("/api/v2/billing/reports/billableusage/explain", params={**period, "userId": "u3"},

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -170,9 +170,11 @@ def test_concurrent_report_and_explain(empty_url: str, tmp_path: Path) -> None:
     period = ["--start", "2026-10-01", "--end", "2026-10-02"]
     body = json.loads(ok(billable(empty_url, "report", "--kind", "concurrent", "--org", org, *period)))
     cx1 = next(p for p in body["products"] if p["name"] == "cx1")
-    assert cx1["peak"] == 3 and cx1["days"] == [{"date": "2026-10-01T00:00:00.000Z", "peak": 3, "minutesAtPeak": 120}]
+    # Three users logged in two hours and two twenty minutes: 6 h 40 min.
+    assert cx1["peak"] == 3 and cx1["days"] == [{"date": "2026-10-01T00:00:00.000Z", "peak": 3, "minutesAtPeak": 120,
+                                                 "loggedInHours": "6.67"}]
     csv = ok(billable(empty_url, "report", "--kind", "concurrent", "--org", org, *period, "--format", "csv"))
-    assert "cx1,2026-10-01T00:00:00.000Z,3,120,3\r\n" in csv
+    assert "cx1,2026-10-01T00:00:00.000Z,3,120,3,6.67\r\n" in csv
     explained = json.loads(ok(billable(empty_url, "explain", "--org", org, "--user", "u4", *period)))
     assert explained["billed"] and explained["firstBillableLogin"] == "2026-10-01T10:00:00.000Z"
     assert explained["loggedInMilliseconds"] == 20 * 60_000

@@ -402,6 +402,10 @@ def test_periods_people_think_in_and_the_previous_one_beside(page: Page, make_or
         rows = {row.locator("td").nth(1).inner_text(): [row.locator("td").nth(n).inner_text() for n in (2, 4, 5)]
                 for row in page.locator("#usages > tbody > tr.usage, #usages > tbody > tr.gone").all()}
         assert rows == {"cx1": ["2", "1", "+1"], "cx2": ["1", "0", "+1"], "wem1": ["0", "1", "−1"]}, rows
+        # Named: every total counts users, so they add up, now and then.
+        expect(page.locator("#grand-total td")).to_have_text(["", "3", "3", "2", "+1"])
+        # The dates are typed and shown as the title writes them, whatever the browser's locale.
+        assert page.input_value("#start") == "2026-10-01" and page.get_attribute("#start", "placeholder") == "YYYY-MM-DD"
         expected = {"last-7": ("2026-11-14", "2026-11-21"), "last-30": ("2026-10-22", "2026-11-21"),
                     "this-month": ("2026-11-01", "2026-12-01"), "this-quarter": ("2026-10-01", "2027-01-01"),
                     "last-quarter": ("2026-07-01", "2026-10-01"), "year-to-date": ("2026-01-01", "2026-11-21")}
@@ -459,3 +463,23 @@ def test_charts_by_keyboard_and_an_accessibility_check(page: Page, make_org: Mak
         serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
                    for v in found.response["violations"] if v["impact"] in ("serious", "critical")]
         assert serious == []
+
+
+def test_hours_per_day_under_the_hourly_model(page: Page, make_org: MakeOrg) -> None:
+    """An hourly organization's chart is the hours logged in per day, as the API counts them."""
+    org = make_org("hourly")
+    org.ingest(list(generate(Workload(users=12, days=5, start=parse_instant("2026-10-01", allow_date=True)))))
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        _report_loaded(page, "2026-10-01", "2026-10-06")
+        expect(page.locator("#peaks-caption")).to_have_text("Hours logged in per day, per product (hourly usage)")
+        page.wait_for_load_state("networkidle")
+        found = httpx.get(f"{base}/api/v2/billing/reports/concurrentusage",
+                          params={"startDate": "2026-10-01", "endDate": "2026-10-06"}, headers=_bearer(base, org)).json()
+        product = next(p for p in found["products"] if p["peak"] > 0)
+        second = product["days"][1]
+        page.locator("#peaks-chart").focus()
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowRight")
+        hours = f"{float(second['loggedInHours']):g}"
+        expect(page.locator("#peaks-point")).to_have_text(re.compile(rf"^2026-10-02: .*\b{product['name']} {hours}\b"))

@@ -254,7 +254,8 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
     with context.migrated().read() as conn:
         get_organization(conn, org_id)
     began = time.monotonic()
-    click.echo("checking every event first", err=True)
+    if sys.stderr.isatty():  # a log gets the error alone, on one line, if the file is refused
+        click.echo("checking every event first", err=True)
     with bulk_load.checked(_opener(file), context.catalog, context.clock()) as events:
         click.echo(f"{events.count:,} events valid ({time.monotonic() - began:,.1f} s); storing", err=True)
         with _storing_progress(events.count) as progress:

@@ -132,6 +132,7 @@ class DayPeak(_Model):
     date: datetime
     peak: int
     minutes_at_peak: int = Field(alias="minutesAtPeak")
+    logged_in_hours: Decimal | None = Field(None, alias="loggedInHours")  # None from a release before it
 
 
 class ProductPeaks(_Model):

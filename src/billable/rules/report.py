@@ -63,11 +63,13 @@ def hours_total(milliseconds: int) -> str:
 
 @dataclass(frozen=True)
 class DayPeak:
-    """One UTC day (its part inside the period): the 30-minute peak, and how long it was held."""
+    """One UTC day (its part inside the period): the 30-minute peak, how long it was held, and
+    the time the product's billed users were logged in."""
 
     day: int  # midnight UTC
     peak: int
     minutes_at_peak: int  # whole minutes with at least ``peak`` users logged in
+    logged_in_ms: int  # the sessions' time inside the day, summed: what the hourly model bills
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ CONCURRENT_EXAMPLE = {
     "startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-10-02T00:00:00.000Z", "status": "Complete",
     "model": "concurrent",
     "products": [{"name": "cx1", "peak": 3, "days": [{"date": "2026-10-01T00:00:00.000Z", "peak": 3,
-                                                       "minutesAtPeak": 120}]}],
+                                                       "minutesAtPeak": 120, "loggedInHours": "14.25"}]}],
     "selfUri": "/api/v2/billing/reports/concurrentusage?startDate=2026-10-01T00:00:00.000Z&endDate=2026-10-02T00:00:00.000Z",
 }
 

@@ -80,6 +80,8 @@ class DayPeak(TypedDict):
                                examples=[3])]
     minutesAtPeak: Annotated[int, Field(description="whole minutes of the day with at least `peak` users logged in",
                                         examples=[120])]
+    loggedInHours: Annotated[str, Field(description="the hours the product's billed users were logged in that day, "
+                                        "summed: what the hourly model bills", examples=["12.50"])]
 
 
 class ProductPeaks(TypedDict):

@@ -53,3 +53,8 @@ def time_at_least(started: np.ndarray, ended: np.ndarray, lo: int, hi: int, leve
     """Milliseconds of ``[lo, hi)`` with at least ``level`` sessions open."""
     levels, lengths = _level_curve(started, ended, lo, hi)
     return int(lengths[levels >= level].sum())
+
+
+def logged_in(started: np.ndarray, ended: np.ndarray, lo: int, hi: int) -> int:
+    """Milliseconds of the sessions inside ``[lo, hi)``, summed."""
+    return int(np.clip(np.minimum(ended, hi) - np.maximum(started, lo), 0, None).sum())

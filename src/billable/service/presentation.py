@@ -36,8 +36,9 @@ VOIDS_PATH = EVENTS_PATH + "/voids"
 PERIODS_PATH = "/api/v2/billing/periods"
 ORGANIZATION_PATH = "/api/v2/organizations/me"
 BODY_VERSION = 1
-"""The version of the bodies written here: a release that changes their shape increments it,
-so that no body of the old shape is served from the store again."""
+"""The version of the billable usage report's body written here: a release that changes its
+shape increments it, so that no body of the old shape is served from the store again."""
+CONCURRENT_BODY_VERSION = 2  # 2: each day's loggedInHours
 _REPORT_NAMESPACE = uuid.UUID("6f1b2f4e-6a53-4b8e-9a57-2d4f0c1e5b10")
 
 
@@ -97,7 +98,8 @@ def concurrent_body(org_id: str, report: ConcurrentUsageReport, status: Status =
             {
                 "name": product.name,
                 "peak": product.peak,
-                "days": [{"date": format_instant(d.day), "peak": d.peak, "minutesAtPeak": d.minutes_at_peak}
+                "days": [{"date": format_instant(d.day), "peak": d.peak, "minutesAtPeak": d.minutes_at_peak,
+                          "loggedInHours": hours_total(d.logged_in_ms)}
                          for d in product.days],
             }
             for product in (report.products if status == "Complete" else ())
@@ -230,13 +232,15 @@ def table_text(report: BillableUsageReport) -> str:
 
 
 def concurrent_csv(report: ConcurrentUsageReport) -> str:
-    """One line per product and day: product, date, peak, minutesAtPeak, and the period's peak."""
+    """One line per product and day: product, date, peak, minutesAtPeak, the period's peak,
+    and the hours logged in that day."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(("product", "date", "peak", "minutesAtPeak", "periodPeak"))
+    writer.writerow(("product", "date", "peak", "minutesAtPeak", "periodPeak", "loggedInHours"))
     for product in report.products:
         for day in product.days:
-            writer.writerow((product.name, format_instant(day.day), day.peak, day.minutes_at_peak, product.peak))
+            writer.writerow((product.name, format_instant(day.day), day.peak, day.minutes_at_peak, product.peak,
+                             hours_total(day.logged_in_ms)))
     return out.getvalue()
 
 

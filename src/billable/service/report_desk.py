@@ -28,7 +28,7 @@ from billable.rules.errors import StoreUnavailable
 from billable.rules.instants import Period
 from billable.rules.report import RULES_VERSION, BillableUsageReport, ConcurrentUsageReport
 from billable.rules.wire import compact_json
-from billable.service.presentation import BODY_VERSION, api_body, concurrent_body
+from billable.service.presentation import BODY_VERSION, CONCURRENT_BODY_VERSION, api_body, concurrent_body
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.store import computed
 from billable.store.computed import ReportKey, Stamp
@@ -41,11 +41,12 @@ _KEPT = Stamp(-1, None, "closed")  # what a closed period's kept body is held un
 log = logging.getLogger("billable.reports")
 
 
-def computed_under(catalog: Catalog, model: LicensingModel, rules_version: int = RULES_VERSION) -> str:
+def computed_under(catalog: Catalog, model: LicensingModel, rules_version: int = RULES_VERSION,
+                   body_version: int = BODY_VERSION) -> str:
     """A fingerprint of what a report's body depends on besides the events: the rules and
     the body's shape of this release, the catalog, the organization's licensing model. A
     stored body computed under another is never served."""
-    basis = f"rules {rules_version}/body {BODY_VERSION}/catalog {catalog.digest}/model {model.value}"
+    basis = f"rules {rules_version}/body {body_version}/catalog {catalog.digest}/model {model.value}"
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
@@ -62,6 +63,7 @@ class ReportKind:
     compute: Callable[[Connection, Organization, Period, Catalog, int, int | None], Mapping[str, object]]
     pending: Callable[[str, Period], Mapping[str, object]]
     closes: bool = False  # a closed period's kept report answers it (store/periods.py)
+    body_version: int = BODY_VERSION  # of its body's shape (computed_under)
 
 
 BILLABLE_USAGE = ReportKind(
@@ -76,6 +78,7 @@ CONCURRENT_USAGE = ReportKind(
     lambda conn, org, period, catalog, now, as_of: concurrent_body(
         org.id, concurrent_usage_report(conn, org, period, catalog, now, as_of)),
     lambda org_id, period: concurrent_body(org_id, ConcurrentUsageReport(period, "", ()), status="InProgress"),
+    body_version=CONCURRENT_BODY_VERSION,
 )
 
 
@@ -134,7 +137,9 @@ class ReportDesk:
         self.catalog = catalog
         self.clock = clock
         self.settings = settings
-        self._under = {model.value: computed_under(catalog, model) for model in LicensingModel}
+        # Per kind of report and licensing model: what a stored body must be computed under.
+        self._under = {kind.name: {model.value: computed_under(catalog, model, body_version=kind.body_version)
+                                   for model in LicensingModel} for kind in (BILLABLE_USAGE, CONCURRENT_USAGE)}
         self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="report")
         # Starting a computation claims it in the store (a write transaction): under a lock
         # of its own, so that a read of a held body never waits behind a write.
@@ -161,7 +166,8 @@ class ReportDesk:
             held = self._held(key)
             now = self.clock()
             with self.database.read_one() as conn:
-                found = computed.look_up(conn, key, self._under, now, self.lease_ms, held[0] if held else None)
+                found = computed.look_up(conn, key, self._under[kind.name], now, self.lease_ms,
+                                         held[0] if held else None)
             if kind.closes and found.closed:
                 return self._kept(key, held)
             if found.body is not None and found.stamp is not None:
@@ -249,7 +255,7 @@ class ReportDesk:
             self._release(key, claimed)
             raise
         fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
-        stamp = Stamp(org.last_seq, fresh_until, self._under[org.model.value])
+        stamp = Stamp(org.last_seq, fresh_until, self._under[kind.name][org.model.value])
         try:
             with self.database.write() as conn:
                 computed.store_body(conn, key, stamp, body.text)

@@ -21,7 +21,7 @@ from billable.rules.report import (
     day_windows,
     hours_total,
 )
-from billable.service.concurrency import concurrent_peak, time_at_least
+from billable.service.concurrency import concurrent_peak, logged_in, time_at_least
 from billable.store import reports as queries
 from billable.store import snapshots
 from billable.store.organizations import Organization
@@ -119,6 +119,7 @@ def concurrent_usage_report(
         days = []
         for day, lo, hi in day_windows(start, cut):
             peak = concurrent_peak(started, ended, lo, hi)
-            days.append(DayPeak(day, peak, time_at_least(started, ended, lo, hi, peak) // 60_000))
+            days.append(DayPeak(day, peak, time_at_least(started, ended, lo, hi, peak) // 60_000,
+                                logged_in(started, ended, lo, hi)))
         products.append(ProductPeaks(product.name, concurrent_peak(started, ended, start, cut), tuple(days)))
     return ConcurrentUsageReport(period, org.model.value, tuple(products))

@@ -225,10 +225,12 @@ function applyPreset() {
 
 async function loadReport() {
   clearMessages();
-  const params = { startDate: $("#start").value, endDate: $("#end").value };
-  if ($("#as-of").value) params.asOf = $("#as-of").value + "Z"; // the input is read as UTC
-  const [before, after] = params.startDate && params.endDate
-    ? previousPeriod($("#preset").value, utcDay(params.startDate), utcDay(params.endDate)) : [null, null];
+  const params = { startDate: $("#start").value.trim(), endDate: $("#end").value.trim() };
+  const asOf = $("#as-of").value.trim().replace(" ", "T");
+  if (asOf) params.asOf = /[zZ]|[+-]\d\d:\d\d$/.test(asOf) ? asOf : asOf + "Z"; // read as UTC
+  const days = [params.startDate, params.endDate].map(utcDay);
+  const [before, after] = days.every((day) => !Number.isNaN(day.getTime()))
+    ? previousPeriod($("#preset").value, ...days) : [null, null];
   const status = $("#status");
   status.hidden = false;
   status.textContent = "Loading the report…";
@@ -356,8 +358,29 @@ function renderReport(report) {
     });
     body.append(row, detail);
   }
+  renderGrandTotal(report);
   renderTotals(report);
   renderTrend(report);
+}
+
+// Totals add up only where every usage counts the same thing: users and devices under the
+// named model. Resources (users and devices billed, once per usage) always add up.
+function grandTotal(usages) {
+  return state.catalog && state.catalog.model === "named"
+    ? String(usages.reduce((sum, u) => sum + Number(u.totalUsage), 0)) : "—";
+}
+
+function renderGrandTotal(report, previous) {
+  const row = $("#grand-total");
+  row.hidden = report.usages.length === 0;
+  const total = grandTotal(report.usages);
+  row.querySelector(".total").textContent = total;
+  row.querySelector(".total").title = total === "—" ? "Peaks, hours and counts do not add up" : "";
+  row.querySelector(".resources").textContent = String(report.usages.reduce((n, u) => n + u.resources.length, 0));
+  const was = previous ? grandTotal(previous.usages) : "…";
+  row.querySelector(".previous").textContent = previous === null ? "—" : was;
+  row.querySelector(".change").textContent = previous && total !== "—" ? signed(Number(total) - Number(was))
+    : previous === undefined ? "…" : "—";
 }
 
 // Each usage's total in the period before and the change; a usage billed then and not now
@@ -375,6 +398,7 @@ function renderComparison(report, previous) {
     row.querySelector(".change").textContent = previous ? signed(Number(usage.totalUsage) - was) : "—";
     if (previous) row.setAttribute("aria-label", `${row.getAttribute("aria-label")}, ${was} in the previous period`);
   }
+  renderGrandTotal(report, previous);
   for (const [name, total] of before) {
     if (report.usages.some((u) => u.name === name)) continue;
     const row = document.createElement("tr");
@@ -527,11 +551,16 @@ function renderTrend(report) {
   if (days.length) lineChart($("#trend-chart"), $("#trend-point"), days, series, "Billable so far, day by day");
 }
 
+// Per day and product, what the model bills: the peak (concurrent) or the hours (hourly).
 function renderPeaks(report) {
+  const hourly = report.model === "hourly";
   const products = report.products.filter((p) => p.peak > 0);
   const days = products.length ? products[0].days.map((d) => Date.parse(d.date) / 1000) : [];
-  const series = products.map((p) => ({ name: p.name, values: p.days.map((d) => d.peak) }));
-  if (days.length) lineChart($("#peaks-chart"), $("#peaks-point"), days, series, "Daily peak per product");
+  const series = products.map((p) => ({
+    name: p.name, values: p.days.map((d) => (hourly ? Number(d.loggedInHours) : d.peak)) }));
+  const name = hourly ? "Hours logged in per day, per product (hourly usage)" : "Daily peak per product (concurrent usage)";
+  $("#peaks-caption").textContent = name;
+  if (days.length) lineChart($("#peaks-chart"), $("#peaks-point"), days, series, name);
 }
 
 // ------------------------------------------------------------------ explanations and the catalog
