@@ -572,7 +572,7 @@ const REASONS = {
 };
 
 function span(interval, still) {
-  return `${when(interval.start)} ${interval.end ? "to " + when(interval.end) : still}`;
+  return `${when(interval.start)}${interval.end ? " to " + when(interval.end) : ", " + still}`;
 }
 
 // Why a resource is billed, as the explain route says it, in sentences.
@@ -586,7 +586,7 @@ async function explain(name) {
   for (const family of found.families) {
     lines.push(family.charge
       ? `${family.family}: billed ${family.charge}, the highest product of the family held while logged in ` +
-        `(held from ${span(family.holding, "on, still held")}).`
+        `(held from ${span(family.holding, "still held")}).`
       : `${family.family}: nothing billed. ${REASONS[family.reason]}`);
   }
   if (found.firstBillableLogin) {
