@@ -57,9 +57,9 @@ def upgrade() -> None:
 
 
 def _sessions_key(include: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE sessions DROP CONSTRAINT sessions_pkey, "
-                   f"ADD CONSTRAINT sessions_pkey PRIMARY KEY (org_id, user_id, ended_at){include}")
+    if op.get_bind().dialect.name == "postgresql":  # two statements: Citus takes one subcommand at a time
+        op.execute("ALTER TABLE sessions DROP CONSTRAINT sessions_pkey")
+        op.execute(f"ALTER TABLE sessions ADD CONSTRAINT sessions_pkey PRIMARY KEY (org_id, user_id, ended_at){include}")
 
 
 def downgrade() -> None:
