@@ -483,3 +483,37 @@ def test_hours_per_day_under_the_hourly_model(page: Page, make_org: MakeOrg) -> 
         page.keyboard.press("ArrowRight")
         hours = f"{float(second['loggedInHours']):g}"
         expect(page.locator("#peaks-point")).to_have_text(re.compile(rf"^2026-10-02: .*\b{product['name']} {hours}\b"))
+
+
+def test_a_slow_answer_never_replaces_a_later_report(page: Page, make_org: MakeOrg) -> None:
+    """September's report is held back; October is chosen meanwhile and shown; then
+    September's answer arrives: October stays, with October's comparison."""
+    from conftest import event
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-08-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-09-03T08:00:00Z"), event("user.logout", "ann", "2026-09-03T09:00:00Z")])
+    page.clock.set_fixed_time("2026-11-20T10:00:00Z")
+    held: list[Any] = []
+
+    def hold_september(route: Any) -> None:
+        if "startDate=2026-09-01&endDate=2026-10-01" in route.request.url and not held:
+            held.append(route)  # answered later, by the test
+        else:
+            route.continue_()
+
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
+        page.wait_for_load_state("networkidle")
+        page.route("**/api/v2/billing/reports/billableusage?*", hold_september)
+        _report_loaded(page, "2026-09-01", "2026-10-01")
+        expect(page.locator("#status")).to_have_text("Loading the report…")
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("#comparison")).to_have_text("Compared with the previous period, 2026-09-01 to 2026-09-30.")
+        assert len(held) == 1
+        held[0].fulfill(response=held[0].fetch())  # September's answer, late
+        page.wait_for_timeout(1_000)
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
+        expect(page.locator("#usages > tbody > tr.usage")).to_have_count(0)  # October: nobody logged in
+        expect(page.locator("#usages > tbody > tr.gone")).to_have_count(1)  # cx1, billed in September only

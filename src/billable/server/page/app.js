@@ -2,7 +2,7 @@
 // No framework and no build step; the token lives in this variable and nowhere else.
 "use strict";
 
-const state = { token: null, report: null, permissions: [], catalog: null, params: null, charts: [] };
+const state = { token: null, report: null, permissions: [], catalog: null, params: null, charts: [], loads: 0 };
 const $ = (selector) => document.querySelector(selector);
 const REPORT = "/api/v2/billing/reports/billableusage";
 const CONCURRENT = "/api/v2/billing/reports/concurrentusage";
@@ -69,6 +69,7 @@ function signOut(reason) {
   state.token = null;
   state.report = null;
   state.catalog = null;
+  state.loads++; // what a load still in flight brings is dropped
   $("#report-panel").hidden = true;
   $("#sign-in-panel").hidden = false;
   $("#sign-out").hidden = true;
@@ -225,6 +226,10 @@ function applyPreset() {
 
 async function loadReport() {
   clearMessages();
+  // Each load is numbered: answers of a load that a later one replaced are dropped, so
+  // choosing presets quickly never shows one period's figures under another's.
+  const load = ++state.loads;
+  const current = () => load === state.loads;
   const params = { startDate: $("#start").value.trim(), endDate: $("#end").value.trim() };
   const asOf = $("#as-of").value.trim().replace(" ", "T");
   if (asOf) params.asOf = /[zZ]|[+-]\d\d:\d\d$/.test(asOf) ? asOf : asOf + "Z"; // read as UTC
@@ -237,20 +242,27 @@ async function loadReport() {
   // The report shown stays until another replaces it: a refused period leaves it in place.
   try {
     const report = await complete(REPORT, params, (attempt) => {
-      status.textContent = `The service is computing the report (check ${attempt})…`;
+      if (current()) status.textContent = `The service is computing the report (check ${attempt})…`;
     });
+    if (!current()) return;
     state.report = report;
     state.params = params;
     renderReport(report);
     status.hidden = true;
     state.catalog = state.catalog || await api("/api/v2/billing/products");
+    if (!current()) return;
     renderCatalog(state.catalog);
     // Then the previous period beside it: a help, without which the report still stands.
-    renderComparison(report, before && await complete(
-      REPORT, { ...params, startDate: isoDay(before), endDate: isoDay(after) }, () => {}).catch(() => null));
+    const previous = before && await complete(
+      REPORT, { ...params, startDate: isoDay(before), endDate: isoDay(after) }, () => {}).catch(() => null);
+    if (!current()) return;
+    renderComparison(report, previous);
     $("#amendments").hidden = !report.closed;
-    if (report.closed) renderAmendments(await api(`${REPORT}/amendments`, { startDate: params.startDate,
-                                                                          endDate: params.endDate }));
+    if (report.closed) {
+      const amendments = await api(`${REPORT}/amendments`, { startDate: params.startDate, endDate: params.endDate });
+      if (!current()) return;
+      renderAmendments(amendments);
+    }
     // What a total is depends on the model: a count of users, the period's peak, or hours.
     $("#totals-caption").textContent = {
       named: "Billed per product: users and devices",
@@ -260,9 +272,10 @@ async function loadReport() {
     $("#peaks-figure").hidden = state.catalog.model === "named" || report.usages.length === 0;
     if (!$("#peaks-figure").hidden) {
       const peaks = await complete(CONCURRENT, params, () => {});
-      renderPeaks(peaks);
+      if (current()) renderPeaks(peaks);
     }
   } catch (error) {
+    if (!current()) return;
     status.hidden = true;
     if (error.message !== "session expired") reportError(error);
   }
