@@ -7,8 +7,9 @@ from sqlalchemy import Connection
 from billable.rules.catalog import Catalog
 from billable.rules.explanation import Explanation, explain
 from billable.rules.instants import Period
-from billable.store import derived, snapshots
-from billable.store.reports import NOW, user_intervals
+from billable.service.reports import sources_at
+from billable.store import derived
+from billable.store.reports import user_intervals
 
 
 def explain_user(conn: Connection, org_id: str, user: str, period: Period, catalog: Catalog, now: int,
@@ -16,8 +17,7 @@ def explain_user(conn: Connection, org_id: str, user: str, period: Period, catal
     """Why ``user`` (a user id, or the email a report names a user by) is or is not billed in
     ``period``, cut off at ``now`` (with ``as_of``: as the report said at that instant)."""
     user_id = derived.user_named(conn, org_id, user) or user
-    src = NOW if as_of is None else snapshots.as_of(conn, org_id, as_of)
-    now = now if as_of is None else min(now, as_of)
+    src, now = sources_at(conn, org_id, now, as_of)
     start, cut = period.start, max(period.start, period.cut_off(now))
     found = user_intervals(conn, org_id, user_id, start, cut, src)
     return explain(user_id, found.display_name, found.sessions, found.holdings, catalog, start, cut)

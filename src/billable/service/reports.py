@@ -38,11 +38,12 @@ def check_as_of(org: Organization, as_of: int, now: int) -> None:
         raise InvalidInput(message, [FieldProblem("asOf", "before.organization", message)])
 
 
-def _sources(conn: Connection, org: Organization, now: int, as_of: int | None) -> tuple[Sources, int]:
-    """What a report reads, and the instant it is cut off at."""
+def sources_at(conn: Connection, org_id: str, now: int, as_of: int | None) -> tuple[Sources, int]:
+    """What a report (or an explanation) reads, and the instant it is cut off at: now, or as
+    it was at ``as_of``."""
     if as_of is None:
         return queries.NOW, now
-    return snapshots.as_of(conn, org.id, as_of), min(now, as_of)
+    return snapshots.as_of(conn, org_id, as_of), min(now, as_of)
 
 
 def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, cut: int, src: Sources
@@ -78,7 +79,7 @@ def billable_usage_report(
     """The report of billing-rules.md for ``org`` over ``period``, cut off at ``now``; with
     ``as_of``, the report as it was at that instant: of the events acknowledged by then,
     without the voids that came later, cut off then."""
-    src, now = _sources(conn, org, now, as_of)
+    src, now = sources_at(conn, org.id, now, as_of)
     start, cut = period.start, period.cut_off(now)
     if cut <= start:
         return BillableUsageReport.of(period, [])
@@ -108,7 +109,7 @@ def concurrent_usage_report(
 ) -> ConcurrentUsageReport:
     """Daily and period peaks of each product billed under the concurrent or hourly model
     (``as_of`` as for ``billable_usage_report``)."""
-    src, now = _sources(conn, org, now, as_of)
+    src, now = sources_at(conn, org.id, now, as_of)
     start, cut = period.start, period.cut_off(now)
     if cut <= start or org.model is LicensingModel.NAMED:
         return ConcurrentUsageReport(period, org.model.value, ())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from billable.store.tables import closed_periods
 
@@ -42,14 +42,16 @@ def overlapping(conn: Connection, org_id: str, start: int, end: int) -> ClosedPe
     return None if row is None else ClosedPeriod(*row)
 
 
+def _exactly(org_id: str, start: int, end: int) -> tuple[ColumnElement[bool], ...]:
+    return _c.org_id == org_id, _c.period_start == start, _c.period_end == end
+
+
 def find_closed(conn: Connection, org_id: str, start: int, end: int) -> tuple[ClosedPeriod, str] | None:
     """The closed period ``[start, end)`` and its kept body, if that period is closed."""
-    query = select(*_FIELDS, _c.body).where(_c.org_id == org_id, _c.period_start == start, _c.period_end == end)
-    row = conn.execute(query).first()
+    row = conn.execute(select(*_FIELDS, _c.body).where(*_exactly(org_id, start, end))).first()
     return None if row is None else (ClosedPeriod(*row[:-1]), row[-1])
 
 
 def kept_body(conn: Connection, org_id: str, start: int, end: int) -> str | None:
     """The kept report of exactly ``[start, end)``, if that period is closed."""
-    query = select(_c.body).where(_c.org_id == org_id, _c.period_start == start, _c.period_end == end)
-    return conn.execute(query).scalar()
+    return conn.execute(select(_c.body).where(*_exactly(org_id, start, end))).scalar()

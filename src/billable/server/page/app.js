@@ -192,18 +192,21 @@ function utcDay(text) { return new Date(text + "T00:00:00Z"); }
 // The period's end is exclusive: a person names its last day.
 function lastDay(end) { return isoDay(new Date(Date.parse(end) - 1)); }
 
+// The UTC midnight that ends today: the end of a period that takes today in.
+function tomorrow(now = new Date()) { return utc(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1); }
+
 // The period a preset names, [start, end) in whole UTC days; today counts as a day begun.
 function presetPeriod(preset, now = new Date()) {
   const year = now.getUTCFullYear(), month = now.getUTCMonth();
-  const tomorrow = utc(year, month, now.getUTCDate() + 1), quarter = month - (month % 3);
+  const end = tomorrow(now), quarter = month - (month % 3);
   return {
-    "last-7": [new Date(tomorrow - 7 * DAY), tomorrow],
-    "last-30": [new Date(tomorrow - 30 * DAY), tomorrow],
+    "last-7": [new Date(end - 7 * DAY), end],
+    "last-30": [new Date(end - 30 * DAY), end],
     "this-month": [utc(year, month), utc(year, month + 1)],
     "last-month": [utc(year, month - 1), utc(year, month)],
     "this-quarter": [utc(year, quarter), utc(year, quarter + 3)],
     "last-quarter": [utc(year, quarter - 3), utc(year, quarter)],
-    "year-to-date": [utc(year, 0), tomorrow],
+    "year-to-date": [utc(year, 0), end],
   }[preset] || null;
 }
 
@@ -456,7 +459,7 @@ function renderResources(holder, usage) {
       .sort((a, b) => (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0));
     table.tBodies[0].replaceChildren(...rows.map((r) => {
       const row = document.createElement("tr");
-      row.append(cell("td", r.name), cell("td", r.date.replace("T", " ").replace(".000Z", " UTC")));
+      row.append(cell("td", r.name), cell("td", when(r.date)));
       if (explainable) {
         const why = cell("button", "Why?", "link why");
         why.type = "button";
@@ -549,8 +552,7 @@ function lineChart(holder, point, days, series, name) {
 // devices) that had become billable by each day's end; up to today for a running period.
 function renderTrend(report) {
   const start = Date.parse(report.startDate);
-  const end = Math.min(Date.parse(report.endDate), utc(new Date().getUTCFullYear(), new Date().getUTCMonth(),
-                                                       new Date().getUTCDate() + 1).getTime());
+  const end = Math.min(Date.parse(report.endDate), tomorrow().getTime());
   const days = [];
   for (let at = start; at < end; at += DAY) days.push(at / 1000);
   const series = report.usages.map((usage) => {
