@@ -16,7 +16,7 @@ import httpx
 from conftest import MakeOrg, event, new_client, running_server
 
 from billable.rules.instants import format_instant
-from billable.store.database import Database
+from billable.store.database import WAL_LIMIT_BYTES, Database
 
 SECONDS = float(os.environ.get("BILLABLE_SOAK_SECONDS", "20"))
 USERS = 40
@@ -43,6 +43,12 @@ def private_memory(pid: int) -> int:
     raise AssertionError("no RssAnon")
 
 
+def wal_size(database: Database) -> int:
+    """The size of SQLite's write-ahead log file (0 on PostgreSQL)."""
+    path = Path(f"{database.engine.url.database}-wal")
+    return path.stat().st_size if not database.is_postgresql and path.exists() else 0
+
+
 def recent(rounds: int) -> dict[str, str]:
     """The period of the last rounds ingested."""
     end = BEGIN + max(rounds, WINDOW_ROUNDS) * ROUND_MS
@@ -55,6 +61,7 @@ def test_no_growth_under_mixed_load(make_org: MakeOrg, database: Database) -> No
     client_id, secret = new_client(database, org.id)
     latencies: list[tuple[float, float]] = []  # (when, seconds)
     memory: list[tuple[float, int]] = []
+    wal: list[int] = []
     failures: list[str] = []
     stop = threading.Event()
     ingested = [0]
@@ -91,6 +98,7 @@ def test_no_growth_under_mixed_load(make_org: MakeOrg, database: Database) -> No
             thread.start()
         while (elapsed := time.monotonic() - began) < SECONDS:
             memory.append((elapsed, private_memory(base.pid)))
+            wal.append(wal_size(database))
             time.sleep(0.5)
         stop.set()
         for thread in threads:
@@ -98,6 +106,7 @@ def test_no_growth_under_mixed_load(make_org: MakeOrg, database: Database) -> No
         assert not any(t.is_alive() for t in threads)
 
     assert failures == []
+    assert max(wal) <= WAL_LIMIT_BYTES + 2**20, max(wal)
     quarter = SECONDS / 4
     start_memory = max(rss for when, rss in memory if quarter <= when < 2 * quarter)  # after the warm-up
     end_memory = max(rss for when, rss in memory if when >= 3 * quarter)
@@ -108,4 +117,5 @@ def test_no_growth_under_mixed_load(make_org: MakeOrg, database: Database) -> No
     p95 = lambda values: statistics.quantiles(values, n=20)[-1]  # noqa: E731
     assert p95(late) <= 2 * p95(early) + 0.05, (p95(early), p95(late))
     print(f"soak {SECONDS:.0f} s: {len(latencies)} requests, memory {start_memory / 2**20:.0f} → "
-          f"{end_memory / 2**20:.0f} MiB, p95 {p95(early) * 1000:.0f} → {p95(late) * 1000:.0f} ms")
+          f"{end_memory / 2**20:.0f} MiB, p95 {p95(early) * 1000:.0f} → {p95(late) * 1000:.0f} ms, "
+          f"write-ahead log at most {max(wal) / 2**20:.1f} MiB")

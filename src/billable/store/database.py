@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -13,6 +14,9 @@ from sqlalchemy.engine import make_url
 from billable.store.faults import transient_as_unavailable
 
 DEFAULT_URL = "sqlite:///./billable.db"
+# The SQLite write-ahead log past which a commit waits for the readers of older snapshots
+# to finish so that the log starts again from its beginning (see Database.write).
+WAL_LIMIT_BYTES = 64 * 2**20
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -26,6 +30,9 @@ _SQLITE_PRAGMAS = (
 
 
 _AFTER_COMMIT = "billable_after_commit"
+# How long a commit that finds the log past its limit waits for the readers of older
+# snapshots to finish; when they have not, the next commit tries again.
+_WAL_RESTART_WAIT_MS = 200
 _NO_BEGIN = "billable_no_begin"
 
 
@@ -56,10 +63,11 @@ class Database:
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, durable: bool = True,
-                 busy_timeout_seconds: float = 30.0):
+                 busy_timeout_seconds: float = 30.0, wal_limit_bytes: int = WAL_LIMIT_BYTES):
         """``durable=False`` is for throwaway state: SQLite commits without waiting for the disk.
         ``busy_timeout_seconds``: how long a writer on SQLite waits for the write lock before
-        it gives up (``StoreUnavailable``, busy)."""
+        it gives up (``StoreUnavailable``, busy). ``wal_limit_bytes``: the size of SQLite's
+        write-ahead log past which a commit restarts it."""
         self.url = normalize_url(url)
         self.is_postgresql = make_url(self.url).get_backend_name() == "postgresql"
         # Enough pooled connections for the server's threads: a connection made anew costs
@@ -67,8 +75,18 @@ class Database:
         self.engine: Engine = create_engine(
             self.url, echo=echo, pool_pre_ping=self.is_postgresql, pool_size=20, max_overflow=20
         )
+        path = make_url(self.url).database or ""
+        self._wal: str | None = None
         if self.engine.dialect.name == "sqlite":
-            pragmas = (*_SQLITE_PRAGMAS, f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}",
+            self._wal = f"{path}-wal" if path and path != ":memory:" else None
+            self._wal_limit_bytes = wal_limit_bytes
+            busy_timeout = f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}"
+            # Copies the log into the database, waits a little for the readers of older
+            # snapshots, and empties the log file: the next commit writes it from its start.
+            self._restart_wal = (f"PRAGMA busy_timeout = {_WAL_RESTART_WAIT_MS}", "PRAGMA wal_checkpoint(TRUNCATE)",
+                                 busy_timeout)
+            pragmas = (*_SQLITE_PRAGMAS, busy_timeout,
+                       f"PRAGMA journal_size_limit = {wal_limit_bytes}",
                        *(() if durable else ("PRAGMA synchronous = NORMAL",)))
             event.listen(self.engine, "connect", lambda connection, _: _prepare_sqlite(connection, pragmas))
             event.listen(self.engine, "begin", _begin_sqlite)
@@ -91,10 +109,24 @@ class Database:
                 conn.info.pop(_AFTER_COMMIT, None)  # rolled back: nothing to follow it
                 raise
             pending = dict.fromkeys(conn.info.pop(_AFTER_COMMIT, ()))  # each once, in order
+            if self._wal_too_long():
+                pending.update(dict.fromkeys(self._restart_wal))
             if pending:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
                 for statement in pending:
                     conn.exec_driver_sql(statement)
+
+    def _wal_too_long(self) -> bool:
+        """Whether SQLite's write-ahead log has grown past its limit. SQLite copies the log
+        into the database after commits by itself, but starts it again from the beginning
+        only when no reader still reads an older snapshot: under readers that always
+        overlap, the log would grow without end (and every reader search a longer index)."""
+        if self._wal is None:
+            return False
+        try:
+            return os.stat(self._wal).st_size > self._wal_limit_bytes
+        except FileNotFoundError:
+            return False
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
