@@ -245,6 +245,76 @@ def test_rate_limit(make_org: MakeOrg, make_client: MakeClient) -> None:
     assert client.get(REPORT, params=OCTOBER, headers=other).status_code == 200
 
 
+CONCURRENT = "/api/v2/billing/reports/concurrentusage"
+
+
+def comparable(answer: httpx.Response) -> tuple:
+    """An answer without what differs between two requests: the correlation id."""
+    headers = {k: v for k, v in answer.headers.items() if k.lower() != "inin-correlation-id"}
+    body = answer.json()
+    if isinstance(body, dict):
+        body.pop("contextId", None)
+    return answer.status_code, headers, body
+
+
+def test_the_route_below_the_framework_answers_as_the_framework_does(org_with_events: Any,
+                                                                     make_client: MakeClient) -> None:
+    """A plain report request is answered by report_route.py; the same request with a
+    parameter the route does not know goes through the framework's route. Both answer alike,
+    for a report, compressed or not, and for every refusal."""
+    org = org_with_events
+    clock = Clock(INGESTED_AT)
+    client = make_client(clock, rate_limit_per_minute=40)
+    allowed = bearer(client, *new_client(org.database, org.id))
+    no_permission = bearer(client, *new_client(org.database, org.id, "billing:usage:ingest"))
+    cases = [(path, headers) for path in (REPORT, CONCURRENT) for headers in (
+        allowed, {**allowed, "Accept-Encoding": "gzip"}, {**allowed, "Accept-Encoding": "gzip;q=0"},
+        no_permission, {"Authorization": "Bearer not-a-token"}, {"Authorization": "bearer  " + allowed["Authorization"][7:]})]
+    for path, headers in cases:
+        plain = client.get(path, params=OCTOBER, headers=headers)
+        framework = client.get(path, params={**OCTOBER, "pageSize": "1"}, headers=headers)
+        assert comparable(plain) == comparable(framework), (path, headers)
+        assert plain.status_code in (200, 401, 403), plain.text
+    clock.now += 1000
+    statuses = [client.get(REPORT, params=OCTOBER, headers=allowed).status_code for _ in range(40)]
+    assert statuses[-1] == 429 and statuses.count(200) < 40  # the token's limit is reached ...
+    refused = client.get(REPORT, params={**OCTOBER, "pageSize": "1"}, headers=allowed)
+    assert comparable(refused) == comparable(client.get(REPORT, params=OCTOBER, headers=allowed))  # ... both ways
+
+
+def test_the_route_below_the_framework_passes_on_what_it_does_not_answer(org_with_events: Any,
+                                                                         make_client: MakeClient) -> None:
+    """report_route.py in front of an app that answers 599: what it answers never reaches
+    that app; everything else does, untouched."""
+    from fastapi.testclient import TestClient
+    from starlette.responses import PlainTextResponse
+
+    from billable.server.report_route import ReportRoute
+
+    org = org_with_events
+    client = make_client()
+    headers = bearer(client, *new_client(org.database, org.id))
+    route = TestClient(ReportRoute(PlainTextResponse("the framework", status_code=599), client.app.state.server))
+    answer = route.get(REPORT, params=OCTOBER, headers=headers)
+    assert answer.status_code == 200 and answer.json() == expected_body(org)
+    assert route.get(CONCURRENT, params=OCTOBER, headers={**headers, "Accept-Encoding": "gzip"}).json()["status"] == "Complete"
+    assert route.get(REPORT, params=OCTOBER, headers={"Authorization": "Bearer unknown"}).status_code == 401
+    passed_on = [
+        route.get(REPORT, params={**OCTOBER, "asOf": "2026-10-20"}, headers=headers),
+        route.get(REPORT, params={**OCTOBER, "x": "1"}, headers=headers),
+        route.get(REPORT, params={"startDate": OCTOBER["startDate"]}, headers=headers),
+        route.get(REPORT, params=[*OCTOBER.items(), ("startDate", OCTOBER["startDate"])], headers=headers),
+        route.get(REPORT, params={**OCTOBER, "endDate": "2026-11-01\n"}, headers=headers),
+        route.get(REPORT, params={**OCTOBER, "endDate": "2026-13-01"}, headers=headers),
+        route.get(REPORT, params={**OCTOBER, "endDate": "2026-09-01"}, headers=headers),
+        route.get(REPORT, params=OCTOBER),
+        route.get(REPORT, params=OCTOBER, headers={"Authorization": "Basic abc"}),
+        route.post(REPORT, params=OCTOBER, headers=headers),
+        route.get(REPORT + "/explain", params=OCTOBER, headers=headers),
+    ]
+    assert [answer.status_code for answer in passed_on] == [599] * len(passed_on)
+
+
 def test_unexpected_errors_hide_their_trace(empty_url: str, caplog: pytest.LogCaptureFixture) -> None:
     from fastapi.testclient import TestClient
 

@@ -17,6 +17,7 @@ from billable.server import errors, health
 from billable.server.access_log import CorrelationAndAccessLog
 from billable.server.metrics import Metrics
 from billable.server.models import event_batch_schema
+from billable.server.report_route import ReportRoute
 from billable.server.routes import router
 from billable.server.settings import Settings
 from billable.server.state import ServerState
@@ -70,12 +71,14 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         description="Billable usage of licenses and devices, wire-compatible with the Genesys Cloud billing API.",
         lifespan=lifespan,
     )
-    app.state.server = ServerState(settings, database, catalog, clock, desk,
-                                   RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60), Metrics())
+    state = ServerState(settings, database, catalog, clock, desk,
+                        RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60), Metrics())
+    app.state.server = state
     errors.install(app)
     app.include_router(router)
     app.include_router(health.router)
     app.mount("/page", StaticFiles(packages=[("billable.server", "page")]), name="page")
     _describe_events(app, event_batch_schema(catalog, settings.max_events))
-    app.add_middleware(CorrelationAndAccessLog)
+    app.add_middleware(ReportRoute, state=state)  # a report already computed, below the framework
+    app.add_middleware(CorrelationAndAccessLog)  # the outermost: every answer has its correlation id
     return app

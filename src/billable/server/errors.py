@@ -95,47 +95,46 @@ def problem_details(problems: list[FieldProblem]) -> list[dict[str, Any]]:
     ]
 
 
+def as_api_error(request: Request, error: Exception) -> ApiError:
+    """The error answer of ``error``, whatever raised it."""
+    match error:
+        case ApiError():
+            return error
+        case InvalidInput():
+            return ApiError(400, error.message, details=problem_details(error.problems))
+        case NotFound():
+            return ApiError(404, str(error))
+        case PayloadTooLarge():
+            return ApiError(413, str(error))
+        case StoreUnavailable():
+            return unavailable(request, error)
+        case RequestValidationError():
+            return _invalid_request(error)
+        case StarletteHTTPException():
+            message = error.detail if isinstance(error.detail, str) else "request failed"
+            if error.status_code == 404:
+                message = f"no route {request.method} {request.url.path}"
+            return ApiError(error.status_code, message, headers=dict(error.headers or {}))
+    log.error("unexpected error, correlation id %s", correlation_id(request), exc_info=error)
+    return ApiError(500, "an unexpected error occurred; quote the contextId to support")
+
+
+def _invalid_request(error: RequestValidationError) -> ApiError:
+    details = []
+    for issue in error.errors():
+        location = [str(part) for part in issue.get("loc", ()) if part not in ("query", "body", "header", "path")]
+        details.append({"fieldName": ".".join(location) or "request", "errorCode": str(issue.get("type", "invalid")),
+                        "message": str(issue.get("msg", ""))})
+    names = ", ".join(d["fieldName"] for d in details)
+    return ApiError(400, f"invalid or missing: {names}", details=details)
+
+
+async def _answer(request: Request, error: Exception) -> JSONResponse:
+    return error_response(request, as_api_error(request, error))
+
+
 def install(app: FastAPI) -> None:
     """Map every exception to the error body."""
-
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, error: ApiError) -> JSONResponse:
-        return error_response(request, error)
-
-    @app.exception_handler(InvalidInput)
-    async def _invalid(request: Request, error: InvalidInput) -> JSONResponse:
-        return error_response(request, ApiError(400, error.message, details=problem_details(error.problems)))
-
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, error: NotFound) -> JSONResponse:
-        return error_response(request, ApiError(404, str(error)))
-
-    @app.exception_handler(PayloadTooLarge)
-    async def _too_large(request: Request, error: PayloadTooLarge) -> JSONResponse:
-        return error_response(request, ApiError(413, str(error)))
-
-    @app.exception_handler(StoreUnavailable)
-    async def _unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:
-        return error_response(request, unavailable(request, error))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        details = []
-        for issue in error.errors():
-            location = [str(part) for part in issue.get("loc", ()) if part not in ("query", "body", "header", "path")]
-            details.append({"fieldName": ".".join(location) or "request", "errorCode": str(issue.get("type", "invalid")),
-                            "message": str(issue.get("msg", ""))})
-        names = ", ".join(d["fieldName"] for d in details)
-        return error_response(request, ApiError(400, f"invalid or missing: {names}", details=details))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        message = error.detail if isinstance(error.detail, str) else "request failed"
-        if error.status_code == 404:
-            message = f"no route {request.method} {request.url.path}"
-        return error_response(request, ApiError(error.status_code, message, headers=dict(error.headers or {})))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.error("unexpected error, correlation id %s", correlation_id(request), exc_info=error)
-        return error_response(request, ApiError(500, "an unexpected error occurred; quote the contextId to support"))
+    for kind in (ApiError, InvalidInput, NotFound, PayloadTooLarge, StoreUnavailable, RequestValidationError,
+                 StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, _answer)

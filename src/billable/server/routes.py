@@ -23,6 +23,14 @@ from billable.rules.wire import compact_json, parse_json
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
+from billable.server.report_route import (
+    DATE_HELP,
+    DATE_PATTERN,
+    desk_answer,
+    plus_in_offset,
+    report_period,
+    report_response,
+)
 from billable.server.state import ServerState, server_state
 from billable.service.access import IssuedToken, issue_token
 from billable.service.bodies import Amendments as AmendmentsBody
@@ -70,13 +78,6 @@ from billable.store.tokens import TokenGrant
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
 _PAGE = Path(__file__).with_name("page")
-DATE_HELP = "ISO-8601 date-time (any offset; none means UTC) or a date, e.g. 2026-10-01T00:00:00.000Z"
-# The shapes Period.parse accepts (an offset's '+' may arrive as a space from a query string);
-# the calendar itself (month 13, the period's order and length) is checked after.
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?([Zz]|[ +-]\d{2}(:?\d{2})?)?)?$"
-# A report may go out gzip-compressed, so caches must key it by the client's Accept-Encoding.
-_VARY = {"Vary": "Accept-Encoding"}
-_GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
 
 
 CONCURRENT_EXAMPLE = {
@@ -145,26 +146,6 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
                         status_code=status, headers={"Cache-Control": "no-store"})
 
 
-def _accepts_gzip(header: str) -> bool:
-    """Whether an Accept-Encoding header admits gzip (``gzip;q=0`` refuses it)."""
-    for coding in header.lower().split(","):
-        name, _, weight = coding.partition(";")
-        if name.strip() in ("gzip", "*"):
-            return weight.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
-    return False
-
-
-def _period(start: str, end: str) -> Period:
-    # A '+' in an offset that reached us unescaped in a query string arrives as a space.
-    return Period.parse(*(_plus_in_offset(text) for text in (start, end)))
-
-
-def _plus_in_offset(text: str) -> str:
-    if len(text) > 6 and text[-6] == " " and text[-3] == ":":
-        return text[:-6] + "+" + text[-5:]
-    return text
-
-
 AS_OF_HELP = ("the report as it was at this instant: of the events acknowledged by then, without the voids "
               "made later (" + DATE_HELP + ")")
 
@@ -188,30 +169,23 @@ def period_query(
     endDate: str = Query(description=DATE_HELP + "; exclusive", pattern=DATE_PATTERN),
 ) -> Period:
     """The report period of the query string."""
-    return _period(startDate, endDate)
+    return report_period(startDate, endDate)
 
 
 async def _served(request: Request, state: ServerState, kind: ReportKind, token: str, period: Period,
                   as_of: str | None) -> Response:
-    """A report: the token checked and the report looked up in one trip to a worker thread
-    (the trip costs more than the look-up of a report already computed). A report as of
-    an instant is computed for the request."""
+    """A report (most requests for one are answered before the framework: report_route.py).
+    A report as of an instant is computed for the request."""
 
     def answer() -> Answer:
+        if as_of is None:
+            return desk_answer(request, state, kind, token, period)
         grant = authorize(request, state, token, READ_REPORTS)
-        if as_of is not None:
-            return Answer(ReportStatus.COMPLETE, Body(compact_json(_compute_as_of(state, kind, grant.org_id, period,
-                                                                                  as_of))), Source.COMPUTED)
-        started = time.perf_counter()
-        found = state.desk.answer(kind, grant.org_id, period)
-        state.metrics.report_seconds.labels(kind.name).observe(time.perf_counter() - started)
-        state.metrics.reports.labels(kind.name, found.source.value).inc()
-        return found
+        return Answer(ReportStatus.COMPLETE, Body(compact_json(_compute_as_of(state, kind, grant.org_id, period,
+                                                                              as_of))), Source.COMPUTED)
 
     body = (await run_in_threadpool(answer)).body
-    if _accepts_gzip(request.headers.get("accept-encoding", "")):
-        return Response(body.gzip, media_type="application/json", headers=_GZIPPED)
-    return Response(body.json, media_type="application/json", headers=_VARY)
+    return report_response(request.headers.get("accept-encoding", ""), body)
 
 
 @router.get(
@@ -321,7 +295,7 @@ def _instant(text: str | None, field: str) -> int | None:
     if text is None:
         return None
     try:
-        return parse_instant(_plus_in_offset(text), allow_date=True)
+        return parse_instant(plus_in_offset(text), allow_date=True)
     except ValueError:
         message = f"{field} must be an ISO-8601 date-time or date"
         raise InvalidInput(message, [FieldProblem(field, "invalid.date", message)]) from None
@@ -456,7 +430,7 @@ async def close(to_close: PeriodToClose, grant: TokenGrant = Depends(requires(CL
     """Close a period that is over: its billable usage report is kept as it is now, and the
     report of exactly that period answers with it from then on, saying it is closed. A
     closed period is final; one may not overlap another."""
-    period = _period(to_close.startDate, to_close.endDate)
+    period = report_period(to_close.startDate, to_close.endDate)
 
     def store() -> ClosedPeriods:
         with state.database.write() as conn:
