@@ -294,7 +294,8 @@ def test_the_route_below_the_framework_passes_on_what_it_does_not_answer(org_wit
     org = org_with_events
     client = make_client()
     headers = bearer(client, *new_client(org.database, org.id))
-    route = TestClient(ReportRoute(PlainTextResponse("the framework", status_code=599), client.app.state.server))
+    state = client.app.state.server  # type: ignore[attr-defined]  # the app create_app made
+    route = TestClient(ReportRoute(PlainTextResponse("the framework", status_code=599), state))
     answer = route.get(REPORT, params=OCTOBER, headers=headers)
     assert answer.status_code == 200 and answer.json() == expected_body(org)
     assert route.get(CONCURRENT, params=OCTOBER, headers={**headers, "Accept-Encoding": "gzip"}).json()["status"] == "Complete"
