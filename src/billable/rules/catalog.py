@@ -76,7 +76,11 @@ class Catalog:
         return max(held, key=lambda product: product.rank)
 
     def product_of_rank(self, family: str, rank: int) -> UserProduct:
-        return next(p for p in self.user_products if p.family == family and p.rank == rank)
+        return self._by_family_and_rank[family, rank]
+
+    @cached_property
+    def _by_family_and_rank(self) -> dict[tuple[str, int], UserProduct]:
+        return {(p.family, p.rank): p for p in self.user_products}
 
     @classmethod
     def from_toml(cls, text: str) -> "Catalog":

@@ -48,8 +48,7 @@ def datetime_from_instant(instant: int) -> datetime:
 
 def format_instant(instant: int) -> str:
     """``yyyy-MM-ddTHH:mm:ss.SSSZ`` in UTC, the wire format of every date we send."""
-    moment = datetime_from_instant(instant)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return datetime_from_instant(instant).isoformat(timespec="milliseconds")[:23] + "Z"  # 4-digit years only
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ratelimits.prepare(counters)
         yield
+        answering.shutdown(wait=True, cancel_futures=True)
         desk.close()
         database.dispose()
         if counters is not database:
@@ -71,8 +73,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         description="Billable usage of licenses and devices, wire-compatible with the Genesys Cloud billing API.",
         lifespan=lifespan,
     )
+    answering = ThreadPoolExecutor(max_workers=40, thread_name_prefix="answer")
     state = ServerState(settings, database, catalog, clock, desk,
-                        RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60), Metrics())
+                        RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60), Metrics(), answering)
     app.state.server = state
     errors.install(app)
     app.include_router(router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import cast
 
@@ -25,6 +26,9 @@ class ServerState:
     desk: ReportDesk
     rate_limit: RateLimit
     metrics: Metrics
+    # The threads of the requests that report_route.py answers (as many as the framework's
+    # own pool): an executor's trip costs less than the framework's.
+    answering: ThreadPoolExecutor
 
 
 def server_state(request: Request) -> ServerState:
