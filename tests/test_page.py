@@ -34,6 +34,16 @@ def page():
         browser.close()
 
 
+def ingest_generated(org: Any, users: int, days: int) -> None:
+    """``days`` of generated usage of ``users`` from 2026-10-01."""
+    org.ingest(list(generate(Workload(users=users, days=days, start=parse_instant("2026-10-01", allow_date=True)))))
+
+
+def sign_in_reader(page: Page, base: str, org: Any) -> None:
+    """Sign in with a new client of ``org`` that may read reports."""
+    sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+
+
 def sign_in(page: Page, base: str, client_id: str, secret: str) -> None:
     page.goto(base + "/")
     page.fill("#client-id", client_id)
@@ -147,7 +157,7 @@ def test_rate_limit_message(page: Page, make_org: MakeOrg) -> None:
 
 def test_progress_while_in_progress(page: Page, make_org: MakeOrg) -> None:
     org = make_org()
-    org.ingest(list(generate(Workload(users=5, days=3, start=parse_instant("2026-10-01", allow_date=True)))))
+    ingest_generated(org, users=5, days=3)
     reader = new_client(org.database, org.id, "billing:subscription:view")
     with running_server(org.database.url, report_budget_seconds="0") as base:  # the first answer is InProgress
         sign_in(page, base, *reader)
@@ -165,7 +175,7 @@ def _report_loaded(page: Page, start: str, end: str) -> None:
 
 def test_messages_clear_and_a_refused_period_keeps_the_report(page: Page, make_org: MakeOrg) -> None:
     org = make_org()
-    org.ingest(list(generate(Workload(users=8, days=5, start=parse_instant("2026-10-01", allow_date=True)))))
+    ingest_generated(org, users=8, days=5)
     client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
     with running_server(org.database.url) as base:
         sign_in(page, base, client_id, "wrong secret")
@@ -195,9 +205,9 @@ def test_messages_clear_and_a_refused_period_keeps_the_report(page: Page, make_o
 
 def test_empty_period_and_searches_that_find_nothing(page: Page, make_org: MakeOrg) -> None:
     org = make_org()
-    org.ingest(list(generate(Workload(users=8, days=5, start=parse_instant("2026-10-01", allow_date=True)))))
+    ingest_generated(org, users=8, days=5)
     with running_server(org.database.url) as base:
-        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        sign_in_reader(page, base, org)
         _report_loaded(page, "2025-01-01", "2025-02-01")
         expect(page.locator("#usages tbody")).to_contain_text("No billable usage in this period")
         expect(page.locator(".charts")).to_be_hidden()
@@ -226,7 +236,7 @@ def test_empty_period_and_searches_that_find_nothing(page: Page, make_org: MakeO
 
 def test_a_phone_width_has_no_horizontal_scroll(make_org: MakeOrg, tmp_path: Path) -> None:
     org = make_org("concurrent")
-    org.ingest(list(generate(Workload(users=25, days=31, start=parse_instant("2026-10-01", allow_date=True)))))
+    ingest_generated(org, users=25, days=31)
     with running_server(org.database.url) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
@@ -250,7 +260,7 @@ def test_a_phone_width_has_no_horizontal_scroll(make_org: MakeOrg, tmp_path: Pat
 def test_keyboard_only(page: Page, make_org: MakeOrg) -> None:
     """Sign in, choose a period and open a product's resources with the keyboard alone."""
     org = make_org("concurrent")
-    org.ingest(list(generate(Workload(users=8, days=5, start=parse_instant("2026-10-01", allow_date=True)))))
+    ingest_generated(org, users=8, days=5)
     client_id, secret = new_client(org.database, org.id, "billing:subscription:view")
     with running_server(org.database.url) as base:
         page.goto(base + "/")
@@ -358,7 +368,7 @@ def test_a_closed_period_with_its_amendments_and_a_report_as_of(page: Page, make
     org.ingest([event("license.assigned", "bob", "2026-10-01T00:00:00Z", id="late-1", product="cx1"),
                 event("user.login", "bob", "2026-10-03T08:00:00Z", id="late-2")], now=INGESTED_AT + HOUR_MS)
     with running_server(org.database.url) as base:
-        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        sign_in_reader(page, base, org)
         page.select_option("#preset", "custom")
         page.fill("#start", OCTOBER["startDate"])
         page.fill("#end", OCTOBER["endDate"])
@@ -395,7 +405,7 @@ def test_periods_people_think_in_and_the_previous_one_beside(page: Page, make_or
                   for kind, hour in (("user.login", "08"), ("user.logout", "09"))])
     page.clock.set_fixed_time("2026-11-20T10:00:00Z")  # the browser's today
     with running_server(org.database.url) as base:
-        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        sign_in_reader(page, base, org)
         expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")  # last month, at once
         expect(page.locator("#comparison")).to_have_text(
             "Compared with the previous period, 2026-09-01 to 2026-09-30.")
@@ -439,9 +449,9 @@ def test_charts_by_keyboard_and_an_accessibility_check(page: Page, make_org: Mak
     from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     org = make_org("concurrent")
-    org.ingest(list(generate(Workload(users=25, days=31, start=parse_instant("2026-10-01", allow_date=True)))))
+    ingest_generated(org, users=25, days=31)
     with running_server(org.database.url) as base:
-        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        sign_in_reader(page, base, org)
         _report_loaded(page, "2026-10-01", "2026-11-01")
         expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
         page.wait_for_load_state("networkidle")
@@ -468,9 +478,9 @@ def test_charts_by_keyboard_and_an_accessibility_check(page: Page, make_org: Mak
 def test_hours_per_day_under_the_hourly_model(page: Page, make_org: MakeOrg) -> None:
     """An hourly organization's chart is the hours logged in per day, as the API counts them."""
     org = make_org("hourly")
-    org.ingest(list(generate(Workload(users=12, days=5, start=parse_instant("2026-10-01", allow_date=True)))))
+    ingest_generated(org, users=12, days=5)
     with running_server(org.database.url) as base:
-        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        sign_in_reader(page, base, org)
         _report_loaded(page, "2026-10-01", "2026-10-06")
         expect(page.locator("#peaks-caption")).to_have_text("Hours logged in per day, per product (hourly usage)")
         page.wait_for_load_state("networkidle")
@@ -503,7 +513,7 @@ def test_a_slow_answer_never_replaces_a_later_report(page: Page, make_org: MakeO
             route.continue_()
 
     with running_server(org.database.url) as base:
-        sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
+        sign_in_reader(page, base, org)
         expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
         page.wait_for_load_state("networkidle")
         page.route("**/api/v2/billing/reports/billableusage?*", hold_september)
