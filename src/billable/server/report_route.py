@@ -66,12 +66,12 @@ def desk_answer(request: Request, state: ServerState, kind: ReportKind, token: s
 
 def report_response(accept_encoding: str, body: Body) -> Response:
     """A report's body, compressed when the client accepts gzip."""
-    if accepts_gzip(accept_encoding):
+    if _accepts_gzip(accept_encoding):
         return Response(body.gzip, media_type="application/json", headers=_GZIPPED)
     return Response(body.json, media_type="application/json", headers=_VARY)
 
 
-def accepts_gzip(header: str) -> bool:
+def _accepts_gzip(header: str) -> bool:
     """Whether an Accept-Encoding header admits gzip (``gzip;q=0`` refuses it)."""
     for coding in header.lower().split(","):
         name, _, weight = coding.partition(";")

@@ -75,9 +75,9 @@ class Database:
         self.engine: Engine = create_engine(
             self.url, echo=echo, pool_pre_ping=self.is_postgresql, pool_size=20, max_overflow=20
         )
-        path = make_url(self.url).database or ""
         self._wal: str | None = None
         if self.engine.dialect.name == "sqlite":
+            path = make_url(self.url).database or ""
             self._wal = f"{path}-wal" if path and path != ":memory:" else None
             self._wal_limit_bytes = wal_limit_bytes
             busy_timeout = f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}"
