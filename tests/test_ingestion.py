@@ -106,6 +106,48 @@ def test_equal_times_keep_arrival_order(make_org: MakeOrg) -> None:
     assert session_rows(org, "ann") == [(t("2026-10-01T07:00Z"), t(at)), (t(at), OPEN)]
 
 
+def log_walks(org: Org, batch: list) -> int:
+    """How many statements walking the log ingesting ``batch`` ran."""
+    from sqlalchemy import event as sql_event
+
+    walks: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # SQLAlchemy's hook
+        if " ".join(statement.split()).startswith("SELECT events.subject"):
+            walks.append(statement)
+
+    sql_event.listen(org.database.engine, "before_cursor_execute", seen)
+    try:
+        org.ingest(batch)
+    finally:
+        sql_event.remove(org.database.engine, "before_cursor_execute", seen)
+    return len(walks)
+
+
+def test_events_after_the_log_extend_their_intervals_without_walking_it(make_org: MakeOrg) -> None:
+    org = make_org()
+    assert log_walks(org, [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                           event("user.login", "ann", "2026-10-01T08:00:00Z")]) == 0
+    # At the latest instant stored and after it: the open session continues and closes.
+    assert log_walks(org, [event("user.login", "ann", "2026-10-01T08:00:00Z"),
+                           event("user.logout", "ann", "2026-10-01T12:00:00Z"),
+                           event("license.unassigned", "ann", "2026-10-02T00:00:00Z", product="cx1")]) == 0
+    assert session_rows(org, "ann") == [(t("2026-10-01T08:00Z"), t("2026-10-01T12:00Z"))]
+    # Before the latest event stored, if only another user's: walked again from the log.
+    assert log_walks(org, [event("user.login", "bob", "2026-10-01T09:00:00Z")]) == 1
+    assert session_rows(org, "bob") == [(t("2026-10-01T09:00Z"), OPEN)]
+
+
+def test_a_late_event_meets_a_stored_event_that_changed_nothing(make_org: MakeOrg) -> None:
+    """A logout with nothing open changes no interval, yet a login arriving later from before
+    it is closed by it: the latest event time counts every event, not only the intervals'."""
+    org = make_org()
+    org.ingest([event("user.logout", "ann", "2026-10-01T10:00:00Z")])
+    assert session_rows(org, "ann") == []
+    org.ingest([event("user.login", "ann", "2026-10-01T09:00:00Z")])
+    assert session_rows(org, "ann") == [(t("2026-10-01T09:00Z"), t("2026-10-01T10:00Z"))]
+
+
 def test_latest_email_by_time_names_the_user(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([event("user.updated", "ann", "2026-10-05T00:00:00Z", email="new@x.com")])
@@ -202,6 +244,8 @@ def test_statistics_are_refreshed_as_soon_as_the_log_doubles(make_org: MakeOrg, 
     from billable.store.statistics import FIRST_REFRESH
 
     org = make_org()
+    # A later event first: the logins are then walked from the log, not only extended.
+    org.ingest([event("user.logout", "u0", "2026-10-05T08:00:00Z", id="later")])
     logins = [event("user.login", f"u{n}", "2026-10-02T08:00:00Z", id=f"s{n}") for n in range(FIRST_REFRESH + 10)]
     batches = [validate_events(logins[:FIRST_REFRESH], CATALOG, INGESTED_AT),
                validate_events(logins[FIRST_REFRESH:], CATALOG, INGESTED_AT)]

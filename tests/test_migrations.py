@@ -160,3 +160,43 @@ def test_derived_state_of_0008_gains_a_history_from_the_upgrade_on(empty_url: st
                                           as_of=as_of)
         assert found == expected, as_of
     database.dispose()
+
+
+def test_organizations_of_0009_learn_their_latest_event_time(empty_url: str) -> None:
+    """An organization upgraded from 0009 knows the latest event of its log, a logout that
+    changed nothing included, so a late login before it is closed by it as the reference
+    closes it; an organization without events knows none."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from reference import reference_report
+
+    from billable.rules.catalog import LicensingModel
+    from billable.rules.events import validate_events
+    from billable.rules.instants import Period, parse_instant
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.reports import billable_usage_report
+    from billable.store.organizations import get_organization
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    before = [event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="a1", product="cx1"),
+              event("user.logout", "ann", "2026-10-02T10:00:00Z", id="a2")]
+    after = [event("user.login", "ann", "2026-10-02T09:00:00Z", id="a3")]
+    with database.write() as conn:
+        org = create_organization(conn, "old", "hourly", INGESTED_AT)
+        empty = create_organization(conn, "empty", "named", INGESTED_AT)
+        ingest(conn, org.id, before, CATALOG, INGESTED_AT)
+    migrate.downgrade(database, "0009")
+    migrate.upgrade(database)
+    with database.write() as conn:
+        assert get_organization(conn, org.id).latest_event_time == parse_instant("2026-10-02T10:00:00Z")
+        assert get_organization(conn, empty.id).latest_event_time is None
+        ingest(conn, org.id, after, CATALOG, INGESTED_AT + 1_000)
+    october = Period.parse("2026-10-01", "2026-11-01")
+    expected = reference_report(validate_events(before + after, CATALOG, INGESTED_AT), CATALOG,
+                                LicensingModel.HOURLY, october, INGESTED_AT + 9_000)
+    with database.read() as conn:
+        found = billable_usage_report(conn, get_organization(conn, org.id), october, CATALOG, INGESTED_AT + 9_000)
+    assert found == expected
+    assert found.usages  # ann's hour is billed
+    database.dispose()

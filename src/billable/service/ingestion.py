@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from billable.rules.instants import DAY_MS
 from billable.rules.wire import parse_json
 from billable.store import derived, statistics
 from billable.store.events import append_events, stored_keys
-from billable.store.organizations import get_organization, set_last_seq
+from billable.store.organizations import get_organization, set_log_end
 
 MAX_BATCH_EVENTS = 10_000
 
@@ -104,8 +105,10 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
         if statistics.due(stored_before, stored_before + len(fresh)):
             statistics.refresh(conn)
     if appended:
-        set_last_seq(conn, org_id, org.last_seq + len(appended))
-        _derive(conn, org_id, appended, org.last_seq + 1)
+        latest = max(event.time for event in appended)
+        set_log_end(conn, org_id, org.last_seq + len(appended),
+                    latest if org.latest_event_time is None else max(latest, org.latest_event_time))
+        _derive(conn, org_id, appended, org.last_seq + 1, org.latest_event_time)
     return IngestResult(accepted=len(appended), duplicates=duplicates)
 
 
@@ -116,10 +119,10 @@ def after_bulk_load(conn: Connection) -> None:
     statistics.refresh(conn)
 
 
-def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: int) -> None:
+def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: int, latest_before: int | None) -> None:
     version = first_seq + len(fresh) - 1  # the organization's sequence once committed
-    session_since: dict[tuple[str, str], int] = {}
-    holding_since: dict[tuple[str, str], int] = {}
+    session_walks: dict[tuple[str, str], list[derived.Transition]] = defaultdict(list)
+    holding_walks: dict[tuple[str, str], list[derived.Transition]] = defaultdict(list)
     latest_email: dict[str, tuple[int, int, str]] = {}
     device_first: dict[tuple[int, str, str], int] = {}
     for seq, event in enumerate(fresh, start=first_seq):
@@ -127,16 +130,15 @@ def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: i
             day = (event.time // DAY_MS * DAY_MS, event.device_type or "", event.subject)
             device_first[day] = min(event.time, device_first.get(day, event.time))
         elif event.type in SESSION_TYPES:
-            key = (event.subject, "")
-            session_since[key] = min(event.time, session_since.get(key, event.time))
+            session_walks[(event.subject, "")].append((event.time, seq, event.type == derived.SESSIONS.opening))
         elif event.type in HOLDING_TYPES:
-            key = (event.subject, event.product or "")
-            holding_since[key] = min(event.time, holding_since.get(key, event.time))
+            holding_walks[(event.subject, event.product or "")].append(
+                (event.time, seq, event.type == derived.HOLDINGS.opening))
         if event.email is not None and event.type in EMAIL_TYPES:
             mark = (event.time, seq, event.email)
             if event.subject not in latest_email or mark > latest_email[event.subject]:
                 latest_email[event.subject] = mark
-    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, session_since, version)
-    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, holding_since, version)
+    derived.update_intervals(conn, org_id, derived.SESSIONS, session_walks, latest_before, version)
+    derived.update_intervals(conn, org_id, derived.HOLDINGS, holding_walks, latest_before, version)
     derived.record_emails(conn, org_id, latest_email, version)
     derived.record_device_days(conn, org_id, device_first, version)

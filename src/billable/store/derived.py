@@ -113,6 +113,48 @@ SESSIONS = IntervalKind(sessions, LOGIN, LOGOUT, by_product=False)
 HOLDINGS = IntervalKind(holdings, ASSIGNED, UNASSIGNED, by_product=True)
 
 
+Transition = tuple[int, int, bool]
+"""An event of an interval's key as the walk takes it: ``(time, arrival sequence, opens)``."""
+
+
+def update_intervals(conn: Connection, org_id: str, kind: IntervalKind, arrived: dict[tuple[str, str], list[Transition]],
+                     latest_before: int | None, version: int) -> None:
+    """Take newly appended events into the intervals of their ``(user_id, product)`` keys.
+
+    ``latest_before`` is the latest event time the log held before them (None: it held
+    none). A key whose new events all come at or after it continues from its stored state
+    (no event of the key lies later, and a walk may start from the opening of the interval
+    open then, intervals.py), so the log is not read again; any other key is rebuilt from
+    its earliest new event on (``rebuild_intervals``)."""
+    extended: dict[tuple[str, str], list[Transition]] = {}
+    rebuilt: dict[tuple[str, str], int] = {}
+    for key, transitions in arrived.items():
+        transitions.sort()
+        if latest_before is None or transitions[0][0] >= latest_before:
+            extended[key] = transitions
+        else:
+            rebuilt[key] = transitions[0][0]
+    rebuild_intervals(conn, org_id, kind, rebuilt, version)
+    _extend_intervals(conn, org_id, kind, extended, version)
+
+
+def _extend_intervals(conn: Connection, org_id: str, kind: IntervalKind,
+                      walks: dict[tuple[str, str], list[Transition]], version: int) -> None:
+    """Walk each key's ``walks`` (in walking order, none before a stored event of the key)
+    from the key's stored state: its interval still open, if one is."""
+    if not walks:
+        return
+    stored = _stored_from(conn, org_id, kind, [(user, product, walk[0][0]) for (user, product), walk in walks.items()])
+    open_since = {(user, product): started for user, product, started, _ in stored}
+    rebuilt = set()
+    for (user, product), walk in walks.items():
+        opened = open_since.get((user, product))
+        steps = [(time, opens) for time, _, opens in walk]
+        for started, ended in intervals(steps if opened is None else [(opened, True), *steps]):
+            rebuilt.add((user, product, started, ended))
+    _replace_intervals(conn, org_id, kind, stored, rebuilt, version)
+
+
 def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: dict[tuple[str, str], int],
                       version: int) -> None:
     """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on; what
@@ -121,14 +163,28 @@ def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: 
     if not since:
         return
     anchors = replay_anchors(conn, org_id, kind, since)
+    stored = _stored_from(conn, org_id, kind, anchors)
+    _replace_intervals(conn, org_id, kind, stored, set(replayed_intervals(conn, org_id, kind, anchors, NOT_VOIDED)),
+                       version)
+
+
+def _stored_from(conn: Connection, org_id: str, kind: IntervalKind, keys: list[tuple[str, str, int]]
+                 ) -> dict[tuple[str, str, int, int], int]:
+    """The stored intervals of each ``(user_id, product, at)`` that end after ``at``: their
+    ``created_seq`` by ``(user_id, product, started_at, ended_at)``."""
     table = kind.table
-    key = rows_of(conn, _replay, anchors)
-    stored = {(user, product, started, ended): created for user, product, started, ended, created in conn.execute(
+    key = rows_of(conn, _replay, keys)
+    return {(user, product, started, ended): created for user, product, started, ended, created in conn.execute(
         select(table.c.user_id, key.c.product, table.c.started_at, table.c.ended_at, table.c.created_seq).select_from(
             LoopJoin(key, table, and_(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at))
         )
     )}
-    rebuilt = set(replayed_intervals(conn, org_id, kind, anchors, NOT_VOIDED))
+
+
+def _replace_intervals(conn: Connection, org_id: str, kind: IntervalKind, stored: dict[tuple[str, str, int, int], int],
+                       rebuilt: set[tuple[str, str, int, int]], version: int) -> None:
+    """Make ``rebuilt`` what replaces ``stored``: delete and retire what is no longer, insert what is new."""
+    table = kind.table
     doomed = [(*interval, created) for interval, created in stored.items() if interval not in rebuilt]
     if doomed:
         doomed_key = [table.c.user_id == bindparam("d_user"), table.c.ended_at == bindparam("d_end")]

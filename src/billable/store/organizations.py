@@ -20,6 +20,7 @@ class Organization:
     last_seq: int
     created_at: int
     history_since: int  # the sequence from which the derived state keeps its history
+    latest_event_time: int | None = None  # of the log, voided events included; None: no events
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ def insert_organization(conn: Connection, org_id: str, name: str, model: Licensi
 
 
 def _organization(row: Row[Any]) -> Organization:
-    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq, row.created_at, row.history_since)
+    return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq, row.created_at, row.history_since,
+                        row.latest_event_time)
 
 
 def get_organization(conn: Connection, org_id: str, *, lock: bool = False) -> Organization:
@@ -66,6 +68,12 @@ def set_model(conn: Connection, org_id: str, model: LicensingModel) -> bool:
 
 def set_last_seq(conn: Connection, org_id: str, last_seq: int) -> None:
     conn.execute(update(organizations).where(organizations.c.id == org_id).values(last_seq=last_seq))
+
+
+def set_log_end(conn: Connection, org_id: str, last_seq: int, latest_event_time: int) -> None:
+    """After events were appended: the last arrival sequence and the latest event time."""
+    conn.execute(update(organizations).where(organizations.c.id == org_id)
+                 .values(last_seq=last_seq, latest_event_time=latest_event_time))
 
 
 def insert_client(

@@ -36,6 +36,10 @@ organizations = Table(
     # The sequence from which the derived state keeps its history (migration 0009): 0 for an
     # organization created since; a report as of an earlier sequence walks the log instead.
     Column("history_since", BigInteger, nullable=False, server_default=text("0")),
+    # The latest event time in the organization's log, voided events included; None while it
+    # is empty (migration 0010). A key whose new events all come at or after it extends its
+    # stored intervals without walking the log again (store/derived.py).
+    Column("latest_event_time", BigInteger, nullable=True),
 )
 
 oauth_clients = Table(
