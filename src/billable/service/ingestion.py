@@ -25,7 +25,7 @@ from billable.rules.events import (
 from billable.rules.instants import DAY_MS
 from billable.rules.wire import parse_json
 from billable.store import derived, statistics
-from billable.store.events import append_events, stored_keys
+from billable.store.events import append_new_events
 from billable.store.organizations import get_organization, set_log_end
 
 MAX_BATCH_EVENTS = 10_000
@@ -91,11 +91,9 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
     appended: list[UsageEvent] = []
     duplicates = 0
     for batch in batches:
-        fresh = first_occurrences(batch)
-        already = stored_keys(conn, org_id, [event.key for event in fresh])  # earlier batches' included
-        fresh = [event for event in fresh if event.key not in already]
         stored_before = org.last_seq + len(appended)
-        append_events(conn, org_id, fresh, stored_before + 1, received_at=now)
+        # Earlier batches' keys included: they are in the log already.
+        fresh = append_new_events(conn, org_id, first_occurrences(batch), stored_before + 1, received_at=now)
         appended += fresh
         duplicates += len(batch) - len(fresh)
         # As soon as the log has doubled, not after deriving: the next batch's duplicate

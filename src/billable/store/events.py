@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 
 from billable.rules.events import UsageEvent
 from billable.store.sql import bulk_insert, chunks
@@ -33,6 +34,29 @@ def stored_keys(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> s
             )
             found.update((source, event_id) for event_id in conn.execute(query).scalars())
     return found
+
+
+def append_new_events(conn: Connection, org_id: str, batch: list[UsageEvent], first_seq: int, received_at: int
+                      ) -> list[UsageEvent]:
+    """Store those of ``batch`` (no key twice in it) whose ``(source, id)`` is not stored yet,
+    voided or not, with arrival sequences ``first_seq``, ``first_seq + 1``, …; return them.
+
+    The batch is first appended whole, inside a savepoint: the log's unique key refuses it if
+    any of its keys is stored already (a client sending a batch again), and only then are
+    the stored keys looked up and the rest appended. A batch with no such key costs no
+    look-up beyond the one the unique key makes anyway."""
+    if not batch:
+        return []
+    try:
+        with conn.begin_nested():
+            append_events(conn, org_id, batch, first_seq, received_at)
+        return batch
+    except IntegrityError:
+        pass
+    already = stored_keys(conn, org_id, [event.key for event in batch])
+    fresh = [event for event in batch if event.key not in already]
+    append_events(conn, org_id, fresh, first_seq, received_at)
+    return fresh
 
 
 def append_events(conn: Connection, org_id: str, batch: list[UsageEvent], first_seq: int, received_at: int) -> None:

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import BigInteger, Connection, Executable, FromClause, Join, Table, bindparam, column, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.functions import GenericFunction
@@ -89,11 +90,16 @@ def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
         return
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
+        statement, driver_error = f"COPY {table.name} ({names}) FROM STDIN", conn.dialect.loaded_dbapi.Error
         cursor = driver_cursor(conn)
-        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.close()
+        try:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except driver_error as error:  # wrapped as SQLAlchemy wraps what it runs: callers catch one kind
+            raise DBAPIError.instance(statement, {}, error, driver_error) from error
+        finally:
+            cursor.close()
     else:
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
 
