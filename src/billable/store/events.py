@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from billable.rules.events import UsageEvent
 from billable.store.sql import bulk_insert, chunks
@@ -44,14 +44,16 @@ def append_new_events(conn: Connection, org_id: str, batch: list[UsageEvent], fi
     The batch is first appended whole, inside a savepoint: the log's unique key refuses it if
     any of its keys is stored already (a client sending a batch again), and only then are
     the stored keys looked up and the rest appended. A batch with no such key costs no
-    look-up beyond the one the unique key makes anyway."""
+    look-up beyond the one the unique key makes anyway. Any failure of the first append
+    sends the batch the second way, not only the unique key's (Citus reports it as an
+    internal error of the worker): a failure of another cause happens again there."""
     if not batch:
         return []
     try:
         with conn.begin_nested():
             append_events(conn, org_id, batch, first_seq, received_at)
         return batch
-    except IntegrityError:
+    except DBAPIError:
         pass
     already = stored_keys(conn, org_id, [event.key for event in batch])
     fresh = [event for event in batch if event.key not in already]
