@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from conftest import CATALOG, INGESTED_AT, MakeOrg, Org, event, maintenance_counts
 from sqlalchemy import Connection, func, select
@@ -123,22 +126,29 @@ def test_equal_times_keep_arrival_order(make_org: MakeOrg) -> None:
     assert session_rows(org, "ann") == [(t("2026-10-01T07:00Z"), t(at)), (t(at), OPEN)]
 
 
-def log_walks(org: Org, batch: list) -> int:
-    """How many statements walking the log ingesting ``batch`` ran."""
+@contextmanager
+def statements_run(database: Database) -> Iterator[list[str]]:
+    """The statements run through SQLAlchemy on ``database`` meanwhile: whitespace collapsed,
+    their first 60 characters."""
     from sqlalchemy import event as sql_event
 
-    walks: list[str] = []
+    statements: list[str] = []
 
     def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # SQLAlchemy's hook
-        if " ".join(statement.split()).startswith("SELECT events.subject"):
-            walks.append(statement)
+        statements.append(" ".join(statement.split())[:60])
 
-    sql_event.listen(org.database.engine, "before_cursor_execute", seen)
+    sql_event.listen(database.engine, "before_cursor_execute", seen)
     try:
-        org.ingest(batch)
+        yield statements
     finally:
-        sql_event.remove(org.database.engine, "before_cursor_execute", seen)
-    return len(walks)
+        sql_event.remove(database.engine, "before_cursor_execute", seen)
+
+
+def log_walks(org: Org, batch: list) -> int:
+    """How many statements walking the log ingesting ``batch`` ran."""
+    with statements_run(org.database) as statements:
+        org.ingest(batch)
+    return sum(statement.startswith("SELECT events.subject") for statement in statements)
 
 
 def test_events_after_the_log_extend_their_intervals_without_walking_it(make_org: MakeOrg) -> None:
@@ -254,8 +264,6 @@ def test_statistics_are_refreshed_as_soon_as_the_log_doubles(make_org: MakeOrg, 
     """Within one commit of several batches, the planner learns the log's size right after
     the batch that doubles it: before the next batch's duplicate check and before the
     rebuild's walks, which a planner that believes the log empty plans as scans of it."""
-    from sqlalchemy import event as sql_event
-
     from billable.rules.events import validate_events
     from billable.service.ingestion import store_batches
     from billable.store.statistics import FIRST_REFRESH
@@ -267,17 +275,8 @@ def test_statistics_are_refreshed_as_soon_as_the_log_doubles(make_org: MakeOrg, 
     # The second batch sends one of the first's again: its stored keys are looked up.
     batches = [validate_events(logins[:FIRST_REFRESH], CATALOG, INGESTED_AT),
                validate_events(logins[FIRST_REFRESH:] + logins[:1], CATALOG, INGESTED_AT)]
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # SQLAlchemy's hook
-        statements.append(" ".join(statement.split())[:60])
-
-    sql_event.listen(database.engine, "before_cursor_execute", seen)
-    try:
-        with database.write() as conn:
-            assert store_batches(conn, org.id, batches, INGESTED_AT) == IngestResult(FIRST_REFRESH + 10, 1)
-    finally:
-        sql_event.remove(database.engine, "before_cursor_execute", seen)
+    with statements_run(database) as statements, database.write() as conn:
+        assert store_batches(conn, org.id, batches, INGESTED_AT) == IngestResult(FIRST_REFRESH + 10, 1)
     analyzed = next(i for i, s in enumerate(statements) if s.startswith("ANALYZE"))
     checks = [i for i, s in enumerate(statements) if s.startswith("SELECT events.event_id")]
     walks = [i for i, s in enumerate(statements) if s.startswith("SELECT events.subject")]

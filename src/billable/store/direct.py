@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -47,18 +49,27 @@ class DirectStatement:
         text, order, constants = compiled
         values = {**constants, **params}
         cursor = driver_cursor(conn)
-        driver_error = conn.dialect.loaded_dbapi.Error
         try:
-            cursor.execute(text, values if order is None else [values[name] for name in order])
-            return cursor.fetchall() if cursor.description else []
-        except driver_error as error:  # wrapped as SQLAlchemy wraps it, so its faults are told apart alike
-            raise DBAPIError.instance(text, values, error, driver_error) from error
+            with wrapped_driver_errors(conn, text, values):
+                cursor.execute(text, values if order is None else [values[name] for name in order])
+                return cursor.fetchall() if cursor.description else []
         finally:
             cursor.close()
 
     def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
         found = self.rows(conn, params)
         return found[0] if found else None
+
+
+@contextmanager
+def wrapped_driver_errors(conn: Connection, statement: str, params: Any) -> Iterator[None]:
+    """The driver's errors raised as SQLAlchemy raises them from what it runs itself, so
+    that callers catch one kind and the store's faults are told apart alike."""
+    driver_error = conn.dialect.loaded_dbapi.Error
+    try:
+        yield
+    except driver_error as error:
+        raise DBAPIError.instance(statement, params, error, driver_error) from error
 
 
 def driver_cursor(conn: Connection) -> Any:

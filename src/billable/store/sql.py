@@ -8,12 +8,11 @@ from typing import Any, cast
 
 from sqlalchemy import BigInteger, Connection, Executable, FromClause, Join, Table, bindparam, column, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.functions import GenericFunction
 
-from billable.store.direct import driver_cursor
+from billable.store.direct import driver_cursor, wrapped_driver_errors
 
 
 class greatest(GenericFunction[int]):
@@ -90,14 +89,12 @@ def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
         return
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        statement, driver_error = f"COPY {table.name} ({names}) FROM STDIN", conn.dialect.loaded_dbapi.Error
+        statement = f"COPY {table.name} ({names}) FROM STDIN"
         cursor = driver_cursor(conn)
         try:
-            with cursor.copy(statement) as copy:
+            with wrapped_driver_errors(conn, statement, {}), cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
-        except driver_error as error:  # wrapped as SQLAlchemy wraps what it runs: callers catch one kind
-            raise DBAPIError.instance(statement, {}, error, driver_error) from error
         finally:
             cursor.close()
     else:
