@@ -5,20 +5,41 @@ When the counts' own store fails (a full disk under SQLite's side file, PostgreS
 restarting), requests are not refused for it: each process counts in its memory instead,
 with the same limit, until the store answers again. A client then gets at most the limit
 from each process it reaches (never unlimited), and the switch is logged both ways.
+
+A token far from its limit is counted in blocks: a process that counts one request of a
+token asks the store to count up to twice as many as its last block in the same second
+(``store/ratelimits.py: grantable`` caps that at an eighth of what is left, and counts one
+at a time near the limit), and allows the rest of that second's block without asking. At
+2,000 requests a second that is about eleven writes instead of 2,000. What is left of a
+block when its second has passed is taken off the store's count with the process's next
+count of that token, so the counts stay exact after the fact; until then they only ever
+count more, never fewer, than were made.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from threading import Lock
 
 from billable.rules.errors import StoreUnavailable
 from billable.store import ratelimits
 from billable.store.database import Database
-from billable.store.ratelimits import Verdict
+from billable.store.ratelimits import Unused, Verdict
 
 log = logging.getLogger("billable.ratelimit")
+_LARGEST_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class Block:
+    """Requests of one token counted in the store at ``second`` in advance: ``size`` of
+    them, ``left`` not yet made."""
+
+    second: int
+    size: int
+    left: int
 
 
 class RateLimit:
@@ -28,13 +49,25 @@ class RateLimit:
         self.window_seconds = window_seconds
         self._lock = Lock()
         self._local: defaultdict[str, dict[int, int]] = defaultdict(dict)  # token hash -> second -> count
+        self._blocks: dict[str, Block] = {}  # token hash -> its block
         self.degraded = False  # counting in memory: the store failed
 
     def count(self, org_id: str, token_hash: str, now: int) -> Verdict:
         """Count one request of the token (of ``org_id``), unless it is over the limit."""
+        second = now // 1000
+        with self._lock:
+            block = self._blocks.get(token_hash)
+            if block is not None and block.left > 0:
+                if block.second == second:
+                    self._blocks[token_hash] = Block(second, block.size, block.left - 1)
+                    return Verdict(True)
+                self._blocks[token_hash] = Block(block.second, block.size, 0)  # taken off with this count
+        wanted = min(2 * block.size, _LARGEST_BLOCK) if block is not None and block.second == second else 1
+        unused = Unused(block.second, block.left) if block is not None and block.left > 0 else None
         try:
             with self.counters.write() as conn:
-                verdict = ratelimits.count_request(conn, org_id, token_hash, now, self.limit, self.window_seconds)
+                verdict, counted = ratelimits.count_request(conn, org_id, token_hash, now, self.limit,
+                                                            self.window_seconds, wanted, unused)
         except StoreUnavailable as error:
             if not self.degraded:
                 log.warning("rate limit: its store is %s; counting in this process's memory until it answers",
@@ -46,6 +79,13 @@ class RateLimit:
             self.degraded = False
             with self._lock:
                 self._local.clear()
+        if counted:
+            with self._lock:  # what another thread's block of this second has left is kept too
+                other = self._blocks.get(token_hash)
+                if other is not None and other.second == second:
+                    self._blocks[token_hash] = Block(second, max(counted, other.size), other.left + counted - 1)
+                else:
+                    self._blocks[token_hash] = Block(second, counted, counted - 1)
         return verdict
 
     def _count_locally(self, token_hash: str, now: int) -> Verdict:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import make_url
 
@@ -42,6 +43,10 @@ _hits = Table(
     Column("second", BigInteger, primary_key=True, autoincrement=False),
     Column("count", Integer, nullable=False),
 )
+
+
+# Requests are counted in blocks only while more than this many are left in the window.
+BLOCKS_FROM = 1_000
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,27 @@ _NO_WAIT_FOR_DISK = DirectStatement(text("SET LOCAL synchronous_commit = off"))
 
 
 @cache
-def _count_one(dialect: str) -> DirectStatement:
+def _count(dialect: str) -> DirectStatement:
     return DirectStatement(insert_for(dialect, _hits).values(
-        org_id=bindparam("org_id"), token_hash=bindparam("token_hash"), second=bindparam("second"), count=1
+        org_id=bindparam("org_id"), token_hash=bindparam("token_hash"), second=bindparam("second"), count=bindparam("n")
     ).on_conflict_do_update(index_elements=[_hits.c.org_id, _hits.c.token_hash, _hits.c.second],
-                            set_={"count": _hits.c.count + 1}))
+                            set_={"count": _hits.c.count + bindparam("n")}))
+
+
+_GIVE_BACK = DirectStatement(
+    update(_hits)
+    .where(_hits.c.org_id == bindparam("org_id"), _hits.c.token_hash == bindparam("token_hash"),
+           _hits.c.second == bindparam("second"))
+    .values(count=_hits.c.count - bindparam("n"))
+)
+
+
+@dataclass(frozen=True)
+class Unused:
+    """Requests counted in advance at ``second`` and never made: taken off again."""
+
+    second: int
+    count: int
 
 
 def verdict(counts: Sequence[tuple[int, int]], second: int, limit: int, window_seconds: int) -> Verdict:
@@ -104,10 +125,22 @@ def verdict(counts: Sequence[tuple[int, int]], second: int, limit: int, window_s
     return Verdict(True)
 
 
-def count_request(conn: Connection, org_id: str, token_hash: str, now: int, limit: int, window_seconds: int
-                  ) -> Verdict:
+def grantable(counts: Sequence[tuple[int, int]], limit: int, wanted: int) -> int:
+    """How many requests may be counted at once, in advance, when one is allowed: up to
+    ``wanted`` while the window is far from its limit (an eighth of what is left, and only
+    while more than ``BLOCKS_FROM`` are left), else one at a time, so that near the limit
+    every request is counted as it comes."""
+    left = limit - sum(count for _, count in counts)
+    return max(1, min(wanted, left // 8)) if left > BLOCKS_FROM else 1
+
+
+def count_request(conn: Connection, org_id: str, token_hash: str, now: int, limit: int, window_seconds: int,
+                  wanted: int = 1, unused: Unused | None = None) -> tuple[Verdict, int]:
     """Count one request of ``token_hash`` (a token of ``org_id``) unless it is over ``limit``
-    in the rolling window."""
+    in the rolling window; with ``wanted`` over one, count up to that many at once (the
+    first is this request, the rest are the caller's to allow without asking). ``unused``:
+    an earlier block's requests never made, taken off first. The verdict, and how many were
+    counted (0 when refused)."""
     if conn.dialect.name == "postgresql":
         # One token's requests are counted one at a time, across processes.
         lock = int.from_bytes(hashlib.sha256(token_hash.encode()).digest()[:8], "big", signed=True)
@@ -116,11 +149,14 @@ def count_request(conn: Connection, org_id: str, token_hash: str, now: int, limi
     second = now // 1000
     oldest = second - window_seconds + 1
     key = {"org_id": org_id, "token_hash": token_hash}
+    if unused is not None and unused.second >= oldest:
+        _GIVE_BACK.rows(conn, {**key, "second": unused.second, "n": unused.count})
     rows = _RECENT.rows(conn, {**key, "oldest": oldest})
     found = verdict(rows, second, limit, window_seconds)
     if not found.allowed:
-        return found
-    _count_one(conn.dialect.name).rows(conn, {**key, "second": second})
+        return found, 0
+    granted = grantable(rows, limit, wanted)
+    _count(conn.dialect.name).rows(conn, {**key, "second": second, "n": granted})
     if not rows:  # the token's first request in a window: forget its older seconds
         conn.execute(_FORGET, {**key, "oldest": oldest})
-    return Verdict(True)
+    return Verdict(True), granted
