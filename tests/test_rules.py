@@ -12,7 +12,7 @@ from reference import concurrent_peak as reference_peak
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import InvalidEvents, InvalidPeriod
 from billable.rules.events import first_occurrences, validate_events
-from billable.rules.instants import DAY_MS, MINUTE_MS, Period, format_instant, parse_instant
+from billable.rules.instants import DAY_MS, MINUTE_MS, Period, format_instant, format_instants, parse_instant
 from billable.rules.intervals import OPEN, intervals
 from billable.rules.report import hours_total
 from billable.service.concurrency import concurrent_peak
@@ -54,6 +54,12 @@ def test_malformed_instants(bad: str) -> None:
 
 def test_format_is_the_wire_format() -> None:
     assert format_instant(OCT1 + 8 * 3_600_000 + 5) == "2026-10-01T08:00:00.005Z"
+
+
+# From 1970 to the last millisecond of 9999: four-digit years.
+@given(st.lists(st.integers(min_value=0, max_value=253_402_300_799_999), max_size=50))
+def test_instants_formatted_at_once_read_as_one_by_one(instants: list[int]) -> None:
+    assert format_instants(instants) == [format_instant(instant) for instant in instants]
 
 
 def test_period_bounds() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Iterable
 
 from billable.rules.instants import DAY_MS, HOUR_MS, Period
@@ -24,6 +25,9 @@ class Resource:
     date: int
 
 
+_BY_DATE_AND_NAME = attrgetter("date", "name")
+
+
 @dataclass(frozen=True)
 class Usage:
     """The usage of one product or device type: its total and what makes it up."""
@@ -34,7 +38,7 @@ class Usage:
 
     @classmethod
     def of(cls, name: str, total_usage: str, resources: Iterable[Resource]) -> "Usage":
-        return cls(name, total_usage, tuple(sorted(resources, key=lambda r: (r.date, r.name))))
+        return cls(name, total_usage, tuple(sorted(resources, key=_BY_DATE_AND_NAME)))
 
 
 @dataclass(frozen=True)

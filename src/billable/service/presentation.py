@@ -12,7 +12,7 @@ from typing_extensions import TypedDict
 
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.explanation import Explanation
-from billable.rules.instants import Period, format_instant
+from billable.rules.instants import Period, format_instant, format_instants
 from billable.rules.intervals import OPEN
 from billable.rules.report import BillableUsageReport, ConcurrentUsageReport, hours_total
 from billable.rules.wire import parse_json
@@ -79,7 +79,8 @@ def api_body(org_id: str, report: BillableUsageReport, status: Status = "Complet
             {
                 "name": usage.name,
                 "totalUsage": usage.total_usage,
-                "resources": [{"name": r.name, "date": format_instant(r.date)} for r in usage.resources],
+                "resources": [{"name": r.name, "date": date} for r, date in
+                              zip(usage.resources, format_instants([r.date for r in usage.resources]), strict=True)],
             }
             for usage in (report.usages if status == "Complete" else ())
         ],
