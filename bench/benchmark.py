@@ -59,6 +59,7 @@ DAY = Period(parse_instant("2026-10-15", allow_date=True), parse_instant("2026-1
 PERIODS = {"month": MONTH, "day": DAY}
 MODELS = (LicensingModel.NAMED, LicensingModel.CONCURRENT, LicensingModel.HOURLY)
 PROGRAM = str(Path(sys.executable).with_name("billable"))
+SERVING_PROCESSES = 2  # `billable serve --workers` for the cached report's load: one a core here
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # A Citus coordinator with its workers added (docs/operating.md): each run gets a schema there.
 CITUS = os.environ.get("BILLABLE_BENCH_CITUS_URL", "postgresql://postgres@127.0.0.1:9700/postgres")
@@ -143,8 +144,9 @@ def count_lines(path: Path) -> int:
 # ---------------------------------------------------------------------------- the server
 
 @contextmanager
-def server(url: str) -> Iterator[tuple[str, int]]:
-    """`billable serve` on the database at ``url``: its base URL and process id."""
+def server(url: str, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """`billable serve` on the database at ``url`` with ``workers`` processes: its base URL
+    and process id (with several, the id of the process that starts them)."""
     import socket
 
     with socket.socket() as probe:
@@ -152,7 +154,7 @@ def server(url: str) -> Iterator[tuple[str, int]]:
         port = probe.getsockname()[1]
     environment = {**os.environ, "BILLABLE_DATABASE_URL": url, "BILLABLE_RATE_LIMIT_PER_MINUTE": "100000000",
                    "BILLABLE_REPORT_BUDGET_SECONDS": "600"}
-    process = subprocess.Popen([PROGRAM, "serve", "--port", str(port)], env=environment,
+    process = subprocess.Popen([PROGRAM, "serve", "--port", str(port), "--workers", str(workers)], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -404,7 +406,12 @@ def measure_server(url: str, org_id: str, client_id: str, secret: str, seconds: 
                 first.raise_for_status()
                 firsts[model] = (time.perf_counter() - began) * 1000
         peak = memory_mib(pid, "VmHWM")
-        # The official SDK sends no Accept-Encoding; httpx (our SDK) and browsers ask for gzip.
+    # The cached report from two server processes, as deployed on a machine of two cores
+    # (the load generator is a third process on the same two). The official SDK sends no
+    # Accept-Encoding; httpx (our SDK) and browsers ask for gzip.
+    with server(url, workers=SERVING_PROCESSES) as (base, _):
+        bearer = token(base, client_id, secret)
+        route = f"{base}/api/v2/billing/reports/billableusage?{query}"
         runs = {}
         for encoding, flags in (("identity", ()), ("gzip", ("--gzip",))):
             say(f"server: cached report ({encoding}), closed loop")
@@ -419,7 +426,8 @@ def measure_server(url: str, org_id: str, client_id: str, secret: str, seconds: 
                         target=f"≤ {target:,}" if target else "", met=_met(target is None or firsts[model] <= target)))
     for encoding, (fastest, steady) in runs.items():
         sent = f"{fastest['body_bytes'] / 1024:,.0f} KiB" + (" gzip" if encoding == "gzip" else "")
-        rows.append(Row(f"cached report ({sent}), 8 connections: req/s", f"{fastest['requests_per_second']:,.0f}",
+        rows.append(Row(f"cached report ({sent}), {SERVING_PROCESSES} server processes, 8 connections: req/s",
+                        f"{fastest['requests_per_second']:,.0f}",
                         target="≥ 2,000", met=_met(fastest["requests_per_second"] >= 2000 and fastest["errors"] == 0)))
         rows.append(Row("  … p50 / p99 (ms)", f"{fastest['p50_ms']} / {fastest['p99_ms']}"))
         rows.append(Row(f"cached report ({sent}) at 500 req/s: p50 / p99 (ms)", f"{steady['p50_ms']} / {steady['p99_ms']}",
