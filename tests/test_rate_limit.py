@@ -4,7 +4,9 @@ processes) on one store, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from sqlalchemy import event
 
@@ -24,15 +26,22 @@ def allowed(limit: RateLimit, token: str, now: int, requests: int) -> int:
     return sum(limit.count("org", token, now).allowed for _ in range(requests))
 
 
-def test_a_busy_token_is_counted_in_a_few_writes(database: Database) -> None:
-    limit, token = counters(database, 1_000_000), uuid.uuid4().hex
+@contextmanager
+def commits_of(database: Database) -> Iterator[list[object]]:
+    """The transactions committed on ``database`` while the block runs."""
     commits: list[object] = []
     count = commits.append  # one bound method, to take off again
     event.listen(database.engine, "commit", count)
     try:
-        assert allowed(limit, token, SECOND + 10, 2_000) == 2_000
+        yield commits
     finally:
         event.remove(database.engine, "commit", count)
+
+
+def test_a_busy_token_is_counted_in_a_few_writes(database: Database) -> None:
+    limit, token = counters(database, 1_000_000), uuid.uuid4().hex
+    with commits_of(database) as commits:
+        assert allowed(limit, token, SECOND + 10, 2_000) == 2_000
     # Blocks of 1, 2, 4, ... 1,024: eleven writes for 2,000 requests.
     assert len(commits) == 11
 
@@ -65,13 +74,7 @@ def test_near_the_limit_every_request_is_counted_as_it_comes() -> None:
 
 def test_threads_of_one_process_share_its_blocks(database: Database) -> None:
     limit, token = counters(database, 1_000_000), uuid.uuid4().hex
-    commits: list[object] = []
-    count = commits.append
-    event.listen(database.engine, "commit", count)
-    try:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            passed = sum(pool.map(lambda _: allowed(limit, token, SECOND + 20, 500), range(8)))
-    finally:
-        event.remove(database.engine, "commit", count)
+    with commits_of(database) as commits, ThreadPoolExecutor(max_workers=8) as pool:
+        passed = sum(pool.map(lambda _: allowed(limit, token, SECOND + 20, 500), range(8)))
     assert passed == 4_000
     assert len(commits) <= 8 * 11  # at worst each thread grows its own blocks
