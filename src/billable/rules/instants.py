@@ -56,8 +56,6 @@ def format_instant(instant: int) -> str:
 
 def format_instants(instants: Sequence[int]) -> list[str]:
     """``format_instant`` of each, at once: a report's 25,000 dates in a fifth of the time."""
-    if not instants:
-        return []
     texts = np.datetime_as_string(np.asarray(instants, dtype="datetime64[ms]"), unit="ms")
     return [text + "Z" for text in texts.tolist()]
 
