@@ -200,3 +200,57 @@ def test_organizations_of_0009_learn_their_latest_event_time(empty_url: str) -> 
     assert found == expected
     assert found.usages  # ann's hour is billed
     database.dispose()
+
+
+def test_events_of_0010_are_found_by_subject_without_the_organization(empty_url: str) -> None:
+    """After 0011 the log's subject index no longer leads with the organization: two
+    organizations with the same user id upgraded from 0010 each bill, list and walk (a late
+    logout) only their own events, as the reference bills them."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from reference import reference_report
+
+    from billable.rules.catalog import LicensingModel
+    from billable.rules.events import validate_events
+    from billable.rules.instants import Period
+    from billable.service.event_log import events_page
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.reports import billable_usage_report
+    from billable.store.events import EventFilter
+    from billable.store.organizations import get_organization
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    logs = {
+        "one": [event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="a1", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z", id="a2"),
+                event("user.login", "ann", "2026-10-05T08:00:00Z", id="a3")],
+        "two": [event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="a1", product="cx2"),
+                event("user.login", "ann", "2026-10-03T08:00:00Z", id="b2"),
+                event("user.logout", "ann", "2026-10-03T09:30:00Z", id="b3")],
+    }
+    with database.write() as conn:
+        orgs = {name: create_organization(conn, name, "hourly", INGESTED_AT).id for name in logs}
+        for name, log in logs.items():
+            ingest(conn, orgs[name], log, CATALOG, INGESTED_AT)
+    migrate.downgrade(database, "0010")
+    with database.engine.connect() as conn:
+        assert "events_subject_time" in {i["name"] for i in inspect(conn).get_indexes("events")}
+    migrate.upgrade(database)
+    with database.engine.connect() as conn:
+        indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("events")}
+    assert indexes["events_by_subject"] == ["subject", "time"] and "events_subject_time" not in indexes
+    late = event("user.logout", "ann", "2026-10-02T10:00:00Z", id="a4")  # before a3: walked from the log
+    with database.write() as conn:
+        ingest(conn, orgs["one"], [late], CATALOG, INGESTED_AT + 1_000)
+    logs["one"].append(late)
+    october = Period.parse("2026-10-01", "2026-11-01")
+    for name, log in logs.items():
+        expected = reference_report(validate_events(log, CATALOG, INGESTED_AT), CATALOG, LicensingModel.HOURLY,
+                                    october, INGESTED_AT + 9_000)
+        with database.read() as conn:
+            org = get_organization(conn, orgs[name])
+            assert billable_usage_report(conn, org, october, CATALOG, INGESTED_AT + 9_000) == expected
+            listed = events_page(conn, org.id, EventFilter(subject="ann"), None, 10).events
+        assert sorted(e.event_id for e in listed) == sorted(e["id"] for e in log)
+    database.dispose()

@@ -77,7 +77,13 @@ events = Table(
     # The voids, by when they came: a report as of an earlier instant finds those made since.
     Index("events_voided", "org_id", "void_seq", sqlite_where=text("void_seq IS NOT NULL"),
           postgresql_where=text("void_seq IS NOT NULL")),
-    Index("events_subject_time", "org_id", "subject", "time"),
+    # A subject's events by time (walks of late keys, voids, explanations, listings). The one
+    # index of the log without ``org_id`` in front: every batch writes an entry per event all
+    # over it (an entry per user), so its size is what a commit pays for, and the 36
+    # characters of ``org_id`` were half of each entry (migration 0011: M loaded 10–20%
+    # faster). A subject id that several organizations share costs a look-up the rows of
+    # the others, which ``org_id = :org`` leaves out; on Citus each shard indexes its own.
+    Index("events_by_subject", "subject", "time"),
     Index(
         "events_device_activity",
         "org_id",
