@@ -254,3 +254,52 @@ def test_events_of_0010_are_found_by_subject_without_the_organization(empty_url:
             listed = events_page(conn, org.id, EventFilter(subject="ann"), None, 10).events
         assert sorted(e.event_id for e in listed) == sorted(e["id"] for e in log)
     database.dispose()
+
+
+def test_events_of_0011_keep_their_sources_by_number(empty_url: str) -> None:
+    """0012 numbers each organization's sources by their first event and keys the log by the
+    number: an upgraded log lists and voids its events by source as before, refuses them
+    sent again as duplicates, takes a new source, and goes back to 0011 with its sources."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
+
+    from billable.rules.voids import VoidRequest
+    from billable.service.event_log import events_page
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.voids import void_events
+    from billable.store.events import EventFilter
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    old = [event("user.login", "ann", "2026-10-02T08:00:00Z", id="e1", source="urn:b"),
+           event("user.login", "bob", "2026-10-02T08:00:00Z", id="e1", source="urn:a"),
+           event("user.logout", "ann", "2026-10-02T09:00:00Z", id="e2", source="urn:b")]
+    with database.write() as conn:
+        org = create_organization(conn, "old", "named", INGESTED_AT).id
+        other = create_organization(conn, "other", "named", INGESTED_AT).id
+        ingest(conn, org, old, CATALOG, INGESTED_AT)
+        ingest(conn, other, old[1:2], CATALOG, INGESTED_AT)
+    migrate.downgrade(database, "0011")
+    migrate.upgrade(database)
+
+    def listing() -> list[tuple[str, str, bool]]:
+        with database.read() as conn:
+            return [(e.source, e.event_id, e.void is not None)
+                    for e in events_page(conn, org, EventFilter(), None, 10).events]
+
+    with database.read() as conn:
+        numbered = conn.execute(text("SELECT org_id, id, source FROM event_sources ORDER BY org_id, id")).all()
+    assert sorted(numbered) == sorted([(org, 1, "urn:b"), (org, 2, "urn:a"), (other, 1, "urn:a")])
+    assert listing() == [("urn:b", "e2", False), ("urn:a", "e1", False), ("urn:b", "e1", False)]
+    with database.write() as conn:
+        again = ingest(conn, org, [*old, event("user.login", "cy", "2026-10-03T08:00:00Z", id="e1", source="urn:c")],
+                       CATALOG, INGESTED_AT + 1)
+        void_events(conn, org, [VoidRequest("urn:a", "e1", "test")], "tester", INGESTED_AT + 2)
+    assert (again.accepted, again.duplicates) == (1, 3)
+    assert listing() == [("urn:c", "e1", False), ("urn:b", "e2", False), ("urn:a", "e1", True), ("urn:b", "e1", False)]
+    migrate.downgrade(database, "0011")
+    with database.read() as conn:
+        assert conn.execute(text("SELECT source, event_id FROM events WHERE org_id = :org ORDER BY seq"),
+                            {"org": org}).all() == [("urn:b", "e1"), ("urn:a", "e1"), ("urn:b", "e2"), ("urn:c", "e1")]
+    database.dispose()

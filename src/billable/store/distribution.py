@@ -37,6 +37,7 @@ _BY_ORGANIZATION = Placement("org_id")
 PLAN: dict[str, Placement] = {
     "organizations": Placement("id", colocate_with="default"),
     "events": _BY_ORGANIZATION,
+    "event_sources": _BY_ORGANIZATION,
     "users": _BY_ORGANIZATION,
     "sessions": _BY_ORGANIZATION,
     "holdings": _BY_ORGANIZATION,

@@ -3,34 +3,69 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from billable.rules.events import UsageEvent
 from billable.store.sql import bulk_insert, chunks
-from billable.store.tables import events
+from billable.store.tables import event_sources, events
 
-_COLUMNS = ("org_id", "seq", "source", "event_id", "type", "subject", "time", "product", "device_type", "data",
+_COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "product", "device_type", "data",
             "received_at")
 # SQLite binds at most 32,766 parameters per statement.
 _KEYS_PER_QUERY = 5_000
 
 
+def _source_ids(conn: Connection, org_id: str, sources: Iterable[str]) -> dict[str, int]:
+    """The numbers of those of ``sources`` the organization has stored events from."""
+    found: dict[str, int] = {}
+    s = event_sources.c
+    for chunk in chunks(list(set(sources)), _KEYS_PER_QUERY):
+        found.update((source, number) for source, number in conn.execute(
+            select(s.source, s.id).where(s.org_id == org_id, s.source.in_(chunk))))
+    return found
+
+
+def _numbered_sources(conn: Connection, org_id: str, batch: list[UsageEvent]) -> dict[str, int]:
+    """The numbers of the sources of ``batch``; one not known yet is numbered after the
+    organization's last (the caller holds the organization locked, as ingestion does)."""
+    arrived = list(dict.fromkeys(event.source for event in batch))  # in the order they came
+    known = _source_ids(conn, org_id, arrived)
+    new = [source for source in arrived if source not in known]
+    if new:
+        s = event_sources.c
+        last = conn.execute(select(func.coalesce(func.max(s.id), 0)).where(s.org_id == org_id)).scalar_one()
+        numbered = {source: last + offset for offset, source in enumerate(new, start=1)}
+        bulk_insert(conn, event_sources, ("org_id", "id", "source"),
+                    [(org_id, number, source) for source, number in numbered.items()])
+        known.update(numbered)
+    return known
+
+
+def _ids_by_source(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, int], list[str]]:
+    """The event ids of ``keys`` (source, id) by their source and its number; a source the
+    organization has no event from is left out, and so are its keys."""
+    numbers = _source_ids(conn, org_id, (source for source, _ in keys))
+    ids_by_source: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for source, event_id in keys:
+        if source in numbers:
+            ids_by_source[(source, numbers[source])].append(event_id)
+    return ids_by_source
+
+
 def stored_keys(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of ``keys`` (source, id) the organization has already stored, voided or not:
     a voided event is not revived by sending it again."""
-    ids_by_source: dict[str, list[str]] = defaultdict(list)
-    for source, event_id in keys:
-        ids_by_source[source].append(event_id)
     found: set[tuple[str, str]] = set()
     # A batch has few sources: one plain IN list per source is an index seek per id.
-    for source, ids in ids_by_source.items():
+    for (source, number), ids in _ids_by_source(conn, org_id, keys).items():
         for chunk in chunks(ids, _KEYS_PER_QUERY):
             query = select(events.c.event_id).where(
-                events.c.org_id == org_id, events.c.source == source, events.c.event_id.in_(chunk)
+                events.c.org_id == org_id, events.c.source_id == number, events.c.event_id.in_(chunk)
             )
             found.update((source, event_id) for event_id in conn.execute(query).scalars())
     return found
@@ -49,25 +84,27 @@ def append_new_events(conn: Connection, org_id: str, batch: list[UsageEvent], fi
     internal error of the worker): a failure of another cause happens again there."""
     if not batch:
         return []
+    numbers = _numbered_sources(conn, org_id, batch)
     try:
         with conn.begin_nested():
-            append_events(conn, org_id, batch, first_seq, received_at)
+            _append(conn, org_id, batch, numbers, first_seq, received_at)
         return batch
     except DBAPIError:
         pass
     already = stored_keys(conn, org_id, [event.key for event in batch])
     fresh = [event for event in batch if event.key not in already]
-    append_events(conn, org_id, fresh, first_seq, received_at)
+    _append(conn, org_id, fresh, numbers, first_seq, received_at)
     return fresh
 
 
-def append_events(conn: Connection, org_id: str, batch: list[UsageEvent], first_seq: int, received_at: int) -> None:
+def _append(conn: Connection, org_id: str, batch: list[UsageEvent], numbers: dict[str, int], first_seq: int,
+            received_at: int) -> None:
     """Store ``batch`` with arrival sequences ``first_seq``, ``first_seq + 1``, …"""
     if not batch:
         return
     bulk_insert(conn, events, _COLUMNS, [
-        (org_id, first_seq + offset, event.source, event.id, event.type, event.subject, event.time, event.product,
-         event.device_type, event.data_json(), received_at)
+        (org_id, first_seq + offset, numbers[event.source], event.id, event.type, event.subject, event.time,
+         event.product, event.device_type, event.data_json(), received_at)
         for offset, event in enumerate(batch)
     ])
 
@@ -101,8 +138,16 @@ class StoredEvent:
 
 
 _c = events.c
-_STORED = (_c.seq, _c.source, _c.event_id, _c.type, _c.subject, _c.time, _c.product, _c.device_type, _c.data,
-           _c.received_at, _c.void_seq, _c.voided_at, _c.voided_by, _c.void_reason)
+_STORED = (_c.seq, event_sources.c.source, _c.event_id, _c.type, _c.subject, _c.time, _c.product, _c.device_type,
+           _c.data, _c.received_at, _c.void_seq, _c.voided_at, _c.voided_by, _c.void_reason)
+
+
+def _stored_events(org_id: str) -> Select[Any]:
+    """The organization's events as ``_stored`` reads them, each with its source."""
+    s = event_sources.c
+    return (select(*_STORED)
+            .select_from(events.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id)))
+            .where(_c.org_id == org_id, s.org_id == org_id))
 
 
 def _stored(row: Any) -> StoredEvent:
@@ -113,14 +158,10 @@ def _stored(row: Any) -> StoredEvent:
 
 def find_events(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
     """The stored events of ``keys`` (source, id), voided or not; a key not stored is absent."""
-    ids_by_source: dict[str, list[str]] = defaultdict(list)
-    for source, event_id in keys:
-        ids_by_source[source].append(event_id)
     found = {}
-    for source, ids in ids_by_source.items():
+    for (_, number), ids in _ids_by_source(conn, org_id, keys).items():
         for chunk in chunks(ids, _KEYS_PER_QUERY):
-            query = select(*_STORED).where(_c.org_id == org_id, _c.source == source, _c.event_id.in_(chunk))
-            for row in conn.execute(query):
+            for row in conn.execute(_stored_events(org_id).where(_c.source_id == number, _c.event_id.in_(chunk))):
                 event = _stored(row)
                 found[(event.source, event.event_id)] = event
     return found
@@ -128,8 +169,8 @@ def find_events(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> d
 
 def events_after(conn: Connection, org_id: str, sequence: int) -> list[StoredEvent]:
     """The events that arrived after ``sequence``, and those voided after it, in arrival order."""
-    found = {e.seq: e for e in map(_stored, conn.execute(select(*_STORED).where(_c.org_id == org_id, _c.seq > sequence)))}
-    for row in conn.execute(select(*_STORED).where(_c.org_id == org_id, _c.void_seq > sequence)):
+    found = {e.seq: e for e in map(_stored, conn.execute(_stored_events(org_id).where(_c.seq > sequence)))}
+    for row in conn.execute(_stored_events(org_id).where(_c.void_seq > sequence)):
         found.setdefault(row[0], _stored(row))
     return [found[seq] for seq in sorted(found)]
 
@@ -159,7 +200,7 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
     """The organization's events that ``chosen`` admits, newest arrival first, from the one
     arrived just before ``before_seq`` on (from the newest when None); at most ``limit``."""
     c = events.c
-    conditions = [c.org_id == org_id]
+    conditions: list[ColumnElement[bool]] = []
     for column, value in ((c.subject, chosen.subject), (c.type, chosen.type)):
         if value is not None:
             conditions.append(column == value)
@@ -171,5 +212,5 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
         conditions.append(c.received_at > chosen.received_after)
     if before_seq is not None:
         conditions.append(c.seq < before_seq)
-    query = select(*_STORED).where(*conditions).order_by(c.seq.desc()).limit(limit)
+    query = _stored_events(org_id).where(*conditions).order_by(c.seq.desc()).limit(limit)
     return [_stored(row) for row in conn.execute(query)]
