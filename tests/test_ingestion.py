@@ -183,6 +183,25 @@ def test_latest_email_by_time_names_the_user(make_org: MakeOrg) -> None:
         assert conn.execute(select(users.c.email).where(users.c.org_id == org.id)).scalar_one() == "new@x.com"
 
 
+def test_a_late_email_loses_to_a_later_repeat_of_the_stored_one(make_org: MakeOrg) -> None:
+    """The same email again writes nothing, so the stored mark stays at its first event; a
+    late email between the two loses all the same (the log has a later one), and one with
+    no later email event in the log wins, though the log has later events without one."""
+    org = make_org()
+
+    def email() -> str:
+        with org.database.read() as conn:
+            return conn.execute(select(users.c.email).where(users.c.org_id == org.id)).scalar_one()
+
+    org.ingest([event("user.login", "ann", "2026-10-01T00:00:00Z", email="a@x.com")])
+    org.ingest([event("user.login", "ann", "2026-10-03T00:00:00Z", email="a@x.com")])
+    org.ingest([event("user.updated", "ann", "2026-10-02T00:00:00Z", email="b@x.com")])  # late, before the repeat
+    assert email() == "a@x.com"
+    org.ingest([event("user.logout", "ann", "2026-10-06T00:00:00Z")])  # no email
+    org.ingest([event("user.updated", "ann", "2026-10-04T00:00:00Z", email="c@x.com")])  # late, latest with one
+    assert email() == "c@x.com"
+
+
 def test_unknown_organization(database: Database) -> None:
     with pytest.raises(NotFound):
         with database.write() as conn:

@@ -138,5 +138,5 @@ def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: i
                 latest_email[event.subject] = mark
     derived.update_intervals(conn, org_id, derived.SESSIONS, session_walks, latest_before, version)
     derived.update_intervals(conn, org_id, derived.HOLDINGS, holding_walks, latest_before, version)
-    derived.record_emails(conn, org_id, latest_email, version)
+    derived.record_emails(conn, org_id, latest_email, latest_before, version)
     derived.record_device_days(conn, org_id, device_first, version)

@@ -58,18 +58,16 @@ def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent], vers
     derived.rebuild_intervals(conn, org_id, derived.SESSIONS, touched.sessions, version)
     derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, touched.holdings, version)
     derived.rebuild_device_days(conn, org_id, touched.device_days, version)
-    # Only a user whose current email came from a voided event has another one now.
-    marks = derived.email_marks(conn, org_id, list(touched.emails))
-    for user_id, given in touched.emails.items():
-        if marks.get(user_id) in given:
-            _find_email_again(conn, org_id, user_id, version)
+    # A user with a voided event that carried an email may have another one now.
+    for user_id in touched.emails:
+        _find_email_again(conn, org_id, user_id, version)
 
 
 def _find_email_again(conn: Connection, org_id: str, user_id: str, version: int) -> None:
     for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES), derived.NOT_VOIDED):
         email = email_of(data)
         if email is not None:
-            derived.record_emails(conn, org_id, {user_id: (time, seq, email)}, version, replace=True)
+            derived.set_emails(conn, org_id, {user_id: (time, seq, email)}, version)
             return
     derived.forget_email(conn, org_id, user_id, version)
 

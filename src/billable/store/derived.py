@@ -46,10 +46,12 @@ from billable.rules.instants import DAY_MS
 from billable.rules.intervals import intervals
 from billable.store.sql import (
     LoopJoin,
+    bulk_delete,
     bulk_insert,
     chunks,
     least,
     plain_row_chunks,
+    plain_rows,
     prefer_index_loops,
     rows_of,
 )
@@ -174,10 +176,9 @@ def _stored_from(conn: Connection, org_id: str, kind: IntervalKind, keys: list[t
     ``created_seq`` by ``(user_id, product, started_at, ended_at)``."""
     table = kind.table
     key = rows_of(conn, _replay, keys)
-    return {(user, product, started, ended): created for user, product, started, ended, created in conn.execute(
-        select(table.c.user_id, key.c.product, table.c.started_at, table.c.ended_at, table.c.created_seq).select_from(
-            LoopJoin(key, table, and_(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at))
-        )
+    return {(user, product, started, ended): created for user, product, started, ended, created in plain_rows(
+        conn, select(table.c.user_id, key.c.product, table.c.started_at, table.c.ended_at, table.c.created_seq)
+        .select_from(LoopJoin(key, table, and_(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at)))
     )}
 
 
@@ -187,13 +188,10 @@ def _replace_intervals(conn: Connection, org_id: str, kind: IntervalKind, stored
     table = kind.table
     doomed = [(*interval, created) for interval, created in stored.items() if interval not in rebuilt]
     if doomed:
-        doomed_key = [table.c.user_id == bindparam("d_user"), table.c.ended_at == bindparam("d_end")]
         if kind.by_product:
-            doomed_key.append(table.c.product == bindparam("d_product"))
-        conn.execute(
-            delete(table).where(table.c.org_id == org_id, *doomed_key),
-            [{"d_user": u, "d_product": p, "d_end": e} for u, p, _, e, _ in doomed],
-        )
+            bulk_delete(conn, table, org_id, ("user_id", "product", "ended_at"), [(u, p, e) for u, p, _, e, _ in doomed])
+        else:
+            bulk_delete(conn, table, org_id, ("user_id", "ended_at"), [(u, e) for u, _, _, e, _ in doomed])
         _retire(conn, kind.table, [(org_id, user, *((product,) if kind.by_product else ()), ended, started, created)
                                    for user, product, started, ended, created in doomed], version)
     columns = ("org_id", "user_id", "product", "ended_at", "started_at", "created_seq")
@@ -303,11 +301,8 @@ def _replace_device_days(conn: Connection, org_id: str, stored: dict[tuple[int, 
                          wanted: dict[tuple[int, str, str], int | None], version: int) -> None:
     """Set each key of ``wanted`` to its first activity (None: no row), retiring what was stored."""
     replaced = [(key, *stored[key]) for key in wanted if key in stored]
-    d = device_days.c
     if replaced:
-        conn.execute(delete(device_days).where(d.org_id == org_id, d.day == bindparam("k_day"),
-                                               d.device_type == bindparam("k_type"), d.device_id == bindparam("k_device")),
-                     [{"k_day": day, "k_type": kind, "k_device": device} for (day, kind, device), _, _ in replaced])
+        bulk_delete(conn, device_days, org_id, ("day", "device_type", "device_id"), [key for key, _, _ in replaced])
         _retire(conn, device_days, [(org_id, *key, at, created) for key, at, created in replaced], version)
     bulk_insert(conn, device_days, ("org_id", "day", "device_type", "device_id", "first_active", "created_seq"),
                 [(org_id, *key, at, version) for key, at in wanted.items() if at is not None])
@@ -326,17 +321,6 @@ def first_activity(conn: Connection, org_id: str, keys: set[tuple[int, str, str]
             e.type == DEVICE_ACTIVE, e.device_type == key.c.device_type, *visible)))
         .group_by(key.c.day, key.c.device_type, key.c.device_id)
     )]
-
-
-def email_marks(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """The ``(time, seq)`` of the event that gave each of ``user_ids`` their email (users
-    without one are absent)."""
-    u = users.c
-    found = {}
-    for chunk in chunks(user_ids, 5_000):
-        query = select(u.user_id, u.email_time, u.email_seq).where(u.org_id == org_id, u.user_id.in_(chunk))
-        found.update({user_id: (time, seq) for user_id, time, seq in conn.execute(query)})
-    return found
 
 
 def latest_emails(conn: Connection, org_id: str, user_id: str, types: tuple[str, ...],
@@ -377,29 +361,60 @@ def forget_email(conn: Connection, org_id: str, user_id: str, version: int) -> N
         _retire(conn, users, [tuple(row)], version)
 
 
-def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]], version: int,
-                  replace: bool = False) -> None:
-    """Keep each user's latest email; ``latest[user] = (time, seq, email)`` from one batch
-    (``replace``: found again after a void, it replaces what is stored even if older). A
-    changed email is written at ``version`` and the one it replaces retired there; a later
-    mark of the same email only moves the mark."""
-    if not latest:
+def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]], latest_before: int | None,
+                  version: int) -> None:
+    """Keep each user's email, that of their latest event that carries one (by time, then
+    arrival). ``latest[user] = (time, seq, email)``: the user's latest such event of the events
+    just appended, which the log already holds; ``latest_before`` is the latest event time the
+    log held before them (None: none). One at or after it is the latest of all; an earlier one
+    is the latest only if the log has no event carrying an email after it."""
+    late = {user_id: time for user_id, (time, _, _) in latest.items()
+            if latest_before is not None and time < latest_before}
+    superseded = _emailed_after(conn, org_id, late) if late else set()
+    set_emails(conn, org_id, {user_id: mark for user_id, mark in latest.items() if user_id not in superseded}, version)
+
+
+_user_keys = Table("user_keys", MetaData(), Column("user_id", String(256), nullable=False), prefixes=["TEMPORARY"])
+_email_keys = Table(
+    "email_keys",
+    MetaData(),
+    Column("user_id", String(256), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _emailed_after(conn: Connection, org_id: str, since: dict[str, int]) -> set[str]:
+    """Those of ``since`` with an event not voided that carries an email after ``since[user]``."""
+    prefer_index_loops(conn)
+    key = rows_of(conn, _email_keys, list(since.items()))
+    e = events.c
+    found = conn.execute(select(e.subject, e.data).select_from(LoopJoin(key, events, and_(
+        e.org_id == org_id, e.subject == key.c.user_id, e.time > key.c.at, e.type.in_(sorted(EMAIL_TYPES)),
+        *NOT_VOIDED))))
+    return {user_id for user_id, data in found if email_of(data) is not None}
+
+
+def set_emails(conn: Connection, org_id: str, emails: dict[str, tuple[int, int, str]], version: int) -> None:
+    """Make ``emails[user] = (time, seq, email)`` each user's email, given by the event at
+    ``(time, seq)``. A changed email is written at ``version`` and the one it replaces retired
+    there; the same email again writes nothing (its mark stays the event that first gave it)."""
+    if not emails:
         return
     u = users.c
-    stored = {}
-    for chunk in chunks(list(latest), 5_000):
-        stored.update({row[1]: tuple(row) for row in conn.execute(
-            select(*users.c).where(u.org_id == org_id, u.user_id.in_(chunk)))})
+    prefer_index_loops(conn)
+    key = rows_of(conn, _user_keys, [(user_id,) for user_id in emails])
+    stored = {row[1]: row for row in plain_rows(conn, select(*users.c).select_from(
+        LoopJoin(key, users, and_(u.org_id == org_id, u.user_id == key.c.user_id))))}
     added, changed, replaced = [], [], []
-    for user_id, (time, seq, email) in latest.items():
+    for user_id, (time, seq, email) in emails.items():
         old = stored.get(user_id)
         if old is None:
             added.append((org_id, user_id, email, time, seq, version))
-        elif replace or (time, seq) > (old[3], old[4]):
-            if old[2] != email:
-                replaced.append(old)
+        elif old[2] != email:
+            replaced.append(old)
             changed.append({"k_user": user_id, "email": email, "email_time": time, "email_seq": seq,
-                            "created_seq": version if old[2] != email else old[5]})
+                            "created_seq": version})
     bulk_insert(conn, users, tuple(c.name for c in users.columns), added)
     if changed:
         conn.execute(update(users).where(u.org_id == org_id, u.user_id == bindparam("k_user")), changed)

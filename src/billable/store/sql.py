@@ -101,6 +101,16 @@ def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
 
 
+def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Delete the organization's rows of ``table`` whose ``key`` columns hold each of ``rows``:
+    one prepared statement run for every row, with no statement or dictionary built per row."""
+    if not rows:
+        return
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    where = " AND ".join(f"{name} = {mark}" for name in ("org_id", *key))
+    conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", [(org_id, *row) for row in rows])
+
+
 def plain_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
     """Every row of ``query`` as the driver's own tuples: for large results of plain numbers
     and text, which need no conversion (about 10 times faster than SQLAlchemy's rows)."""

@@ -113,7 +113,8 @@ users = Table(
     Column("org_id", String(36), primary_key=True),
     Column("user_id", String(256), primary_key=True),
     Column("email", String(320), nullable=False),
-    # The (time, seq) of the event that gave ``email``: a later one replaces it.
+    # The (time, seq) of the event that gave ``email`` its value; a later event with the same
+    # email leaves it (ingestion compares a late event with the log, not with this mark).
     Column("email_time", BigInteger, nullable=False),
     Column("email_seq", BigInteger, nullable=False),
     _created(),
