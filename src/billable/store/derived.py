@@ -375,19 +375,12 @@ def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, in
 
 
 _user_keys = Table("user_keys", MetaData(), Column("user_id", String(256), nullable=False), prefixes=["TEMPORARY"])
-_email_keys = Table(
-    "email_keys",
-    MetaData(),
-    Column("user_id", String(256), nullable=False),
-    Column("at", BigInteger, nullable=False),
-    prefixes=["TEMPORARY"],
-)
 
 
 def _emailed_after(conn: Connection, org_id: str, since: dict[str, int]) -> set[str]:
     """Those of ``since`` with an event not voided that carries an email after ``since[user]``."""
     prefer_index_loops(conn)
-    key = rows_of(conn, _email_keys, list(since.items()))
+    key = rows_of(conn, _replay, [(user_id, "", at) for user_id, at in since.items()])
     e = events.c
     found = conn.execute(select(e.subject, e.data).select_from(LoopJoin(key, events, and_(
         e.org_id == org_id, e.subject == key.c.user_id, e.time > key.c.at, e.type.in_(sorted(EMAIL_TYPES)),
