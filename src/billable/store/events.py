@@ -143,7 +143,8 @@ _STORED = (_c.seq, event_sources.c.source, _c.event_id, _c.type, _c.subject, _c.
 
 
 def _stored_events(org_id: str) -> Select[Any]:
-    """The organization's events as ``_stored`` reads them, each with its source."""
+    """The organization's events as ``_stored`` reads them, each with its source. Both tables
+    name the organization, not only the join: on Citus each must, to run on its worker."""
     s = event_sources.c
     return (select(*_STORED)
             .select_from(events.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id)))
