@@ -303,3 +303,42 @@ def test_events_of_0011_keep_their_sources_by_number(empty_url: str) -> None:
         assert conn.execute(text("SELECT source, event_id FROM events WHERE org_id = :org ORDER BY seq"),
                             {"org": org}).all() == [("urn:b", "e1"), ("urn:a", "e1"), ("urn:b", "e2"), ("urn:c", "e1")]
     database.dispose()
+
+
+def test_sessions_of_0012_are_packed_per_week(empty_url: str) -> None:
+    """0013 packs every organization's sessions per user and week from the sessions table:
+    after a downgrade and an upgrade the packed weeks are those ingestion kept (late
+    events and an open session included), and an upgraded log extends them."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
+
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    days = [f"2026-10-{day:02}" for day in (1, 3, 7, 8, 15)]
+    log = [event(kind, user, f"{day}T{hour}:00:00Z") for day in days for user in ("ann", "bob")
+           for kind, hour in (("user.login", "08"), ("user.logout", "17"))]
+    with database.write() as conn:
+        orgs = [create_organization(conn, name, "concurrent", INGESTED_AT).id for name in ("one", "two")]
+        for org_id in orgs:
+            ingest(conn, org_id, log[1::2] + [event("user.login", "cy", "2026-10-02T08:00:00Z")], CATALOG, INGESTED_AT)
+            ingest(conn, org_id, log[0::2], CATALOG, INGESTED_AT)  # the logins late
+
+    def packed() -> list[tuple[str, str, int, bytes]]:
+        with database.read() as conn:
+            return [(o, u, w, bytes(b)) for o, u, w, b in conn.execute(text(
+                "SELECT org_id, user_id, week, bounds FROM session_weeks ORDER BY org_id, user_id, week"))]
+
+    kept = packed()
+    assert len(kept) == 2 * (2 * 3 + 1)  # per organization: ann's and bob's three weeks, cy's one
+    migrate.downgrade(database, "0012")
+    with database.engine.connect() as conn:
+        assert "session_weeks" not in inspect(conn).get_table_names()
+    migrate.upgrade(database)
+    assert packed() == kept
+    with database.write() as conn:
+        ingest(conn, orgs[0], [event("user.logout", "cy", "2026-10-16T08:00:00Z")], CATALOG, INGESTED_AT)
+    assert len(packed()) == len(kept) and packed() != kept  # cy's open session closed in its week
+    database.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import chain
 
 import numpy as np
 from sqlalchemy import Connection
@@ -48,9 +47,9 @@ def sources_at(conn: Connection, org_id: str, now: int, as_of: int | None) -> tu
 
 
 def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, cut: int, src: Sources
-             ) -> tuple[dict[str, list[Resource]], list[UserProduct], list[tuple[str, int]]]:
+             ) -> tuple[dict[str, list[Resource]], list[UserProduct], list[tuple[str, int, int]]]:
     """Resources per product, the products under the concurrent or hourly model, and
-    ``(user, index into those products)`` for each user charged one of them."""
+    ``(user, index into those products, first session)`` for each user charged one of them."""
     resources: dict[str, list[Resource]] = defaultdict(list)
     metered = [p for p in catalog.user_products if p.model_under(org.model) is not LicensingModel.NAMED]
     metered_index = {product.name: index for index, product in enumerate(metered)}
@@ -59,20 +58,17 @@ def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, 
         product = catalog.product_of_rank(charged.family, charged.rank)
         resources[product.name].append(Resource(charged.display_name, max(start, charged.first_session)))
         if product.name in metered_index:
-            charged_metered.append((charged.user_id, metered_index[product.name]))
+            charged_metered.append((charged.user_id, metered_index[product.name], charged.first_session))
     return resources, metered, charged_metered
 
 
 def _sessions_by_product(conn: Connection, org: Organization, metered: list[UserProduct],
-                         charged: list[tuple[str, int]], start: int, cut: int, src: Sources
+                         charged: list[tuple[str, int, int]], start: int, cut: int, src: Sources
                          ) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each of ``metered``, the starts and ends of its charged users' sessions, clipped."""
-    parts: list[list[np.ndarray]] = [[] for _ in metered]
-    for index, chunk in queries.charged_session_intervals(conn, org.id, charged, start, cut, src):
-        # fromiter over the flattened pairs: about three times faster than np.array of tuples
-        parts[index].append(np.fromiter(chain.from_iterable(chunk), dtype=np.int64, count=2 * len(chunk)).reshape(-1, 2))
-    found = [np.concatenate(chunks) if chunks else np.empty((0, 2), dtype=np.int64) for chunks in parts]
-    return [(rows[:, 0], rows[:, 1]) for rows in found]
+    found = queries.charged_sessions(conn, org.id, charged, start, cut, src)
+    none = np.empty((0, 2), dtype=np.int64)
+    return [(rows[:, 0], rows[:, 1]) for rows in (found.get(index, none) for index in range(len(metered)))]
 
 
 def billable_usage_report(

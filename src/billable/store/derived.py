@@ -44,6 +44,7 @@ from billable.rules.events import (
 )
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import intervals
+from billable.store import session_weeks
 from billable.store.sql import (
     LoopJoin,
     bulk_delete,
@@ -77,6 +78,7 @@ class IntervalKind:
     opening: str
     closing: str
     by_product: bool
+    packed_weekly: bool  # also kept packed per user and week (session_weeks.py)
 
 
 NOT_VOIDED: tuple[ColumnElement[bool], ...] = (events.c.void_seq.is_(None),)  # the events that count now
@@ -111,8 +113,8 @@ def touched_by(stored: Iterable[tuple[str, str, str | None, str | None, int, int
     return found
 
 
-SESSIONS = IntervalKind(sessions, LOGIN, LOGOUT, by_product=False)
-HOLDINGS = IntervalKind(holdings, ASSIGNED, UNASSIGNED, by_product=True)
+SESSIONS = IntervalKind(sessions, LOGIN, LOGOUT, by_product=False, packed_weekly=True)
+HOLDINGS = IntervalKind(holdings, ASSIGNED, UNASSIGNED, by_product=True, packed_weekly=False)
 
 
 Transition = tuple[int, int, bool]
@@ -187,6 +189,9 @@ def _replace_intervals(conn: Connection, org_id: str, kind: IntervalKind, stored
     """Make ``rebuilt`` what replaces ``stored``: delete and retire what is no longer, insert what is new."""
     table = kind.table
     doomed = [(*interval, created) for interval, created in stored.items() if interval not in rebuilt]
+    added = rebuilt - stored.keys()
+    if kind.packed_weekly:
+        session_weeks.repack(conn, org_id, [(u, s, e) for u, _, s, e, _ in doomed], [(u, s, e) for u, _, s, e in added])
     if doomed:
         if kind.by_product:
             bulk_delete(conn, table, org_id, ("user_id", "product", "ended_at"), [(u, p, e) for u, p, _, e, _ in doomed])
@@ -197,7 +202,7 @@ def _replace_intervals(conn: Connection, org_id: str, kind: IntervalKind, stored
     columns = ("org_id", "user_id", "product", "ended_at", "started_at", "created_seq")
     bulk_insert(conn, table, columns if kind.by_product else tuple(c for c in columns if c != "product"),
                 [(org_id, user, *((product,) if kind.by_product else ()), ended, started, version)
-                 for user, product, started, ended in rebuilt - stored.keys()])
+                 for user, product, started, ended in added])
 
 
 def _retire(conn: Connection, table: Table, rows: list[tuple[Any, ...]], version: int) -> None:

@@ -40,6 +40,7 @@ PLAN: dict[str, Placement] = {
     "event_sources": _BY_ORGANIZATION,
     "users": _BY_ORGANIZATION,
     "sessions": _BY_ORGANIZATION,
+    "session_weeks": _BY_ORGANIZATION,
     "holdings": _BY_ORGANIZATION,
     "device_days": _BY_ORGANIZATION,
     "computed_reports": _BY_ORGANIZATION,

@@ -14,9 +14,9 @@ from billable.store.database import after_commit
 
 FIRST_REFRESH = 4_096
 _DERIVED = ("sessions", "holdings", "users", "device_days")
-# With the derived tables' history (a report as of an instant reads it).
-_TABLES = ("events", *_DERIVED, *(f"{name}_retired" for name in _DERIVED))
-_VACUUMED = _DERIVED  # the log and the history are appended to: nothing to reclaim
+# With the derived tables' history (a report as of an instant reads it), and the packed sessions.
+_TABLES = ("events", *_DERIVED, *(f"{name}_retired" for name in _DERIVED), "session_weeks")
+_VACUUMED = (*_DERIVED, "session_weeks")  # the log and the history are appended to: nothing to reclaim
 
 
 def due(before: int, after: int) -> bool:

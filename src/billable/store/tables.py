@@ -12,7 +12,19 @@ derived from its events that are not voided, on ingestion, and can be rebuilt fr
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 metadata = MetaData()
 
@@ -136,6 +148,19 @@ sessions = Table(
     # the start too, so the reads are index-only scans (migration 0005), and the sequence
     # that wrote it, for a report as of an instant (0009).
     PrimaryKeyConstraint("org_id", "user_id", "ended_at", postgresql_include=["started_at", "created_seq"]),
+    sqlite_with_rowid=False,
+)
+
+# The sessions again, packed per user and UTC week of their start (store/session_weeks.py):
+# a concurrent or hourly report reads a row per user and week, not one per session
+# (migration 0013). A cache of ``sessions``, written with it; no history of its own.
+session_weeks = Table(
+    "session_weeks",
+    metadata,
+    Column("org_id", String(36), primary_key=True),
+    Column("user_id", String(256), primary_key=True),
+    Column("week", BigInteger, primary_key=True, autoincrement=False),  # epoch ms, a multiple of 7 days
+    Column("bounds", LargeBinary, nullable=False),
     sqlite_with_rowid=False,
 )
 

@@ -1,0 +1,100 @@
+"""Each user's sessions packed per week, for the reports that read every session of a
+period (the concurrent peaks and the hours): one row per user and week instead of one
+per session.
+
+``bounds`` holds the sessions that started in the week (UTC weeks from the epoch) as
+little-endian 64-bit ``(started_at, ended_at)`` pairs in time order; an open session ends
+at ``OPEN``. The same writes that change ``sessions`` change it (derived.py). Only the
+reports of now read it: a report as of an earlier instant reads the sessions and their
+history (snapshots.py).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import defaultdict
+from collections.abc import Iterable
+from itertools import chain
+
+import numpy as np
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, and_, select
+
+from billable.rules.instants import DAY_MS
+from billable.store.sql import LoopJoin, bulk_delete, bulk_insert, plain_rows, prefer_index_loops, rows_of
+from billable.store.tables import session_weeks
+
+WEEK_MS = 7 * DAY_MS
+_PAIR = struct.Struct("<qq")
+
+Session = tuple[str, int, int]
+"""``(user_id, started_at, ended_at)``."""
+
+
+def week_of(instant: int) -> int:
+    """The start of the week holding ``instant``."""
+    return instant - instant % WEEK_MS
+
+
+def pack(pairs: Iterable[tuple[int, int]]) -> bytes:
+    flat = list(chain.from_iterable(pairs))
+    return struct.pack(f"<{len(flat)}q", *flat)
+
+
+def unpack(bounds: bytes) -> list[tuple[int, int]]:
+    return list(_PAIR.iter_unpack(bounds))
+
+
+_week_keys = Table(
+    "week_keys",
+    MetaData(),
+    Column("user_id", String(256), nullable=False),
+    Column("week", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def repack(conn: Connection, org_id: str, removed: Iterable[Session], added: Iterable[Session]) -> None:
+    """Take the sessions ``removed`` out of their users' weeks and put those ``added`` in."""
+    gone: dict[tuple[str, int], set[tuple[int, int]]] = defaultdict(set)
+    new: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    for user_id, started, ended in removed:
+        gone[(user_id, week_of(started))].add((started, ended))
+    for user_id, started, ended in added:
+        new[(user_id, week_of(started))].append((started, ended))
+    keys = gone.keys() | new.keys()
+    if not keys:
+        return
+    prefer_index_loops(conn)
+    key = rows_of(conn, _week_keys, list(keys))
+    w = session_weeks.c
+    stored: dict[tuple[str, int], bytes] = {(user_id, week): bytes(bounds) for user_id, week, bounds in plain_rows(
+        conn, select(w.user_id, w.week, w.bounds).select_from(
+            LoopJoin(key, session_weeks, and_(w.org_id == org_id, w.user_id == key.c.user_id, w.week == key.c.week)))
+    )}
+    wanted = {key: _changed(stored.get(key, b""), gone.get(key, set()), sorted(new.get(key, ()))) for key in keys}
+    bulk_delete(conn, session_weeks, org_id, ("user_id", "week"), [key for key in keys if key in stored])
+    bulk_insert(conn, session_weeks, ("org_id", "user_id", "week", "bounds"),
+                [(org_id, user_id, week, bounds) for (user_id, week), bounds in wanted.items() if bounds])
+
+
+def _changed(bounds: bytes, gone: set[tuple[int, int]], new: list[tuple[int, int]]) -> bytes:
+    """``bounds`` without the sessions ``gone``, with those ``new`` (in time order)."""
+    # A batch in time order closes the week's last session, the one open, and adds later
+    # ones: the packed bytes are cut and extended, not unpacked.
+    kept = bounds
+    if gone:
+        if not bounds or gone != {_PAIR.unpack_from(bounds, len(bounds) - _PAIR.size)}:
+            return _repacked(bounds, gone, new)
+        kept = bounds[: -_PAIR.size]
+    if kept and new and _PAIR.unpack_from(kept, len(kept) - _PAIR.size)[1] > new[0][0]:
+        return _repacked(bounds, gone, new)
+    return kept + pack(new)
+
+
+def _repacked(bounds: bytes, gone: set[tuple[int, int]], new: list[tuple[int, int]]) -> bytes:
+    return pack(sorted(set(unpack(bounds)) - gone | set(new)))
+
+
+def as_array(bounds: Iterable[bytes]) -> np.ndarray:
+    """Packed sessions as an ``(n, 2)`` array of ``(started_at, ended_at)``."""
+    return np.frombuffer(b"".join(bounds), dtype="<i8").reshape(-1, 2)

@@ -1,0 +1,98 @@
+"""Sessions packed per user and week (store/session_weeks.py): kept equal to the sessions
+through late events and voids, and read by reports over periods that cross weeks."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+
+from conftest import CATALOG, INGESTED_AT, MakeOrg, event
+from hypothesis import given
+from hypothesis import strategies as st
+from reference import reference_concurrent_usage, reference_report
+from sqlalchemy import text
+
+from billable.rules.catalog import LicensingModel
+from billable.rules.events import validate_events
+from billable.rules.instants import DAY_MS, HOUR_MS, Period, parse_instant
+from billable.rules.voids import VoidRequest
+from billable.service.reports import billable_usage_report, concurrent_usage_report
+from billable.service.voids import void_events
+from billable.store.database import Database
+from billable.store.organizations import get_organization
+from billable.store.session_weeks import WEEK_MS, _changed, pack, unpack, week_of
+
+WEEK = parse_instant("2026-10-01T00:00:00Z")  # a Thursday: weeks from the epoch start on Thursdays
+
+
+def test_weeks_start_on_the_epochs_weekday() -> None:
+    assert week_of(WEEK) == WEEK and week_of(WEEK - 1) == WEEK - WEEK_MS and week_of(WEEK + WEEK_MS - 1) == WEEK
+
+
+pairs = st.lists(st.tuples(st.integers(0, 50), st.integers(1, 10)), max_size=8).map(
+    lambda drawn: sorted({(WEEK + 100 * at, WEEK + 100 * at + length) for at, length in drawn}))
+
+
+@given(stored=pairs, data=st.data())
+def test_changed_bounds_are_the_stored_without_the_gone_with_the_new(stored: list[tuple[int, int]],
+                                                                      data: st.DataObject) -> None:
+    """Whether by the cut-and-extend of a batch in time order or by unpacking: the same bytes."""
+    gone = set(data.draw(st.lists(st.sampled_from(stored), max_size=2) if stored else st.just([])))
+    later = max((ended for _, ended in stored), default=WEEK)
+    new = data.draw(st.lists(st.tuples(st.integers(-3_000, 3_000), st.integers(1, 5)), max_size=3).map(
+        lambda drawn: sorted({(later + at, later + at + length) for at, length in drawn})))
+    assert unpack(_changed(pack(stored), gone, new)) == sorted(set(stored) - gone | set(new))
+
+
+def _packed(database: Database, org_id: str) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    with database.read() as conn:
+        rows = conn.execute(text("SELECT user_id, week, bounds FROM session_weeks WHERE org_id = :org"),
+                            {"org": org_id}).all()
+    return {(user_id, week): unpack(bytes(bounds)) for user_id, week, bounds in rows}
+
+
+def _sessions_by_week(database: Database, org_id: str) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    found: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    with database.read() as conn:
+        for user_id, started, ended in conn.execute(text(
+                "SELECT user_id, started_at, ended_at FROM sessions WHERE org_id = :org ORDER BY user_id, ended_at"),
+                {"org": org_id}):
+            found[(user_id, week_of(started))].append((started, ended))
+    return dict(found)
+
+
+def test_packed_weeks_follow_the_sessions_and_reports_read_them(make_org: MakeOrg, database: Database) -> None:
+    """A log over three weeks taken in batches out of order, then a void: the packed weeks
+    hold exactly the sessions, and reports over periods that begin mid-week (a session
+    crossing into them from the week before) equal the reference."""
+    org = make_org("concurrent")
+    log = [event("license.assigned", user, WEEK - 20 * DAY_MS, product="cx1") for user in ("ann", "bob", "cy")]
+    for day in range(-3, 17):
+        at = WEEK + day * DAY_MS
+        log += [event("user.login", "ann", at + 8 * HOUR_MS), event("user.logout", "ann", at + 17 * HOUR_MS),
+                event("user.login", "bob", at + 9 * HOUR_MS), event("user.logout", "bob", at + 12 * HOUR_MS)]
+    log += [event("user.login", "cy", WEEK - 2 * HOUR_MS), event("user.logout", "cy", WEEK + 9 * DAY_MS)]
+    log.append(event("user.login", "cy", WEEK + 12 * DAY_MS))  # still open
+    in_order, late = log[::2] + log[-3:], log[1:-3:2]
+    org.ingest(in_order[:40])
+    org.ingest(in_order[40:])
+    org.ingest(late)
+    with database.write() as conn:
+        void_events(conn, org.id, [VoidRequest("urn:test", log[5]["id"], "test"),
+                                   VoidRequest("urn:test", log[30]["id"], "test")], "tester", INGESTED_AT + 1)
+    packed = _packed(database, org.id)
+    assert packed == _sessions_by_week(database, org.id)
+    assert len({week for _, week in packed}) == 4  # the week before, three weeks from WEEK
+    valid = [e for e in validate_events(log, CATALOG, INGESTED_AT)
+              if e.id not in {log[5]["id"], log[30]["id"]}]
+    for start, end in (("2026-10-03T12:00:00Z", "2026-10-13T00:00:00Z"), ("2026-10-09T10:00:00Z", "2026-10-09T11:00:00Z"),
+                       ("2026-09-01", "2026-11-01")):
+        period = Period.parse(start, end)
+        for model in (LicensingModel.CONCURRENT, LicensingModel.HOURLY):
+            with database.read() as conn:
+                organization = replace(get_organization(conn, org.id), model=model)
+                assert billable_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2) == reference_report(
+                    valid, CATALOG, model, period, INGESTED_AT + 2)
+                if model is LicensingModel.CONCURRENT:
+                    assert concurrent_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2) == \
+                        reference_concurrent_usage(valid, CATALOG, model, period, INGESTED_AT + 2)
