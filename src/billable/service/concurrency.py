@@ -8,15 +8,19 @@ from billable.rules.report import CONCURRENT_WINDOW_MS
 
 
 def _level_curve(started: np.ndarray, ended: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """The number of open sessions on each segment of ``[lo, hi)``, and each segment's length."""
+    """The number of open sessions on each segment of ``[lo, hi)``, and each segment's
+    length (the first and the last may be empty)."""
     started, ended = np.maximum(started, lo), np.minimum(ended, hi)
     inside = ended > started
-    started, ended = np.sort(started[inside]), np.sort(ended[inside])
-    times = np.sort(np.concatenate([started, ended, np.array([lo, hi], dtype=np.int64)]))
-    bounds = times[np.r_[times[1:] != times[:-1], True]]
-    # The level on [t, next t): the sessions started by t and not ended by t.
-    levels = np.searchsorted(started, bounds[:-1], "right") - np.searchsorted(ended, bounds[:-1], "right")
-    return levels, np.diff(bounds)  # the last bound is ``hi``
+    # Each start and end as one number to sort: the instant doubled, plus one for a start.
+    # Only the level after all the changes at an instant counts, so their order there is moot.
+    changes = np.sort(np.concatenate([started[inside] * 2 + 1, ended[inside] * 2]))
+    level = np.cumsum((changes & 1) * 2 - 1)
+    times = changes >> 1
+    last = np.ones(len(times), dtype=bool)  # the last change at its instant
+    last[:-1] = times[1:] != times[:-1]
+    # The level on [t, next t): 0 before the first change.
+    return np.concatenate([[0], level[last]]), np.diff(np.concatenate([[lo], times[last], [hi]]))
 
 
 def concurrent_peak(started: np.ndarray, ended: np.ndarray, start: int, cut: int) -> int:
@@ -30,11 +34,12 @@ def concurrent_peak(started: np.ndarray, ended: np.ndarray, start: int, cut: int
     if cut - start < CONCURRENT_WINDOW_MS:
         return 0
     levels, lengths = _level_curve(started, ended, start, cut)
+    reach = np.concatenate([[0], np.cumsum(lengths)])  # from ``start`` to the start of each segment
 
     def held_for_a_window(k: int) -> bool:
-        at_least = levels >= k
-        runs = np.cumsum(~at_least)[at_least]
-        return bool(np.bincount(runs, weights=lengths[at_least]).max(initial=0) >= CONCURRENT_WINDOW_MS)
+        at_least = np.concatenate([[False], levels >= k, [False]])
+        edges = np.flatnonzero(at_least[1:] != at_least[:-1])  # each run from one edge to the next
+        return bool((reach[edges[1::2]] - reach[edges[0::2]]).max(initial=0) >= CONCURRENT_WINDOW_MS)
 
     low, high = 0, int(levels.max(initial=0))
     while low < high:
