@@ -51,20 +51,21 @@ def _packed(database: Database, org_id: str) -> dict[tuple[str, int], list[tuple
     return {(user_id, week): unpack(bytes(bounds)) for user_id, week, bounds in rows}
 
 
-def _sessions_by_week(database: Database, org_id: str) -> dict[tuple[str, int], list[tuple[int, int]]]:
+def _sessions_by_week(database: Database, org_id: str, before: int) -> dict[tuple[str, int], list[tuple[int, int]]]:
     found: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
     with database.read() as conn:
         for user_id, started, ended in conn.execute(text(
-                "SELECT user_id, started_at, ended_at FROM sessions WHERE org_id = :org ORDER BY user_id, ended_at"),
-                {"org": org_id}):
+                "SELECT user_id, started_at, ended_at FROM sessions WHERE org_id = :org AND started_at < :before "
+                "ORDER BY user_id, ended_at"), {"org": org_id, "before": before}):
             found[(user_id, week_of(started))].append((started, ended))
     return dict(found)
 
 
 def test_packed_weeks_follow_the_sessions_and_reports_read_them(make_org: MakeOrg, database: Database) -> None:
-    """A log over three weeks taken in batches out of order, then a void: the packed weeks
-    hold exactly the sessions, and reports over periods that begin mid-week (a session
-    crossing into them from the week before) equal the reference."""
+    """A log over four weeks taken in batches out of order, then a void: the weeks the log's
+    latest event has passed hold exactly their sessions, and reports over periods that
+    begin mid-week (a session crossing into them from the week before) or reach past the
+    packed weeks equal the reference."""
     org = make_org("concurrent")
     log = [event("license.assigned", user, WEEK - 20 * DAY_MS, product="cx1") for user in ("ann", "bob", "cy")]
     for day in range(-3, 17):
@@ -81,8 +82,9 @@ def test_packed_weeks_follow_the_sessions_and_reports_read_them(make_org: MakeOr
         void_events(conn, org.id, [VoidRequest("urn:test", log[5]["id"], "test"),
                                    VoidRequest("urn:test", log[30]["id"], "test")], "tester", INGESTED_AT + 1)
     packed = _packed(database, org.id)
-    assert packed == _sessions_by_week(database, org.id)
-    assert len({week for _, week in packed}) == 4  # the week before, three weeks from WEEK
+    # The weeks the latest event (day 16) has passed: the week before WEEK, and two from it.
+    assert packed == _sessions_by_week(database, org.id, WEEK + 2 * WEEK_MS)
+    assert {week for _, week in packed} == {WEEK - WEEK_MS, WEEK, WEEK + WEEK_MS}
     valid = [e for e in validate_events(log, CATALOG, INGESTED_AT)
               if e.id not in {log[5]["id"], log[30]["id"]}]
     for start, end in (("2026-10-03T12:00:00Z", "2026-10-13T00:00:00Z"), ("2026-10-09T10:00:00Z", "2026-10-09T11:00:00Z"),

@@ -24,7 +24,7 @@ from billable.rules.events import (
 )
 from billable.rules.instants import DAY_MS
 from billable.rules.wire import parse_json
-from billable.store import derived, statistics
+from billable.store import derived, session_weeks, statistics
 from billable.store.events import append_new_events
 from billable.store.organizations import get_organization, set_log_end
 
@@ -104,9 +104,12 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
             statistics.refresh(conn)
     if appended:
         latest = max(event.time for event in appended)
-        set_log_end(conn, org_id, org.last_seq + len(appended),
-                    latest if org.latest_event_time is None else max(latest, org.latest_event_time))
+        latest = latest if org.latest_event_time is None else max(latest, org.latest_event_time)
         _derive(conn, org_id, appended, org.last_seq + 1, org.latest_event_time)
+        # After deriving, which repacks the weeks sealed before these events (the store's
+        # latest event time says which), the weeks they passed are sealed.
+        session_weeks.seal(conn, org_id, org.latest_event_time, latest)
+        set_log_end(conn, org_id, org.last_seq + len(appended), latest)
     return IngestResult(accepted=len(appended), duplicates=duplicates)
 
 

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import OPEN
-from billable.store.session_weeks import as_array, week_of
+from billable.store.session_weeks import as_array, packed_now, week_of
 from billable.store.sql import (
     LoopJoin,
     greatest,
@@ -168,11 +168,11 @@ _charged_products = Table(
 
 
 def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources,
-                 started_before: int | None = None
+                 started: tuple[int | None, int | None] = (None, None)
                  ) -> Iterator[tuple[int, Select[int, int] | CompoundSelect[int, int]]]:
     """For each product index in ``charged``, a query of the clipped ``(started, ended)`` of
-    the sessions in ``[start, cut)`` of the users charged that product (and that started
-    before ``started_before``, if given).
+    the sessions in ``[start, cut)`` of the users charged that product; ``started``: only
+    those started from its first instant and before its second (None: any).
 
     ``charged`` pairs a user with the index of the product they are charged; it is
     sent with each query (``rows_of``). Each query seeks the sessions of its users with an
@@ -181,15 +181,18 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
     """
     key = rows_of(conn, _charged_products, charged)
     prefer_index_loops(conn)
-    before = cut if started_before is None else min(cut, started_before)
+    started_from, started_before = started
     for index in sorted({index for _, index in charged}):
         users_of = select(key.c.user_id).where(key.c.product_index == index)
-        parts = [
-            select(greatest(part.c.started_at, start).label("started"), least(part.c.ended_at, cut).label("ended")).where(
-                part.c.org_id == org_id, part.c.user_id.in_(users_of), part.c.ended_at > start,
-                part.c.started_at < before)
-            for part in src.session_parts  # each sought on its own: a union is not sought by key
-        ]
+        parts = []
+        for part in src.session_parts:  # each sought on its own: a union is not sought by key
+            c = part.c
+            # Sessions are sought by their end: one started at ``started_from`` ends no earlier.
+            ends = c.ended_at > start if started_from is None or started_from <= start else c.ended_at >= started_from
+            parts.append(select(greatest(c.started_at, start).label("started"), least(c.ended_at, cut).label("ended"))
+                         .where(c.org_id == org_id, c.user_id.in_(users_of), ends,
+                                c.started_at < (cut if started_before is None else min(cut, started_before)),
+                                *(() if started_from is None else (c.started_at >= started_from,))))
         yield index, parts[0] if len(parts) == 1 else union_all(*parts)
 
 
@@ -211,18 +214,22 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
     """Per product index, every session in ``[start, cut)`` of the users charged that
     product, clipped to it: an ``(n, 2)`` array of ``(started, ended)``. ``charged`` holds
     ``(user_id, product index, first session)``: the start of the user's first session
-    ending after ``start`` (``ChargedUser.first_session``)."""
+    ending after ``start`` (``ChargedUser.first_session``).
+
+    The sessions of now that started in the packed weeks are read packed (session_weeks);
+    only a user's first session can have started before the period's first week.
+    """
     pairs = [(user_id, index) for user_id, index, _ in charged]
     found: dict[int, list[np.ndarray]] = defaultdict(list)
-    if src.packed:
-        first_week = week_of(start)
-        for index, bounds in _packed_sessions(conn, org_id, pairs, first_week, cut).items():
-            found[index].append(as_array(bounds))
-        # Only a user's first session in the period can have started before the weeks read.
-        crossing = [(user_id, index) for user_id, index, first in charged if first < first_week]
-        rows = _clipped_rows(conn, org_id, crossing, start, cut, src, started_before=first_week) if crossing else iter(())
-    else:
+    first_week, until = week_of(start), packed_now(conn, org_id) if src.packed else None
+    if until is None or until <= first_week:
         rows = _clipped_rows(conn, org_id, pairs, start, cut, src)
+    else:
+        for index, bounds in _packed_sessions(conn, org_id, pairs, first_week, min(until, cut)).items():
+            found[index].append(as_array(bounds))
+        crossing = [(user_id, index) for user_id, index, first in charged if first < first_week]
+        rows = chain(_clipped_rows(conn, org_id, crossing, start, cut, src, (None, first_week)) if crossing else (),
+                     _clipped_rows(conn, org_id, pairs, start, cut, src, (until, None)) if until < cut else ())
     for index, chunk in rows:
         # fromiter over the flattened pairs: about three times faster than np.array of tuples
         found[index].append(np.fromiter(chain.from_iterable(chunk), dtype=np.int64, count=2 * len(chunk)).reshape(-1, 2))
@@ -234,14 +241,14 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
     return clipped
 
 
-def _packed_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int]], first_week: int, cut: int
+def _packed_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int]], first_week: int, end: int
                      ) -> dict[int, list[bytes]]:
-    """``(product index, packed bounds)`` of the weeks from ``first_week`` to ``cut`` of the ``charged`` users."""
+    """The packed bounds of the weeks from ``first_week`` to ``end`` of the ``charged`` users, per product index."""
     key = rows_of(conn, _charged_products, charged)
     prefer_index_loops(conn)
     w = session_weeks.c
     query = select(key.c.product_index, w.bounds).select_from(LoopJoin(key, session_weeks, and_(
-        w.org_id == org_id, w.user_id == key.c.user_id, w.week >= first_week, w.week < cut)))
+        w.org_id == org_id, w.user_id == key.c.user_id, w.week >= first_week, w.week < end)))
     by_index: dict[int, list[bytes]] = defaultdict(list)
     for index, bounds in plain_rows(conn, query):
         by_index[index].append(bounds)
@@ -249,10 +256,10 @@ def _packed_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
 
 
 def _clipped_rows(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources,
-                  started_before: int | None = None) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+                  started: tuple[int | None, int | None] = (None, None)) -> Iterator[tuple[int, list[tuple[int, int]]]]:
     """``(product index, chunk of (started, ended))``: the sessions of ``_sessions_of``, in
     chunks (a month of data set L has six million)."""
-    for index, clipped in _sessions_of(conn, org_id, charged, start, cut, src, started_before):
+    for index, clipped in _sessions_of(conn, org_id, charged, start, cut, src, started):
         for chunk in plain_row_chunks(conn, clipped):
             yield index, chunk
 

@@ -4,9 +4,11 @@ per session.
 
 ``bounds`` holds the sessions that started in the week (UTC weeks from the epoch) as
 little-endian 64-bit ``(started_at, ended_at)`` pairs in time order; an open session ends
-at ``OPEN``. The same writes that change ``sessions`` change it (derived.py). Only the
-reports of now read it: a report as of an earlier instant reads the sessions and their
-history (snapshots.py).
+at ``OPEN``. Only the weeks before the one of the log's latest event are packed, sealed
+when that event passes them: ingestion in time order writes here when a week ends and
+for the sessions still open then, and a late event or a void that changes a sealed
+week's sessions repacks it. A report reads the sealed weeks packed and the rest from ``sessions``; a report as
+of an earlier instant reads the sessions and their history (snapshots.py).
 """
 
 from __future__ import annotations
@@ -14,14 +16,22 @@ from __future__ import annotations
 import struct
 from collections import defaultdict
 from collections.abc import Iterable
-from itertools import chain
+from itertools import chain, groupby
 
 import numpy as np
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, and_, select
 
 from billable.rules.instants import DAY_MS
-from billable.store.sql import LoopJoin, bulk_delete, bulk_insert, plain_rows, prefer_index_loops, rows_of
-from billable.store.tables import session_weeks
+from billable.store.sql import (
+    LoopJoin,
+    bulk_delete,
+    bulk_insert,
+    plain_row_chunks,
+    plain_rows,
+    prefer_index_loops,
+    rows_of,
+)
+from billable.store.tables import organizations, session_weeks, sessions
 
 WEEK_MS = 7 * DAY_MS
 _PAIR = struct.Struct("<qq")
@@ -53,14 +63,46 @@ _week_keys = Table(
 )
 
 
+def packed_until(latest_event_time: int | None) -> int | None:
+    """The weeks before this one are packed, given the log's latest event time."""
+    return None if latest_event_time is None else week_of(latest_event_time)
+
+
+def seal(conn: Connection, org_id: str, latest_before: int | None, latest_after: int) -> None:
+    """Pack the weeks that the log's latest event time, moving from ``latest_before`` to
+    ``latest_after``, has passed, from their sessions as they are now."""
+    since, until = packed_until(latest_before), week_of(latest_after)
+    if since is not None and since >= until:
+        return
+    s = sessions.c
+    passed = select(s.user_id, s.started_at, s.ended_at).where(
+        s.org_id == org_id, s.started_at < until, *(() if since is None else (s.started_at >= since,))
+    ).order_by(s.user_id, s.ended_at)
+    rows = chain.from_iterable(plain_row_chunks(conn, passed))
+    bulk_insert(conn, session_weeks, ("org_id", "user_id", "week", "bounds"), [
+        (org_id, user_id, week, pack((started, ended) for _, started, ended in found))
+        for (user_id, week), found in groupby(rows, key=lambda row: (row[0], week_of(row[1])))])
+
+
+def packed_now(conn: Connection, org_id: str) -> int | None:
+    """The weeks before this one are packed now (None: none is)."""
+    return packed_until(conn.execute(select(organizations.c.latest_event_time)
+                                     .where(organizations.c.id == org_id)).scalar())
+
+
 def repack(conn: Connection, org_id: str, removed: Iterable[Session], added: Iterable[Session]) -> None:
-    """Take the sessions ``removed`` out of their users' weeks and put those ``added`` in."""
+    """Take the sessions ``removed`` out of their users' packed weeks and put those ``added`` in."""
+    until = packed_now(conn, org_id)
+    if until is None:
+        return
     gone: dict[tuple[str, int], set[tuple[int, int]]] = defaultdict(set)
     new: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
     for user_id, started, ended in removed:
-        gone[(user_id, week_of(started))].add((started, ended))
+        if started < until:
+            gone[(user_id, week_of(started))].add((started, ended))
     for user_id, started, ended in added:
-        new[(user_id, week_of(started))].append((started, ended))
+        if started < until:
+            new[(user_id, week_of(started))].append((started, ended))
     keys = gone.keys() | new.keys()
     if not keys:
         return

@@ -1,6 +1,6 @@
 """Each user's sessions packed per UTC week of their start (``session_weeks``), filled from
-the sessions: the concurrent and hourly reports read a row per user and week instead of
-one per session.
+the sessions of the weeks before the one of the organization's latest event: the
+concurrent and hourly reports read a row per user and week instead of one per session.
 
 Revision ID: 0013
 Revises: 0012
@@ -34,8 +34,11 @@ def upgrade() -> None:
     )
     connection = op.get_bind()
     follow_plan(connection, "session_weeks")  # on a distributed database: by org_id, with the rest
+    # The weeks before the one of each organization's latest event (those it has passed).
     sessions = connection.execute(sa.text(
-        "SELECT org_id, user_id, started_at, ended_at FROM sessions ORDER BY org_id, user_id, ended_at"
+        "SELECT s.org_id, s.user_id, s.started_at, s.ended_at FROM sessions s JOIN organizations o ON o.id = s.org_id "
+        f"WHERE s.started_at < o.latest_event_time - o.latest_event_time % {WEEK_MS} "
+        "ORDER BY s.org_id, s.user_id, s.ended_at"
     ).execution_options(yield_per=_ROWS_PER_INSERT))
     insert = sa.text("INSERT INTO session_weeks (org_id, user_id, week, bounds) VALUES (:org, :user, :week, :bounds)")
     rows = []
