@@ -42,6 +42,7 @@ from billable.rules.intervals import OPEN
 from billable.store.session_weeks import as_array, packed_now, week_of
 from billable.store.sql import (
     LoopJoin,
+    binary_rows,
     greatest,
     least,
     plain_row_chunks,
@@ -198,10 +199,9 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
 
 def charged_session_hours(conn: Connection, org_id: str, charged: list[tuple[str, int, int]], start: int, cut: int,
                           src: Sources = NOW) -> dict[int, int]:
-    """Total clipped session milliseconds per product index (``charged`` as for ``charged_sessions``)."""
-    if src.packed:
-        return {index: int((found[:, 1] - found[:, 0]).sum())
-                for index, found in charged_sessions(conn, org_id, charged, start, cut, src).items()}
+    """Total clipped session milliseconds per product index (``charged`` as for
+    ``charged_sessions``), summed in the database: on PostgreSQL, faster than reading the
+    packed weeks (M, month: 366 against 509 ms)."""
     totals = {}
     for index, clipped in _sessions_of(conn, org_id, [(user, index) for user, index, _ in charged], start, cut, src):
         part = clipped.subquery()
@@ -250,7 +250,7 @@ def _packed_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
     query = select(key.c.product_index, w.bounds).select_from(LoopJoin(key, session_weeks, and_(
         w.org_id == org_id, w.user_id == key.c.user_id, w.week >= first_week, w.week < end)))
     by_index: dict[int, list[bytes]] = defaultdict(list)
-    for index, bounds in plain_rows(conn, query):
+    for index, bounds in binary_rows(conn, query):
         by_index[index].append(bounds)
     return by_index
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Connection, Executable, FromClause, Join, Table, bindparam, column, func
+from sqlalchemy import BigInteger, Connection, Executable, FromClause, Join, Select, Table, bindparam, column, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
@@ -115,6 +115,23 @@ def plain_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
     """Every row of ``query`` as the driver's own tuples: for large results of plain numbers
     and text, which need no conversion (about 10 times faster than SQLAlchemy's rows)."""
     return list(chain.from_iterable(plain_row_chunks(conn, query)))
+
+
+def binary_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` like ``plain_rows``; from PostgreSQL in its binary format, in
+    which a ``bytea`` travels as its bytes rather than as hexadecimal text (M's packed
+    sessions of a month: 122 -> 85 ms)."""
+    if conn.dialect.name != "postgresql":
+        return plain_rows(conn, query)
+    compiled = query.compile(conn)
+    statement, params = str(compiled), compiled.construct_params()
+    cursor = driver_cursor(conn)
+    try:
+        with wrapped_driver_errors(conn, statement, params):
+            cursor.execute(statement, params, binary=True)
+            return cast(list[tuple[Any, ...]], cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def plain_row_chunks(conn: Connection, query: Executable, size: int = 100_000) -> Iterator[list[tuple[Any, ...]]]:
