@@ -1,14 +1,14 @@
-"""Each user's sessions packed per week, for the reports that read every session of a
-period (the concurrent peaks and the hours): one row per user and week instead of one
-per session.
+"""Each user's sessions packed per week, for the report that reads every session of a
+period (the concurrent peaks): one row per user and week instead of one per session.
 
 ``bounds`` holds the sessions that started in the week (UTC weeks from the epoch) as
 little-endian 64-bit ``(started_at, ended_at)`` pairs in time order; an open session ends
 at ``OPEN``. Only the weeks before the one of the log's latest event are packed, sealed
 when that event passes them: ingestion in time order writes here when a week ends and
 for the sessions still open then, and a late event or a void that changes a sealed
-week's sessions repacks it. A report reads the sealed weeks packed and the rest from ``sessions``; a report as
-of an earlier instant reads the sessions and their history (snapshots.py).
+week's sessions repacks it. A report reads the sealed weeks packed and the rest from
+``sessions``; a report as of an earlier instant reads the sessions and their history
+(snapshots.py).
 """
 
 from __future__ import annotations

@@ -152,8 +152,8 @@ sessions = Table(
 )
 
 # The sessions again, packed per user and UTC week of their start (store/session_weeks.py):
-# a concurrent or hourly report reads a row per user and week, not one per session
-# (migration 0013). A cache of ``sessions``, written with it; no history of its own.
+# a concurrent report reads a row per user and week, not one per session (migration 0013).
+# The weeks before the log's latest event's, kept from ``sessions``; no history of its own.
 session_weeks = Table(
     "session_weeks",
     metadata,

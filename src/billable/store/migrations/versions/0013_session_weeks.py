@@ -1,6 +1,6 @@
 """Each user's sessions packed per UTC week of their start (``session_weeks``), filled from
 the sessions of the weeks before the one of the organization's latest event: the
-concurrent and hourly reports read a row per user and week instead of one per session.
+concurrent report reads a row per user and week instead of one per session.
 
 Revision ID: 0013
 Revises: 0012
