@@ -48,13 +48,7 @@ class DirectStatement:
             compiled = self._compiled[conn.dialect.name] = self._compile(conn.dialect)
         text, order, constants = compiled
         values = {**constants, **params}
-        cursor = driver_cursor(conn)
-        try:
-            with wrapped_driver_errors(conn, text, values):
-                cursor.execute(text, values if order is None else [values[name] for name in order])
-                return cursor.fetchall() if cursor.description else []
-        finally:
-            cursor.close()
+        return driver_rows(conn, text, values if order is None else [values[name] for name in order])
 
     def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
         found = self.rows(conn, params)
@@ -70,6 +64,21 @@ def wrapped_driver_errors(conn: Connection, statement: str, params: Any) -> Iter
         yield
     except driver_error as error:
         raise DBAPIError.instance(statement, params, error, driver_error) from error
+
+
+def driver_rows(conn: Connection, statement: str, params: Any, *, binary: bool = False) -> list[tuple[Any, ...]]:
+    """Run ``statement`` on the driver's own cursor: its rows as the driver's tuples (none for
+    a statement that returns no rows). ``binary``: psycopg's binary results (PostgreSQL only)."""
+    cursor = driver_cursor(conn)
+    try:
+        with wrapped_driver_errors(conn, statement, params):
+            if binary:
+                cursor.execute(statement, params, binary=True)
+            else:
+                cursor.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
 
 
 def driver_cursor(conn: Connection) -> Any:

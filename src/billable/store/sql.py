@@ -12,7 +12,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.functions import GenericFunction
 
-from billable.store.direct import driver_cursor, wrapped_driver_errors
+from billable.store.direct import driver_cursor, driver_rows, wrapped_driver_errors
 
 
 class greatest(GenericFunction[int]):
@@ -124,14 +124,7 @@ def binary_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
     if conn.dialect.name != "postgresql":
         return plain_rows(conn, query)
     compiled = query.compile(conn)
-    statement, params = str(compiled), compiled.construct_params()
-    cursor = driver_cursor(conn)
-    try:
-        with wrapped_driver_errors(conn, statement, params):
-            cursor.execute(statement, params, binary=True)
-            return cast(list[tuple[Any, ...]], cursor.fetchall())
-    finally:
-        cursor.close()
+    return driver_rows(conn, str(compiled), compiled.construct_params(), binary=True)
 
 
 def plain_row_chunks(conn: Connection, query: Executable, size: int = 100_000) -> Iterator[list[tuple[Any, ...]]]:
