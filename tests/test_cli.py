@@ -226,3 +226,31 @@ def test_organizations_and_clients_are_listed_shown_and_changed(empty_url: str) 
     assert not any(m["clientSecret"] in listed_out for m in made)  # never a secret, nor its hash
     assert "scrypt" not in listed_out and "$" not in listed_out
     assert json.loads(ok(billable(empty_url, "clients", "list", "--org", zeta["id"]))) == []
+
+
+def test_repage_rewrites_an_old_sqlite_database_and_keeps_every_report(empty_url: str) -> None:
+    """A database made by an earlier release (SQLite's 4 KiB pages) is rewritten with the
+    larger pages new ones get; its reports are the same after. PostgreSQL has none to rewrite."""
+    if empty_url.startswith("postgresql"):
+        assert "only an SQLite database" in failed(billable(empty_url, "db", "repage"))
+        return
+    import sqlite3
+
+    path = empty_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")  # the file exists, with the old default pages
+    out = ok(billable(empty_url, "demo", "--users", "20"))
+    command = json.loads(out[out.index("{"):])["report"].split()[1:]
+    before = ok(billable(empty_url, *command))
+
+    def page_size() -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    assert page_size() == 4096
+    rewritten = billable(empty_url, "db", "repage")
+    ok(rewritten)
+    assert "page size 4,096 → 32,768 bytes" in rewritten.stderr
+    assert page_size() == 32_768
+    assert ok(billable(empty_url, *command)) == before
+    assert "already 32,768" in billable(empty_url, "db", "repage").stderr

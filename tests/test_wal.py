@@ -4,6 +4,7 @@ SQLite itself starts the log again only when no reader holds an older snapshot."
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from billable.store.database import Database
+from billable.store.database import PAGE_SIZE_BYTES, Database
 
 COMMIT_BYTES = 128 * 2**10
 COMMITS = 100
@@ -61,3 +62,29 @@ def test_the_log_stays_within_its_limit_under_overlapping_readers(tmp_path: Path
     the readers of older snapshots were still at work (each waits a little)."""
     largest = largest_wal(tmp_path / "bounded.db", limit=limit)
     assert largest <= limit + 8 * COMMIT_BYTES, largest
+
+
+def page_size(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_new_database_has_large_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    """A commit writes every page it changed to the log; a batch of events changes pages all
+    over the log's indexes, so fewer, larger pages write less (store/database.py)."""
+    new = Database(f"sqlite:///{tmp_path / 'new.db'}")
+    with new.write() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    new.dispose()
+    assert page_size(tmp_path / "new.db") == PAGE_SIZE_BYTES == 32_768
+
+    with sqlite3.connect(tmp_path / "old.db") as conn:  # made before: SQLite's default pages
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    old = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    with old.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    with old.read() as conn:
+        assert conn.execute(text("SELECT x FROM t")).scalar_one() == 1
+    old.dispose()
+    assert page_size(tmp_path / "old.db") == 4096

@@ -121,6 +121,19 @@ def db_upgrade(context: Context) -> None:
     click.echo("database is up to date", err=True)
 
 
+@db.command("repage")
+@click.pass_obj
+def db_repage(context: Context) -> None:
+    """Rewrite an SQLite database made by an earlier release with today's larger pages
+    (faster ingestion; the database is copied whole, so stop the service first)."""
+    try:
+        before, after = context.database.rewrite_pages()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"page size {before:,} → {after:,} bytes" if before != after else f"page size already {after:,} bytes",
+               err=True)
+
+
 @db.command("distribute")
 @click.pass_obj
 def db_distribute(context: Context) -> None:

@@ -17,6 +17,12 @@ DEFAULT_URL = "sqlite:///./billable.db"
 # The SQLite write-ahead log past which a commit waits for the readers of older snapshots
 # to finish so that the log starts again from its beginning (see Database.write).
 WAL_LIMIT_BYTES = 64 * 2**20
+# The page size of a new SQLite database (an existing one keeps its own). A commit writes
+# every page it changed to the write-ahead log, and a batch of events changes pages all over
+# the log's indexes, an entry per user: with 32 KiB pages instead of SQLite's 4 KiB, M loads
+# 15-30% faster from the command line and over HTTP, and no report is slower (operating.md
+# tells how to convert an existing database).
+PAGE_SIZE_BYTES = 32_768
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -63,11 +69,13 @@ class Database:
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False, durable: bool = True,
-                 busy_timeout_seconds: float = 30.0, wal_limit_bytes: int = WAL_LIMIT_BYTES):
+                 busy_timeout_seconds: float = 30.0, wal_limit_bytes: int = WAL_LIMIT_BYTES,
+                 page_size_bytes: int = PAGE_SIZE_BYTES):
         """``durable=False`` is for throwaway state: SQLite commits without waiting for the disk.
         ``busy_timeout_seconds``: how long a writer on SQLite waits for the write lock before
         it gives up (``StoreUnavailable``, busy). ``wal_limit_bytes``: the size of SQLite's
-        write-ahead log past which a commit restarts it."""
+        write-ahead log past which a commit restarts it. ``page_size_bytes``: the page size of
+        a new SQLite database."""
         self.url = normalize_url(url)
         self.is_postgresql = make_url(self.url).get_backend_name() == "postgresql"
         # Enough pooled connections for the server's threads: a connection made anew costs
@@ -76,6 +84,7 @@ class Database:
             self.url, echo=echo, pool_pre_ping=self.is_postgresql, pool_size=20, max_overflow=20
         )
         self._wal: str | None = None
+        self._page_size_bytes = page_size_bytes
         if self.engine.dialect.name == "sqlite":
             path = make_url(self.url).database or ""
             self._wal = f"{path}-wal" if path and path != ":memory:" else None
@@ -85,7 +94,8 @@ class Database:
             # snapshots, and empties the log file: the next commit writes it from its start.
             self._restart_wal = (f"PRAGMA busy_timeout = {_WAL_RESTART_WAIT_MS}", "PRAGMA wal_checkpoint(TRUNCATE)",
                                  busy_timeout)
-            pragmas = (*_SQLITE_PRAGMAS, busy_timeout,
+            # Before the log is in WAL mode, where the page size can no longer change.
+            pragmas = (f"PRAGMA page_size = {page_size_bytes}", *_SQLITE_PRAGMAS, busy_timeout,
                        f"PRAGMA journal_size_limit = {wal_limit_bytes}",
                        *(() if durable else ("PRAGMA synchronous = NORMAL",)))
             event.listen(self.engine, "connect", lambda connection, _: _prepare_sqlite(connection, pragmas))
@@ -150,6 +160,20 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def rewrite_pages(self) -> tuple[int, int]:
+        """Rewrite an SQLite database whole (``VACUUM``) with the page size of a new one, for
+        a database made before it changed; the page size before and after. Nothing else may
+        use the database meanwhile: SQLite changes a page size only outside WAL mode."""
+        if self.is_postgresql:
+            raise ValueError("only an SQLite database has pages of its own to rewrite")
+        with self.engine.connect().execution_options(**self._one_statement) as conn:
+            before = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+            if before != self._page_size_bytes:
+                for statement in ("PRAGMA journal_mode = DELETE", f"PRAGMA page_size = {self._page_size_bytes}",
+                                  "VACUUM", "PRAGMA journal_mode = WAL"):
+                    conn.exec_driver_sql(statement)
+            return before, conn.exec_driver_sql("PRAGMA page_size").scalar_one()
 
 
 def _prepare_sqlite(dbapi_connection: sqlite3.Connection, pragmas: tuple[str, ...]) -> None:
