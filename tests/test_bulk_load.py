@@ -34,8 +34,8 @@ def test_ndjson_and_an_array_read_alike() -> None:
         with bulk_load.checked(opener(text), CATALOG, INGESTED_AT) as checked:
             assert [e for batch in checked.batches() for e in batch] == expected
     with pytest.raises(InvalidInput, match=r"line 2: not valid JSON"):
-        with bulk_load.checked(opener(json.dumps(sent[0]) + "\n{oops\n"), CATALOG, INGESTED_AT):
-            pass
+        with bulk_load.checked(opener(json.dumps(sent[0]) + "\n{oops\n"), CATALOG, INGESTED_AT) as checked:
+            checked.valid()
 
 
 def test_every_problem_is_named_by_its_place_in_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,8 +47,8 @@ def test_every_problem_is_named_by_its_place_in_the_file(monkeypatch: pytest.Mon
     # Batches of 10: the problems sit in the first and the third.
     monkeypatch.setattr(bulk_load, "batches", lambda events, size=10: original(events, size))
     with pytest.raises(InvalidEvents) as refused:
-        with bulk_load.checked(opener(file), CATALOG, INGESTED_AT):
-            pass
+        with bulk_load.checked(opener(file), CATALOG, INGESTED_AT) as checked:
+            checked.valid()
     monkeypatch.undo()
     assert refused.value.message == ("2 problem(s), nothing was stored: event 3: time must be an ISO-8601 date-time; "
                                      "event 22: type must be one of user.login, user.logout, license.assigned, "
@@ -56,8 +56,8 @@ def test_every_problem_is_named_by_its_place_in_the_file(monkeypatch: pytest.Mon
     many = "\n".join(json.dumps({**e, "time": "never"}) for e in sent)
     # 26: event 22 has two (its type and its time); the first 20 are shown.
     with pytest.raises(InvalidEvents, match=r"^26 problem\(s\), nothing was stored: event 0: .*event 19: [^;]*; and 6 more$"):
-        with bulk_load.checked(opener(many), CATALOG, INGESTED_AT):
-            pass
+        with bulk_load.checked(opener(many), CATALOG, INGESTED_AT) as checked:
+            checked.valid()
 
 
 def test_checked_events_are_stored_in_parts_once(make_org: MakeOrg) -> None:
@@ -76,19 +76,57 @@ def test_checked_events_are_stored_in_parts_once(make_org: MakeOrg) -> None:
 
 def test_an_interrupted_load_run_again_stores_the_rest_once(make_org: MakeOrg) -> None:
     org = make_org()
-    batches = [validate_events(logins(60)[n:n + 5], CATALOG, INGESTED_AT) for n in range(0, 60, 5)]  # 12 batches
+    per_part = bulk_load.EVENTS_PER_TRANSACTION // MAX_BATCH_EVENTS
+    count = 5 * (per_part + 2)
+    batches = [validate_events(logins(count)[n:n + 5], CATALOG, INGESTED_AT) for n in range(0, count, 5)]
 
     def interrupted() -> Iterator[list[UsageEvent]]:
-        yield from batches[:11]
+        yield from batches[:per_part + 1]  # the first part commits before the interruption
         raise KeyboardInterrupt
 
-    per_part = bulk_load.EVENTS_PER_TRANSACTION // MAX_BATCH_EVENTS
-    assert per_part == 10  # so the first part, ten batches, commits before the interruption
     with pytest.raises(KeyboardInterrupt):
         bulk_load.store(org.database, org.id, interrupted(), lambda: INGESTED_AT)
-    assert stored(org) == 50
+    assert stored(org) == 5 * per_part
     rerun = bulk_load.store(org.database, org.id, batches, lambda: INGESTED_AT)
-    assert (rerun.accepted, rerun.duplicates) == (10, 50) and stored(org) == 60
+    assert (rerun.accepted, rerun.duplicates) == (10, 5 * per_part) and stored(org) == count
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines checked five at a time, two batches to a part: a few events make many parts."""
+    original = bulk_load._line_groups
+    monkeypatch.setattr(bulk_load, "_line_groups", lambda stream: original(stream, 5))
+    monkeypatch.setattr(bulk_load, "MAX_BATCH_EVENTS", 5)
+    monkeypatch.setattr(bulk_load, "EVENTS_PER_TRANSACTION", 10)
+
+
+@pytest.mark.usefixtures("small_parts")
+@pytest.mark.parametrize("bad", [2, 187])
+def test_nothing_is_committed_before_the_whole_file_is_checked(make_org: MakeOrg, bad: int) -> None:
+    """The file is checked in another process while this one stores: a bad event after many
+    parts' worth of good ones (or in the first batch) refuses the whole file, and nothing
+    is stored."""
+    org = make_org()
+    sent = logins(200)
+    sent[bad]["time"] = "whenever"
+    progress: list[int] = []
+    with pytest.raises(InvalidEvents, match=rf"^1 problem\(s\), nothing was stored: event {bad}: time"):
+        with bulk_load.checked(opener("\n".join(json.dumps(e) for e in sent)), CATALOG, INGESTED_AT) as checked:
+            bulk_load.store(org.database, org.id, checked.batches(), lambda: INGESTED_AT, progress.append, checked)
+    assert (stored(org), progress) == (0, [])
+
+
+@pytest.mark.usefixtures("small_parts")
+def test_a_file_checked_alongside_is_stored_whole_in_parts(make_org: MakeOrg) -> None:
+    org = make_org()
+    sent = logins(200)
+    progress: list[int] = []
+    with bulk_load.checked(opener("\n".join(json.dumps(e) for e in sent)), CATALOG, INGESTED_AT) as checked:
+        result = bulk_load.store(org.database, org.id, checked.batches(), lambda: INGESTED_AT, progress.append,
+                                 checked)
+        assert checked.count == 200
+    assert (result.accepted, result.duplicates, stored(org), sum(progress)) == (200, 0, 200, 200)
+    assert len(progress) > 1 and all(stored % 10 == 0 for stored in progress)  # whole parts, the first may be larger
 
 
 def stored(org: Any) -> int:

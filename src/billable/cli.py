@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
@@ -259,45 +259,49 @@ def _opener(file: str) -> Callable[[], BinaryIO]:
 def ingest_command(context: Context, file: str, org_id: str) -> None:
     """Load events from FILE (NDJSON or a JSON array; - for standard input).
 
-    Every event is validated before any is stored. They are then stored 100,000 at a
-    time, each part committed on its own: after an interruption, run the same command
-    again; what was stored is recognized by (source, id) and not counted twice
-    (service/bulk_load.py).
+    Every event is validated before any is stored: another process checks the file while
+    this one stores what is checked so far, and nothing is committed before the whole file
+    has passed. They are then stored 200,000 at a time, each part committed on its own:
+    after an interruption, run the same command again; what was stored is recognized by
+    (source, id) and not counted twice (service/bulk_load.py).
     """
     with context.migrated().read() as conn:
         get_organization(conn, org_id)
     began = time.monotonic()
     if sys.stderr.isatty():  # a log gets the error alone, on one line, if the file is refused
-        click.echo("checking every event first", err=True)
+        click.echo("checking every event, and storing them alongside", err=True)
     with bulk_load.checked(_opener(file), context.catalog, context.clock()) as events:
-        click.echo(f"{events.count:,} events valid ({time.monotonic() - began:,.1f} s); storing", err=True)
-        with _storing_progress(events.count) as progress:
-            totals = bulk_load.store(context.database, org_id, events.batches(), context.clock, progress)
+        with _storing_progress(events, began) as progress:
+            totals = bulk_load.store(context.database, org_id, events.batches(), context.clock, progress, events)
     _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
 
 
 @contextmanager
-def _storing_progress(total: int) -> Iterator[Callable[[int], None]]:
-    """Told how many more events were stored after each commit: a bar with the rate on a
-    terminal, else (a log) a line per commit, both on standard error."""
-    began, done = time.monotonic(), [0]
+def _storing_progress(events: bulk_load.CheckedEvents, began: float) -> Iterator[Callable[[int], None]]:
+    """Told how many more events were stored after each commit (the first waits for the
+    end of the check, so the total is known then): a bar with the rate on a terminal, else
+    (a log) a line per commit, both on standard error."""
+    done: list[int] = [0]
+    bar: list[Any] = []
+    with ExitStack() as stack:
+        def rate() -> str:
+            return f"{done[0] / max(time.monotonic() - began, 1e-9):,.0f} events/s"
 
-    def rate() -> str:
-        return f"{done[0] / max(time.monotonic() - began, 1e-9):,.0f} events/s"
-
-    if sys.stderr.isatty():
-        with click.progressbar(length=total, label="storing", file=sys.stderr, show_pos=True,
-                               item_show_func=lambda shown: shown) as bar:
-            def advance(stored: int) -> None:
-                done[0] += stored
-                bar.update(stored, rate())
-            yield advance
-        return
-
-    def line(stored: int) -> None:
-        done[0] += stored
-        click.echo(f"stored {done[0]:,} of {total:,} ({100 * done[0] / max(total, 1):.0f}%), {rate()}", err=True)
-    yield line
+        def advance(stored: int) -> None:
+            total = events.count
+            if not done[0]:
+                click.echo(f"{total:,} events valid; storing", err=True)
+                if sys.stderr.isatty():
+                    bar.append(stack.enter_context(click.progressbar(
+                        length=total, label="storing", file=sys.stderr, show_pos=True,
+                        item_show_func=lambda shown: shown)))
+            done[0] += stored
+            if bar:
+                bar[0].update(stored, rate())
+            else:
+                click.echo(f"stored {done[0]:,} of {total:,} ({100 * done[0] / max(total, 1):.0f}%), {rate()}",
+                           err=True)
+        yield advance
 
 
 @main.group()
