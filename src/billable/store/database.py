@@ -30,7 +30,10 @@ _SQLITE_PRAGMAS = (
     "PRAGMA synchronous = FULL",
     "PRAGMA cache_size = -262144",  # 256 MiB: the indexes of a large event log stay in memory
     "PRAGMA mmap_size = 1073741824",
-    "PRAGMA temp_store = MEMORY",
+    # Temporary tables and sorts in SQLite's page cache, spilled to a file past it. In memory
+    # only, a load's commit of 200,000 events of L held 1 GiB of them (private memory of
+    # L's first 3 million events: 1,618 MiB, against 545 with a file), and no faster.
+    "PRAGMA temp_store = FILE",
     "PRAGMA foreign_keys = ON",
 )
 
