@@ -289,7 +289,7 @@ def _storing_progress(events: bulk_load.CheckedEvents, began: float) -> Iterator
 
         def advance(stored: int) -> None:
             total = events.count
-            if not done[0]:
+            if not done[0]:  # the first commit: the check is over
                 click.echo(f"{total:,} events valid; storing", err=True)
                 if sys.stderr.isatty():
                     bar.append(stack.enter_context(click.progressbar(
