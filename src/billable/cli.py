@@ -281,26 +281,23 @@ def _storing_progress(events: bulk_load.CheckedEvents, began: float) -> Iterator
     """Told how many more events were stored after each commit (the first waits for the
     end of the check, so the total is known then): a bar with the rate on a terminal, else
     (a log) a line per commit, both on standard error."""
-    done: list[int] = [0]
-    bar: list[Any] = []
+    done = 0
+    bar: Any = None
     with ExitStack() as stack:
-        def rate() -> str:
-            return f"{done[0] / max(time.monotonic() - began, 1e-9):,.0f} events/s"
-
         def advance(stored: int) -> None:
+            nonlocal done, bar
             total = events.count
-            if not done[0]:  # the first commit: the check is over
+            if not done:  # the first commit: the check is over
                 click.echo(f"{total:,} events valid; storing", err=True)
                 if sys.stderr.isatty():
-                    bar.append(stack.enter_context(click.progressbar(
-                        length=total, label="storing", file=sys.stderr, show_pos=True,
-                        item_show_func=lambda shown: shown)))
-            done[0] += stored
-            if bar:
-                bar[0].update(stored, rate())
+                    bar = stack.enter_context(click.progressbar(length=total, label="storing", file=sys.stderr,
+                                                                show_pos=True, item_show_func=lambda shown: shown))
+            done += stored
+            rate = f"{done / max(time.monotonic() - began, 1e-9):,.0f} events/s"
+            if bar is not None:
+                bar.update(stored, rate)
             else:
-                click.echo(f"stored {done[0]:,} of {total:,} ({100 * done[0] / max(total, 1):.0f}%), {rate()}",
-                           err=True)
+                click.echo(f"stored {done:,} of {total:,} ({100 * done / max(total, 1):.0f}%), {rate}", err=True)
         yield advance
 
 
