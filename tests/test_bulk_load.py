@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -133,3 +135,24 @@ def stored(org: Any) -> int:
     with org.database.read() as conn:
         return int(conn.execute(select(func.count()).select_from(events_table)
                                 .where(events_table.c.org_id == org.id)).scalar_one())
+
+
+
+def test_answers_taken_in_at_once_still_give_every_batch() -> None:
+    """The loader, caught up with the spool, may take in at once the checker's last answers:
+    more spooled, then the end of the check. What they say was spooled is read all the same
+    (it once ended the load there, and a file was stored without its last batches)."""
+    first, second = (validate_events(logins(3), CATALOG, INGESTED_AT), validate_events(
+        [event("user.logout", f"u{n}", "2026-10-02T09:00:00Z", id=f"out-{n}") for n in range(2)], CATALOG, INGESTED_AT))
+    answers, answering = multiprocessing.Pipe(duplex=False)
+    with tempfile.NamedTemporaryFile() as spool:
+        bulk_load._spool_batch(spool, first)
+        spool.flush()
+        answering.send(("checked", spool.tell()))
+        read = bulk_load.CheckedEvents(spool, answers).batches()
+        assert next(read) == first
+        bulk_load._spool_batch(spool, second)
+        spool.flush()
+        answering.send(("checked", spool.tell()))
+        answering.send(("valid", 5))
+        assert list(read) == [second]

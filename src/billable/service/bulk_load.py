@@ -107,14 +107,18 @@ class CheckedEvents:
         """The valid events, a batch at a time, in the file's order; they stop early (and
         ``valid`` raises) if the file is refused."""
         read = 0
-        while read < self._checked_bytes or not self.settled():
-            if read == self._checked_bytes:  # caught up with the checker: wait for it
+        while True:
+            # First: the answers it takes in may say the checker spooled more.
+            done = self.settled()
+            if read < self._checked_bytes:
+                self._spool.seek(read)
+                length = int.from_bytes(self._spool.read(8), "little")
+                yield _SPOOLED.decode(self._spool.read(length))
+                read += 8 + length
+            elif done:
+                return
+            else:  # caught up with the checker: wait for it
                 self._receive()
-                continue
-            self._spool.seek(read)
-            length = int.from_bytes(self._spool.read(8), "little")
-            yield _SPOOLED.decode(self._spool.read(length))
-            read += 8 + length
 
     def settled(self) -> bool:
         """Whether the check is over (without waiting for it)."""
