@@ -236,10 +236,11 @@ def test_events_of_0010_are_found_by_subject_without_the_organization(empty_url:
     migrate.downgrade(database, "0010")
     with database.engine.connect() as conn:
         assert "events_subject_time" in {i["name"] for i in inspect(conn).get_indexes("events")}
-    migrate.upgrade(database)
+    migrate.upgrade(database, "0011")
     with database.engine.connect() as conn:
         indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("events")}
     assert indexes["events_by_subject"] == ["subject", "time"] and "events_subject_time" not in indexes
+    migrate.upgrade(database)
     late = event("user.logout", "ann", "2026-10-02T10:00:00Z", id="a4")  # before a3: walked from the log
     with database.write() as conn:
         ingest(conn, orgs["one"], [late], CATALOG, INGESTED_AT + 1_000)
@@ -343,4 +344,78 @@ def test_sessions_of_0012_are_packed_per_week(empty_url: str) -> None:
     with database.write() as conn:
         ingest(conn, orgs[0], [event("user.logout", "cy", "2026-10-16T08:00:00Z")], CATALOG, INGESTED_AT)
     assert len(packed()) == len(kept) and packed() != kept  # cy's open session closed in its week
+    database.dispose()
+
+
+def test_logs_of_0013_are_found_by_day(empty_url: str) -> None:
+    """0014 files the log's subject index by day (each event's day written, one before the
+    epoch counted down) and gives each organization the earliest event time of its log (a
+    late event's, here): an upgraded log bills as the reference,
+    walks a late logout, lists and explains a subject's whole history and finds a voided
+    email's successor as before, and goes back to 0013."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from reference import reference_report
+
+    from billable.rules.catalog import LicensingModel
+    from billable.rules.events import validate_events
+    from billable.rules.explanation import UNKNOWN_USER
+    from billable.rules.instants import Period, parse_instant
+    from billable.rules.voids import VoidRequest
+    from billable.service.event_log import events_page
+    from billable.service.explanations import explain_user
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.reports import billable_usage_report
+    from billable.service.voids import void_events
+    from billable.store.events import EventFilter
+    from billable.store.organizations import get_organization
+    from sqlalchemy import text
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    log = [event("license.assigned", "ann", "2026-09-20T00:00:00Z", id="a1", product="cx1", email="ann@old"),
+           event("user.login", "ann", "2026-10-02T08:00:00Z", id="a2", email="ann@new"),
+           event("user.login", "ann", "2026-10-09T08:00:00Z", id="a3"),
+           event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="a0", product="cx2"),  # the earliest, late
+           event("user.updated", "old", "1969-12-31T23:00:00Z", id="o1", email="old@x")]
+    with database.write() as conn:
+        org = create_organization(conn, "old", "hourly", INGESTED_AT).id
+        empty = create_organization(conn, "empty", "named", INGESTED_AT).id
+        ingest(conn, org, log[:3], CATALOG, INGESTED_AT)
+        ingest(conn, org, log[3:], CATALOG, INGESTED_AT)
+        days_before = conn.execute(text("SELECT event_id, event_day FROM events WHERE org_id = :o ORDER BY seq"),
+                                   {"o": org}).all()
+    migrate.downgrade(database, "0013")
+    with database.engine.connect() as conn:
+        assert "earliest_event_time" not in {c["name"] for c in inspect(conn).get_columns("organizations")}
+        assert "event_day" not in {c["name"] for c in inspect(conn).get_columns("events")}
+        assert "events_by_subject" in {i["name"] for i in inspect(conn).get_indexes("events")}
+    migrate.upgrade(database)
+    late = event("user.logout", "ann", "2026-10-02T10:00:00Z", id="a4")  # before a3: walked from the log
+    with database.write() as conn:
+        assert conn.execute(text("SELECT event_id, event_day FROM events WHERE org_id = :o ORDER BY seq"),
+                            {"o": org}).all() == days_before
+        assert days_before[-1] == ("o1", -1)
+        assert get_organization(conn, org).earliest_event_time == parse_instant("1969-12-31T23:00:00Z")
+        assert get_organization(conn, empty).earliest_event_time is None
+        ingest(conn, org, [late], CATALOG, INGESTED_AT + 1_000)
+        void_events(conn, org, [VoidRequest("urn:test", "a2", "test")], "tester", INGESTED_AT + 2_000)
+    october = Period.parse("2026-10-01", "2026-11-01")
+    expected = reference_report(validate_events([*log, late], CATALOG, INGESTED_AT), CATALOG, LicensingModel.HOURLY,
+                                october, INGESTED_AT + 9_000, frozenset({("urn:test", "a2")}))
+    with database.read() as conn:
+        found = billable_usage_report(conn, get_organization(conn, org), october, CATALOG, INGESTED_AT + 9_000)
+        listed = events_page(conn, org, EventFilter(subject="ann"), None, 10).events
+        before_epoch = events_page(conn, org, EventFilter(subject="old"), None, 10).events
+        explained = explain_user(conn, org, "ann", october, CATALOG, INGESTED_AT + 9_000)
+        unknown = explain_user(conn, org, "bob", october, CATALOG, INGESTED_AT + 9_000)
+    assert found == expected and found.usages
+    assert sorted(e.event_id for e in listed) == ["a0", "a1", "a2", "a3", "a4"]
+    assert [e.event_id for e in before_epoch] == ["o1"]
+    # The voided login's email gone, the one before it is found again.
+    assert (explained.display_name, explained.reason) == ("ann@old", None)
+    assert unknown.reason == UNKNOWN_USER
+    migrate.downgrade(database, "0013")
+    with database.engine.connect() as conn:
+        assert "events_by_day" not in {i["name"] for i in inspect(conn).get_indexes("events")}
     database.dispose()

@@ -103,13 +103,14 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
         if statistics.due(stored_before, stored_before + len(fresh)):
             statistics.refresh(conn)
     if appended:
-        latest = max(event.time for event in appended)
-        latest = latest if org.latest_event_time is None else max(latest, org.latest_event_time)
-        _derive(conn, org_id, appended, org.last_seq + 1, org.latest_event_time)
+        times = [event.time for event in appended]
+        earliest = min(times + ([] if org.earliest_event_time is None else [org.earliest_event_time]))
+        latest = max(times + ([] if org.latest_event_time is None else [org.latest_event_time]))
+        _derive(conn, org_id, appended, org.last_seq + 1, org.latest_event_time, latest)
         # After deriving, which repacks the weeks sealed before these events (the store's
         # latest event time says which), the weeks they passed are sealed.
         session_weeks.seal(conn, org_id, org.latest_event_time, latest)
-        set_log_end(conn, org_id, org.last_seq + len(appended), latest)
+        set_log_end(conn, org_id, org.last_seq + len(appended), earliest, latest)
     return IngestResult(accepted=len(appended), duplicates=duplicates)
 
 
@@ -120,7 +121,10 @@ def after_bulk_load(conn: Connection) -> None:
     statistics.refresh(conn)
 
 
-def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: int, latest_before: int | None) -> None:
+def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: int, latest_before: int | None,
+            latest: int) -> None:
+    """Take ``fresh`` (appended at ``first_seq`` on) into the derived state; the log's latest
+    event time was ``latest_before`` before them and is ``latest`` with them."""
     version = first_seq + len(fresh) - 1  # the organization's sequence once committed
     session_walks: dict[tuple[str, str], list[derived.Transition]] = defaultdict(list)
     holding_walks: dict[tuple[str, str], list[derived.Transition]] = defaultdict(list)
@@ -139,7 +143,7 @@ def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: i
             mark = (event.time, seq, event.email)
             if event.subject not in latest_email or mark > latest_email[event.subject]:
                 latest_email[event.subject] = mark
-    derived.update_intervals(conn, org_id, derived.SESSIONS, session_walks, latest_before, version)
-    derived.update_intervals(conn, org_id, derived.HOLDINGS, holding_walks, latest_before, version)
-    derived.record_emails(conn, org_id, latest_email, latest_before, version)
+    derived.update_intervals(conn, org_id, derived.SESSIONS, session_walks, latest_before, latest, version)
+    derived.update_intervals(conn, org_id, derived.HOLDINGS, holding_walks, latest_before, latest, version)
+    derived.record_emails(conn, org_id, latest_email, latest_before, latest, version)
     derived.record_device_days(conn, org_id, device_first, version)

@@ -48,15 +48,16 @@ def void_events(conn: Connection, org_id: str, voids: list[VoidRequest], voided_
     sequence = org.last_seq + 1  # a void changes every report that read the events: a new version
     mark_voided(conn, org_id, [(found[void.key].seq, void.reason) for void in voids], sequence, now, voided_by)
     set_last_seq(conn, org_id, sequence)
-    _derive_again(conn, org_id, [found[void.key] for void in voids], sequence)
+    assert org.latest_event_time is not None  # the log holds the voided events
+    _derive_again(conn, org_id, [found[void.key] for void in voids], org.latest_event_time, sequence)
     return VoidResult(len(voids), sequence)
 
 
-def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent], version: int) -> None:
+def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent], latest: int, version: int) -> None:
     touched = derived.touched_by((e.type, e.subject, e.product, e.device_type, e.time, e.seq, e.data)
                                  for e in voided)
-    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, touched.sessions, version)
-    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, touched.holdings, version)
+    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, touched.sessions, latest, version)
+    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, touched.holdings, latest, version)
     derived.rebuild_device_days(conn, org_id, touched.device_days, version)
     # A user with a voided event that carried an email may have another one now.
     for user_id in touched.emails:

@@ -45,6 +45,7 @@ from billable.rules.events import (
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import intervals
 from billable.store import session_weeks
+from billable.store.events import by_day, event_days, whole_history
 from billable.store.sql import (
     LoopJoin,
     bulk_delete,
@@ -68,6 +69,22 @@ _replay = Table(
     Column("at", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
 )
+
+
+# The same keys once for each day from ``at``'s on: a walk seeks the log's subject index day by day.
+_replay_days = Table("replay_days", MetaData(), *(Column(c.name, c.type, nullable=False) for c in _replay.columns),
+                     Column("day", BigInteger, nullable=False), prefixes=["TEMPORARY"])
+
+
+def from_anchor(anchors: Iterable[tuple[str, str, int]], until: int) -> list[tuple[str, str, int, int]]:
+    """Each ``(user_id, product, at)`` once for each day from ``at``'s to ``until``'s, for a
+    look-up of the key's events from ``at`` on (``subject_from``)."""
+    return [(user_id, product, at, day) for user_id, product, at in anchors for day in event_days(at, until)]
+
+
+def subject_from(key: FromClause) -> list[ColumnElement[bool]]:
+    """The events of ``key``'s subject (``user_id``) at or after its ``at``, on its ``day``."""
+    return [by_day(key), events.c.subject == key.c.user_id, events.c.time >= key.c.at]
 
 
 @dataclass(frozen=True)
@@ -122,14 +139,15 @@ Transition = tuple[int, int, bool]
 
 
 def update_intervals(conn: Connection, org_id: str, kind: IntervalKind, arrived: dict[tuple[str, str], list[Transition]],
-                     latest_before: int | None, version: int) -> None:
+                     latest_before: int | None, until: int, version: int) -> None:
     """Take newly appended events into the intervals of their ``(user_id, product)`` keys.
 
     ``latest_before`` is the latest event time the log held before them (None: it held
-    none). A key whose new events all come at or after it continues from its stored state
-    (no event of the key lies later, and a walk may start from the opening of the interval
-    open then, intervals.py), so the log is not read again; any other key is rebuilt from
-    its earliest new event on (``rebuild_intervals``)."""
+    none), ``until`` the latest it holds with them. A key whose new events all come at or
+    after ``latest_before`` continues from its stored state (no event of the key lies later,
+    and a walk may start from the opening of the interval open then, intervals.py), so the
+    log is not read again; any other key is rebuilt from its earliest new event on
+    (``rebuild_intervals``)."""
     extended: dict[tuple[str, str], list[Transition]] = {}
     rebuilt: dict[tuple[str, str], int] = {}
     for key, transitions in arrived.items():
@@ -138,7 +156,7 @@ def update_intervals(conn: Connection, org_id: str, kind: IntervalKind, arrived:
             extended[key] = transitions
         else:
             rebuilt[key] = transitions[0][0]
-    rebuild_intervals(conn, org_id, kind, rebuilt, version)
+    rebuild_intervals(conn, org_id, kind, rebuilt, until, version)
     _extend_intervals(conn, org_id, kind, extended, version)
 
 
@@ -160,16 +178,16 @@ def _extend_intervals(conn: Connection, org_id: str, kind: IntervalKind,
 
 
 def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: dict[tuple[str, str], int],
-                      version: int) -> None:
-    """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on; what
-    changes is written at ``version`` (the organization's sequence at this commit), what it
-    replaces retired there."""
+                      until: int, version: int) -> None:
+    """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on, over
+    the log's events up to ``until`` (its latest event time); what changes is written at
+    ``version`` (the organization's sequence at this commit), what it replaces retired there."""
     if not since:
         return
     anchors = replay_anchors(conn, org_id, kind, since)
     stored = _stored_from(conn, org_id, kind, anchors)
-    _replace_intervals(conn, org_id, kind, stored, set(replayed_intervals(conn, org_id, kind, anchors, NOT_VOIDED)),
-                       version)
+    rebuilt = replayed_intervals(conn, org_id, kind, anchors, NOT_VOIDED, until)
+    _replace_intervals(conn, org_id, kind, stored, set(rebuilt), version)
 
 
 def _stored_from(conn: Connection, org_id: str, kind: IntervalKind, keys: list[tuple[str, str, int]]
@@ -242,12 +260,12 @@ def replay_anchors(conn: Connection, org_id: str, kind: IntervalKind, since: dic
 
 
 def replayed_intervals(conn: Connection, org_id: str, kind: IntervalKind, anchors: list[tuple[str, str, int]],
-                       visible: Sequence[ColumnElement[bool]]) -> list[tuple[str, str, int, int]]:
+                       visible: Sequence[ColumnElement[bool]], until: int) -> list[tuple[str, str, int, int]]:
     """``(user_id, product, started_at, ended_at)``: the intervals of each key from its
-    anchor on, walked over the events ``visible`` admits."""
+    anchor on, walked over the events ``visible`` admits (the latest of the log at ``until``)."""
     prefer_index_loops(conn)
-    key = rows_of(conn, _replay, anchors)
-    event_key = [events.c.org_id == org_id, events.c.subject == key.c.user_id, events.c.time >= key.c.at, *visible]
+    key = rows_of(conn, _replay_days, from_anchor(anchors, until))
+    event_key = [events.c.org_id == org_id, *subject_from(key), *visible]
     if kind.by_product:
         event_key.append(events.c.product == key.c.product)
     walk = conn.execute(
@@ -322,7 +340,8 @@ def first_activity(conn: Connection, org_id: str, keys: set[tuple[int, str, str]
     return [tuple(row) for row in conn.execute(
         select(key.c.day, key.c.device_type, key.c.device_id, func.min(e.time))
         .select_from(LoopJoin(key, events, and_(
-            e.org_id == org_id, e.subject == key.c.device_id, e.time >= key.c.day, e.time < key.c.day + DAY_MS,
+            e.org_id == org_id, e.event_day == key.c.day // DAY_MS, e.subject == key.c.device_id,
+            e.time >= key.c.day, e.time < key.c.day + DAY_MS,
             e.type == DEVICE_ACTIVE, e.device_type == key.c.device_type, *visible)))
         .group_by(key.c.day, key.c.device_type, key.c.device_id)
     )]
@@ -332,9 +351,13 @@ def latest_emails(conn: Connection, org_id: str, user_id: str, types: tuple[str,
                   visible: Sequence[ColumnElement[bool]]) -> Iterator[tuple[int, int, str]]:
     """``(time, seq, data)`` of the user's events of ``types`` that ``visible`` admits, the
     latest first: the caller reads the email from the data and stops at the first it finds."""
+    days = whole_history(conn, org_id)
+    if days is None:
+        return
     e = events.c
     query = (select(e.time, e.seq, e.data)
-             .where(e.org_id == org_id, e.subject == user_id, e.type.in_(types), *visible)
+             .select_from(LoopJoin(days, events, and_(
+                 by_day(days), e.org_id == org_id, e.subject == user_id, e.type.in_(types), *visible)))
              .order_by(e.time.desc(), e.seq.desc()))
     for chunk in plain_row_chunks(conn, query, size=64):
         yield from chunk
@@ -367,29 +390,30 @@ def forget_email(conn: Connection, org_id: str, user_id: str, version: int) -> N
 
 
 def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, int, str]], latest_before: int | None,
-                  version: int) -> None:
+                  until: int, version: int) -> None:
     """Keep each user's email, that of their latest event that carries one (by time, then
     arrival). ``latest[user] = (time, seq, email)``: the user's latest such event of the events
     just appended, which the log already holds; ``latest_before`` is the latest event time the
-    log held before them (None: none). One at or after it is the latest of all; an earlier one
-    is the latest only if the log has no event carrying an email after it."""
+    log held before them (None: none), ``until`` the latest with them. One at or after
+    ``latest_before`` is the latest of all; an earlier one is the latest only if the log has
+    no event carrying an email after it."""
     late = {user_id: time for user_id, (time, _, _) in latest.items()
             if latest_before is not None and time < latest_before}
-    superseded = _emailed_after(conn, org_id, late) if late else set()
+    superseded = _emailed_after(conn, org_id, late, until) if late else set()
     set_emails(conn, org_id, {user_id: mark for user_id, mark in latest.items() if user_id not in superseded}, version)
 
 
 _user_keys = Table("user_keys", MetaData(), Column("user_id", String(256), nullable=False), prefixes=["TEMPORARY"])
 
 
-def _emailed_after(conn: Connection, org_id: str, since: dict[str, int]) -> set[str]:
-    """Those of ``since`` with an event not voided that carries an email after ``since[user]``."""
+def _emailed_after(conn: Connection, org_id: str, since: dict[str, int], until: int) -> set[str]:
+    """Those of ``since`` with an event not voided that carries an email after ``since[user]``
+    (``until``: the log's latest event time)."""
     prefer_index_loops(conn)
-    key = rows_of(conn, _replay, [(user_id, "", at) for user_id, at in since.items()])
+    key = rows_of(conn, _replay_days, from_anchor([(user_id, "", at + 1) for user_id, at in since.items()], until))
     e = events.c
     found = conn.execute(select(e.subject, e.data).select_from(LoopJoin(key, events, and_(
-        e.org_id == org_id, e.subject == key.c.user_id, e.time > key.c.at, e.type.in_(sorted(EMAIL_TYPES)),
-        *NOT_VOIDED))))
+        e.org_id == org_id, *subject_from(key), e.type.in_(sorted(EMAIL_TYPES)), *NOT_VOIDED))))
     return {user_id for user_id, data in found if email_of(data) is not None}
 
 

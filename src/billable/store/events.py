@@ -7,17 +7,54 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    FromClause,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 
 from billable.rules.events import UsageEvent
-from billable.store.sql import bulk_insert, chunks
+from billable.rules.instants import DAY_MS
+from billable.store.organizations import event_times
+from billable.store.sql import LoopJoin, bulk_insert, chunks, rows_of
 from billable.store.tables import event_sources, events
 
-_COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "product", "device_type", "data",
-            "received_at")
+_COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "event_day", "product", "device_type",
+            "data", "received_at")
 # SQLite binds at most 32,766 parameters per statement.
 _KEYS_PER_QUERY = 5_000
+
+
+_log_days = Table("log_days", MetaData(), Column("day", BigInteger, nullable=False), prefixes=["TEMPORARY"])
+
+
+def event_days(first: int, last: int) -> range:
+    """The days (``events.event_day``) from the instant ``first``'s to ``last``'s, both included."""
+    return range(first // DAY_MS, last // DAY_MS + 1)
+
+
+def by_day(days: FromClause) -> ColumnElement[bool]:
+    """The log's events of the day in ``days.c.day``: how a look-up of a subject's events
+    seeks the log's subject index (``events_by_day``), a day at a time."""
+    return events.c.event_day == days.c.day
+
+
+def whole_history(conn: Connection, org_id: str) -> FromClause | None:
+    """Every day of the organization's log, from its earliest event's to its latest's, as
+    rows to look a subject's whole history up from (``by_day``); None: the log is empty."""
+    times = event_times(conn, org_id)
+    return None if times is None else rows_of(conn, _log_days, [(day,) for day in event_days(*times)])
 
 
 def _source_ids(conn: Connection, org_id: str, sources: Iterable[str]) -> dict[str, int]:
@@ -104,7 +141,7 @@ def _append(conn: Connection, org_id: str, batch: list[UsageEvent], numbers: dic
         return
     bulk_insert(conn, events, _COLUMNS, [
         (org_id, first_seq + offset, numbers[event.source], event.id, event.type, event.subject, event.time,
-         event.product, event.device_type, event.data_json(), received_at)
+         event.time // DAY_MS, event.product, event.device_type, event.data_json(), received_at)
         for offset, event in enumerate(batch)
     ])
 
@@ -142,12 +179,13 @@ _STORED = (_c.seq, event_sources.c.source, _c.event_id, _c.type, _c.subject, _c.
            _c.data, _c.received_at, _c.void_seq, _c.voided_at, _c.voided_by, _c.void_reason)
 
 
-def _stored_events(org_id: str) -> Select[Any]:
-    """The organization's events as ``_stored`` reads them, each with its source. Both tables
-    name the organization, not only the join: on Citus each must, to run on its worker."""
+def _stored_events(org_id: str, listed: FromClause = events) -> Select[Any]:
+    """The organization's events (of ``listed``, which holds the log) as ``_stored`` reads
+    them, each with its source. Both tables name the organization, not only the join: on
+    Citus each must, to run on its worker."""
     s = event_sources.c
     return (select(*_STORED)
-            .select_from(events.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id)))
+            .select_from(listed.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id)))
             .where(_c.org_id == org_id, s.org_id == org_id))
 
 
@@ -205,6 +243,12 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
     for column, value in ((c.subject, chosen.subject), (c.type, chosen.type)):
         if value is not None:
             conditions.append(column == value)
+    listed: FromClause = events
+    if chosen.subject is not None:  # the subject's events, found by day
+        days = whole_history(conn, org_id)
+        if days is None:
+            return []
+        listed = LoopJoin(days, events, by_day(days))
     if chosen.start is not None:
         conditions.append(c.time >= chosen.start)
     if chosen.end is not None:
@@ -213,5 +257,5 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
         conditions.append(c.received_at > chosen.received_after)
     if before_seq is not None:
         conditions.append(c.seq < before_seq)
-    query = _stored_events(org_id).where(*conditions).order_by(c.seq.desc()).limit(limit)
+    query = _stored_events(org_id, listed).where(*conditions).order_by(c.seq.desc()).limit(limit)
     return [_stored(row) for row in conn.execute(query)]

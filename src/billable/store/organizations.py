@@ -21,6 +21,7 @@ class Organization:
     created_at: int
     history_since: int  # the sequence from which the derived state keeps its history
     latest_event_time: int | None = None  # of the log, voided events included; None: no events
+    earliest_event_time: int | None = None  # likewise
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def insert_organization(conn: Connection, org_id: str, name: str, model: Licensi
 
 def _organization(row: Row[Any]) -> Organization:
     return Organization(row.id, row.name, LicensingModel(row.model), row.last_seq, row.created_at, row.history_since,
-                        row.latest_event_time)
+                        row.latest_event_time, row.earliest_event_time)
 
 
 def get_organization(conn: Connection, org_id: str, *, lock: bool = False) -> Organization:
@@ -70,10 +71,19 @@ def set_last_seq(conn: Connection, org_id: str, last_seq: int) -> None:
     conn.execute(update(organizations).where(organizations.c.id == org_id).values(last_seq=last_seq))
 
 
-def set_log_end(conn: Connection, org_id: str, last_seq: int, latest_event_time: int) -> None:
-    """After events were appended: the last arrival sequence and the latest event time."""
-    conn.execute(update(organizations).where(organizations.c.id == org_id)
-                 .values(last_seq=last_seq, latest_event_time=latest_event_time))
+def set_log_end(conn: Connection, org_id: str, last_seq: int, earliest_event_time: int, latest_event_time: int
+                ) -> None:
+    """After events were appended: the last arrival sequence, the earliest and the latest
+    event time."""
+    conn.execute(update(organizations).where(organizations.c.id == org_id).values(
+        last_seq=last_seq, earliest_event_time=earliest_event_time, latest_event_time=latest_event_time))
+
+
+def event_times(conn: Connection, org_id: str) -> tuple[int, int] | None:
+    """The earliest and the latest event time of the organization's log; None: it is empty."""
+    row = conn.execute(select(organizations.c.earliest_event_time, organizations.c.latest_event_time)
+                       .where(organizations.c.id == org_id)).first()
+    return None if row is None or row[0] is None else (row[0], row[1])
 
 
 def insert_client(

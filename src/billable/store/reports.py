@@ -39,6 +39,7 @@ from sqlalchemy import (
 from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import OPEN
+from billable.store.events import by_day, whole_history
 from billable.store.session_weeks import as_array, packed_now, week_of
 from billable.store.sql import (
     LoopJoin,
@@ -307,12 +308,14 @@ class UserIntervals:
 
 def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut: int, src: Sources = NOW
                    ) -> UserIntervals:
-    known = conn.execute(
+    days = whole_history(conn, org_id)
+    known = days is not None and conn.execute(
         select(events.c.seq)
+        .select_from(LoopJoin(days, events, by_day(days)))
         .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != "device.active", *src.visible)
         .limit(1)
-    ).first()
-    if known is None:
+    ).first() is not None
+    if not known:
         return UserIntervals(None, None, {})
     email = conn.execute(select(src.users.c.email).where(src.users.c.org_id == org_id, src.users.c.user_id == user_id)).scalar()
     meets = [src.sessions.c.org_id == org_id, src.sessions.c.user_id == user_id, src.sessions.c.ended_at > start,

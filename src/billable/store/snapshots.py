@@ -80,15 +80,16 @@ def as_of(conn: Connection, org_id: str, instant: int) -> Sources:
     sequence = sequence_at(conn, org_id, instant)
     e = events.c
     visible = (e.seq <= sequence, or_(e.void_seq.is_(None), e.void_seq > sequence))
-    last, history_since = conn.execute(select(organizations.c.last_seq, organizations.c.history_since)
-                                       .where(organizations.c.id == org_id)).one()
+    last, history_since, latest = conn.execute(
+        select(organizations.c.last_seq, organizations.c.history_since, organizations.c.latest_event_time)
+        .where(organizations.c.id == org_id)).one()
     if sequence == last:
         return NOW
     if sequence >= history_since:
         def then(live: Table) -> Parts:
             return _history_at(org_id, live, sequence)
         return Sources(then(sessions), then(holdings), then(users), then(device_days), visible)
-    return _walked(conn, org_id, sequence, visible)
+    return _walked(conn, org_id, sequence, visible, latest)
 
 
 def _history_at(org_id: str, live: Table, sequence: int) -> Parts:
@@ -101,18 +102,21 @@ def _history_at(org_id: str, live: Table, sequence: int) -> Parts:
     )
 
 
-def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnElement[bool], ...]) -> Sources:
-    """The state at ``sequence``, from before the organization's history: walked again."""
+def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnElement[bool], ...],
+            latest: int | None) -> Sources:
+    """The state at ``sequence``, from before the organization's history: walked again
+    (``latest``: the log's latest event time)."""
     e = events.c
     columns = (e.type, e.subject, e.product, e.device_type, e.time, e.seq, e.data)
     changed = [*conn.execute(select(*columns).where(e.org_id == org_id, e.seq > sequence)),
                *conn.execute(select(*columns).where(e.org_id == org_id, e.void_seq > sequence))]
     if not changed:
         return NOW
+    assert latest is not None  # the log holds the events changed
     touched = derived.touched_by(tuple(row) for row in changed)
     return Sources(
-        _intervals_then(conn, org_id, derived.SESSIONS, touched.sessions, visible),
-        _intervals_then(conn, org_id, derived.HOLDINGS, touched.holdings, visible),
+        _intervals_then(conn, org_id, derived.SESSIONS, touched.sessions, visible, latest),
+        _intervals_then(conn, org_id, derived.HOLDINGS, touched.holdings, visible, latest),
         _users_then(conn, org_id, set(touched.emails), visible),
         _device_days_then(conn, org_id, touched.device_days, visible),
         visible,
@@ -120,14 +124,14 @@ def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnE
 
 
 def _intervals_then(conn: Connection, org_id: str, kind: derived.IntervalKind, since: dict[tuple[str, str], int],
-                    visible: tuple[ColumnElement[bool], ...]) -> Parts:
+                    visible: tuple[ColumnElement[bool], ...], latest: int) -> Parts:
     """Sessions or holdings then: the stored ones, but those of each key touched since its
     anchor, which are walked again."""
     table = kind.table
     if not since:
         return (table,)
     anchors = derived.replay_anchors(conn, org_id, kind, since)
-    rebuilt = derived.replayed_intervals(conn, org_id, kind, anchors, visible)
+    rebuilt = derived.replayed_intervals(conn, org_id, kind, anchors, visible, latest)
     anchor_table, row_table = _HOLDINGS_THEN if kind.by_product else _SESSIONS_THEN
     key = rows_of(conn, anchor_table, anchors)
     added = rows_of(conn, row_table, [(user, product, ended, started) for user, product, started, ended in rebuilt])

@@ -52,6 +52,9 @@ organizations = Table(
     # is empty (migration 0010). A key whose new events all come at or after it extends its
     # stored intervals without walking the log again (store/derived.py).
     Column("latest_event_time", BigInteger, nullable=True),
+    # The earliest event time in its log, likewise (migration 0014): with the latest, the days
+    # a look-up of a subject's whole history reads.
+    Column("earliest_event_time", BigInteger, nullable=True),
 )
 
 oauth_clients = Table(
@@ -97,17 +100,21 @@ events = Table(
     Column("voided_at", BigInteger, nullable=True),
     Column("voided_by", String(64), nullable=True),
     Column("void_reason", Text, nullable=True),
+    # The UTC day of ``time``, counted from the epoch (migration 0014), for the subject index.
+    Column("event_day", Integer, nullable=False, server_default=text("0")),
     Index("events_key", "org_id", "source_id", "event_id", unique=True),
     # The voids, by when they came: a report as of an earlier instant finds those made since.
     Index("events_voided", "org_id", "void_seq", sqlite_where=text("void_seq IS NOT NULL"),
           postgresql_where=text("void_seq IS NOT NULL")),
-    # A subject's events by time (walks of late keys, voids, explanations, listings). The one
-    # index of the log without ``org_id`` in front: every batch writes an entry per event all
-    # over it (an entry per user), so its size is what a commit pays for, and the 36
-    # characters of ``org_id`` were half of each entry (migration 0011: M loaded 10–20%
-    # faster). A subject id that several organizations share costs a look-up the rows of
-    # the others, which ``org_id = :org`` leaves out; on Citus each shard indexes its own.
-    Index("events_by_subject", "subject", "time"),
+    # A subject's events by time (walks of late keys, voids, explanations, listings), filed by
+    # day first (migration 0014): a batch's events are of the days the log has reached, so a
+    # commit writes the part of the index of those few days, where ``(subject, time)`` took
+    # an entry per user all over itself, pages across the whole history at every commit. A
+    # look-up names the days it reads, one seek a day (``store/events.py: by_day``). The one
+    # index of the log without ``org_id`` in front: its entries are smaller (the 36
+    # characters were half of each, migration 0011); a look-up also names the organization,
+    # and on Citus each shard indexes its own.
+    Index("events_by_day", "event_day", "subject", "time"),
     Index(
         "events_device_activity",
         "org_id",
