@@ -70,6 +70,9 @@ def test_pages_filters_and_permissions(make_org: MakeOrg, make_client: MakeClien
     assert ids(subject="bob") == ["b2", "b1"]
     assert ids(type="user.login", subject="ann") == ["a4", "a2"]
     assert ids(startDate="2026-10-02T12:00:00Z", endDate="2026-10-05") == ["d1", "b1", "a3"]
+    # A subject's events of a period: only the days of the period are sought.
+    assert ids(subject="ann", startDate="2026-10-02T12:00:00Z", endDate="2026-10-05") == ["a3"]
+    assert ids(subject="ann", startDate="2027-01-01") == [] and ids(subject="ann", endDate="2026-01-01") == []
     assert ids(receivedAfter=format_instant(INGESTED_AT)) == ["c1", "a4", "b2", "d1"]
     assert ids(subject="zed") == []  # another organization's
     for query, field in (({"cursor": "abc"}, "cursor"), ({"pageSize": "0"}, "pageSize"), ({"type": "nope"}, "type"),

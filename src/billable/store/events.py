@@ -50,11 +50,20 @@ def by_day(days: FromClause) -> ColumnElement[bool]:
     return events.c.event_day == days.c.day
 
 
-def whole_history(conn: Connection, org_id: str) -> FromClause | None:
-    """Every day of the organization's log, from its earliest event's to its latest's, as
-    rows to look a subject's whole history up from (``by_day``); None: the log is empty."""
+def whole_history(conn: Connection, org_id: str, start: int | None = None, end: int | None = None
+                  ) -> FromClause | None:
+    """Every day of the organization's log, from its earliest event's to its latest's (of
+    those, the days of ``[start, end)`` when given), as rows to look a subject's history up
+    from (``by_day``); None: no event can be there."""
     times = event_times(conn, org_id)
-    return None if times is None else rows_of(conn, _log_days, [(day,) for day in event_days(*times)])
+    if times is None:
+        return None
+    first, last = times
+    if start is not None:
+        first = max(first, start)
+    if end is not None:
+        last = min(last, end - 1)
+    return None if first > last else rows_of(conn, _log_days, [(day,) for day in event_days(first, last)])
 
 
 def _source_ids(conn: Connection, org_id: str, sources: Iterable[str]) -> dict[str, int]:
@@ -245,7 +254,7 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
             conditions.append(column == value)
     listed: FromClause = events
     if chosen.subject is not None:  # the subject's events, found by day
-        days = whole_history(conn, org_id)
+        days = whole_history(conn, org_id, chosen.start, chosen.end)
         if days is None:
             return []
         listed = LoopJoin(days, events, by_day(days))
