@@ -138,6 +138,29 @@ def test_emails_and_device_days_are_found_again(make_org: MakeOrg, database: Dat
     assert [name for name, _ in resources()["cx1"]] == ["ann@x.com"]  # the email of the assignment again
 
 
+def test_a_voided_email_is_found_again_months_back(make_org: MakeOrg, database: Database) -> None:
+    """The email before a voided one is looked for from the log's latest day back, a month at
+    a time: found five months back, and forgotten when none is left."""
+    from billable.store.derived import emails
+
+    org = make_org()
+    org.ingest([
+        event("user.updated", "ann", "2026-05-01T08:00:00Z", id="u1", email="ann@may.com"),
+        event("user.login", "ann", "2026-10-02T08:00:00Z", id="u2", email="ann@oct.com"),
+        event("device.active", "e-1", "2026-10-20T08:00:00Z", id="d1", deviceType="edge"),
+    ])
+
+    def email() -> dict[str, str]:
+        with database.read() as conn:
+            return emails(conn, org.id, ["ann"])
+
+    assert email() == {"ann": "ann@oct.com"}
+    for voided, left in (("u2", {"ann": "ann@may.com"}), ("u1", {})):
+        with database.write() as conn:
+            void_events(conn, org.id, [VoidRequest("urn:test", voided, "test")], "tester", INGESTED_AT)
+        assert email() == left
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(scenario=scenarios(), choices=st.data())
 def test_engine_equals_reference_with_random_voids(database, scenario, choices):

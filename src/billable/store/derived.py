@@ -45,7 +45,7 @@ from billable.rules.events import (
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import intervals
 from billable.store import session_weeks
-from billable.store.events import by_day, event_days, whole_history
+from billable.store.events import by_day, event_days, history_newest_first
 from billable.store.sql import (
     LoopJoin,
     bulk_delete,
@@ -350,17 +350,16 @@ def first_activity(conn: Connection, org_id: str, keys: set[tuple[int, str, str]
 def latest_emails(conn: Connection, org_id: str, user_id: str, types: tuple[str, ...],
                   visible: Sequence[ColumnElement[bool]]) -> Iterator[tuple[int, int, str]]:
     """``(time, seq, data)`` of the user's events of ``types`` that ``visible`` admits, the
-    latest first: the caller reads the email from the data and stops at the first it finds."""
-    days = whole_history(conn, org_id)
-    if days is None:
-        return
+    latest first: the caller reads the email from the data and stops at the first it finds,
+    so the log is read a month at a time from its latest day back, not sorted whole."""
     e = events.c
-    query = (select(e.time, e.seq, e.data)
-             .select_from(LoopJoin(days, events, and_(
-                 by_day(days), e.org_id == org_id, e.subject == user_id, e.type.in_(types), *visible)))
-             .order_by(e.time.desc(), e.seq.desc()))
-    for chunk in plain_row_chunks(conn, query, size=64):
-        yield from chunk
+    for days in history_newest_first(conn, org_id):
+        query = (select(e.time, e.seq, e.data)
+                 .select_from(LoopJoin(days, events, and_(
+                     by_day(days), e.org_id == org_id, e.subject == user_id, e.type.in_(types), *visible)))
+                 .order_by(e.time.desc(), e.seq.desc()))
+        for chunk in plain_row_chunks(conn, query, size=64):
+            yield from chunk
 
 
 def emails(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,23 @@ def whole_history(conn: Connection, org_id: str, start: int | None = None, end: 
         first = max(first, start)
     if end is not None:
         last = min(last, end - 1)
-    return None if first > last else rows_of(conn, _log_days, [(day,) for day in event_days(first, last)])
+    return None if first > last else _day_rows(conn, event_days(first, last))
+
+
+def history_newest_first(conn: Connection, org_id: str, step: int = 31) -> Iterator[FromClause]:
+    """The days of the organization's log as ``whole_history`` gives them, ``step`` days at a
+    time from the latest back: for a look-up that wants a subject's latest events and stops
+    at the first it finds. Each part replaces the one before: read it before the next."""
+    times = event_times(conn, org_id)
+    if times is None:
+        return
+    days = event_days(*times)
+    for end in range(len(days), 0, -step):
+        yield _day_rows(conn, days[max(0, end - step):end])
+
+
+def _day_rows(conn: Connection, days: range) -> FromClause:
+    return rows_of(conn, _log_days, [(day,) for day in days])
 
 
 def _source_ids(conn: Connection, org_id: str, sources: Iterable[str]) -> dict[str, int]:
