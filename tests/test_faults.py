@@ -25,7 +25,8 @@ from billable.client import ApiClient, BillingApi
 from billable.service.ingestion import ingest
 from billable.service.organizations import create_organization
 from billable.store import migrate
-from billable.store.database import Database
+from billable.rules.errors import StoreUnavailable
+from billable.store.database import PING_AFTER_IDLE_SECONDS, Database
 from billable.store.tables import events as events_table
 
 REPORT = "/api/v2/billing/reports/billableusage"
@@ -135,6 +136,49 @@ def test_a_postgresql_restart_is_a_503_and_the_sdk_rides_through(postgresql_url:
     assert {u["name"]: u["totalUsage"] for u in report["usages"]}["cx1"] == "400"
     assert "store unavailable (unreachable), correlation id" in log
     assert "Traceback" not in log, log[log.find("Traceback") - 300:]  # the whole traceback, not pytest's cut
+    database.dispose()
+
+
+def _backend_pid(database: Database) -> int:
+    with database.read_one() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def _terminate(postgresql_url: str, pid: int) -> None:
+    """End one server process, as a restart or an idle timeout ends a pooled connection unseen."""
+    admin = Database(postgresql_url)
+    with admin.read_one() as conn:
+        assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})").scalar_one()
+    admin.dispose()
+
+
+def test_a_pooled_connection_that_died_idle_is_replaced_unseen(postgresql_url: str) -> None:
+    database = Database(postgresql_url)
+    pid = _backend_pid(database)
+    assert _backend_pid(database) == pid  # the pool hands the same connection back
+    _terminate(postgresql_url, pid)
+    time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
+    assert _backend_pid(database) != pid  # pinged, found dead and replaced: no error
+    database.dispose()
+
+
+def test_a_connection_in_use_when_the_server_fails_is_the_only_request_it_fails(postgresql_url: str) -> None:
+    """A busy connection is not pinged (a round trip per statement); once one fails, every
+    connection put back before is pinged before its next use, so one request fails, not one
+    per pooled connection."""
+    database = Database(postgresql_url)
+    with database.read_one() as first, database.read_one() as second:  # two pooled connections
+        pids = {int(c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) for c in (first, second)}
+    assert len(pids) == 2
+    for pid in pids:
+        _terminate(postgresql_url, pid)
+    try:
+        _backend_pid(database)
+    except StoreUnavailable as error:
+        assert error.condition == "unreachable" and error.retry_after_seconds == 2
+    else:
+        raise AssertionError("a connection used a moment ago was pinged")
+    assert _backend_pid(database) not in pids  # the other dead one was pinged and replaced
     database.dispose()
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from threading import Lock
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry
 
-from billable.store.faults import transient_as_unavailable
+from billable.rules.errors import StoreUnavailable
+from billable.store.faults import UNREACHABLE, transient_as_unavailable, transient_fault
 
 DEFAULT_URL = "sqlite:///./billable.db"
 # The SQLite write-ahead log past which a commit waits for the readers of older snapshots
@@ -43,6 +47,12 @@ _AFTER_COMMIT = "billable_after_commit"
 # snapshots to finish; when they have not, the next commit tries again.
 _WAL_RESTART_WAIT_MS = 200
 _NO_BEGIN = "billable_no_begin"
+# PostgreSQL: a pooled connection is asked a trivial question before it is used only when it
+# may have died unseen: idle for longer than this, or put back before the server last failed
+# to answer (a restart). Asking before every use (``pool_pre_ping``) was a round trip more per
+# statement a request makes: under load a connection goes back to work within milliseconds.
+PING_AFTER_IDLE_SECONDS = 1.0
+_CHECKED_IN = "billable_checked_in"
 
 
 def after_commit(conn: Connection, statement: str) -> None:
@@ -83,9 +93,11 @@ class Database:
         self.is_postgresql = make_url(self.url).get_backend_name() == "postgresql"
         # Enough pooled connections for the server's threads: a connection made anew costs
         # its setup (pragmas on SQLite, a handshake on PostgreSQL) on every request.
-        self.engine: Engine = create_engine(
-            self.url, echo=echo, pool_pre_ping=self.is_postgresql, pool_size=20, max_overflow=20
-        )
+        self.engine: Engine = create_engine(self.url, echo=echo, pool_size=20, max_overflow=20)
+        self._unreachable_at = float("-inf")  # when the server last failed to answer (monotonic)
+        if self.is_postgresql:
+            event.listen(self.engine, "checkin", _checked_in)
+            event.listen(self.engine, "checkout", self._ping_if_doubtful)
         self._wal: str | None = None
         self._page_size_bytes = page_size_bytes
         if self.engine.dialect.name == "sqlite":
@@ -113,8 +125,7 @@ class Database:
         """A transaction that commits when the block ends without error."""
         # SQLite lets one writer in at a time, and a writer that finds the lock taken
         # sleeps in steps of up to 100 ms: threads of one process queue here instead.
-        with transient_as_unavailable(), self._writer, \
-                self.engine.connect().execution_options(billable_write=True) as conn:
+        with self._writer, self._connected(billable_write=True) as conn:
             try:
                 with conn.begin():
                     yield conn
@@ -128,6 +139,39 @@ class Database:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
                 for statement in pending:
                     conn.exec_driver_sql(statement)
+
+    @contextmanager
+    def _connected(self, **options: object) -> Iterator[Connection]:
+        """A pooled connection with ``options``; a transient failure as ``StoreUnavailable``.
+        When the server is unreachable, the connection is closed rather than rolled back and
+        pooled again, and every connection put back before is pinged before its next use."""
+        try:
+            with transient_as_unavailable(), self.engine.connect().execution_options(**options) as conn:
+                try:
+                    yield conn
+                except DBAPIError as error:
+                    if transient_fault(error) == UNREACHABLE and not conn.invalidated:
+                        conn.invalidate(error)
+                    raise
+        except StoreUnavailable as error:
+            if error.condition == UNREACHABLE[0]:
+                self._unreachable_at = time.monotonic()
+            raise
+
+    def _ping_if_doubtful(self, dbapi_connection: object, record: ConnectionPoolEntry, _: object) -> None:
+        """Before a pooled connection is handed out: a connection that may have died unseen
+        is pinged, and a dead one replaced (the pool takes another on ``DisconnectionError``)."""
+        since = record.info.get(_CHECKED_IN)
+        if since is None:  # just made
+            return
+        if time.monotonic() - since < PING_AFTER_IDLE_SECONDS and since > self._unreachable_at:
+            return
+        try:
+            alive = self.engine.dialect.do_ping(dbapi_connection)  # type: ignore[arg-type]
+        except self.engine.dialect.loaded_dbapi.Error:  # a shutdown's own error, say
+            alive = False
+        if not alive:
+            raise DisconnectionError("the pooled connection no longer answers")
 
     def _wal_too_long(self) -> bool:
         """Whether SQLite's write-ahead log has grown past its limit. SQLite copies the log
@@ -145,7 +189,7 @@ class Database:
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot."""
         options = {"isolation_level": "REPEATABLE READ"} if self.is_postgresql else {}
-        with transient_as_unavailable(), self.engine.connect().execution_options(**options) as conn:
+        with self._connected(**options) as conn:
             yield conn  # begins on first use; closing rolls back
 
     @contextmanager
@@ -153,7 +197,7 @@ class Database:
         """For one statement that reads: it sees one snapshot by itself, so no transaction
         is begun (a round trip less on PostgreSQL, no BEGIN on SQLite). For the checks
         every request makes."""
-        with transient_as_unavailable(), self.engine.connect().execution_options(**self._one_statement) as conn:
+        with self._connected(**self._one_statement) as conn:
             yield conn
 
     def check(self) -> None:
@@ -177,6 +221,10 @@ class Database:
                                   "VACUUM", "PRAGMA journal_mode = WAL"):
                     conn.exec_driver_sql(statement)
             return before, conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+
+
+def _checked_in(_: object, record: ConnectionPoolEntry) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
 
 
 def _prepare_sqlite(dbapi_connection: sqlite3.Connection, pragmas: tuple[str, ...]) -> None:
