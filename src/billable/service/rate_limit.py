@@ -9,8 +9,10 @@ from each process it reaches (never unlimited), and the switch is logged both wa
 A token far from its limit is counted in blocks: a process that counts one request of a
 token asks the store to count up to twice as many as its last block in the same second
 (``store/ratelimits.py: grantable`` caps that at an eighth of what is left, and counts one
-at a time near the limit), and allows the rest of that second's block without asking. At
-2,000 requests a second that is about eleven writes instead of 2,000. What is left of a
+at a time near the limit), and allows the rest of that second's block without asking; a new
+second starts from the last second's block size. At 2,000 requests a second that is eleven
+writes for the first second and two for each after it, instead of 2,000. While one thread
+asks the store for a token's next block, the process's other threads wait for it. What is left of a
 block when its second has passed is taken off the store's count with the process's next
 count of that token, so the counts stay exact after the fact; until then they only ever
 count more, never fewer, than were made.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from threading import Lock
+from threading import Condition, Lock
 
 from billable.rules.errors import StoreUnavailable
 from billable.store import ratelimits
@@ -30,6 +32,7 @@ from billable.store.ratelimits import Unused, Verdict
 
 log = logging.getLogger("billable.ratelimit")
 _LARGEST_BLOCK = 1024
+_WAIT_FOR_BLOCK_SECONDS = 1.0  # then ask the store all the same
 
 
 @dataclass(frozen=True)
@@ -50,19 +53,43 @@ class RateLimit:
         self._lock = Lock()
         self._local: defaultdict[str, dict[int, int]] = defaultdict(dict)  # token hash -> second -> count
         self._blocks: dict[str, Block] = {}  # token hash -> its block
+        self._asking: set[str] = set()  # token hashes whose next block a thread asks the store for
+        self._answered = Condition(self._lock)
         self.degraded = False  # counting in memory: the store failed
 
     def count(self, org_id: str, token_hash: str, now: int) -> Verdict:
         """Count one request of the token (of ``org_id``), unless it is over the limit."""
         second = now // 1000
         with self._lock:
-            block = self._blocks.get(token_hash)
-            if block is not None and block.left > 0:
-                if block.second == second:
+            while True:
+                block = self._blocks.get(token_hash)
+                if block is not None and block.left > 0 and block.second == second:
                     self._blocks[token_hash] = Block(second, block.size, block.left - 1)
                     return Verdict(True)
+                # Another thread of this process is asking the store for the token's next
+                # block, sized for the requests that come meanwhile: wait for it rather than
+                # ask as well (every request of a busy moment went to the store: M on
+                # PostgreSQL, 7,325 counts in the store for 24,000 requests).
+                if token_hash not in self._asking or not self._answered.wait(_WAIT_FOR_BLOCK_SECONDS):
+                    break
+            self._asking.add(token_hash)
+            if block is not None and block.left > 0:
                 self._blocks[token_hash] = Block(block.second, block.size, 0)  # taken off with this count
-        wanted = min(2 * block.size, _LARGEST_BLOCK) if block is not None and block.second == second else 1
+        try:
+            return self._count_in_store(org_id, token_hash, now, block)
+        finally:
+            with self._lock:
+                self._asking.discard(token_hash)
+                self._answered.notify_all()
+
+    def _count_in_store(self, org_id: str, token_hash: str, now: int, block: Block | None) -> Verdict:
+        second = now // 1000
+        # Twice the block of this second; the size of the last second's, at a new second.
+        wanted = 1
+        if block is not None and block.second == second:
+            wanted = min(2 * block.size, _LARGEST_BLOCK)
+        elif block is not None and block.second == second - 1:
+            wanted = block.size
         unused = Unused(block.second, block.left) if block is not None and block.left > 0 else None
         try:
             with self.counters.write() as conn:
