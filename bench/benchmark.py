@@ -63,9 +63,13 @@ SERVING_PROCESSES = 2  # `billable serve --workers` for the cached report's load
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 # A Citus coordinator with its workers added (docs/operating.md): each run gets a schema there.
 CITUS = os.environ.get("BILLABLE_BENCH_CITUS_URL", "postgresql://postgres@127.0.0.1:9700/postgres")
-TARGETS = {  # (size, what) -> target, from the spec's performance.md
+TARGETS = {  # (size, what) -> target in ms, from the spec's performance.md (v1, in-process; they stay met)
     ("M", "named month"): 500, ("L", "named month"): 3000,
     ("M", "concurrent month"): 1000, ("L", "concurrent month"): 6000,
+}
+FIRST_OVER_HTTP = {  # (size, model) -> target in ms for the first request over HTTP (v2)
+    ("M", LicensingModel.NAMED): 100, ("L", LicensingModel.NAMED): 1000,
+    ("M", LicensingModel.CONCURRENT): 300, ("L", LicensingModel.CONCURRENT): 3000,
 }
 
 
@@ -269,7 +273,7 @@ def measure_reports(url: str, org_id: str, path: Path, repeat: int, rows: list[R
             target = TARGETS.get((size, what))
             missed = [reason for reason, failed in (
                 ("time", target is not None and ours > target),
-                ("slower than DuckDB", ours > duck),
+                ("over half of DuckDB's time", ours * 2 > duck),
                 (f"only {pan / ours:.1f}× faster than pandas", ours * 10 > pan)) if failed]
             rows.append(Row(f"report {what} (ms)", f"{ours:,.0f}", f"{duck:,.0f} ({ours / duck:.2f}×)",
                             f"{pan:,.0f} ({ours / pan:.3f}×)", f"≤ {target:,}; peers" if target else "peers",
@@ -420,8 +424,7 @@ def measure_server(url: str, org_id: str, client_id: str, secret: str, seconds: 
             runs[encoding] = fastest, load(route, bearer, seconds, "--rate", "500", *flags)
     database.dispose()
     for model in MODELS:
-        target = 100 if model is LicensingModel.NAMED and size == "M" else None
-        target = 1000 if model is LicensingModel.NAMED and size == "L" else target
+        target = FIRST_OVER_HTTP.get((size, model))
         rows.append(Row(f"report {model.value} month over HTTP, first request (ms)", f"{firsts[model]:,.0f}",
                         target=f"≤ {target:,}" if target else "", met=_met(target is None or firsts[model] <= target)))
     for encoding, (fastest, steady) in runs.items():
@@ -481,7 +484,7 @@ def measure_cli_ingestion(url: str, org: str, path: Path, rows: list[Row]) -> No
 def print_table(size: str, kind: str, rows: list[Row], agree: bool, compared: bool) -> None:
     print(f"\nbillable benchmark: data set {size} ({SIZES[size]:,} users), {kind}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}; peers: time (service/peer); target 'peers': "
-          "no slower than DuckDB and at least 10× faster than pandas\n")
+          "at most half of DuckDB's time and at least 10× faster than pandas\n")
     print("| measure | billable | DuckDB | pandas | target | met |")
     print("|---|---|---|---|---|---|")
     for row in rows:
