@@ -22,10 +22,10 @@ from conftest import CATALOG, CITUS_URL, INGESTED_AT, Server, event, new_client,
 from sqlalchemy import func, select
 
 from billable.client import ApiClient, BillingApi
+from billable.rules.errors import StoreUnavailable
 from billable.service.ingestion import ingest
 from billable.service.organizations import create_organization
 from billable.store import migrate
-from billable.rules.errors import StoreUnavailable
 from billable.store.database import PING_AFTER_IDLE_SECONDS, Database
 from billable.store.tables import events as events_table
 
