@@ -62,6 +62,24 @@ def test_instants_formatted_at_once_read_as_one_by_one(instants: list[int]) -> N
     assert format_instants(instants) == [format_instant(instant) for instant in instants]
 
 
+def test_instants_are_taken_from_year_1_to_9999_in_utc() -> None:
+    from billable.rules.instants import EARLIEST_INSTANT, LATEST_INSTANT, InstantOutOfRange
+
+    assert parse_instant("0001-01-01T00:00:00Z") == EARLIEST_INSTANT
+    assert parse_instant("0001-01-01T01:00:00+01:00") == EARLIEST_INSTANT
+    assert parse_instant("9999-12-31T23:59:59.999Z") == LATEST_INSTANT
+    for outside in ("0001-01-01T00:00:00+01:00", "0001-01-01T00:59:59.999+01:00", "9999-12-31T23:59:59-01:00",
+                    "9999-12-31T23:00:00-01:00"):
+        with pytest.raises(InstantOutOfRange):
+            parse_instant(outside)
+    # Any instant the store can hold is written, outside the range with a six-digit year.
+    assert format_instant(LATEST_INSTANT + 1) == "+010000-01-01T00:00:00.000Z"
+    assert format_instant(EARLIEST_INSTANT - 1) == "+000000-12-31T23:59:59.999Z"
+    assert format_instant(2**63 - 1) == "+292278994-08-17T07:12:55.807Z"  # the store's largest
+    assert format_instant(-2**63 + 1) == "-292275055-05-16T16:47:04.193Z"
+    assert format_instants([0, LATEST_INSTANT + 1]) == ["1970-01-01T00:00:00.000Z", "+010000-01-01T00:00:00.000Z"]
+
+
 def test_period_bounds() -> None:
     with pytest.raises(InvalidPeriod) as reversed_period:
         Period.parse("2026-11-01", "2026-10-01")
@@ -224,17 +242,19 @@ def test_a_type_of_any_json_kind_is_a_problem_not_a_crash() -> None:
         assert [p.field_name for p in invalid.value.problems] == ["events[0].type"]
 
 
-def test_json_is_read_as_the_standard_library_reads_it() -> None:
+def test_json_is_read_strictly() -> None:
+    """UTF-8 JSON as RFC 8259 writes it, and nothing more lenient: the standard library's
+    reading where both read a document, a refusal where only it would."""
     import json
-    import math
 
-    from billable.rules.wire import compact_json, parse_json
+    from billable.rules.wire import MAX_DEPTH, compact_json, parse_json
 
-    for text in ('{"a": [1, 2.5, "x\\u00e9", null, true]}', '["\\ud800"]', "[1e400]", b'{"b": 1}'):
+    for text in ('{"a": [1, 2.5, "x\\u00e9", "\\ud83d\\ude00", null, true]}', b'{"b": 1}', "[1e300]"):
         assert repr(parse_json(text)) == repr(json.loads(text))
-    assert math.isnan(parse_json("[NaN]")[0])
     assert parse_json('{"n": 123456789012345678901234567890}') == {"n": 1.2345678901234568e+29}  # the one difference
-    for broken in ("{", '{"a": 1,}', "[1] x", ""):
+    assert parse_json("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    for broken in ("{", '{"a": 1,}', "[1] x", "", "[NaN]", "[Infinity]", '["\\ud800"]', "[1e400]", "[" + "9" * 4301 + "]",
+                   "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "[1]".encode("utf-16"), b'["\xff"]'):
         with pytest.raises(json.JSONDecodeError):
             parse_json(broken)
     assert compact_json({"product": "cx1", "email": "é@x"}) == '{"product":"cx1","email":"é@x"}'.encode()

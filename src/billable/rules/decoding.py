@@ -59,7 +59,7 @@ def decode_batch(body: bytes, catalog: Catalog, now: int) -> list[UsageEvent] | 
         return None
     try:
         decoded = _BATCH.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # nested past Python's stack: parse_json decides
         return None
     return _usage_events(decoded, catalog, now)
 
@@ -68,7 +68,7 @@ def decode_lines(lines: list[bytes], catalog: Catalog, now: int) -> list[UsageEv
     """The events of NDJSON lines (none blank), if every one of them is valid."""
     try:
         decoded = [_ONE.decode(line) for line in lines if _NUL not in line]
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     return _usage_events(decoded, catalog, now) if len(decoded) == len(lines) else None
 

@@ -8,7 +8,7 @@ import msgspec
 
 from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidEvents
-from billable.rules.instants import MINUTE_MS, parse_instant
+from billable.rules.instants import MINUTE_MS, RANGE_TEXT, InstantOutOfRange, parse_instant
 from billable.rules.wire import compact_json, parse_json
 
 LOGIN = "user.login"
@@ -124,6 +124,8 @@ def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: lis
     time = None
     try:
         time = parse_instant(raw.get("time"))  # type: ignore[arg-type]  # any JSON value: a non-text one raises TypeError
+    except InstantOutOfRange:
+        check.problem("time", "out.of.range", f"time must be from {RANGE_TEXT}")
     except (ValueError, TypeError):
         check.problem("time", "invalid.date", "time must be an ISO-8601 date-time")
     if time is not None and time > now + MAX_FUTURE_MS:

@@ -20,6 +20,18 @@ MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 MAX_PERIOD_DAYS = 366
+# Every instant billable takes in (an event's time, a period's bounds, asOf, receivedAfter)
+# lies in the years 1 to 9999 in UTC, the years every date we send can be written in.
+EARLIEST_INSTANT = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+LATEST_INSTANT = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+RANGE_TEXT = "0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z"
+
+
+class InstantOutOfRange(ValueError):
+    """A well-formed date-time whose instant is outside the years 1 to 9999 in UTC."""
+
+    def __init__(self) -> None:
+        super().__init__(f"outside the instants billable takes: {RANGE_TEXT}")
 
 
 def instant_from_datetime(moment: datetime) -> int:
@@ -33,16 +45,22 @@ def parse_instant(text: str, *, allow_date: bool = False) -> int:
     """Parse an ISO-8601 date-time (any offset, ``Z``, or none meaning UTC).
 
     Finer precision than milliseconds is truncated. With ``allow_date`` a plain
-    date (``2026-10-01``) means midnight UTC. Raises ``ValueError`` otherwise.
+    date (``2026-10-01``) means midnight UTC. Raises ``ValueError`` otherwise, and
+    ``InstantOutOfRange`` (a ``ValueError``) for an instant outside the years 1 to 9999 in
+    UTC (``0001-01-01T00:00:00+01:00`` is written in year 1 and is in year 0 in UTC).
     """
     if not isinstance(text, str):
         raise ValueError("not a string")
     text = text.strip()
     if len(text) == 10 and allow_date:
-        return instant_from_datetime(datetime.combine(date.fromisoformat(text), datetime.min.time()))
-    if len(text) < 16 or text[10] not in "Tt ":
+        instant = instant_from_datetime(datetime.combine(date.fromisoformat(text), datetime.min.time()))
+    elif len(text) < 16 or text[10] not in "Tt ":
         raise ValueError("not an ISO-8601 date-time")
-    return instant_from_datetime(datetime.fromisoformat(text))
+    else:
+        instant = instant_from_datetime(datetime.fromisoformat(text))
+    if not EARLIEST_INSTANT <= instant <= LATEST_INSTANT:
+        raise InstantOutOfRange()
+    return instant
 
 
 def datetime_from_instant(instant: int) -> datetime:
@@ -50,12 +68,28 @@ def datetime_from_instant(instant: int) -> datetime:
 
 
 def format_instant(instant: int) -> str:
-    """``yyyy-MM-ddTHH:mm:ss.SSSZ`` in UTC, the wire format of every date we send."""
-    return datetime_from_instant(instant).isoformat(timespec="milliseconds")[:23] + "Z"  # 4-digit years only
+    """``yyyy-MM-ddTHH:mm:ss.SSSZ`` in UTC, the wire format of every date we send.
+
+    It formats any instant the store can hold: one outside the years 1 to 9999 (stored
+    before they were refused) with a signed six-digit year, as ISO 8601's expanded years and
+    JavaScript's ``Date`` write it (``+010000-01-01T00:59:59.000Z``), rather than failing
+    every listing and report that reaches it."""
+    if EARLIEST_INSTANT <= instant <= LATEST_INSTANT:
+        return datetime_from_instant(instant).isoformat(timespec="milliseconds")[:23] + "Z"
+    return _expanded(instant)
+
+
+def _expanded(instant: int) -> str:
+    text = str(np.datetime_as_string(np.datetime64(instant, "ms"), unit="ms"))
+    sign, unsigned = ("-", text[1:]) if text.startswith("-") else ("+", text)
+    year, rest = unsigned.split("-", 1)
+    return f"{sign}{int(year):06d}-{rest}Z"
 
 
 def format_instants(instants: Sequence[int]) -> list[str]:
     """``format_instant`` of each, at once: a report's 25,000 dates in a fifth of the time."""
+    if instants and not EARLIEST_INSTANT <= min(instants) <= max(instants) <= LATEST_INSTANT:
+        return [format_instant(instant) for instant in instants]
     texts = np.datetime_as_string(np.asarray(instants, dtype="datetime64[ms]"), unit="ms")
     return [text + "Z" for text in texts.tolist()]
 
@@ -80,6 +114,8 @@ class Period:
         for field, text in (("startDate", start), ("endDate", end)):
             try:
                 bounds[field] = parse_instant(text, allow_date=True)
+            except InstantOutOfRange:
+                raise InvalidPeriod(field, f"{field} must be from {RANGE_TEXT}") from None
             except ValueError:
                 raise InvalidPeriod(field, f"{field} must be an ISO-8601 date-time or date") from None
         return cls(bounds["startDate"], bounds["endDate"])

@@ -19,7 +19,7 @@ from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period, parse_instant
 from billable.rules.voids import MAX_VOIDS, validate_voids
-from billable.rules.wire import compact_json, parse_json
+from billable.rules.wire import compact_json, parse_body
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
@@ -318,7 +318,7 @@ async def list_events(
     receivedAfter: str | None = Query(None, description=DATE_HELP + "; events acknowledged after it",
                                       pattern=DATE_PATTERN),
     pageSize: int = Query(25, ge=1, le=MAX_PAGE_SIZE),
-    cursor: str | None = Query(None, max_length=19, pattern=r"^\d+$", description="from the page before"),
+    cursor: str | None = Query(None, max_length=19, pattern=r"^[0-9]+$", description="from the page before"),
 ) -> JSONResponse:
     """The organization's events as received, newest arrival first, a page at a time: follow
     ``nextUri`` (or send ``cursor``) until it is null. Pages hold still while events arrive."""
@@ -406,12 +406,7 @@ async def void(request: Request, grant: TokenGrant = Depends(requires(VOID_EVENT
     body = await _read_limited(request, state.settings.max_body_bytes)
 
     def store() -> VoidResult:
-        try:
-            raw = parse_json(body)
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidInput("the body is not valid JSON",
-                               [FieldProblem("body", "invalid.json", "the body is not valid JSON")]) from None
-        voids = validate_voids(raw)
+        voids = validate_voids(parse_body(body))
         with state.database.write() as conn:
             return void_events(conn, grant.org_id, voids, grant.client_id, state.clock())
 

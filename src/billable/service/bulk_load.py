@@ -5,7 +5,6 @@ stores nothing twice: what was stored is recognized by ``(source, id)``."""
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import signal
 import tempfile
@@ -21,7 +20,7 @@ from billable.rules.catalog import Catalog
 from billable.rules.decoding import decode_lines
 from billable.rules.errors import FieldProblem, InvalidEvents, InvalidInput
 from billable.rules.events import UsageEvent, validate_events
-from billable.rules.wire import parse_json
+from billable.rules.wire import parse_body
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, after_bulk_load, store_batches
 from billable.store.database import Database
 
@@ -58,11 +57,7 @@ def _line_groups(stream: BinaryIO, size: int = MAX_BATCH_EVENTS) -> Iterator[lis
 
 def _parsed(lines: list[tuple[int, bytes]]) -> Iterator[Any]:
     for number, line in lines:
-        try:
-            document = parse_json(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            message = f"line {number}: not valid JSON ({getattr(error, 'msg', error)})"
-            raise InvalidInput(message, [FieldProblem(f"line {number}", "invalid.json", message)]) from None
+        document = parse_body(line, f"line {number}")
         if number == 0:  # the array
             yield from document
         else:

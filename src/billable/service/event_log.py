@@ -10,6 +10,7 @@ from billable.rules.errors import FieldProblem, InvalidInput
 from billable.store.events import EventFilter, StoredEvent, list_events
 
 MAX_PAGE_SIZE = 500
+MAX_CURSOR = 2**63 - 1  # a sequence is a 64-bit integer in the store
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ def events_page(conn: Connection, org_id: str, chosen: EventFilter, cursor: str 
         raise _invalid("pageSize", f"pageSize must be from 1 to {MAX_PAGE_SIZE}")
     before = None
     if cursor is not None:
-        if not cursor.isdigit() or len(cursor) > 19:
+        # ASCII digits only: str.isdigit and int() also take other scripts' digits ('１２').
+        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19 or int(cursor) > MAX_CURSOR:
             raise _invalid("cursor", "cursor must be the cursor of an earlier page")
         before = int(cursor)
     found = list_events(conn, org_id, chosen, before, page_size + 1)

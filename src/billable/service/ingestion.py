@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from billable.rules.events import (
     validate_events,
 )
 from billable.rules.instants import DAY_MS
-from billable.rules.wire import parse_json
+from billable.rules.wire import parse_body
 from billable.store import derived, session_weeks, statistics
 from billable.store.events import append_new_events
 from billable.store.organizations import get_organization, set_log_end
@@ -57,11 +56,7 @@ def events_of_body(body: bytes, catalog: Catalog, now: int, max_events: int) -> 
     """
     events = decode_batch(body, catalog, now)
     if events is None:
-        try:
-            raw = parse_json(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InvalidInput(f"the body is not valid JSON: {error}",
-                               [FieldProblem("body", "invalid.json", "the body is not valid JSON")]) from None
+        raw = parse_body(body)
         if not isinstance(raw, list):
             message = "the body must be a JSON array of CloudEvents"
             raise InvalidInput(message, [FieldProblem("body", "invalid.value", message)])
