@@ -185,6 +185,9 @@ class Clock:
 
 
 MakeClient = Callable[..., "TestClient"]  # make_client(clock=None, **settings): a client of a new app
+# The tests' apps and servers share their database's failed-login counts, and log in from one
+# address: a test of that limit sets its own (and logs in from addresses of its own).
+UNLIMITED_FAILED_LOGINS = 1_000_000
 
 
 @pytest.fixture
@@ -195,6 +198,7 @@ def make_client(database: Database) -> Iterator[MakeClient]:
     opened = []
 
     def make(clock: Clock | None = None, **settings: Any) -> TestClient:
+        settings.setdefault("login_failures_per_minute", UNLIMITED_FAILED_LOGINS)
         app = create_app(Settings(database_url=database.url, **settings), clock=clock or Clock(INGESTED_AT))
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
@@ -249,6 +253,7 @@ def running_server(database_url: str, **env: str) -> Iterator[Server]:
     import urllib.request
 
     port = free_port()
+    env.setdefault("login_failures_per_minute", str(UNLIMITED_FAILED_LOGINS))
     program = str(Path(sys.executable).with_name("billable"))
     environment = {**os.environ, "BILLABLE_DATABASE_URL": database_url, **{f"BILLABLE_{k.upper()}": v for k, v in env.items()}}
     # The log goes to a file: a pipe nobody reads would fill and stall the server.

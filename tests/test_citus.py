@@ -63,7 +63,7 @@ def test_distribute_places_every_table_and_again_changes_nothing(distributed_url
             "WHERE c.relnamespace = current_schema()::regnamespace AND p.colocationid = "
             "(SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'organizations'::regclass)"))}
         # Logged, so that Citus can move its shards online (logical replication skips unlogged tables).
-        persistence = conn.execute(text("SELECT relpersistence FROM pg_class WHERE oid = 'rate_limit_counts'::regclass"))
+        persistence = conn.execute(text("SELECT relpersistence FROM pg_class WHERE oid = 'request_counts'::regclass"))
         assert persistence.scalar_one() == "p"
     assert placed == {name: ("n", None) if p.column is None else ("h", p.column) for name, p in distribution.PLAN.items()}
     assert colocated == {name for name, p in distribution.PLAN.items() if p.column in ("org_id", "id")}

@@ -98,3 +98,15 @@ def test_the_rate_limit_holds_under_a_burst(make_org: MakeOrg, database: Databas
     refused = [a for a in answers if a.status_code == 429]
     assert all(1 <= int(a.headers["Retry-After"]) <= 60 for a in refused)
     assert all(a.json()["code"] == "too.many.requests.retry.after" for a in refused)
+
+
+def test_the_tokens_of_a_client_share_its_rate_limit(make_org: MakeOrg, make_client: MakeClient) -> None:
+    """A client that logs in again gets a new token, not a new allowance."""
+    org = make_org()
+    client = make_client(rate_limit_per_minute=5)
+    client_id, secret = new_client(org.database, org.id)
+    tokens = [bearer(client, client_id, secret) for _ in range(3)]
+    statuses = [client.get(REPORT, params=OCTOBER, headers=tokens[number % 3]).status_code for number in range(15)]
+    assert statuses == [200] * 5 + [429] * 10
+    other = bearer(client, *new_client(org.database, org.id))  # another client of the organization: its own
+    assert [client.get(REPORT, params=OCTOBER, headers=other).status_code for _ in range(6)] == [200] * 5 + [429]

@@ -52,6 +52,15 @@ class InvalidCredentials(BillingError):
     """A client id and secret that do not match an active client."""
 
 
+class TooManyRequests(BillingError):
+    """Over a limit of requests (or of failed logins) in a rolling window: the same request
+    may be sent again after ``retry_after_seconds``."""
+
+    def __init__(self, message: str, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class PayloadTooLarge(BillingError):
     """A request over a size or count limit."""
 

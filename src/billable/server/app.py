@@ -23,6 +23,7 @@ from billable.server.report_route import ReportRoute
 from billable.server.routes import router
 from billable.server.settings import Settings
 from billable.server.state import ServerState
+from billable.service.access import Logins
 from billable.service.presentation import EVENTS_PATH
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import DeskSettings, ReportDesk
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         gc.freeze()
         yield
         answering.shutdown(wait=True, cancel_futures=True)
+        logging_in.shutdown(wait=True, cancel_futures=True)
         desk.close()
         database.dispose()
         if counters is not database:
@@ -79,8 +81,11 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         lifespan=lifespan,
     )
     answering = ThreadPoolExecutor(max_workers=40, thread_name_prefix="answer")
+    logging_in = ThreadPoolExecutor(max_workers=1, thread_name_prefix="login")
     state = ServerState(settings, database, catalog, clock, desk,
-                        RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60), Metrics(), answering)
+                        RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60),
+                        Logins(database, counters, settings.login_failures_per_minute, settings.token_ttl_seconds),
+                        Metrics(), answering, logging_in)
     app.state.server = state
     errors.install(app)
     app.include_router(router)

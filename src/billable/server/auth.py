@@ -15,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 
 from billable.server.errors import ApiError
 from billable.server.state import ServerState, server_state
-from billable.service.access import grant_of, token_hash
+from billable.rules.errors import TooManyRequests
+from billable.service.access import grant_of
 from billable.store.tokens import TokenGrant
 
 FORM = "application/x-www-form-urlencoded"
@@ -84,12 +85,12 @@ def authorize(request: Request, state: ServerState, token: str, accepted: tuple[
         grant = grant_of(conn, token, now)
     if grant is None:
         raise ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
-    verdict = state.rate_limit.count(grant.org_id, token_hash(token), now)
+    verdict = state.rate_limit.count(grant.org_id, grant.client_id, now)  # a client's tokens share its allowance
     if not verdict.allowed:
         state.metrics.rate_limited.inc()
         seconds = verdict.retry_after_seconds
-        raise ApiError(429, f"rate limit of {state.rate_limit.limit} requests per minute reached; retry in {seconds} s",
-                       headers={"Retry-After": str(seconds)})
+        raise TooManyRequests(f"rate limit of {state.rate_limit.limit} requests per minute reached; retry in {seconds} s",
+                              seconds)
     request.state.org_id = grant.org_id
     if not set(accepted) & set(grant.permissions):
         raise ApiError(403, f"the token lacks every permission this route accepts: any of {', '.join(accepted)}")

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from billable.rules.errors import FieldProblem, InvalidInput, NotFound, PayloadTooLarge, StoreUnavailable
+from billable.rules.errors import FieldProblem, InvalidInput, NotFound, PayloadTooLarge, StoreUnavailable, TooManyRequests
 
 log = logging.getLogger("billable.server")
 
@@ -106,6 +106,8 @@ def as_api_error(request: Request, error: Exception) -> ApiError:
             return ApiError(404, str(error))
         case PayloadTooLarge():
             return ApiError(413, str(error))
+        case TooManyRequests():
+            return ApiError(429, str(error), headers={"Retry-After": str(error.retry_after_seconds)})
         case StoreUnavailable():
             return unavailable(request, error)
         case RequestValidationError():
@@ -135,6 +137,6 @@ async def _answer(request: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     """Map every exception to the error body."""
-    for kind in (ApiError, InvalidInput, NotFound, PayloadTooLarge, StoreUnavailable, RequestValidationError,
-                 StarletteHTTPException, Exception):
+    for kind in (ApiError, InvalidInput, NotFound, PayloadTooLarge, TooManyRequests, StoreUnavailable,
+                 RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(kind, _answer)

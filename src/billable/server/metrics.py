@@ -42,6 +42,9 @@ class Metrics:
                                "from (computed, store, memory, pending)", ["kind", "source"], registry=registry)
         self.rate_limited = Counter("billable_rate_limited_requests", "Requests refused by the rate limit (429)",
                                     registry=registry)
+        self.logins_refused = Counter("billable_logins_refused", "Logins refused, by reason (credentials: a wrong "
+                                      "id or secret, or a revoked client; limited: too many failures of late, 429)",
+                                      ["reason"], registry=registry)
 
     def exposition(self) -> bytes:
         """The text format of every process's metrics (one process's without a shared directory)."""

@@ -3,8 +3,10 @@ explanations, the catalog, event ingestion."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +16,14 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from starlette.concurrency import run_in_threadpool
 
-from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidEvents, InvalidInput, PayloadTooLarge
+from billable.rules.errors import (
+    FieldProblem,
+    InvalidCredentials,
+    InvalidEvents,
+    InvalidInput,
+    PayloadTooLarge,
+    TooManyRequests,
+)
 from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period, parse_instant
@@ -32,7 +41,6 @@ from billable.server.report_route import (
     report_response,
 )
 from billable.server.state import ServerState, server_state
-from billable.service.access import IssuedToken, issue_token
 from billable.service.bodies import Amendments as AmendmentsBody
 from billable.service.bodies import BillingUsageReport
 from billable.service.bodies import ClosedPeriod as ClosedPeriodBody
@@ -110,7 +118,8 @@ async def page() -> FileResponse:
     "/oauth/token",
     tags=["auth"],
     response_model=TokenAnswer,
-    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}, 415: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+    responses={400: {"model": OAuthError}, 401: {"model": OAuthError}, 415: {"model": ErrorBody},
+               429: {"model": ErrorBody}, 503: {"model": ErrorBody}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -121,21 +130,25 @@ async def page() -> FileResponse:
         }
     },
 )
-async def token(login: LoginRequest = Depends(login_request), state: ServerState = Depends(server_state)
-                ) -> JSONResponse:
-    """Client credentials: HTTP Basic ``client_id:client_secret``, form ``grant_type=client_credentials``."""
+async def token(request: Request, login: LoginRequest = Depends(login_request),
+                state: ServerState = Depends(server_state)) -> JSONResponse:
+    """Client credentials: HTTP Basic ``client_id:client_secret``, form ``grant_type=client_credentials``.
+    Failed logins are limited per client id and per address (429 with ``Retry-After``)."""
     if login.grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
-
-    def issue() -> IssuedToken:
-        with state.database.write() as conn:
-            return issue_token(conn, login.client_id, login.client_secret, state.clock(),
-                               state.settings.token_ttl_seconds)
-
+    address = request.client.host if request.client else ""
+    log_in = partial(state.logins.log_in, login.client_id, login.client_secret, address, state.clock())
     try:
-        issued = await run_in_threadpool(issue)
+        issued = await asyncio.get_running_loop().run_in_executor(state.logging_in, log_in)
     except InvalidCredentials as error:
+        state.metrics.logins_refused.labels("credentials").inc()
         return _oauth_error(401, "invalid_client", str(error))
+    except TooManyRequests:
+        state.metrics.logins_refused.labels("limited").inc()
+        # Answered after a pause that holds no thread: a client that sends again at once,
+        # as a flood does, sends at most one login a pause on each of its connections.
+        await asyncio.sleep(state.settings.login_refusal_pause_seconds)
+        raise
     return JSONResponse({"access_token": issued.access_token, "token_type": "bearer", "expires_in": issued.expires_in,
                          "scope": " ".join(issued.permissions)},
                         headers={"Cache-Control": "no-store"})

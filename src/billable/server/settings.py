@@ -24,7 +24,14 @@ class Settings(BaseSettings):
     live_report_max_age_seconds: float = Field(
         10.0, ge=0, description="how long a report of a period that is not over yet is served from the store"
     )
-    rate_limit_per_minute: int = Field(300, ge=1, description="requests per token per rolling minute")
+    rate_limit_per_minute: int = Field(300, ge=1, description="requests per client per rolling minute")
+    login_failures_per_minute: int = Field(
+        10, ge=1, description="failed logins per client id and per remote address in a rolling minute; past it, "
+        "a login naming either is answered 429 without being checked"
+    )
+    login_refusal_pause_seconds: float = Field(
+        1.0, ge=0, le=10, description="how long such a 429 waits before it is sent (no thread is held meanwhile)"
+    )
     token_ttl_seconds: int = Field(86_400, ge=60, description="lifetime of an access token")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest request body")
     max_events: int = Field(10_000, ge=1, description="most events in one ingestion request")

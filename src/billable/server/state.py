@@ -12,6 +12,7 @@ from fastapi import Request
 from billable.rules.catalog import Catalog
 from billable.server.metrics import Metrics
 from billable.server.settings import Settings
+from billable.service.access import Logins
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import ReportDesk
 from billable.store.database import Database
@@ -25,10 +26,14 @@ class ServerState:
     clock: Callable[[], int]
     desk: ReportDesk
     rate_limit: RateLimit
+    logins: Logins
     metrics: Metrics
     # The threads of the requests that report_route.py answers (as many as the framework's
     # own pool): an executor's trip costs less than the framework's.
     answering: ThreadPoolExecutor
+    # The one thread of the logins: hashing their secrets takes at most one core, and a flood
+    # of them waits here, holding none of the threads the other requests need.
+    logging_in: ThreadPoolExecutor
 
 
 def server_state(request: Request) -> ServerState:

@@ -1,20 +1,20 @@
-"""The rate limit: requests per token over a rolling window, counted in the store so that
-every server process shares it.
+"""The rate limit: requests per client over a rolling window (every token of a client counts
+against one allowance), counted in the store so that every server process shares it.
 
 When the counts' own store fails (a full disk under SQLite's side file, PostgreSQL
 restarting), requests are not refused for it: each process counts in its memory instead,
 with the same limit, until the store answers again. A client then gets at most the limit
 from each process it reaches (never unlimited), and the switch is logged both ways.
 
-A token far from its limit is counted in blocks: a process that counts one request of a
-token asks the store to count up to twice as many as its last block in the same second
+A client far from its limit is counted in blocks: a process that counts one request of a
+client asks the store to count up to twice as many as its last block in the same second
 (``store/ratelimits.py: grantable`` caps that at an eighth of what is left, and counts one
 at a time near the limit), and allows the rest of that second's block without asking; a new
 second starts from the last second's block size. At 2,000 requests a second that is eleven
 writes for the first second and two for each after it, instead of 2,000. While one thread
-asks the store for a token's next block, the process's other threads wait for it. What is
+asks the store for a client's next block, the process's other threads wait for it. What is
 left of a block when its second has passed is taken off the store's count with the
-process's next count of that token, so the counts stay exact after the fact; until then
+process's next count of that client, so the counts stay exact after the fact; until then
 they only ever count more, never fewer, than were made.
 """
 
@@ -37,7 +37,7 @@ _WAIT_FOR_BLOCK_SECONDS = 1.0  # then ask the store all the same
 
 @dataclass(frozen=True)
 class Block:
-    """Requests of one token counted in the store at ``second`` in advance: ``size`` of
+    """Requests of one counter counted in the store at ``second`` in advance: ``size`` of
     them, ``left`` not yet made."""
 
     second: int
@@ -51,38 +51,38 @@ class RateLimit:
         self.limit = limit
         self.window_seconds = window_seconds
         self._lock = Lock()
-        self._local: defaultdict[str, dict[int, int]] = defaultdict(dict)  # token hash -> second -> count
-        self._blocks: dict[str, Block] = {}  # token hash -> its block
-        self._asking: set[str] = set()  # token hashes whose next block a thread asks the store for
+        self._local: defaultdict[str, dict[int, int]] = defaultdict(dict)  # counter -> second -> count
+        self._blocks: dict[str, Block] = {}  # counter -> its block
+        self._asking: set[str] = set()  # counters whose next block a thread asks the store for
         self._answered = Condition(self._lock)
         self.degraded = False  # counting in memory: the store failed
 
-    def count(self, org_id: str, token_hash: str, now: int) -> Verdict:
-        """Count one request of the token (of ``org_id``), unless it is over the limit."""
+    def count(self, org_id: str, counter: str, now: int) -> Verdict:
+        """Count one request of ``counter`` (a client of ``org_id``), unless it is over the limit."""
         second = now // 1000
         with self._lock:
             while True:
-                block = self._blocks.get(token_hash)
+                block = self._blocks.get(counter)
                 if block is not None and block.left > 0 and block.second == second:
-                    self._blocks[token_hash] = Block(second, block.size, block.left - 1)
+                    self._blocks[counter] = Block(second, block.size, block.left - 1)
                     return Verdict(True)
-                # Another thread of this process is asking the store for the token's next
+                # Another thread of this process is asking the store for the counter's next
                 # block, sized for the requests that come meanwhile: wait for it rather than
                 # ask as well (every request of a busy moment went to the store: M on
                 # PostgreSQL, 4,585 counts in the store for 24,000 requests).
-                if token_hash not in self._asking or not self._answered.wait(_WAIT_FOR_BLOCK_SECONDS):
+                if counter not in self._asking or not self._answered.wait(_WAIT_FOR_BLOCK_SECONDS):
                     break
-            self._asking.add(token_hash)
+            self._asking.add(counter)
             if block is not None and block.left > 0:
-                self._blocks[token_hash] = Block(block.second, block.size, 0)  # taken off with this count
+                self._blocks[counter] = Block(block.second, block.size, 0)  # taken off with this count
         try:
-            return self._count_in_store(org_id, token_hash, now, block)
+            return self._count_in_store(org_id, counter, now, block)
         finally:
             with self._lock:
-                self._asking.discard(token_hash)
+                self._asking.discard(counter)
                 self._answered.notify_all()
 
-    def _count_in_store(self, org_id: str, token_hash: str, now: int, block: Block | None) -> Verdict:
+    def _count_in_store(self, org_id: str, counter: str, now: int, block: Block | None) -> Verdict:
         second = now // 1000
         # Twice the block of this second; the size of the last second's, at a new second.
         wanted = 1
@@ -93,14 +93,14 @@ class RateLimit:
         unused = Unused(block.second, block.left) if block is not None and block.left > 0 else None
         try:
             with self.counters.write() as conn:
-                verdict, counted = ratelimits.count_request(conn, org_id, token_hash, now, self.limit,
+                verdict, counted = ratelimits.count_request(conn, org_id, counter, now, self.limit,
                                                             self.window_seconds, wanted, unused)
         except StoreUnavailable as error:
             if not self.degraded:
                 log.warning("rate limit: its store is %s; counting in this process's memory until it answers",
                             error.condition)
             self.degraded = True
-            return self._count_locally(token_hash, now)
+            return self._count_locally(counter, now)
         if self.degraded:
             log.warning("rate limit: its store answers again; counting there")
             self.degraded = False
@@ -108,18 +108,18 @@ class RateLimit:
                 self._local.clear()
         if counted:
             with self._lock:  # what another thread's block of this second has left is kept too
-                other = self._blocks.get(token_hash)
+                other = self._blocks.get(counter)
                 if other is not None and other.second == second:
-                    self._blocks[token_hash] = Block(second, max(counted, other.size), other.left + counted - 1)
+                    self._blocks[counter] = Block(second, max(counted, other.size), other.left + counted - 1)
                 else:
-                    self._blocks[token_hash] = Block(second, counted, counted - 1)
+                    self._blocks[counter] = Block(second, counted, counted - 1)
         return verdict
 
-    def _count_locally(self, token_hash: str, now: int) -> Verdict:
+    def _count_locally(self, counter: str, now: int) -> Verdict:
         second = now // 1000
         oldest = second - self.window_seconds + 1
         with self._lock:
-            counts = self._local[token_hash]
+            counts = self._local[counter]
             for old in [s for s in counts if s < oldest]:
                 del counts[old]
             verdict = ratelimits.verdict(sorted(counts.items()), second, self.limit, self.window_seconds)

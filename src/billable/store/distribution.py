@@ -44,7 +44,7 @@ PLAN: dict[str, Placement] = {
     "holdings": _BY_ORGANIZATION,
     "device_days": _BY_ORGANIZATION,
     "computed_reports": _BY_ORGANIZATION,
-    "rate_limit_counts": _BY_ORGANIZATION,
+    "request_counts": _BY_ORGANIZATION,
     "closed_periods": _BY_ORGANIZATION,
     "users_retired": _BY_ORGANIZATION,
     "sessions_retired": _BY_ORGANIZATION,

@@ -1,4 +1,5 @@
-"""Requests per token, counted per second over a rolling window, for every server process.
+"""Requests per client and failed logins per client id and per address, counted per second
+over a rolling window, for every server process.
 
 The counts are throwaway state and live apart from the billing data: an UNLOGGED table
 on PostgreSQL (no WAL, emptied after a crash; on Citus a logged one, store/distribution.py),
@@ -36,10 +37,11 @@ from billable.store.direct import DirectStatement
 from billable.store.sql import create_if_missing, insert_for
 
 _hits = Table(
-    "rate_limit_counts",
+    "request_counts",
     MetaData(),
-    Column("org_id", String(36), primary_key=True),  # the token's: on Citus, counted on its organization's worker
-    Column("token_hash", String(64), primary_key=True),
+    # The client's organization ('' for failed logins): on Citus, counted on its worker.
+    Column("org_id", String(36), primary_key=True),
+    Column("counter", String(64), primary_key=True),  # what is counted: a client id, or a hash (service)
     Column("second", BigInteger, primary_key=True, autoincrement=False),
     Column("count", Integer, nullable=False),
 )
@@ -74,17 +76,18 @@ def prepare(database: Database) -> None:
 def create_counts(conn: Connection) -> None:
     """The table of the counts, unless it exists."""
     create_if_missing(conn, _hits, unlogged=True)
-    conn.exec_driver_sql("DROP TABLE IF EXISTS rate_limit_hits")  # the counts of before, by token alone
+    for before in ("rate_limit_hits", "rate_limit_counts"):  # the counts of before, by token
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {before}")
 
 
 # Built once: they run for every request.
 _RECENT = DirectStatement(
     select(_hits.c.second, _hits.c.count)
-    .where(_hits.c.org_id == bindparam("org_id"), _hits.c.token_hash == bindparam("token_hash"),
+    .where(_hits.c.org_id == bindparam("org_id"), _hits.c.counter == bindparam("counter"),
            _hits.c.second >= bindparam("oldest"))
     .order_by(_hits.c.second)
 )
-_FORGET = delete(_hits).where(_hits.c.org_id == bindparam("org_id"), _hits.c.token_hash == bindparam("token_hash"),
+_FORGET = delete(_hits).where(_hits.c.org_id == bindparam("org_id"), _hits.c.counter == bindparam("counter"),
                               _hits.c.second < bindparam("oldest"))
 _LOCK = DirectStatement(select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))))
 _NO_WAIT_FOR_DISK = DirectStatement(text("SET LOCAL synchronous_commit = off"))
@@ -93,14 +96,14 @@ _NO_WAIT_FOR_DISK = DirectStatement(text("SET LOCAL synchronous_commit = off"))
 @cache
 def _count(dialect: str) -> DirectStatement:
     return DirectStatement(insert_for(dialect, _hits).values(
-        org_id=bindparam("org_id"), token_hash=bindparam("token_hash"), second=bindparam("second"), count=bindparam("n")
-    ).on_conflict_do_update(index_elements=[_hits.c.org_id, _hits.c.token_hash, _hits.c.second],
+        org_id=bindparam("org_id"), counter=bindparam("counter"), second=bindparam("second"), count=bindparam("n")
+    ).on_conflict_do_update(index_elements=[_hits.c.org_id, _hits.c.counter, _hits.c.second],
                             set_={"count": _hits.c.count + bindparam("n")}))
 
 
 _GIVE_BACK = DirectStatement(
     update(_hits)
-    .where(_hits.c.org_id == bindparam("org_id"), _hits.c.token_hash == bindparam("token_hash"),
+    .where(_hits.c.org_id == bindparam("org_id"), _hits.c.counter == bindparam("counter"),
            _hits.c.second == bindparam("second"))
     .values(count=_hits.c.count - bindparam("n"))
 )
@@ -135,21 +138,28 @@ def grantable(counts: Sequence[tuple[int, int]], limit: int, wanted: int) -> int
     return max(1, min(wanted, left // 8)) if left > BLOCKS_FROM else 1
 
 
-def count_request(conn: Connection, org_id: str, token_hash: str, now: int, limit: int, window_seconds: int,
+def recent_verdict(conn: Connection, org_id: str, counter: str, now: int, limit: int, window_seconds: int) -> Verdict:
+    """Whether ``counter`` (of ``org_id``) is under ``limit`` in the rolling window, counting nothing."""
+    second = now // 1000
+    rows = _RECENT.rows(conn, {"org_id": org_id, "counter": counter, "oldest": second - window_seconds + 1})
+    return verdict(rows, second, limit, window_seconds)
+
+
+def count_request(conn: Connection, org_id: str, counter: str, now: int, limit: int, window_seconds: int,
                   wanted: int = 1, unused: Unused | None = None) -> tuple[Verdict, int]:
-    """Count one request of ``token_hash`` (a token of ``org_id``) unless it is over ``limit``
+    """Count one request of ``counter`` (a client of ``org_id``) unless it is over ``limit``
     in the rolling window; with ``wanted`` over one, count up to that many at once (the
     first is this request, the rest are the caller's to allow without asking). ``unused``:
     an earlier block's requests never made, taken off first. The verdict, and how many were
     counted (0 when refused)."""
     if conn.dialect.name == "postgresql":
-        # One token's requests are counted one at a time, across processes.
-        lock = int.from_bytes(hashlib.sha256(token_hash.encode()).digest()[:8], "big", signed=True)
+        # One counter's requests are counted one at a time, across processes.
+        lock = int.from_bytes(hashlib.sha256(counter.encode()).digest()[:8], "big", signed=True)
         _NO_WAIT_FOR_DISK.rows(conn, {})
         _LOCK.rows(conn, {"key": lock})
     second = now // 1000
     oldest = second - window_seconds + 1
-    key = {"org_id": org_id, "token_hash": token_hash}
+    key = {"org_id": org_id, "counter": counter}
     if unused is not None and unused.second >= oldest:
         _GIVE_BACK.rows(conn, {**key, "second": unused.second, "n": unused.count})
     rows = _RECENT.rows(conn, {**key, "oldest": oldest})
@@ -158,6 +168,6 @@ def count_request(conn: Connection, org_id: str, token_hash: str, now: int, limi
         return found, 0
     granted = grantable(rows, limit, wanted)
     _count(conn.dialect.name).rows(conn, {**key, "second": second, "n": granted})
-    if not rows:  # the token's first request in a window: forget its older seconds
+    if not rows:  # the counter's first request in a window: forget its older seconds
         conn.execute(_FORGET, {**key, "oldest": oldest})
     return Verdict(True), granted
