@@ -105,7 +105,7 @@ def serve_command(context: Context, host: str, port: int, workers: int) -> None:
         if workers > 1:
             os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics)
         uvicorn.run("billable.server.asgi:app", host=host, port=port, workers=workers, access_log=False,
-                    log_level="info")
+                    log_level="info", http="billable.server.connections:LimitedHttp")
 
 
 @main.group()

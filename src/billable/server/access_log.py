@@ -19,6 +19,13 @@ _PLAIN_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 _HEADER_KEY = HEADER.lower().encode("latin-1")
 
 
+_LOGGED_PATH = 128
+
+
+def _bounded(path: str) -> str:
+    return path if len(path) <= _LOGGED_PATH else f"{path[:_LOGGED_PATH]}… ({len(path)} characters)"
+
+
 class CorrelationAndAccessLog:
     """Echoes the client's ``ININ-Correlation-Id`` when it is 1 to 128 letters, digits,
     ``-``, ``_`` or ``.`` (else makes one) on every response and logs
@@ -54,7 +61,8 @@ class CorrelationAndAccessLog:
             log.info(json.dumps({
                 "org": state.get("org_id"),
                 "method": scope.get("method"),
-                "route": getattr(route, "path", scope.get("path")),
+                # A route's pattern; else the path asked for, which the client chose: cut short.
+                "route": getattr(route, "path", None) or _bounded(scope.get("path", "")),
                 "status": status,
                 "durationMs": round((time.perf_counter() - started) * 1000, 2),
                 "correlationId": correlation,

@@ -93,5 +93,6 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     app.mount("/page", StaticFiles(packages=[("billable.server", "page")]), name="page")
     _describe_events(app, event_batch_schema(catalog, settings.max_events))
     app.add_middleware(ReportRoute, state=state)  # a report already computed, below the framework
+    app.add_middleware(errors.UnexpectedErrors)
     app.add_middleware(CorrelationAndAccessLog)  # the outermost: every answer has its correlation id
     return app

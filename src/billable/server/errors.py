@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billable.rules.errors import FieldProblem, InvalidInput, NotFound, PayloadTooLarge, StoreUnavailable, TooManyRequests
 
@@ -21,9 +22,11 @@ CODES = {
     403: "missing.any.permissions",
     404: "not.found",
     405: "method.not.allowed",
+    408: "request.timeout",
     413: "request.entity.too.large",
     415: "unsupported.media.type",
     429: "too.many.requests.retry.after",
+    431: "request.header.fields.too.large",
     500: "internal.server.error",
     503: "service.unavailable",
 }
@@ -136,7 +139,36 @@ async def _answer(request: Request, error: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    """Map every exception to the error body."""
+    """Map every exception the routes raise on purpose to the error body; the rest are
+    answered by ``UnexpectedErrors``."""
     for kind in (ApiError, InvalidInput, NotFound, PayloadTooLarge, TooManyRequests, StoreUnavailable,
-                 RequestValidationError, StarletteHTTPException, Exception):
+                 RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(kind, _answer)
+
+
+class UnexpectedErrors:
+    """Answers an exception nothing else answered with the 500 error body, logged once with
+    its trace. The framework's own answer to it would re-raise it to the server, which logs
+    it again and closes the connection: the client's next request on it would be reset."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            if started:  # half an answer is out: only closing the connection ends it
+                raise
+            request = Request(scope)
+            await error_response(request, as_api_error(request, error))(scope, receive, send)

@@ -34,4 +34,11 @@ class Settings(BaseSettings):
     )
     token_ttl_seconds: int = Field(86_400, ge=60, description="lifetime of an access token")
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest request body")
+    # A request's head (server/connections.py): what a billing API's clients need, many times over.
+    max_request_header_fields: int = Field(100, ge=10, description="most header fields in one request")
+    max_request_head_bytes: int = Field(16 * 1024, ge=1024, description="most bytes of a request's URL and "
+                                        "header fields (names and values) together")
+    request_head_timeout_seconds: float = Field(10.0, gt=0, description="how long a request's line and header "
+                                                "fields may take to arrive, from the connection or the request's "
+                                                "first byte")
     max_events: int = Field(10_000, ge=1, description="most events in one ingestion request")
