@@ -10,7 +10,7 @@ from typing import Any
 from conftest import INGESTED_AT, Clock, MakeClient, MakeOrg, bearer, event, new_client
 
 from billable.rules.events import UsageEvent
-from billable.rules.instants import EARLIEST_INSTANT, HOUR_MS, LATEST_INSTANT, format_instant
+from billable.rules.instants import EARLIEST_INSTANT, HOUR_MS, LATEST_INSTANT
 from billable.service.ingestion import store_batch
 
 EVENTS = "/api/v2/billing/events"
@@ -176,3 +176,31 @@ def test_an_integer_of_thousands_of_digits_is_no_error_of_ours(make_org: MakeOrg
     assert refused(client.post(VOIDS, content=f'[{{"source": "s", "id": "i", "reason": {huge}}}]',
                                headers=headers)) == [("body", "invalid.json")]
     assert [e["id"] for e in client.get(EVENTS, headers=headers).json()["entities"]] == ["h1"]
+
+
+def test_every_body_is_limited_before_it_is_read(make_org: MakeOrg, make_client: MakeClient) -> None:
+    """Also a body the framework reads for a route before the token is checked."""
+    org = make_org()
+    client = make_client(max_body_bytes=1024)
+    headers = bearer(client, *new_client(org.database, org.id))
+    padded = {"startDate": "2026-10-01", "endDate": "2026-11-01", "pad": ""}
+    size = len(json.dumps(padded).encode())
+    at_limit = {**padded, "pad": "x" * (1024 - size)}
+    assert len(json.dumps(at_limit).encode()) == 1024
+    assert client.post("/api/v2/billing/periods", content=json.dumps(at_limit), headers=JSON).status_code == 401
+    past = json.dumps({**at_limit, "pad": "x" * (1025 - size)})
+    for sent_headers in (JSON, {**JSON, **headers}):
+        assert refused(client.post("/api/v2/billing/periods", content=past, headers=sent_headers), 413) == []
+    form = "grant_type=client_credentials&client_id=nobody&client_secret="
+    login = {"content-type": "application/x-www-form-urlencoded"}
+    assert client.post("/oauth/token", content=form + "s" * (1024 - len(form)), headers=login).status_code == 401
+    assert refused(client.post("/oauth/token", content=form + "s" * (1025 - len(form)), headers=login), 413) == []
+
+    def streamed(size: int) -> Any:  # no Content-Length: counted as it arrives
+        yield b"[" + b" " * (size - 2)
+        yield b"]"
+
+    assert client.post(EVENTS, content=streamed(1024), headers={**JSON, **headers}).json() == {
+        "accepted": 0, "duplicates": 0}  # read whole: an empty batch
+    assert refused(client.post(EVENTS, content=streamed(1025), headers={**JSON, **headers}), 413) == []
+    assert refused(client.post(VOIDS, content=streamed(1025), headers={**JSON, **headers}), 413) == []

@@ -17,6 +17,7 @@ from billable.rules.catalog import Catalog
 from billable.rules.instants import system_now
 from billable.server import errors, health
 from billable.server.access_log import CorrelationAndAccessLog
+from billable.server.body_limit import BodyLimit
 from billable.server.metrics import Metrics
 from billable.server.models import event_batch_schema
 from billable.server.report_route import ReportRoute
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     app.mount("/page", StaticFiles(packages=[("billable.server", "page")]), name="page")
     _describe_events(app, event_batch_schema(catalog, settings.max_events))
     app.add_middleware(ReportRoute, state=state)  # a report already computed, below the framework
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(errors.UnexpectedErrors)
     app.add_middleware(CorrelationAndAccessLog)  # the outermost: every answer has its correlation id
     return app

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
         1.0, ge=0, le=10, description="how long such a 429 waits before it is sent (no thread is held meanwhile)"
     )
     token_ttl_seconds: int = Field(86_400, ge=60, description="lifetime of an access token")
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest request body")
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="largest body of any request")
     # A request's head (server/connections.py): what a billing API's clients need, many times over.
     max_request_header_fields: int = Field(100, ge=10, description="most header fields in one request")
     max_request_head_bytes: int = Field(16 * 1024, ge=1024, description="most bytes of a request's URL and "
