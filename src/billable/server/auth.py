@@ -13,9 +13,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from billable.rules.errors import TooManyRequests
 from billable.server.errors import ApiError
 from billable.server.state import ServerState, server_state
-from billable.rules.errors import TooManyRequests
 from billable.service.access import grant_of
 from billable.store.tokens import TokenGrant
 

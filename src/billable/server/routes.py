@@ -16,13 +16,7 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from starlette.concurrency import run_in_threadpool
 
-from billable.rules.errors import (
-    FieldProblem,
-    InvalidCredentials,
-    InvalidEvents,
-    InvalidInput,
-    TooManyRequests,
-)
+from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidEvents, InvalidInput, TooManyRequests
 from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period, parse_instant
