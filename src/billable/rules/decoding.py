@@ -3,106 +3,90 @@
 The fast path of ``validate_events``: a batch that decodes here is valid by the same rules
 (billing-rules.md, section 3) and gives the same ``UsageEvent``s; one that does not (any
 problem at all, or a form these types do not cover) returns None, and the caller checks
-it field by field with ``validate_events``, which names every problem.
+it field by field with ``validate_events``, which names every problem. The types are made
+from the event contract (rules/events.py), as the checker is.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from billable.rules.catalog import Catalog
-from billable.rules.events import (
-    DEVICE_ACTIVE,
-    EMAIL_TYPES,
-    EVENT_TYPES,
-    HOLDING_TYPES,
-    MAX_EMAIL,
-    MAX_FUTURE_MS,
-    MAX_TEXT,
-    USER_UPDATED,
-    UsageEvent,
-)
+from billable.rules.events import EVENTS, MAX_FUTURE_MS, MAX_TEXT, EventContract, UsageEvent
 from billable.rules.instants import parse_instant
 
 # Lengths are checked while decoding; blank text, the NUL character (a raw line that holds
 # an escaped NUL anywhere goes to the slow path) and what each type requires, after.
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT)]
-Email = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_EMAIL)]
-
-
-class _Data(msgspec.Struct, gc=False):
-    product: Text | None = None
-    deviceType: Text | None = None
-    email: Email | None = None
-
-
-class _Event(msgspec.Struct, gc=False):
-    specversion: Literal["1.0"]
-    id: Text
-    source: Text
-    type: str
-    subject: Text
-    time: str
-    data: _Data | None = None
-
-
-_BATCH = msgspec.json.Decoder(list[_Event])
-_ONE = msgspec.json.Decoder(_Event)
 _NUL = b"\\u0000"
 
 
-def decode_batch(body: bytes, catalog: Catalog, now: int) -> list[UsageEvent] | None:
-    """The events of a JSON array of CloudEvents, if every one of them is valid."""
-    if _NUL in body:
-        return None
-    try:
-        decoded = _BATCH.decode(body)
-    except (msgspec.DecodeError, RecursionError):  # nested past Python's stack: parse_json decides
-        return None
-    return _usage_events(decoded, catalog, now)
+class Decoder:
+    """Decodes the events of ``contract`` (the events billable takes, unless a test says)."""
 
+    def __init__(self, contract: EventContract = EVENTS):
+        self.contract = contract
+        data = msgspec.defstruct("Data", [
+            (field.name, Annotated[str, msgspec.Meta(min_length=1, max_length=field.max_length)] | None, None)
+            for field in contract.fields], gc=False)
+        event = msgspec.defstruct("Event", [
+            ("specversion", Literal["1.0"]), ("id", Text), ("source", Text), ("type", str), ("subject", Text),
+            ("time", str), ("data", data | None, None)], gc=False)
+        self._batch = msgspec.json.Decoder(list[event])  # type: ignore[valid-type]  # a type made here
+        self._one = msgspec.json.Decoder(event)
+        self._no_data = data()
 
-def decode_lines(lines: list[bytes], catalog: Catalog, now: int) -> list[UsageEvent] | None:
-    """The events of NDJSON lines (none blank), if every one of them is valid."""
-    try:
-        decoded = [_ONE.decode(line) for line in lines if _NUL not in line]
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    return _usage_events(decoded, catalog, now) if len(decoded) == len(lines) else None
-
-
-_NO_DATA = _Data()
-
-
-def _usage_events(decoded: list[_Event], catalog: Catalog, now: int) -> list[UsageEvent] | None:
-    products, device_types = catalog.products_by_name, catalog.device_type_names
-    latest = now + MAX_FUTURE_MS
-    found = []
-    for event in decoded:
-        kind = event.type
-        if kind not in EVENT_TYPES or event.id.isspace() or event.source.isspace() or event.subject.isspace():
+    def decode_batch(self, body: bytes, catalog: Catalog, now: int) -> list[UsageEvent] | None:
+        """The events of a JSON array of CloudEvents, if every one of them is valid."""
+        if _NUL in body:
             return None
         try:
-            time = parse_instant(event.time)
-        except ValueError:
+            decoded = self._batch.decode(body)
+        except (msgspec.DecodeError, RecursionError):  # nested past Python's stack: parse_json decides
             return None
-        if time > latest:
+        return self._usage_events(decoded, catalog, now)
+
+    def decode_lines(self, lines: list[bytes], catalog: Catalog, now: int) -> list[UsageEvent] | None:
+        """The events of NDJSON lines (none blank), if every one of them is valid."""
+        try:
+            decoded = [self._one.decode(line) for line in lines if _NUL not in line]
+        except (msgspec.DecodeError, RecursionError):
             return None
-        data = event.data or _NO_DATA
-        product = device_type = email = None
-        if kind in HOLDING_TYPES:
-            product = data.product
-            if product is None or product not in products:
+        return self._usage_events(decoded, catalog, now) if len(decoded) == len(lines) else None
+
+    def _usage_events(self, decoded: list[Any], catalog: Catalog, now: int) -> list[UsageEvent] | None:
+        by_name = self.contract.by_name
+        allowed = {field.name: frozenset(field.catalog_names(catalog))
+                   for field in self.contract.fields if field.catalog_names is not None}
+        latest = now + MAX_FUTURE_MS
+        found = []
+        for event in decoded:
+            declared = by_name.get(event.type)
+            if declared is None or event.id.isspace() or event.source.isspace() or event.subject.isspace():
                 return None
-        elif kind == DEVICE_ACTIVE:
-            device_type = data.deviceType
-            if device_type is None or device_type not in device_types:
+            try:
+                time = parse_instant(event.time)
+            except ValueError:
                 return None
-        if kind in EMAIL_TYPES:
-            email = data.email
-            if (email is None and kind == USER_UPDATED) or (email is not None and email.isspace()):
+            if time > latest:
                 return None
-        found.append(UsageEvent(event.source, event.id, kind, event.subject, time, product, device_type, email))
-    return found
+            data = event.data or self._no_data
+            values = {}
+            for field in declared.fields:
+                value = getattr(data, field.name)
+                if value is None:
+                    if field in declared.required:
+                        return None
+                    continue
+                if value.isspace() or (field.name in allowed and value not in allowed[field.name]):
+                    return None
+                values[field.attribute] = value
+            found.append(UsageEvent(event.source, event.id, event.type, event.subject, time, **values))
+        return found
+
+
+_EVENTS = Decoder()
+decode_batch = _EVENTS.decode_batch
+decode_lines = _EVENTS.decode_lines

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -18,15 +20,73 @@ UNASSIGNED = "license.unassigned"
 DEVICE_ACTIVE = "device.active"
 USER_UPDATED = "user.updated"
 
-EVENT_TYPES = (LOGIN, LOGOUT, ASSIGNED, UNASSIGNED, DEVICE_ACTIVE, USER_UPDATED)
-SESSION_TYPES = (LOGIN, LOGOUT)
-HOLDING_TYPES = (ASSIGNED, UNASSIGNED)
-# The event types whose data may name the user's email (the display name in reports).
-EMAIL_TYPES = frozenset((LOGIN, LOGOUT, ASSIGNED, USER_UPDATED))
-
 MAX_FUTURE_MS = 5 * MINUTE_MS
 MAX_TEXT = 256
 MAX_EMAIL = 320
+
+
+@dataclass(frozen=True)
+class DataField:
+    """A field of an event's ``data``: its name there, the ``UsageEvent`` attribute it
+    fills, its longest text, and, when the catalog names what it may be, those names (in
+    the catalog's order), the code of a name not among them and what they are."""
+
+    name: str
+    attribute: str
+    max_length: int = MAX_TEXT
+    catalog_names: Callable[[Catalog], Sequence[str]] | None = None
+    unknown_code: str = ""
+    unknown_text: str = ""
+
+
+PRODUCT = DataField("product", "product", catalog_names=lambda catalog: [p.name for p in catalog.user_products],
+                    unknown_code="unknown.product", unknown_text="a user product of the catalog")
+DEVICE_TYPE = DataField("deviceType", "device_type", catalog_names=lambda catalog: [d.name for d in catalog.device_types],
+                        unknown_code="unknown.device.type", unknown_text="a device type of the catalog")
+EMAIL = DataField("email", "email", max_length=MAX_EMAIL)  # the user's display name in reports
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An event type billable takes, and the fields of its ``data`` it reads: ``required``
+    ones, and ``optional`` ones (absent or null: none). Any other field is ignored."""
+
+    name: str
+    required: tuple[DataField, ...] = ()
+    optional: tuple[DataField, ...] = ()
+
+    @property
+    def fields(self) -> tuple[DataField, ...]:
+        return self.required + self.optional
+
+
+class EventContract:
+    """The event types billable takes, declared once: the checker below, the decoder
+    (rules/decoding.py), the ingestion body's JSON schema (server/models.py) and the type
+    names of the API (server/routes.py) are derived from it."""
+
+    def __init__(self, types: Sequence[EventType]):
+        self.types = tuple(types)
+        self.by_name = {kind.name: kind for kind in self.types}
+        self.names = tuple(self.by_name)
+        self.fields = tuple(dict.fromkeys(field for kind in self.types for field in kind.fields))  # each once
+        # The types whose data may name the user's email (the display name in reports).
+        self.email_types = frozenset(kind.name for kind in self.types if EMAIL in kind.fields)
+
+
+EVENTS = EventContract((
+    EventType(LOGIN, optional=(EMAIL,)),
+    EventType(LOGOUT, optional=(EMAIL,)),
+    EventType(ASSIGNED, required=(PRODUCT,), optional=(EMAIL,)),
+    EventType(UNASSIGNED, required=(PRODUCT,)),
+    EventType(DEVICE_ACTIVE, required=(DEVICE_TYPE,)),
+    EventType(USER_UPDATED, required=(EMAIL,)),
+))
+EVENT_TYPES = EVENTS.names
+EMAIL_TYPES = EVENTS.email_types
+# What the derived state makes of them (billing-rules.md): sessions and holdings.
+SESSION_TYPES = (LOGIN, LOGOUT)
+HOLDING_TYPES = (ASSIGNED, UNASSIGNED)
 
 
 class UsageEvent(msgspec.Struct, frozen=True, gc=False):
@@ -107,7 +167,8 @@ class ItemChecker:
         return value
 
 
-def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: list[FieldProblem]) -> UsageEvent | None:
+def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: list[FieldProblem],
+                 contract: EventContract) -> UsageEvent | None:
     if not isinstance(raw, dict):
         problems.append(FieldProblem(f"events[{index}]", "invalid.event", "an event must be a JSON object", index))
         return None
@@ -118,9 +179,9 @@ def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: lis
     source = check.text(raw, "source", "source")
     subject = check.text(raw, "subject", "subject")
     kind = raw.get("type")
-    if not isinstance(kind, str) or kind not in EVENT_TYPES:
-        check.problem("type", "invalid.value", f"type must be one of {', '.join(EVENT_TYPES)}")
-        kind = None  # any JSON value may come here, hashable or not
+    declared = contract.by_name.get(kind) if isinstance(kind, str) else None  # any JSON value, hashable or not
+    if declared is None:
+        check.problem("type", "invalid.value", f"type must be one of {', '.join(contract.names)}")
     time = None
     try:
         time = parse_instant(raw.get("time"))  # type: ignore[arg-type]  # any JSON value: a non-text one raises TypeError
@@ -136,27 +197,26 @@ def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: lis
     if not isinstance(data, dict):
         check.problem("data", "invalid.value", "data must be a JSON object")
         data = {}
-    product = device_type = email = None
-    if kind in HOLDING_TYPES:
-        product = check.text(data, "product", "data.product")
-        if product is not None and product not in catalog.products_by_name:
-            check.problem("data.product", "unknown.product", f"{product!r} is not a user product of the catalog")
-    elif kind == DEVICE_ACTIVE:
-        device_type = check.text(data, "deviceType", "data.deviceType")
-        if device_type is not None and device_type not in catalog.device_type_names:
-            check.problem("data.deviceType", "unknown.device.type", f"{device_type!r} is not a device type of the catalog")
-    if kind == USER_UPDATED or (kind in EMAIL_TYPES and data.get("email") is not None):
-        email = check.text(data, "email", "data.email", MAX_EMAIL)
+    values: dict[str, str | None] = {}
+    required, optional = (declared.required, declared.optional) if declared is not None else ((), ())
+    for field in required + optional:
+        if field in optional and data.get(field.name) is None:
+            continue
+        path = f"data.{field.name}"
+        value = values[field.attribute] = check.text(data, field.name, path, field.max_length)
+        if value is not None and field.catalog_names is not None and value not in field.catalog_names(catalog):
+            check.problem(path, field.unknown_code, f"{value!r} is not {field.unknown_text}")
     if not check.ok:
         return None
     # The checks above left no field None where the event is valid (check.ok).
-    return UsageEvent(source, event_id, kind, subject, time, product, device_type, email)  # type: ignore[arg-type]  # see above
+    return UsageEvent(source, event_id, kind, subject, time, **values)  # type: ignore[arg-type]  # see above
 
 
-def validate_events(raw_events: list[Any], catalog: Catalog, now: int) -> list[UsageEvent]:
+def validate_events(raw_events: list[Any], catalog: Catalog, now: int, contract: EventContract = EVENTS
+                    ) -> list[UsageEvent]:
     """Validate a whole batch: every event, or raise ``InvalidEvents`` naming each bad one."""
     problems: list[FieldProblem] = []
-    events = [_check_event(index, raw, catalog, now, problems) for index, raw in enumerate(raw_events)]
+    events = [_check_event(index, raw, catalog, now, problems, contract) for index, raw in enumerate(raw_events)]
     if problems:
         raise InvalidEvents(problems)
     return events  # type: ignore[return-value]  # without problems, no event is None

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from billable.rules.catalog import Catalog
-from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, MAX_EMAIL, MAX_TEXT, UNASSIGNED, USER_UPDATED
+from billable.rules.events import EVENTS, MAX_TEXT, DataField, EventContract, EventType
 
 
 class Health(BaseModel):
@@ -28,16 +28,20 @@ class OAuthError(BaseModel):
     error_description: str
 
 
-def event_batch_schema(catalog: Catalog, max_events: int) -> dict[str, Any]:
+def event_batch_schema(catalog: Catalog, max_events: int, contract: EventContract = EVENTS) -> dict[str, Any]:
     """The JSON schema of an ingestion body, as precise as the validation (but for the
-    rule that a time may not be later than now plus 5 minutes)."""
+    rule that a time may not be later than now plus 5 minutes), from the event contract."""
     text = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": r"\S"}
-    email = {"anyOf": [{"type": "string", "minLength": 1, "maxLength": MAX_EMAIL, "pattern": r"\S"}, {"type": "null"}]}
-    products = {"type": "string", "enum": [p.name for p in catalog.user_products]}
-    devices = {"type": "string", "enum": [d.name for d in catalog.device_types]}
 
-    def variant(kind: str, data: dict[str, Any], required: list[str]) -> dict[str, Any]:
-        data_schema = {"type": "object", "properties": data, "required": required}
+    def field_schema(field: DataField, required: bool) -> dict[str, Any]:
+        if field.catalog_names is not None:
+            return {"type": "string", "enum": list(field.catalog_names(catalog))}
+        given = {"type": "string", "minLength": 1, "maxLength": field.max_length, "pattern": r"\S"}
+        return given if required else {"anyOf": [given, {"type": "null"}]}
+
+    def variant(kind: EventType) -> dict[str, Any]:
+        data = {field.name: field_schema(field, field in kind.required) for field in kind.fields}
+        required = [field.name for field in kind.required]
         return {
             "type": "object",
             "required": ["specversion", "id", "source", "type", "time", "subject", *(["data"] if required else [])],
@@ -45,23 +49,12 @@ def event_batch_schema(catalog: Catalog, max_events: int) -> dict[str, Any]:
                 "specversion": {"type": "string", "enum": ["1.0"]},
                 "id": text,
                 "source": text,
-                "type": {"type": "string", "enum": [kind]},
+                "type": {"type": "string", "enum": [kind.name]},
                 "time": {"type": "string", "format": "date-time",
                          "description": "RFC 3339; not later than now plus 5 minutes"},
                 "subject": text,
-                "data": data_schema,
+                "data": {"type": "object", "properties": data, "required": required},
             },
         }
 
-    return {
-        "type": "array",
-        "maxItems": max_events,
-        "items": {"oneOf": [
-            variant(LOGIN, {"email": email}, []),
-            variant(LOGOUT, {"email": email}, []),
-            variant(ASSIGNED, {"product": products, "email": email}, ["product"]),
-            variant(UNASSIGNED, {"product": products}, ["product"]),
-            variant(DEVICE_ACTIVE, {"deviceType": devices}, ["deviceType"]),
-            variant(USER_UPDATED, {"email": email["anyOf"][0]}, ["email"]),
-        ]},
-    }
+    return {"type": "array", "maxItems": max_events, "items": {"oneOf": [variant(kind) for kind in contract.types]}}
