@@ -28,8 +28,8 @@ HEARTBEAT = EventType("user.heartbeat", required=(PRODUCT,), optional=(EMAIL,))
 EXTENDED = EventContract((*EVENTS.types, HEARTBEAT))
 
 
-def body(events: list[dict[str, Any]]) -> bytes:
-    return json.dumps(events).encode()
+def body(document: Any) -> bytes:
+    return json.dumps(document).encode()
 
 
 def test_a_new_type_declared_once_is_taken_everywhere() -> None:
