@@ -57,14 +57,12 @@ class Decoder:
         return self._usage_events(decoded, catalog, now) if len(decoded) == len(lines) else None
 
     def _usage_events(self, decoded: list[Any], catalog: Catalog, now: int) -> list[UsageEvent] | None:
-        by_name = self.contract.by_name
-        allowed = {field.name: frozenset(field.catalog_names(catalog))
-                   for field in self.contract.fields if field.catalog_names is not None}
+        plans = self._plans(catalog)
         latest = now + MAX_FUTURE_MS
         found = []
         for event in decoded:
-            declared = by_name.get(event.type)
-            if declared is None or event.id.isspace() or event.source.isspace() or event.subject.isspace():
+            plan = plans.get(event.type)
+            if plan is None or event.id.isspace() or event.source.isspace() or event.subject.isspace():
                 return None
             try:
                 time = parse_instant(event.time)
@@ -73,20 +71,28 @@ class Decoder:
             if time > latest:
                 return None
             data = event.data or self._no_data
-            values = {}
-            for field in declared.fields:
-                value = getattr(data, field.name)
+            values: list[str | None] = [None] * len(_SLOTS)
+            for name, slot, required, allowed in plan:
+                value = getattr(data, name)
                 if value is None:
-                    if field in declared.required:
+                    if required:
                         return None
-                    continue
-                if value.isspace() or (field.name in allowed and value not in allowed[field.name]):
+                elif value.isspace() or (allowed is not None and value not in allowed):
                     return None
-                values[field.attribute] = value
-            found.append(UsageEvent(event.source, event.id, event.type, event.subject, time, **values))
+                else:
+                    values[slot] = value
+            found.append(UsageEvent(event.source, event.id, event.type, event.subject, time, *values))
         return found
 
+    def _plans(self, catalog: Catalog) -> dict[str, list[tuple[str, int, bool, frozenset[str] | None]]]:
+        """Per type, what to check of each field of its data: its name, its place among the
+        ``UsageEvent``'s optional attributes, whether it is required, the names it may be."""
+        return {kind.name: [(field.name, _SLOTS.index(field.attribute), field in kind.required,
+                             None if field.catalog_names is None else frozenset(field.catalog_names(catalog)))
+                            for field in kind.fields] for kind in self.contract.types}
 
+
+_SLOTS = UsageEvent.__struct_fields__[5:]  # its attributes after time: what an event's data fills
 _EVENTS = Decoder()
 decode_batch = _EVENTS.decode_batch
 decode_lines = _EVENTS.decode_lines
