@@ -132,3 +132,43 @@ def test_the_sdk_asks_for_a_report_as_of_an_instant(make_org, database):
         now = billing.get_billing_reports_billableusage("2026-10-01", "2026-11-01")
     assert {u.name: int(u.total_usage) for u in then.usages}["cx1"] == 1
     assert {u.name: int(u.total_usage) for u in now.usages}["cx1"] == 2
+
+
+def test_one_operation_answers_every_report_request(make_org):
+    """``answer_report``, which the desk, the routes and the command line call: it refuses an
+    asOf that no report was said at, answers a closed period with its kept report, and a
+    closed period as of an instant with what was said then."""
+    import json
+
+    import pytest
+    from conftest import event
+
+    from billable.rules.errors import InvalidInput
+    from billable.rules.instants import HOUR_MS, Period, parse_instant
+    from billable.service.periods import close_period
+    from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, answer_report
+
+    org = make_org("concurrent")
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    october = Period(parse_instant("2026-10-01T00:00:00Z"), parse_instant("2026-11-01T00:00:00Z"))
+    now = INGESTED_AT + HOUR_MS
+    with org.database.write() as conn:
+        close_period(conn, org.id, october, CATALOG, now, "test")
+    org.ingest([event("license.assigned", "bob", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "bob", "2026-10-03T08:00:00Z")], now=now + HOUR_MS)
+    with org.database.read() as conn:
+        found = get_organization(conn, org.id)
+        for kind in (BILLABLE_USAGE, CONCURRENT_USAGE):
+            for wrong in (now + 3 * HOUR_MS, found.created_at - 1):
+                with pytest.raises(InvalidInput) as refused:
+                    answer_report(conn, kind, found, october, CATALOG, now + 2 * HOUR_MS, wrong)
+                assert refused.value.problems[0].field_name == "asOf"
+        kept = answer_report(conn, BILLABLE_USAGE, found, october, CATALOG, now + 2 * HOUR_MS)
+        assert kept.figures is None and json.loads(kept.body)["closed"]["closedBy"] == "test"
+        assert [u["totalUsage"] for u in json.loads(kept.body)["usages"] if u["name"] == "cx1"] == ["1"]
+        then = answer_report(conn, BILLABLE_USAGE, found, october, CATALOG, now + 2 * HOUR_MS, now)
+        assert then.figures is not None and "closed" not in json.loads(then.body)
+        assert [len(u.resources) for u in then.figures.usages if u.name == "cx1"] == [1]  # bob came later
+        peaks = answer_report(conn, CONCURRENT_USAGE, found, october, CATALOG, now + 2 * HOUR_MS)
+        assert peaks.figures is not None and peaks.figures.products[0].peak == 2  # never kept: computed now

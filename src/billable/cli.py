@@ -29,7 +29,7 @@ from billable.service import bulk_load, presentation
 from billable.service.event_log import MAX_PAGE_SIZE, events_page
 from billable.service.explanations import explain_user
 from billable.service.organizations import PERMISSIONS, change_model, create_client, create_organization, revoke_client
-from billable.service.reports import billable_usage_report, check_as_of, concurrent_usage_report
+from billable.service.reports import billable_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
 from billable.store.events import EventFilter
@@ -435,7 +435,7 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
     or fetched through the SDK from a remote service with --host or --region."""
     from billable.rules.wire import parse_json
     from billable.service.periods import kept_figures
-    from billable.store.periods import kept_body
+    from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, answer_report
 
     period = Period.parse(start, end)
     instant = None if as_of is None else parse_instant(as_of, allow_date=True)
@@ -443,15 +443,14 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
         if not org_id:
             raise click.ClickException("--kind concurrent needs --org")
         with context.migrated().read() as conn:
-            org = get_organization(conn, org_id)
-            if instant is not None:
-                check_as_of(org, instant, context.clock())
-            concurrent = concurrent_usage_report(conn, org, period, context.catalog, context.clock(), instant)
+            peaks = answer_report(conn, CONCURRENT_USAGE, get_organization(conn, org_id), period, context.catalog,
+                                  context.clock(), instant)
+        assert peaks.figures is not None  # only the billable usage report is kept for a closed period
         if output == "json":
-            _print_json(presentation.concurrent_body(org_id, concurrent))
+            _print_json(parse_json(peaks.body))
         else:
-            click.echo((presentation.concurrent_csv if output == "csv" else presentation.concurrent_table)(concurrent),
-                       nl=False)
+            click.echo((presentation.concurrent_csv if output == "csv" else presentation.concurrent_table)(
+                peaks.figures), nl=False)
         return
     if host or region:
         if not (client_id and client_secret):
@@ -462,16 +461,13 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
         body = fetched.to_dict()
     elif org_id:
         with context.migrated().read() as conn:
-            org = get_organization(conn, org_id)
-            if instant is not None:
-                check_as_of(org, instant, context.clock())
-            kept = kept_body(conn, org_id, period.start, period.end) if instant is None else None
-            if kept is None:
-                report = billable_usage_report(conn, org, period, context.catalog, context.clock(), instant)
-        if kept is None:
-            body = presentation.api_body(org_id, report)
+            answered = answer_report(conn, BILLABLE_USAGE, get_organization(conn, org_id), period, context.catalog,
+                                     context.clock(), instant)
+        body = parse_json(answered.body)
+        if answered.figures is not None:
+            report = answered.figures
         else:  # a closed period: the report kept when it was closed, as the API serves it
-            body, report = parse_json(kept), kept_figures(period, kept)
+            report = kept_figures(period, answered.body.decode())
             click.echo(f"closed period: the figures kept at {body['closed']['closedAt']}", err=True)
     else:
         raise click.ClickException("give --org for the database, or --host/--region for a remote service")

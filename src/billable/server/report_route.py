@@ -15,6 +15,7 @@ import asyncio
 import re
 import time
 from functools import partial
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
@@ -28,7 +29,8 @@ from billable.server.errors import as_api_error, error_response
 from billable.server.state import ServerState
 from billable.service.organizations import READ_REPORTS
 from billable.service.presentation import CONCURRENT_PATH, REPORT_PATH
-from billable.service.report_desk import BILLABLE_USAGE, CONCURRENT_USAGE, Answer, Body, ReportKind
+from billable.service.report_desk import Answer, Body
+from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
 
 DATE_HELP = "ISO-8601 date-time (any offset; none means UTC) or a date, e.g. 2026-10-01T00:00:00.000Z"
 # The shapes Period.parse accepts (an offset's '+' may arrive as a space from a query string);
@@ -38,7 +40,7 @@ _DATE = re.compile(DATE_PATTERN)
 # A report may go out gzip-compressed, so caches must key it by the client's Accept-Encoding.
 _VARY = {"Vary": "Accept-Encoding"}
 _GZIPPED = {**_VARY, "Content-Encoding": "gzip"}
-_KINDS = {REPORT_PATH: BILLABLE_USAGE, CONCURRENT_PATH: CONCURRENT_USAGE}
+_KINDS: dict[str, ReportKind[Any]] = {REPORT_PATH: BILLABLE_USAGE, CONCURRENT_PATH: CONCURRENT_USAGE}
 
 
 def report_period(start: str, end: str) -> Period:
@@ -53,7 +55,7 @@ def plus_in_offset(text: str) -> str:
     return text
 
 
-def desk_answer(request: Request, state: ServerState, kind: ReportKind, token: str, period: Period) -> Answer:
+def desk_answer(request: Request, state: ServerState, kind: ReportKind[Any], token: str, period: Period) -> Answer:
     """The report of the token's organization from the desk (stored, or computed within the
     budget): the token checked and the report looked up in one trip to a worker thread."""
     grant = authorize(request, state, token, READ_REPORTS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,7 +20,7 @@ from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.explanation import Explanation as UserExplanation
 from billable.rules.instants import Period, parse_instant
 from billable.rules.voids import MAX_VOIDS, validate_voids
-from billable.rules.wire import compact_json, parse_body
+from billable.rules.wire import parse_body
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
@@ -61,16 +60,8 @@ from billable.service.presentation import (
     products_body,
     void_body,
 )
-from billable.service.report_desk import (
-    BILLABLE_USAGE,
-    CONCURRENT_USAGE,
-    Answer,
-    Body,
-    ReportKind,
-    ReportStatus,
-    Source,
-)
-from billable.service.reports import check_as_of
+from billable.service.report_desk import Answer, Body, ReportStatus, Source
+from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind, answer_report
 from billable.service.voids import VoidResult, void_events
 from billable.store.events import EventFilter
 from billable.store.organizations import Organization, get_organization
@@ -161,16 +152,6 @@ def as_of_query(asOf: str | None = Query(None, description=AS_OF_HELP, pattern=D
     return asOf
 
 
-def _compute_as_of(state: ServerState, kind: ReportKind, org_id: str, period: Period, as_of: str) -> Mapping[str, object]:
-    instant = _instant(as_of, "asOf")
-    assert instant is not None
-    now = state.clock()
-    with state.database.read() as conn:
-        org = get_organization(conn, org_id)
-        check_as_of(org, instant, now)
-        return kind.compute(conn, org, period, state.catalog, now, instant)
-
-
 def period_query(
     startDate: str = Query(description=DATE_HELP, pattern=DATE_PATTERN),
     endDate: str = Query(description=DATE_HELP + "; exclusive", pattern=DATE_PATTERN),
@@ -179,7 +160,7 @@ def period_query(
     return report_period(startDate, endDate)
 
 
-async def _served(request: Request, state: ServerState, kind: ReportKind, token: str, period: Period,
+async def _served(request: Request, state: ServerState, kind: ReportKind[Any], token: str, period: Period,
                   as_of: str | None) -> Response:
     """A report (most requests for one are answered before the framework: report_route.py).
     A report as of an instant is computed for the request."""
@@ -188,8 +169,11 @@ async def _served(request: Request, state: ServerState, kind: ReportKind, token:
         if as_of is None:
             return desk_answer(request, state, kind, token, period)
         grant = authorize(request, state, token, READ_REPORTS)
-        return Answer(ReportStatus.COMPLETE, Body(compact_json(_compute_as_of(state, kind, grant.org_id, period,
-                                                                              as_of))), Source.COMPUTED)
+        instant = _instant(as_of, "asOf")
+        with state.database.read() as conn:
+            answered = answer_report(conn, kind, get_organization(conn, grant.org_id), period, state.catalog,
+                                     state.clock(), instant)
+        return Answer(ReportStatus.COMPLETE, Body(answered.body), Source.COMPUTED)
 
     body = (await run_in_threadpool(answer)).body
     return report_response(request.headers.get("accept-encoding", ""), body)
@@ -255,11 +239,9 @@ async def explain(
     the first billable login and its session, time logged in; or the reason."""
 
     def compute() -> UserExplanation:
-        instant, now = _instant(as_of, "asOf"), state.clock()
+        instant = _instant(as_of, "asOf")
         with state.database.read() as conn:
-            if instant is not None:
-                check_as_of(get_organization(conn, grant.org_id), instant, now)
-            return explain_user(conn, grant.org_id, userId, period, state.catalog, now, instant)
+            return explain_user(conn, grant.org_id, userId, period, state.catalog, state.clock(), instant)
 
     return JSONResponse(explanation_body(await run_in_threadpool(compute), period))
 

@@ -14,27 +14,26 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Any
 from enum import Enum
 from threading import Lock
 
-from sqlalchemy import Connection
 
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import StoreUnavailable
 from billable.rules.instants import Period
-from billable.rules.report import RULES_VERSION, BillableUsageReport, ConcurrentUsageReport
+from billable.rules.report import RULES_VERSION
 from billable.rules.wire import compact_json
-from billable.service.presentation import BODY_VERSION, CONCURRENT_BODY_VERSION, api_body, concurrent_body
-from billable.service.reports import billable_usage_report, concurrent_usage_report
+from billable.service.presentation import BODY_VERSION
+from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind, answer_report
 from billable.store import computed
 from billable.store.computed import ReportKey, Stamp
 from billable.store.database import Database
-from billable.store.organizations import Organization, get_organization
-from billable.store.periods import kept_body
+from billable.store.organizations import get_organization
 
 _POLL_SECONDS = 0.05
 _KEPT = Stamp(-1, None, "closed")  # what a closed period's kept body is held under
@@ -53,33 +52,6 @@ def computed_under(catalog: Catalog, model: LicensingModel, rules_version: int =
 class ReportStatus(str, Enum):
     COMPLETE = "Complete"
     IN_PROGRESS = "InProgress"
-
-
-@dataclass(frozen=True)
-class ReportKind:
-    """A report the desk serves: how to compute its body, and its body while InProgress."""
-
-    name: str
-    compute: Callable[[Connection, Organization, Period, Catalog, int, int | None], Mapping[str, object]]
-    pending: Callable[[str, Period], Mapping[str, object]]
-    closes: bool = False  # a closed period's kept report answers it (store/periods.py)
-    body_version: int = BODY_VERSION  # of its body's shape (computed_under)
-
-
-BILLABLE_USAGE = ReportKind(
-    "billableusage",
-    lambda conn, org, period, catalog, now, as_of: api_body(
-        org.id, billable_usage_report(conn, org, period, catalog, now, as_of)),
-    lambda org_id, period: api_body(org_id, BillableUsageReport(period, ()), status="InProgress"),
-    closes=True,
-)
-CONCURRENT_USAGE = ReportKind(
-    "concurrentusage",
-    lambda conn, org, period, catalog, now, as_of: concurrent_body(
-        org.id, concurrent_usage_report(conn, org, period, catalog, now, as_of)),
-    lambda org_id, period: concurrent_body(org_id, ConcurrentUsageReport(period, "", ()), status="InProgress"),
-    body_version=CONCURRENT_BODY_VERSION,
-)
 
 
 class Body:
@@ -158,7 +130,7 @@ class ReportDesk:
     def billable_usage(self, org_id: str, period: Period) -> Answer:
         return self.answer(BILLABLE_USAGE, org_id, period)
 
-    def answer(self, kind: ReportKind, org_id: str, period: Period) -> Answer:
+    def answer(self, kind: ReportKind[Any], org_id: str, period: Period) -> Answer:
         """The report if it is current or computed within the budget, else ``InProgress``."""
         key = ReportKey(org_id, kind.name, period.start, period.end)
         deadline = time.monotonic() + self.settings.budget_seconds
@@ -169,7 +141,7 @@ class ReportDesk:
                 found = computed.look_up(conn, key, self._under[kind.name], now, self.lease_ms,
                                          held[0] if held else None)
             if kind.closes and found.closed:
-                return self._kept(key, held)
+                return self._kept(kind, key, period, held)
             if found.body is not None and found.stamp is not None:
                 return Answer(ReportStatus.COMPLETE, self._hold(key, found.stamp, Body(found.body.encode())),
                               Source.STORE)
@@ -189,7 +161,7 @@ class ReportDesk:
             time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
         return Answer(ReportStatus.IN_PROGRESS, Body(compact_json(kind.pending(org_id, period))), Source.PENDING)
 
-    def _start(self, kind: ReportKind, key: ReportKey, period: Period, found: computed.Lookup) -> Future[Body] | None:
+    def _start(self, kind: ReportKind[Any], key: ReportKey, period: Period, found: computed.Lookup) -> Future[Body] | None:
         """This process's computation of the current version, started if nobody computes it."""
         version, under = found.current_version, found.current_under
         with self._starting:
@@ -210,14 +182,14 @@ class ReportDesk:
             running.add_done_callback(lambda _: self._forget(key, version, under))
             return running
 
-    def _kept(self, key: ReportKey, held: tuple[Stamp, Body] | None) -> Answer:
+    def _kept(self, kind: ReportKind[Any], key: ReportKey, period: Period, held: tuple[Stamp, Body] | None) -> Answer:
         """A closed period's kept report: final, so a body held once is served for good."""
         if held is not None and held[0] == _KEPT:
             return Answer(ReportStatus.COMPLETE, held[1], Source.MEMORY)
-        with self.database.read_one() as conn:
-            kept = kept_body(conn, key.org_id, key.period_start, key.period_end)
-        assert kept is not None, "a closed period is never reopened"
-        return Answer(ReportStatus.COMPLETE, self._hold(key, _KEPT, Body(kept.encode())), Source.STORE)
+        with self.database.read() as conn:
+            kept = answer_report(conn, kind, get_organization(conn, key.org_id), period, self.catalog, self.clock())
+        assert kept.figures is None, "a closed period is never reopened"
+        return Answer(ReportStatus.COMPLETE, self._hold(key, _KEPT, Body(kept.body)), Source.STORE)
 
     def _held(self, key: ReportKey) -> tuple[Stamp, Body] | None:
         with self._lock:
@@ -245,12 +217,12 @@ class ReportDesk:
         with self._starting:
             self._running.pop((key, version, under), None)
 
-    def _compute(self, kind: ReportKind, key: ReportKey, period: Period, claimed: int) -> Body:
+    def _compute(self, kind: ReportKind[Any], key: ReportKey, period: Period, claimed: int) -> Body:
         try:
             now = self.clock()
             with self.database.read() as conn:
                 org = get_organization(conn, key.org_id)  # the version and model this snapshot sees
-                body = Body(compact_json(kind.compute(conn, org, period, self.catalog, now, None)))
+                body = Body(answer_report(conn, kind, org, period, self.catalog, now).body)
         except BaseException:
             self._release(key, claimed)
             raise
