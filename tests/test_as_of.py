@@ -139,6 +139,7 @@ def test_one_operation_answers_every_report_request(make_org):
     asOf that no report was said at, answers a closed period with its kept report, and a
     closed period as of an instant with what was said then."""
     import json
+    from typing import Any
 
     import pytest
     from conftest import event
@@ -146,7 +147,7 @@ def test_one_operation_answers_every_report_request(make_org):
     from billable.rules.errors import InvalidInput
     from billable.rules.instants import HOUR_MS, Period, parse_instant
     from billable.service.periods import close_period
-    from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, answer_report
+    from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind, answer_report
 
     org = make_org("concurrent")
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
@@ -159,7 +160,8 @@ def test_one_operation_answers_every_report_request(make_org):
                 event("user.login", "bob", "2026-10-03T08:00:00Z")], now=now + HOUR_MS)
     with org.database.read() as conn:
         found = get_organization(conn, org.id)
-        for kind in (BILLABLE_USAGE, CONCURRENT_USAGE):
+        kinds: tuple[ReportKind[Any], ...] = (BILLABLE_USAGE, CONCURRENT_USAGE)
+        for kind in kinds:
             for wrong in (now + 3 * HOUR_MS, found.created_at - 1):
                 with pytest.raises(InvalidInput) as refused:
                     answer_report(conn, kind, found, october, CATALOG, now + 2 * HOUR_MS, wrong)

@@ -11,7 +11,8 @@ from conftest import CATALOG, INGESTED_AT, Clock, MakeClient, MakeOrg, bearer, e
 
 from billable.rules.instants import Period
 from billable.rules.wire import compact_json
-from billable.service.report_desk import BILLABLE_USAGE, DeskSettings, ReportDesk
+from billable.service.report_desk import DeskSettings, ReportDesk
+from billable.service.report_requests import BILLABLE_USAGE
 
 OCTOBER = Period.parse("2026-10-01", "2026-11-01")
 
