@@ -138,6 +138,11 @@ def email_of(data: str) -> str | None:
     return email if isinstance(email, str) else None
 
 
+def stored_email(kind: str, data: str) -> str | None:
+    """The email a stored event of type ``kind`` gives its user, if its type may give one."""
+    return email_of(data) if kind in EMAIL_TYPES else None
+
+
 class ItemChecker:
     """Checks one item of a request's list (an event, a void), collecting every problem
     with its field name (``events[3].subject``)."""

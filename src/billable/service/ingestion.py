@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,16 +11,8 @@ from sqlalchemy import Connection
 from billable.rules.catalog import Catalog
 from billable.rules.decoding import decode_batch
 from billable.rules.errors import FieldProblem, InvalidInput, PayloadTooLarge
-from billable.rules.events import (
-    DEVICE_ACTIVE,
-    EMAIL_TYPES,
-    HOLDING_TYPES,
-    SESSION_TYPES,
-    UsageEvent,
-    first_occurrences,
-    validate_events,
-)
-from billable.rules.instants import DAY_MS
+from billable.rules.events import UsageEvent, first_occurrences, validate_events
+from billable.rules.touched import touched_by
 from billable.rules.wire import parse_body
 from billable.store import derived, session_weeks, statistics
 from billable.store.events import append_new_events
@@ -121,24 +112,8 @@ def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: i
     """Take ``fresh`` (appended at ``first_seq`` on) into the derived state; the log's latest
     event time was ``latest_before`` before them and is ``latest`` with them."""
     version = first_seq + len(fresh) - 1  # the organization's sequence once committed
-    session_walks: dict[tuple[str, str], list[derived.Transition]] = defaultdict(list)
-    holding_walks: dict[tuple[str, str], list[derived.Transition]] = defaultdict(list)
-    latest_email: dict[str, tuple[int, int, str]] = {}
-    device_first: dict[tuple[int, str, str], int] = {}
-    for seq, event in enumerate(fresh, start=first_seq):
-        if event.type == DEVICE_ACTIVE:
-            day = (event.time // DAY_MS * DAY_MS, event.device_type or "", event.subject)
-            device_first[day] = min(event.time, device_first.get(day, event.time))
-        elif event.type in SESSION_TYPES:
-            session_walks[(event.subject, "")].append((event.time, seq, event.type == derived.SESSIONS.opening))
-        elif event.type in HOLDING_TYPES:
-            holding_walks[(event.subject, event.product or "")].append(
-                (event.time, seq, event.type == derived.HOLDINGS.opening))
-        if event.email is not None and event.type in EMAIL_TYPES:
-            mark = (event.time, seq, event.email)
-            if event.subject not in latest_email or mark > latest_email[event.subject]:
-                latest_email[event.subject] = mark
-    derived.update_intervals(conn, org_id, derived.SESSIONS, session_walks, latest_before, latest, version)
-    derived.update_intervals(conn, org_id, derived.HOLDINGS, holding_walks, latest_before, latest, version)
-    derived.record_emails(conn, org_id, latest_email, latest_before, latest, version)
-    derived.record_device_days(conn, org_id, device_first, version)
+    touched = touched_by(enumerate(fresh, start=first_seq))
+    derived.update_intervals(conn, org_id, derived.SESSIONS, touched.sessions, latest_before, latest, version)
+    derived.update_intervals(conn, org_id, derived.HOLDINGS, touched.holdings, latest_before, latest, version)
+    derived.record_emails(conn, org_id, touched.emails, latest_before, latest, version)
+    derived.record_device_days(conn, org_id, touched.device_days, version)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from billable.rules.errors import FieldProblem, InvalidInput
 from billable.rules.events import EMAIL_TYPES, email_of
 from billable.rules.instants import format_instant
+from billable.rules.touched import touched_by, walked_since
 from billable.rules.voids import VoidRequest
 from billable.store import derived
 from billable.store.events import StoredEvent, find_events, mark_voided
@@ -54,11 +55,10 @@ def void_events(conn: Connection, org_id: str, voids: list[VoidRequest], voided_
 
 
 def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent], latest: int, version: int) -> None:
-    touched = derived.touched_by((e.type, e.subject, e.product, e.device_type, e.time, e.seq, e.data)
-                                 for e in voided)
-    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, touched.sessions, latest, version)
-    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, touched.holdings, latest, version)
-    derived.rebuild_device_days(conn, org_id, touched.device_days, version)
+    touched = touched_by((event.seq, event) for event in voided)
+    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, walked_since(touched.sessions), latest, version)
+    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, walked_since(touched.holdings), latest, version)
+    derived.rebuild_device_days(conn, org_id, set(touched.device_days), version)
     # A user with a voided event that carried an email may have another one now.
     for user_id in touched.emails:
         _find_email_again(conn, org_id, user_id, version)

@@ -9,7 +9,7 @@ place by time, and a batch in time order only extends the open interval.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
@@ -35,15 +35,14 @@ from billable.rules.events import (
     ASSIGNED,
     DEVICE_ACTIVE,
     EMAIL_TYPES,
-    HOLDING_TYPES,
     LOGIN,
     LOGOUT,
-    SESSION_TYPES,
     UNASSIGNED,
     email_of,
 )
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import intervals
+from billable.rules.touched import Transition
 from billable.store import session_weeks
 from billable.store.events import by_day, event_days, history_newest_first
 from billable.store.sql import (
@@ -100,42 +99,8 @@ class IntervalKind:
 
 NOT_VOIDED: tuple[ColumnElement[bool], ...] = (events.c.void_seq.is_(None),)  # the events that count now
 
-@dataclass(frozen=True)
-class Touched:
-    """The keys of the derived state that stored events reach, for a change that takes them
-    back (voids) or a state from before them (as of an instant): for sessions and holdings,
-    a millisecond before the earliest event of each key, since a closing event at an
-    interval's very end changed that interval; the device days; per user, the
-    ``(time, seq)`` of the events that carry an email."""
-
-    sessions: dict[tuple[str, str], int] = field(default_factory=dict)
-    holdings: dict[tuple[str, str], int] = field(default_factory=dict)
-    device_days: set[tuple[int, str, str]] = field(default_factory=set)
-    emails: dict[str, set[tuple[int, int]]] = field(default_factory=dict)
-
-
-def touched_by(stored: Iterable[tuple[str, str, str | None, str | None, int, int, str]]) -> Touched:
-    """What ``stored`` events, as ``(type, subject, product, device_type, time, seq, data)``, reach."""
-    found = Touched()
-    for kind, subject, product, device_type, time, seq, data in stored:
-        if kind == DEVICE_ACTIVE:
-            found.device_days.add((time // DAY_MS * DAY_MS, device_type or "", subject))
-        elif kind in SESSION_TYPES or kind in HOLDING_TYPES:
-            held = kind in HOLDING_TYPES
-            since, key = time - 1, (subject, (product or "") if held else "")
-            intervals_of = found.holdings if held else found.sessions
-            intervals_of[key] = min(since, intervals_of.get(key, since))
-        if kind in EMAIL_TYPES and email_of(data) is not None:
-            found.emails.setdefault(subject, set()).add((time, seq))
-    return found
-
-
 SESSIONS = IntervalKind(sessions, LOGIN, LOGOUT, by_product=False, packed_weekly=True)
 HOLDINGS = IntervalKind(holdings, ASSIGNED, UNASSIGNED, by_product=True, packed_weekly=False)
-
-
-Transition = tuple[int, int, bool]
-"""An event of an interval's key as the walk takes it: ``(time, arrival sequence, opens)``."""
 
 
 def update_intervals(conn: Connection, org_id: str, kind: IntervalKind, arrived: dict[tuple[str, str], list[Transition]],

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from billable.rules.events import UsageEvent
+from billable.rules.events import UsageEvent, stored_email
 from billable.rules.instants import DAY_MS
 from billable.store.organizations import event_times
 from billable.store.sql import LoopJoin, bulk_insert, chunks, rows_of
@@ -197,6 +197,11 @@ class StoredEvent:
     data: str  # JSON
     received_at: int
     void: Void | None
+
+    @property
+    def email(self) -> str | None:
+        """The email its data names, for the types whose data may name one."""
+        return stored_email(self.type, self.data)
 
 
 _c = events.c

@@ -19,6 +19,8 @@ state with those keys patched.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -34,7 +36,8 @@ from sqlalchemy import (
     select,
 )
 
-from billable.rules.events import EMAIL_TYPES, email_of
+from billable.rules.events import EMAIL_TYPES, email_of, stored_email
+from billable.rules.touched import touched_by, walked_since
 from billable.store import derived
 from billable.store.reports import NOW, Parts, Sources
 from billable.store.sql import rows_of
@@ -107,20 +110,35 @@ def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnE
     """The state at ``sequence``, from before the organization's history: walked again
     (``latest``: the log's latest event time)."""
     e = events.c
-    columns = (e.type, e.subject, e.product, e.device_type, e.time, e.seq, e.data)
+    columns = (e.seq, e.type, e.subject, e.time, e.product, e.device_type, e.data)
     changed = [*conn.execute(select(*columns).where(e.org_id == org_id, e.seq > sequence)),
                *conn.execute(select(*columns).where(e.org_id == org_id, e.void_seq > sequence))]
     if not changed:
         return NOW
     assert latest is not None  # the log holds the events changed
-    touched = derived.touched_by(tuple(row) for row in changed)
+    touched = touched_by((row.seq, _Changed(*row[1:])) for row in changed)
     return Sources(
-        _intervals_then(conn, org_id, derived.SESSIONS, touched.sessions, visible, latest),
-        _intervals_then(conn, org_id, derived.HOLDINGS, touched.holdings, visible, latest),
+        _intervals_then(conn, org_id, derived.SESSIONS, walked_since(touched.sessions), visible, latest),
+        _intervals_then(conn, org_id, derived.HOLDINGS, walked_since(touched.holdings), visible, latest),
         _users_then(conn, org_id, set(touched.emails), visible),
-        _device_days_then(conn, org_id, touched.device_days, visible),
+        _device_days_then(conn, org_id, set(touched.device_days), visible),
         visible,
     )
+
+
+class _Changed(NamedTuple):
+    """An event changed since the instant, as ``touched_by`` reads it."""
+
+    type: str
+    subject: str
+    time: int
+    product: str | None
+    device_type: str | None
+    data: str
+
+    @property
+    def email(self) -> str | None:
+        return stored_email(self.type, self.data)
 
 
 def _intervals_then(conn: Connection, org_id: str, kind: derived.IntervalKind, since: dict[tuple[str, str], int],
