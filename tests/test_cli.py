@@ -65,7 +65,7 @@ def test_the_whole_flow(empty_url: str, tmp_path: Path) -> None:
     assert "billable db upgrade" in failed(billable(empty_url, "orgs", "create", "--name", "Acme"))
     ok(billable(empty_url, "db", "upgrade"))
     org = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "Acme", "--model", "concurrent")))
-    assert org["name"] == "Acme" and org["model"] == "concurrent" and len(org["id"]) == 36
+    assert org["name"] == "Acme" and org["licensingModel"] == "concurrent" and len(org["id"]) == 36
     client = json.loads(ok(billable(empty_url, "clients", "create", "--org", org["id"],
                                     "--permission", "billing:subscription:view", "--permission", "billing:usage:ingest")))
     assert client["orgId"] == org["id"] and client["permissions"] == ["billing:subscription:view", "billing:usage:ingest"]
@@ -212,8 +212,8 @@ def test_organizations_and_clients_are_listed_shown_and_changed(empty_url: str) 
     assert json.loads(ok(billable(empty_url, "orgs", "list"))) == [acme, zeta]  # by name
     assert json.loads(ok(billable(empty_url, "orgs", "show", "--org", zeta["id"]))) == zeta
     changed = json.loads(ok(billable(empty_url, "orgs", "update", "--org", acme["id"], "--model", "concurrent")))
-    assert changed == {**acme, "model": "concurrent"}
-    assert json.loads(ok(billable(empty_url, "orgs", "show", "--org", acme["id"])))["model"] == "concurrent"
+    assert changed == {**acme, "licensingModel": "concurrent"}  # the keys of the API's organization
+    assert json.loads(ok(billable(empty_url, "orgs", "show", "--org", acme["id"])))["licensingModel"] == "concurrent"
     assert "not found" in failed(billable(empty_url, "orgs", "show", "--org", "nope"))
     assert "not found" in failed(billable(empty_url, "orgs", "update", "--org", "nope", "--model", "named"))
     assert "'weekly' is not one of" in failed(billable(empty_url, "orgs", "update", "--org", acme["id"], "--model", "weekly"))

@@ -91,7 +91,7 @@ def test_a_model_change_is_served_at_once_by_a_running_server(make_org: MakeOrg,
         assert _totals(base, headers) == {"cx1": "2", "wem1": "1"}
         assert _totals(base, headers) == {"cx1": "2", "wem1": "1"}  # now held in memory and stored
         shown = _billable(database.url, "orgs", "update", "--org", org.id, "--model", "hourly")
-        assert '"model": "hourly"' in shown
+        assert '"licensingModel": "hourly"' in shown
         # Hourly: cx1 is billed by the hours its users were logged in (2 + 3).
         assert _totals(base, headers) == {"cx1": "5.00", "wem1": "1"}
         _billable(database.url, "orgs", "update", "--org", org.id, "--model", "concurrent")

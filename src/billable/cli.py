@@ -33,7 +33,7 @@ from billable.service.reports import billable_usage_report
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
 from billable.store.events import EventFilter
-from billable.store.organizations import Organization, get_organization, list_clients, list_organizations
+from billable.store.organizations import get_organization, list_clients, list_organizations
 
 
 class Context:
@@ -154,38 +154,34 @@ def orgs() -> None:
 _MODELS = click.Choice([model.value for model in LicensingModel])
 
 
-def _org_json(org: Organization) -> dict[str, Any]:
-    return {"id": org.id, "name": org.name, "model": org.model.value}
-
-
 @orgs.command("create")
 @click.option("--name", required=True)
 @click.option("--model", type=_MODELS, default="named", show_default=True)
 @click.pass_obj
 def orgs_create(context: Context, name: str, model: str) -> None:
-    """Create an organization; prints {"id", "name", "model"}."""
+    """Create an organization; prints {"id", "name", "licensingModel"}."""
     with context.migrated().write() as conn:
         org = create_organization(conn, name, model, context.clock())
-    _print_json(_org_json(org))
+    _print_json(presentation.organization_summary(org))
 
 
 @orgs.command("list")
 @click.pass_obj
 def orgs_list(context: Context) -> None:
-    """Every organization, by name; prints a JSON array of {"id", "name", "model"}."""
+    """Every organization, by name; prints a JSON array of {"id", "name", "licensingModel"}."""
     with context.migrated().read() as conn:
         found = list_organizations(conn)
-    _print_json([_org_json(org) for org in found])
+    _print_json([presentation.organization_summary(org) for org in found])
 
 
 @orgs.command("show")
 @click.option("--org", "org_id", required=True)
 @click.pass_obj
 def orgs_show(context: Context, org_id: str) -> None:
-    """One organization; prints {"id", "name", "model"}."""
+    """One organization; prints {"id", "name", "licensingModel"}."""
     with context.migrated().read() as conn:
         org = get_organization(conn, org_id)
-    _print_json(_org_json(org))
+    _print_json(presentation.organization_summary(org))
 
 
 @orgs.command("update")
@@ -197,7 +193,7 @@ def orgs_update(context: Context, org_id: str, model: str) -> None:
     held by a running server, is computed again under the new one. Prints the organization."""
     with context.migrated().write() as conn:
         org = change_model(conn, org_id, model)
-    _print_json(_org_json(org))
+    _print_json(presentation.organization_summary(org))
 
 
 @main.group()
@@ -226,9 +222,7 @@ def clients_list(context: Context, org_id: str) -> None:
     with context.migrated().read() as conn:
         get_organization(conn, org_id)
         found = list_clients(conn, org_id)
-    _print_json([{"clientId": c.client_id, "orgId": c.org_id, "permissions": list(c.permissions),
-                  "createdAt": format_instant(c.created_at),
-                  "revokedAt": None if c.revoked_at is None else format_instant(c.revoked_at)} for c in found])
+    _print_json([presentation.client_body(client) for client in found])
 
 
 @clients.command("revoke")

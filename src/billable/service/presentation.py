@@ -22,7 +22,7 @@ from billable.service.event_log import EventsPage
 from billable.service.ingestion import IngestResult
 from billable.service.voids import VoidResult
 from billable.store.events import StoredEvent
-from billable.store.organizations import Organization
+from billable.store.organizations import OAuthClient, Organization
 from billable.store.periods import ClosedPeriod
 
 if TYPE_CHECKING:  # service/periods.py writes its stored bodies with this module
@@ -162,6 +162,19 @@ def event_listing_body(page: EventsPage, page_size: int, query: dict[str, str]) 
 def organization_body(org: Organization) -> bodies.Organization:
     return {"id": org.id, "name": org.name, "state": "active", "selfUri": ORGANIZATION_PATH,
             "licensingModel": org.model.value}
+
+
+def organization_summary(org: Organization) -> dict[str, str]:
+    """An organization as the command line lists it: its body's id, name and model."""
+    body = organization_body(org)
+    return {"id": body["id"], "name": body["name"], "licensingModel": body["licensingModel"]}
+
+
+def client_body(client: OAuthClient) -> dict[str, object]:
+    """A client as the command line lists it: never its secret (only a hash of it is kept)."""
+    return {"clientId": client.client_id, "orgId": client.org_id, "permissions": list(client.permissions),
+            "createdAt": format_instant(client.created_at),
+            "revokedAt": None if client.revoked_at is None else format_instant(client.revoked_at)}
 
 
 def closed_mark(closed: ClosedPeriod) -> bodies.Closed:

@@ -18,10 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Any
 from enum import Enum
 from threading import Lock
-
+from typing import Any
 
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import StoreUnavailable
