@@ -26,14 +26,13 @@ from billable.rules.events import EVENT_TYPES, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.service import bulk_load, presentation
-from billable.service.event_log import MAX_PAGE_SIZE, events_page
-from billable.service.explanations import explain_user
-from billable.service.organizations import PERMISSIONS, change_model, create_client, create_organization, revoke_client
-from billable.service.reports import billable_usage_report
+from billable.service.billing import Billing
+from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE
+from billable.service.event_log import MAX_PAGE_SIZE
+from billable.service.organizations import PERMISSIONS
 from billable.store import migrate
 from billable.store.database import DEFAULT_URL, Database
 from billable.store.events import EventFilter
-from billable.store.organizations import get_organization, list_clients, list_organizations
 
 
 class Context:
@@ -66,6 +65,11 @@ class Context:
         if not migrate.is_current(self.database):
             raise click.ClickException("the database schema is not up to date: run `billable db upgrade`")
         return self.database
+
+    @cached_property
+    def billing(self) -> Billing:
+        """The service on the database, once its schema is checked."""
+        return Billing(self.migrated(), self.catalog, self.clock)
 
 
 def _print_json(document: Mapping[str, object] | Sequence[Mapping[str, object]]) -> None:
@@ -160,18 +164,14 @@ _MODELS = click.Choice([model.value for model in LicensingModel])
 @click.pass_obj
 def orgs_create(context: Context, name: str, model: str) -> None:
     """Create an organization; prints {"id", "name", "licensingModel"}."""
-    with context.migrated().write() as conn:
-        org = create_organization(conn, name, model, context.clock())
-    _print_json(presentation.organization_summary(org))
+    _print_json(presentation.organization_summary(context.billing.create_organization(name, model)))
 
 
 @orgs.command("list")
 @click.pass_obj
 def orgs_list(context: Context) -> None:
     """Every organization, by name; prints a JSON array of {"id", "name", "licensingModel"}."""
-    with context.migrated().read() as conn:
-        found = list_organizations(conn)
-    _print_json([presentation.organization_summary(org) for org in found])
+    _print_json([presentation.organization_summary(org) for org in context.billing.organizations()])
 
 
 @orgs.command("show")
@@ -179,9 +179,7 @@ def orgs_list(context: Context) -> None:
 @click.pass_obj
 def orgs_show(context: Context, org_id: str) -> None:
     """One organization; prints {"id", "name", "licensingModel"}."""
-    with context.migrated().read() as conn:
-        org = get_organization(conn, org_id)
-    _print_json(presentation.organization_summary(org))
+    _print_json(presentation.organization_summary(context.billing.organization(org_id)))
 
 
 @orgs.command("update")
@@ -191,9 +189,7 @@ def orgs_show(context: Context, org_id: str) -> None:
 def orgs_update(context: Context, org_id: str, model: str) -> None:
     """Bill the organization under another licensing model; every report of it, stored or
     held by a running server, is computed again under the new one. Prints the organization."""
-    with context.migrated().write() as conn:
-        org = change_model(conn, org_id, model)
-    _print_json(presentation.organization_summary(org))
+    _print_json(presentation.organization_summary(context.billing.change_model(org_id, model)))
 
 
 @main.group()
@@ -207,10 +203,7 @@ def clients() -> None:
 @click.pass_obj
 def clients_create(context: Context, org_id: str, permissions: tuple[str, ...]) -> None:
     """Create a client-credentials client; its secret is shown only here."""
-    with context.migrated().write() as conn:
-        client = create_client(conn, org_id, list(permissions), context.clock())
-    _print_json({"clientId": client.client_id, "clientSecret": client.client_secret,
-                 "orgId": client.org_id, "permissions": list(client.permissions)})
+    _print_json(presentation.new_client_body(context.billing.create_client(org_id, list(permissions))))
 
 
 @clients.command("list")
@@ -219,10 +212,7 @@ def clients_create(context: Context, org_id: str, permissions: tuple[str, ...]) 
 def clients_list(context: Context, org_id: str) -> None:
     """The organization's clients, oldest first; prints a JSON array of {"clientId", "orgId",
     "permissions", "createdAt", "revokedAt"}. Secrets are never shown: only their hashes are kept."""
-    with context.migrated().read() as conn:
-        get_organization(conn, org_id)
-        found = list_clients(conn, org_id)
-    _print_json([presentation.client_body(client) for client in found])
+    _print_json([presentation.client_body(client) for client in context.billing.clients(org_id)])
 
 
 @clients.command("revoke")
@@ -230,8 +220,7 @@ def clients_list(context: Context, org_id: str) -> None:
 @click.pass_obj
 def clients_revoke(context: Context, client_id: str) -> None:
     """Revoke a client: its tokens stop working at once and it can no longer log in."""
-    with context.migrated().write() as conn:
-        revoke_client(conn, client_id, context.clock())
+    context.billing.revoke_client(client_id)
     _print_json({"clientId": client_id, "revoked": True})
 
 
@@ -259,8 +248,7 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
     after an interruption, run the same command again; what was stored is recognized by
     (source, id) and not counted twice (service/bulk_load.py).
     """
-    with context.migrated().read() as conn:
-        get_organization(conn, org_id)
+    context.billing.organization(org_id)
     began = time.monotonic()
     if sys.stderr.isatty():  # a log gets the error alone, on one line, if the file is refused
         click.echo("checking every event, and storing them alongside", err=True)
@@ -313,12 +301,10 @@ def events_list(context: Context, org_id: str, subject: str | None, event_type: 
     """The organization's events as received, newest arrival first, one JSON object a line."""
     chosen = EventFilter(subject, event_type, *(None if text is None else parse_instant(text, allow_date=True)
                                                 for text in (start, end, received_after)))
-    database, cursor = context.migrated(), None
-    with database.read() as conn:
-        get_organization(conn, org_id)
+    context.billing.organization(org_id)
+    cursor = None
     while True:
-        with database.read() as conn:
-            page = events_page(conn, org_id, chosen, cursor, MAX_PAGE_SIZE)
+        page = context.billing.events_page(org_id, chosen, cursor, MAX_PAGE_SIZE)
         for stored in page.events:
             click.echo(json.dumps(presentation.listed_event(stored), separators=(",", ":")))
         if page.next_cursor is None:
@@ -341,9 +327,7 @@ def events_void(context: Context, org_id: str, source: str | None, event_id: str
     {"source", "id", "reason"}; or one event with --source, --id and --reason."""
     import getpass
 
-    from billable.rules.voids import validate_voids
     from billable.rules.wire import parse_json
-    from billable.service.voids import void_events
 
     if file is not None:
         if source or event_id or reason:
@@ -354,10 +338,7 @@ def events_void(context: Context, org_id: str, source: str | None, event_id: str
         raw = [{"source": source, "id": event_id, "reason": reason}]
     else:
         raise click.UsageError("give FILE, or --source, --id and --reason")
-    voids = validate_voids(raw)
-    with context.migrated().write() as conn:
-        done = void_events(conn, org_id, voids, author or f"cli:{getpass.getuser()}", context.clock())
-    _print_json(presentation.void_body(done))
+    _print_json(presentation.void_body(context.billing.void(org_id, raw, author or f"cli:{getpass.getuser()}")))
 
 
 @main.group()
@@ -375,11 +356,7 @@ def periods_close(context: Context, org_id: str, start: str, end: str, author: s
     """Close a period: its billable usage report is kept as it is now, for good."""
     import getpass
 
-    from billable.service.periods import close_period
-
-    with context.migrated().write() as conn:
-        closed = close_period(conn, org_id, Period.parse(start, end), context.catalog, context.clock(),
-                              author or f"cli:{getpass.getuser()}")
+    closed = context.billing.close_period(org_id, Period.parse(start, end), author or f"cli:{getpass.getuser()}")
     _print_json(presentation.closed_periods_body([closed])["entities"][0])
 
 
@@ -390,11 +367,7 @@ def periods_close(context: Context, org_id: str, start: str, end: str, author: s
 @click.pass_obj
 def periods_amendments(context: Context, org_id: str, start: str, end: str) -> None:
     """What arrived since a period was closed changes in its report, and which events did it."""
-    from billable.service.periods import amendments
-
-    with context.migrated().read() as conn:
-        found = amendments(conn, org_id, Period.parse(start, end), context.catalog, context.clock())
-    _print_json(presentation.amendments_body(found))
+    _print_json(presentation.amendments_body(context.billing.amendments(org_id, Period.parse(start, end))))
 
 
 @periods.command("list")
@@ -402,11 +375,7 @@ def periods_amendments(context: Context, org_id: str, start: str, end: str) -> N
 @click.pass_obj
 def periods_list(context: Context, org_id: str) -> None:
     """The organization's closed periods, earliest first."""
-    from billable.store.periods import list_closed
-
-    with context.migrated().read() as conn:
-        get_organization(conn, org_id)
-        _print_json(presentation.closed_periods_body(list_closed(conn, org_id)))
+    _print_json(presentation.closed_periods_body(context.billing.closed_periods(org_id)))
 
 
 @main.command("report")
@@ -429,16 +398,13 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
     or fetched through the SDK from a remote service with --host or --region."""
     from billable.rules.wire import parse_json
     from billable.service.periods import kept_figures
-    from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, answer_report
 
     period = Period.parse(start, end)
     instant = None if as_of is None else parse_instant(as_of, allow_date=True)
     if kind == "concurrent":
         if not org_id:
             raise click.ClickException("--kind concurrent needs --org")
-        with context.migrated().read() as conn:
-            peaks = answer_report(conn, CONCURRENT_USAGE, get_organization(conn, org_id), period, context.catalog,
-                                  context.clock(), instant)
+        peaks = context.billing.report(CONCURRENT_USAGE, org_id, period, instant)
         assert peaks.figures is not None  # only the billable usage report is kept for a closed period
         if output == "json":
             _print_json(parse_json(peaks.body))
@@ -454,9 +420,7 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
         fetched, report = _remote_report(host, region, client_id, client_secret, period)
         body = fetched.to_dict()
     elif org_id:
-        with context.migrated().read() as conn:
-            answered = answer_report(conn, BILLABLE_USAGE, get_organization(conn, org_id), period, context.catalog,
-                                     context.clock(), instant)
+        answered = context.billing.report(BILLABLE_USAGE, org_id, period, instant)
         body = parse_json(answered.body)
         if answered.figures is not None:
             report = answered.figures
@@ -498,9 +462,7 @@ def _remote_report(host: str | None, region: str | None, client_id: str, client_
 def explain_command(context: Context, org_id: str, user_id: str, start: str, end: str) -> None:
     """Why a user is or is not billed in [start, end), as JSON."""
     period = Period.parse(start, end)
-    with context.migrated().read() as conn:
-        get_organization(conn, org_id)
-        explanation = explain_user(conn, org_id, user_id, period, context.catalog, context.clock())
+    explanation = context.billing.explain(org_id, user_id, period)
     _print_json(presentation.explanation_body(explanation, period))
 
 
@@ -532,14 +494,13 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     start, end = instant_from_datetime(last_month), instant_from_datetime(month_start)
     workload = Workload(users=users, days=(end - start) // DAY_MS, start=start, seed=seed)
     database, catalog = context.database, context.catalog
-    with database.write() as conn:
-        org = create_organization(conn, "Demo organization", "named", now)
-        client = create_client(conn, org.id, list(PERMISSIONS), now)
+    org = context.billing.create_organization("Demo organization", "named")
+    client = context.billing.create_client(org.id, list(PERMISSIONS))
     validated = (validate_events(batch, catalog, now) for batch in bulk_load.batches(generate(workload)))
     totals = bulk_load.store(database, org.id, validated, context.clock)
     period = Period(start, end)
-    with database.read() as conn:
-        report = billable_usage_report(conn, org, period, catalog, context.clock())
+    report = context.billing.report(BILLABLE_USAGE, org.id, period).figures
+    assert report is not None  # the demo's organization has closed no period
     click.echo(presentation.table_text(report))
     click.echo(_how_to_call(client.client_id, client.client_secret, format_instant(start), format_instant(end)))
     _print_json({

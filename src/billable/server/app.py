@@ -25,6 +25,7 @@ from billable.server.routes import router
 from billable.server.settings import Settings
 from billable.server.state import ServerState
 from billable.service.access import Logins
+from billable.service.billing import Billing
 from billable.service.presentation import EVENTS_PATH
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import DeskSettings, ReportDesk
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     )
     answering = ThreadPoolExecutor(max_workers=40, thread_name_prefix="answer")
     logging_in = ThreadPoolExecutor(max_workers=1, thread_name_prefix="login")
-    state = ServerState(settings, database, catalog, clock, desk,
+    state = ServerState(settings, database, catalog, clock, Billing(database, catalog, clock), desk,
                         RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60),
                         Logins(database, counters, settings.login_failures_per_minute, settings.token_ttl_seconds),
                         Metrics(), answering, logging_in)

@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from billable.rules.errors import TooManyRequests
 from billable.server.errors import ApiError
 from billable.server.state import ServerState, server_state
-from billable.service.access import grant_of
 from billable.store.tokens import TokenGrant
 
 FORM = "application/x-www-form-urlencoded"
@@ -81,8 +80,7 @@ def authorize(request: Request, state: ServerState, token: str, accepted: tuple[
     """What ``requires`` checks, for a route that checks in the same thread as its work:
     the grant of the token, the rate limit, the permission. It blocks: not on the event loop."""
     now = state.clock()
-    with state.database.read_one() as conn:
-        grant = grant_of(conn, token, now)
+    grant = state.logins.grant(token, now)
     if grant is None:
         raise ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
     verdict = state.rate_limit.count(grant.org_id, grant.client_id, now)  # a client's tokens share its allowance

@@ -17,9 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidEvents, InvalidInput, TooManyRequests
 from billable.rules.events import EVENT_TYPES, MAX_TEXT
-from billable.rules.explanation import Explanation as UserExplanation
-from billable.rules.instants import Period, parse_instant
-from billable.rules.voids import MAX_VOIDS, validate_voids
+from billable.rules.instants import RANGE_TEXT, InstantOutOfRange, Period, parse_instant
+from billable.rules.voids import MAX_VOIDS
 from billable.rules.wire import parse_body
 from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
@@ -40,11 +39,8 @@ from billable.service.bodies import ClosedPeriods, ConcurrentUsageReport, EventL
 from billable.service.bodies import Organization as OrganizationBody
 from billable.service.bodies import ProductCatalog
 from billable.service.bodies import VoidResult as VoidResultBody
-from billable.service.event_log import MAX_PAGE_SIZE, EventsPage, events_page
-from billable.service.explanations import explain_user
-from billable.service.ingestion import IngestResult, events_of_body, store_batch
+from billable.service.event_log import MAX_PAGE_SIZE
 from billable.service.organizations import CLOSE_PERIODS, INGEST_EVENTS, PERMISSIONS, READ_REPORTS, VOID_EVENTS
-from billable.service.periods import amendments, close_period
 from billable.service.presentation import (
     EVENTS_PATH,
     ORGANIZATION_PATH,
@@ -61,11 +57,8 @@ from billable.service.presentation import (
     void_body,
 )
 from billable.service.report_desk import Answer, Body, ReportStatus, Source
-from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind, answer_report
-from billable.service.voids import VoidResult, void_events
+from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
 from billable.store.events import EventFilter
-from billable.store.organizations import Organization, get_organization
-from billable.store.periods import list_closed
 from billable.store.tokens import TokenGrant
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
@@ -169,10 +162,7 @@ async def _served(request: Request, state: ServerState, kind: ReportKind[Any], t
         if as_of is None:
             return desk_answer(request, state, kind, token, period)
         grant = authorize(request, state, token, READ_REPORTS)
-        instant = _instant(as_of, "asOf")
-        with state.database.read() as conn:
-            answered = answer_report(conn, kind, get_organization(conn, grant.org_id), period, state.catalog,
-                                     state.clock(), instant)
+        answered = state.billing.report(kind, grant.org_id, period, _instant(as_of, "asOf"))
         return Answer(ReportStatus.COMPLETE, Body(answered.body), Source.COMPUTED)
 
     body = (await run_in_threadpool(answer)).body
@@ -238,12 +228,8 @@ async def explain(
     """Why one user is or is not billed: per family the charge and the holding that set it,
     the first billable login and its session, time logged in; or the reason."""
 
-    def compute() -> UserExplanation:
-        instant = _instant(as_of, "asOf")
-        with state.database.read() as conn:
-            return explain_user(conn, grant.org_id, userId, period, state.catalog, state.clock(), instant)
-
-    return JSONResponse(explanation_body(await run_in_threadpool(compute), period))
+    explained = await run_in_threadpool(state.billing.explain, grant.org_id, userId, period, _instant(as_of, "asOf"))
+    return JSONResponse(explanation_body(explained, period))
 
 
 @router.get(
@@ -255,17 +241,7 @@ async def explain(
 async def organization(grant: TokenGrant = Depends(requires(*PERMISSIONS)),
                        state: ServerState = Depends(server_state)) -> JSONResponse:
     """The token's organization (any permission will do), as Genesys Cloud's route answers it."""
-    return JSONResponse(organization_body(await _organization_of(state, grant)))
-
-
-async def _organization_of(state: ServerState, grant: TokenGrant) -> Organization:
-    """The token's organization, read in a worker thread."""
-
-    def found() -> Organization:
-        with state.database.read_one() as conn:
-            return get_organization(conn, grant.org_id)
-
-    return await run_in_threadpool(found)
+    return JSONResponse(organization_body(await run_in_threadpool(state.billing.organization, grant.org_id)))
 
 
 @router.get(
@@ -277,7 +253,8 @@ async def _organization_of(state: ServerState, grant: TokenGrant) -> Organizatio
 async def products(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
                    state: ServerState = Depends(server_state)) -> JSONResponse:
     """The product catalog, with the model each product is billed under in this organization."""
-    return JSONResponse(products_body(state.catalog, (await _organization_of(state, grant)).model))
+    found = await run_in_threadpool(state.billing.organization, grant.org_id)
+    return JSONResponse(products_body(state.catalog, found.model))
 
 
 def _instant(text: str | None, field: str) -> int | None:
@@ -285,8 +262,9 @@ def _instant(text: str | None, field: str) -> int | None:
         return None
     try:
         return parse_instant(plus_in_offset(text), allow_date=True)
-    except ValueError:
-        message = f"{field} must be an ISO-8601 date-time or date"
+    except ValueError as error:
+        message = (f"{field} must be from {RANGE_TEXT}" if isinstance(error, InstantOutOfRange)
+                   else f"{field} must be an ISO-8601 date-time or date")
         raise InvalidInput(message, [FieldProblem(field, "invalid.date", message)]) from None
 
 
@@ -316,11 +294,8 @@ async def list_events(
     query = {name: value for name, value in (("subject", subject), ("type", type), ("startDate", startDate),
                                              ("endDate", endDate), ("receivedAfter", receivedAfter)) if value}
 
-    def page() -> EventsPage:
-        with state.database.read() as conn:
-            return events_page(conn, grant.org_id, chosen, cursor, pageSize)
-
-    return JSONResponse(event_listing_body(await run_in_threadpool(page), pageSize, query))
+    page = await run_in_threadpool(state.billing.events_page, grant.org_id, chosen, cursor, pageSize)
+    return JSONResponse(event_listing_body(page, pageSize, query))
 
 
 @router.post(
@@ -343,22 +318,16 @@ async def ingest_events(request: Request, grant: TokenGrant = Depends(requires(I
         raise ApiError(415, f"send the events as one of {', '.join(EVENT_MEDIA_TYPES)}")
     body = await request.body()  # at most max_body_bytes (server/body_limit.py)
 
-    def store() -> IngestResult:
-        started = time.perf_counter()
-        try:
-            events = events_of_body(body, state.catalog, state.clock(), state.settings.max_events)
-        except InvalidEvents as refused:
-            state.metrics.events_refused.inc(len({problem.index for problem in refused.problems}))
-            raise
-        with state.database.write() as conn:  # the write lock is taken for the store alone
-            stored = store_batch(conn, grant.org_id, events, state.clock())
-        state.metrics.batch_seconds.observe(time.perf_counter() - started)
-        state.metrics.events_accepted.inc(stored.accepted)
-        state.metrics.events_duplicate.inc(stored.duplicates)
-        return stored
-
-    result = await run_in_threadpool(store)
-    return JSONResponse(ingestion_body(result))
+    started = time.perf_counter()
+    try:
+        stored = await run_in_threadpool(state.billing.ingest, grant.org_id, body, state.settings.max_events)
+    except InvalidEvents as refused:
+        state.metrics.events_refused.inc(len({problem.index for problem in refused.problems}))
+        raise
+    state.metrics.batch_seconds.observe(time.perf_counter() - started)
+    state.metrics.events_accepted.inc(stored.accepted)
+    state.metrics.events_duplicate.inc(stored.duplicates)
+    return JSONResponse(ingestion_body(stored))
 
 
 @router.post(
@@ -378,14 +347,8 @@ async def void(request: Request, grant: TokenGrant = Depends(requires(VOID_EVENT
     A voided event's (source, id) stays taken: send a corrected fact as a new event."""
     if media_type(request) != "application/json":
         raise ApiError(415, "send the voids as application/json")
-    body = await request.body()
-
-    def store() -> VoidResult:
-        voids = validate_voids(parse_body(body))
-        with state.database.write() as conn:
-            return void_events(conn, grant.org_id, voids, grant.client_id, state.clock())
-
-    return JSONResponse(void_body(await run_in_threadpool(store)))
+    raw = parse_body(await request.body())
+    return JSONResponse(void_body(await run_in_threadpool(state.billing.void, grant.org_id, raw, grant.client_id)))
 
 
 class PeriodToClose(BaseModel):
@@ -401,25 +364,15 @@ async def close(to_close: PeriodToClose, grant: TokenGrant = Depends(requires(CL
     report of exactly that period answers with it from then on, saying it is closed. A
     closed period is final; one may not overlap another."""
     period = report_period(to_close.startDate, to_close.endDate)
-
-    def store() -> ClosedPeriods:
-        with state.database.write() as conn:
-            closed = close_period(conn, grant.org_id, period, state.catalog, state.clock(), grant.client_id)
-        return closed_periods_body([closed])
-
-    return JSONResponse((await run_in_threadpool(store))["entities"][0])
+    closed = await run_in_threadpool(state.billing.close_period, grant.org_id, period, grant.client_id)
+    return JSONResponse(closed_periods_body([closed])["entities"][0])
 
 
 @router.get(PERIODS_PATH, tags=["billing"], response_model=ClosedPeriods, responses=_errors(401, 403, 429, 500, 503))
 async def closed_periods(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
                          state: ServerState = Depends(server_state)) -> JSONResponse:
     """The organization's closed periods, earliest first."""
-
-    def found() -> ClosedPeriods:
-        with state.database.read() as conn:
-            return closed_periods_body(list_closed(conn, grant.org_id))
-
-    return JSONResponse(await run_in_threadpool(found))
+    return JSONResponse(closed_periods_body(await run_in_threadpool(state.billing.closed_periods, grant.org_id)))
 
 
 @router.get(REPORT_PATH + "/amendments", tags=["billing"], response_model=AmendmentsBody,
@@ -431,8 +384,4 @@ async def closed_period_amendments(grant: TokenGrant = Depends(requires(*READ_RE
     since) change, per usage and resource, and which events caused each change; 404 when
     the period is not closed."""
 
-    def found() -> AmendmentsBody:
-        with state.database.read() as conn:
-            return amendments_body(amendments(conn, grant.org_id, period, state.catalog, state.clock()))
-
-    return JSONResponse(await run_in_threadpool(found))
+    return JSONResponse(amendments_body(await run_in_threadpool(state.billing.amendments, grant.org_id, period)))

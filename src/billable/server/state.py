@@ -13,6 +13,7 @@ from billable.rules.catalog import Catalog
 from billable.server.metrics import Metrics
 from billable.server.settings import Settings
 from billable.service.access import Logins
+from billable.service.billing import Billing
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import ReportDesk
 from billable.store.database import Database
@@ -24,6 +25,7 @@ class ServerState:
     database: Database
     catalog: Catalog
     clock: Callable[[], int]
+    billing: Billing  # every use case but the desk's reports and the logins
     desk: ReportDesk
     rate_limit: RateLimit
     logins: Logins

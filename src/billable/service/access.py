@@ -77,6 +77,11 @@ class Logins:
         with self.database.write() as conn:
             return issue_token(conn, client, now, self.ttl_seconds)
 
+    def grant(self, token: str, now: int) -> TokenGrant | None:
+        """Who ``token`` speaks for, if it is known, unexpired and its client not revoked."""
+        with self.database.read_one() as conn:
+            return grant_of(conn, token, now)
+
     def _client(self, client_id: str) -> OAuthClient | None:
         if "\x00" in client_id:  # no id holds it, and PostgreSQL cannot be asked for it
             return None

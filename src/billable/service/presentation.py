@@ -20,6 +20,7 @@ from billable.service import bodies
 from billable.service.bodies import Status
 from billable.service.event_log import EventsPage
 from billable.service.ingestion import IngestResult
+from billable.service.organizations import NewClient
 from billable.service.voids import VoidResult
 from billable.store.events import StoredEvent
 from billable.store.organizations import OAuthClient, Organization
@@ -168,6 +169,12 @@ def organization_summary(org: Organization) -> dict[str, str]:
     """An organization as the command line lists it: its body's id, name and model."""
     body = organization_body(org)
     return {"id": body["id"], "name": body["name"], "licensingModel": body["licensingModel"]}
+
+
+def new_client_body(client: NewClient) -> dict[str, object]:
+    """A client just created, with its secret: the only time it is shown."""
+    return {"clientId": client.client_id, "clientSecret": client.client_secret, "orgId": client.org_id,
+            "permissions": list(client.permissions)}
 
 
 def client_body(client: OAuthClient) -> dict[str, object]:
