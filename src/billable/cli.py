@@ -26,13 +26,11 @@ from billable.rules.events import EVENT_TYPES, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.service import bulk_load, presentation
-from billable.service.billing import Billing
+from billable.service.billing import DEFAULT_URL, Billing
+from billable.service.event_log import EventFilter
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE
 from billable.service.event_log import MAX_PAGE_SIZE
 from billable.service.organizations import PERMISSIONS
-from billable.store import migrate
-from billable.store.database import DEFAULT_URL, Database
-from billable.store.events import EventFilter
 
 
 class Context:
@@ -42,34 +40,33 @@ class Context:
         self.database_url = database_url
         self.catalog_path = catalog_path
         self.clock = clock
-        self._database: Database | None = None
-
-    @property
-    def database(self) -> Database:
-        if self._database is None:
-            self._database = Database(self.database_url)
-        return self._database
+        self._service: Billing | None = None
+        self._checked = False
 
     @cached_property
     def catalog(self) -> Catalog:
         return Catalog.load(self.catalog_path)
 
+    @property
+    def service(self) -> Billing:
+        """The service on the database, its schema as it is (for the schema's own commands)."""
+        if self._service is None:
+            self._service = Billing.open(self.database_url, self.catalog, self.clock)
+        return self._service
+
+    @property
+    def billing(self) -> Billing:
+        """The service on the database, once its schema is checked to be current."""
+        if not self._checked and not self.service.schema_is_current():
+            raise click.ClickException("the database schema is not up to date: run `billable db upgrade`")
+        self._checked = True
+        return self.service
+
     def close(self) -> None:
         """Close the database's connections, if a command opened it."""
-        if self._database is not None:
-            self._database.dispose()
-            self._database = None
-
-    def migrated(self) -> Database:
-        """The database, after checking that its schema is current."""
-        if not migrate.is_current(self.database):
-            raise click.ClickException("the database schema is not up to date: run `billable db upgrade`")
-        return self.database
-
-    @cached_property
-    def billing(self) -> Billing:
-        """The service on the database, once its schema is checked."""
-        return Billing(self.migrated(), self.catalog, self.clock)
+        if self._service is not None:
+            self._service.close()
+            self._service = None
 
 
 def _print_json(document: Mapping[str, object] | Sequence[Mapping[str, object]]) -> None:
@@ -99,7 +96,7 @@ def serve_command(context: Context, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
-    migrate.upgrade(context.database)
+    context.service.upgrade_schema()
     os.environ["BILLABLE_DATABASE_URL"] = context.database_url
     if context.catalog_path:
         os.environ["BILLABLE_CATALOG"] = context.catalog_path
@@ -121,7 +118,7 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(context: Context) -> None:
     """Apply the migrations."""
-    migrate.upgrade(context.database)
+    context.service.upgrade_schema()
     click.echo("database is up to date", err=True)
 
 
@@ -131,7 +128,7 @@ def db_repage(context: Context) -> None:
     """Rewrite an SQLite database made by an earlier release with today's larger pages
     (faster ingestion; the database is copied whole, so stop the service first)."""
     try:
-        before, after = context.database.rewrite_pages()
+        before, after = context.service.repage()
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     click.echo(f"page size {before:,} → {after:,} bytes" if before != after else f"page size already {after:,} bytes",
@@ -143,10 +140,7 @@ def db_repage(context: Context) -> None:
 def db_distribute(context: Context) -> None:
     """Distribute the schema over a Citus cluster by organization (run on the coordinator,
     after `db upgrade`; again, it changes nothing)."""
-    from billable.store import distribution
-
-    with context.migrated().write() as conn:
-        placed = distribution.distribute(conn)
+    placed = context.billing.distribute()
     click.echo(f"distributed: {', '.join(placed)}" if placed else "already distributed: nothing to do", err=True)
 
 
@@ -254,7 +248,7 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
         click.echo("checking every event, and storing them alongside", err=True)
     with bulk_load.checked(_opener(file), context.catalog, context.clock()) as events:
         with _storing_progress(events, began) as progress:
-            totals = bulk_load.store(context.database, org_id, events.batches(), context.clock, progress, events)
+            totals = context.billing.load(org_id, events.batches(), progress, events)
     _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
 
 
@@ -486,18 +480,18 @@ def generate_command(users: int, days: int, start: str, seed: int) -> None:
 @click.pass_obj
 def demo_command(context: Context, users: int, seed: int) -> None:
     """Create a demo organization with last month's generated usage and a client."""
-    migrate.upgrade(context.database)
+    context.service.upgrade_schema()
     now = context.clock()
     today = datetime.fromtimestamp(now / 1000, tz=timezone.utc)
     month_start = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     last_month = (month_start - timedelta(days=1)).replace(day=1)
     start, end = instant_from_datetime(last_month), instant_from_datetime(month_start)
     workload = Workload(users=users, days=(end - start) // DAY_MS, start=start, seed=seed)
-    database, catalog = context.database, context.catalog
+    catalog = context.catalog
     org = context.billing.create_organization("Demo organization", "named")
     client = context.billing.create_client(org.id, list(PERMISSIONS))
     validated = (validate_events(batch, catalog, now) for batch in bulk_load.batches(generate(workload)))
-    totals = bulk_load.store(database, org.id, validated, context.clock)
+    totals = context.billing.load(org.id, validated)
     period = Period(start, end)
     report = context.billing.report(BILLABLE_USAGE, org.id, period).figures
     assert report is not None  # the demo's organization has closed no period

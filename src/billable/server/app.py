@@ -29,8 +29,6 @@ from billable.service.billing import Billing
 from billable.service.presentation import EVENTS_PATH
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import DeskSettings, ReportDesk
-from billable.store import ratelimits
-from billable.store.database import Database
 
 
 def _describe_events(app: FastAPI, schema: dict[str, Any]) -> None:
@@ -50,10 +48,10 @@ def _describe_events(app: FastAPI, schema: dict[str, Any]) -> None:
 def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = system_now) -> FastAPI:
     """A server of ``settings`` (from the environment when None); ``clock`` is for tests."""
     settings = settings or Settings()
-    database = Database(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
-    counters = ratelimits.counter_database(database)
     catalog = Catalog.load(settings.catalog)
-    desk = ReportDesk(database, catalog, clock, DeskSettings(
+    billing = Billing.open(settings.database_url, catalog, clock, settings.database_busy_timeout_seconds)
+    rate_limit = RateLimit.beside(billing.database, settings.rate_limit_per_minute, window_seconds=60)
+    desk = ReportDesk(billing.database, catalog, clock, DeskSettings(
         budget_seconds=settings.report_budget_seconds,
         lease_seconds=settings.report_lease_seconds,
         live_max_age_seconds=settings.live_report_max_age_seconds,
@@ -62,7 +60,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        ratelimits.prepare(counters)
+        rate_limit.prepare()
         # What is here now (modules, the app) lives as long as the server: kept out of the
         # collector's full passes, which otherwise stop the first computation of a report
         # for 30 to 50 ms (M, named month: 111-158 -> 110 ms).
@@ -71,9 +69,8 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         answering.shutdown(wait=True, cancel_futures=True)
         logging_in.shutdown(wait=True, cancel_futures=True)
         desk.close()
-        database.dispose()
-        if counters is not database:
-            counters.dispose()
+        rate_limit.close(billing.database)
+        billing.close()
 
     # The API's documentation pages load their scripts from this package, never from a CDN.
     app = FastAPIOffline(
@@ -84,10 +81,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     )
     answering = ThreadPoolExecutor(max_workers=40, thread_name_prefix="answer")
     logging_in = ThreadPoolExecutor(max_workers=1, thread_name_prefix="login")
-    state = ServerState(settings, database, catalog, clock, Billing(database, catalog, clock), desk,
-                        RateLimit(counters, settings.rate_limit_per_minute, window_seconds=60),
-                        Logins(database, counters, settings.login_failures_per_minute, settings.token_ttl_seconds),
-                        Metrics(), answering, logging_in)
+    logins = Logins(billing.database, rate_limit.counters, settings.login_failures_per_minute,
+                    settings.token_ttl_seconds)
+    state = ServerState(settings, catalog, clock, billing, desk, rate_limit, logins, Metrics(), answering, logging_in)
     app.state.server = state
     errors.install(app)
     app.include_router(router)

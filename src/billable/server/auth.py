@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from billable.rules.errors import TooManyRequests
 from billable.server.errors import ApiError
 from billable.server.state import ServerState, server_state
-from billable.store.tokens import TokenGrant
+from billable.service.access import TokenGrant
 
 FORM = "application/x-www-form-urlencoded"
 _bearer = HTTPBearer(auto_error=False, description="a token from POST /oauth/token")

@@ -28,7 +28,7 @@ async def live() -> Health:
 @router.get("/health/ready", response_model=Health, responses={503: {"model": ErrorBody, "description": "not ready"}})
 async def ready(state: ServerState = Depends(server_state)) -> Health:
     """The process can serve: its database answers."""
-    await run_in_threadpool(state.database.check)
+    await run_in_threadpool(state.billing.check)
     return Health(status="UP")
 
 

@@ -58,8 +58,8 @@ from billable.service.presentation import (
 )
 from billable.service.report_desk import Answer, Body, ReportStatus, Source
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
-from billable.store.events import EventFilter
-from billable.store.tokens import TokenGrant
+from billable.service.access import TokenGrant
+from billable.service.event_log import EventFilter
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
 _PAGE = Path(__file__).with_name("page")

@@ -16,13 +16,11 @@ from billable.service.access import Logins
 from billable.service.billing import Billing
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import ReportDesk
-from billable.store.database import Database
 
 
 @dataclass(frozen=True)
 class ServerState:
     settings: Settings
-    database: Database
     catalog: Catalog
     clock: Callable[[], int]
     billing: Billing  # every use case but the desk's reports and the logins

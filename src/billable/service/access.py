@@ -26,7 +26,7 @@ from billable.service.credentials import hash_secret, verify_secret
 from billable.store import organizations, ratelimits, tokens
 from billable.store.database import Database
 from billable.store.organizations import OAuthClient
-from billable.store.tokens import TokenGrant
+from billable.store.tokens import TokenGrant as TokenGrant  # who a token speaks for, for the edges
 
 # Compared against when the client does not exist, so that an unknown client id takes as
 # long to refuse as a wrong secret.

@@ -1,23 +1,27 @@
 """The service as the edges call it: bound to one database, catalog and clock, each method
 one use case in a transaction of its own. The routes and the command line parse a
-request, call one of these and write its answer; they open no transaction themselves."""
+request, call one of these and write its answer; they open no transaction themselves, and
+import nothing of the store: the types they name come from the service."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from billable.rules.catalog import Catalog
 from billable.rules.explanation import Explanation
 from billable.rules.instants import Period
 from billable.rules.voids import validate_voids
-from billable.service import periods
+from billable.rules.events import UsageEvent
+from billable.service import bulk_load, periods
 from billable.service.organizations import NewClient, change_model, create_client, create_organization, revoke_client
 from billable.service.event_log import EventsPage, events_page
 from billable.service.explanations import explain_user
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
 from billable.service.report_requests import ReportKind, RequestedReport, answer_report
 from billable.service.voids import VoidResult, void_events
+from billable.store import distribution, migrate
+from billable.store.database import DEFAULT_URL as DEFAULT_URL  # the service's default, for the edges
 from billable.store.database import Database
 from billable.store.events import EventFilter
 from billable.store.organizations import OAuthClient, Organization, get_organization, list_clients, list_organizations
@@ -29,6 +33,39 @@ class Billing:
         self.database = database
         self.catalog = catalog
         self.clock = clock
+
+    @classmethod
+    def open(cls, url: str, catalog: Catalog, clock: Callable[[], int], busy_timeout_seconds: float = 30.0
+             ) -> Billing:
+        """The service on the database at ``url`` (``sqlite:///…`` or ``postgresql://…``)."""
+        return cls(Database(url, busy_timeout_seconds=busy_timeout_seconds), catalog, clock)
+
+    def check(self) -> None:
+        """Ask the database a trivial question: ``StoreUnavailable`` while it cannot answer."""
+        self.database.check()
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    def schema_is_current(self) -> bool:
+        return migrate.is_current(self.database)
+
+    def upgrade_schema(self) -> None:
+        migrate.upgrade(self.database)
+
+    def distribute(self) -> list[str]:
+        """Distribute the schema over a Citus cluster; the tables it placed."""
+        with self.database.write() as conn:
+            return distribution.distribute(conn)
+
+    def repage(self) -> tuple[int, int]:
+        """Rewrite an SQLite database with the page size of a new one (docs/operating.md)."""
+        return self.database.rewrite_pages()
+
+    def load(self, org_id: str, validated: Iterable[list[UsageEvent]], progress: bulk_load.Progress = lambda _: None,
+             check: bulk_load.CheckedEvents | None = None) -> IngestResult:
+        """Store a large load's validated batches, a part at a time (service/bulk_load.py)."""
+        return bulk_load.store(self.database, org_id, validated, self.clock, progress, check)
 
     def organization(self, org_id: str) -> Organization:
         """The organization (``NotFound`` if there is none of that id)."""

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from billable.rules.errors import FieldProblem, InvalidInput
-from billable.store.events import EventFilter, StoredEvent, list_events
+from billable.store.events import EventFilter as EventFilter  # what a listing asks for, for the edges
+from billable.store.events import StoredEvent, list_events
 
 MAX_PAGE_SIZE = 500
 MAX_CURSOR = 2**63 - 1  # a sequence is a 64-bit integer in the store

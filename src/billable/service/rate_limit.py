@@ -57,6 +57,20 @@ class RateLimit:
         self._answered = Condition(self._lock)
         self.degraded = False  # counting in memory: the store failed
 
+    @classmethod
+    def beside(cls, database: Database, limit: int, window_seconds: int) -> RateLimit:
+        """A rate limit counted where ``database`` keeps its counts (store/ratelimits.py)."""
+        return cls(ratelimits.counter_database(database), limit, window_seconds)
+
+    def prepare(self) -> None:
+        """Make the counts' table, unless it exists (at a server's start)."""
+        ratelimits.prepare(self.counters)
+
+    def close(self, database: Database) -> None:
+        """Close the counts' own connections, unless they are ``database``'s."""
+        if self.counters is not database:
+            self.counters.dispose()
+
     def count(self, org_id: str, counter: str, now: int) -> Verdict:
         """Count one request of ``counter`` (a client of ``org_id``), unless it is over the limit."""
         second = now // 1000
