@@ -11,6 +11,7 @@ from conftest import INGESTED_AT, Clock, MakeClient, MakeOrg, bearer, event, new
 
 from billable.rules.events import UsageEvent
 from billable.rules.instants import EARLIEST_INSTANT, HOUR_MS, LATEST_INSTANT
+from billable.rules.wire import MAX_BODY_DEPTH
 from billable.service.ingestion import store_batch
 
 EVENTS = "/api/v2/billing/events"
@@ -120,27 +121,29 @@ def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-def test_json_nested_past_1024_levels_is_refused_and_within_them_taken(make_org: MakeOrg,
-                                                                       make_client: MakeClient) -> None:
+def test_bodies_nested_past_32_levels_are_refused_and_within_them_taken(make_org: MakeOrg,
+                                                                         make_client: MakeClient) -> None:
     org = make_org()
     client = make_client()
     headers = {**bearer(client, *new_client(org.database, org.id)), **JSON}
     one = json.dumps(event("user.login", "ann", "2026-10-02T08:00:00Z", id="n1"))[:-1]
     # The batch's array and the event are two levels; an extension attribute makes the rest.
-    at_limit = f"[{one}, \"ext\": {nested(1022)}}}]"
+    at_limit = f"[{one}, \"ext\": {nested(MAX_BODY_DEPTH - 2)}}}]"
     assert client.post(EVENTS, content=at_limit, headers=headers).json() == {"accepted": 1, "duplicates": 0}
-    past = f"[{one.replace('n1', 'n2')}, \"ext\": {nested(1023)}}}]"
-    assert refused(client.post(EVENTS, content=past, headers=headers)) == [("body", "invalid.json")]
-    assert refused(client.post(EVENTS, content=nested(5000), headers=headers)) == [("body", "invalid.json")]
+    past = f"[{one.replace('n1', 'n2')}, \"ext\": {nested(MAX_BODY_DEPTH - 1)}}}]"
+    assert refused(client.post(EVENTS, content=past, headers=headers)) == [("body", "too.deep")]
     deep_data = '{"a": ' * 1000 + "1" + "}" * 1000
     with_data = f"[{one.replace('n1', 'n3')}, \"data\": {deep_data}}}]"
-    assert client.post(EVENTS, content=with_data, headers=headers).json() == {"accepted": 1, "duplicates": 0}
-    listed = client.get(EVENTS, params={"subject": "ann"}, headers=headers).json()["entities"]
-    assert [(e["id"], e["data"]) for e in listed] == [("n3", {}), ("n1", {})]  # what is not billed is not kept
+    assert refused(client.post(EVENTS, content=with_data, headers=headers)) == [("body", "too.deep")]
+    # Past orjson's own 1,024 levels: not even read.
+    assert refused(client.post(EVENTS, content=nested(5000), headers=headers)) == [("body", "invalid.json")]
+    assert refused(client.post(EVENTS, content=nested(1025), headers=headers)) == [("body", "invalid.json")]
     deep_reason = '[{"source": "urn:test", "id": "n1", "reason": ' + nested(2000) + "}]"
     assert refused(client.post(VOIDS, content=deep_reason, headers=headers)) == [("body", "invalid.json")]
-    within = '[{"source": "urn:test", "id": "n1", "reason": ' + nested(1000) + "}]"
-    assert refused(client.post(VOIDS, content=within, headers=headers)) == [("voids[0].reason", "required")]
+    deeper = '[{"source": "urn:test", "id": "n1", "reason": ' + nested(1000) + "}]"
+    assert refused(client.post(VOIDS, content=deeper, headers=headers)) == [("body", "too.deep")]
+    listed = client.get(EVENTS, params={"subject": "ann"}, headers=headers).json()["entities"]
+    assert [(e["id"], e["data"]) for e in listed] == [("n1", {})]  # what is not billed is not kept
 
 
 def test_text_is_utf_8_without_lone_surrogates(make_org: MakeOrg, make_client: MakeClient) -> None:
@@ -164,17 +167,20 @@ def test_text_is_utf_8_without_lone_surrogates(make_org: MakeOrg, make_client: M
 
 
 def test_an_integer_of_thousands_of_digits_is_no_error_of_ours(make_org: MakeOrg, make_client: MakeClient) -> None:
+    """Past a double's range, a number is not read: wherever it stands, the body is refused."""
     org = make_org()
     client = make_client()
     headers = {**bearer(client, *new_client(org.database, org.id)), **JSON}
     huge = "9" * 4301  # past the standard library's limit on the digits of an integer
     valid = json.dumps(event("user.login", "ann", "2026-10-02T08:00:00Z", id="h1"))[:-1]
-    # Where no field of ours is: ignored, like any attribute billable does not bill by.
-    assert client.post(EVENTS, content=f"[{valid}, \"ext\": {huge}}}]", headers=headers).json()["accepted"] == 1
-    as_time = valid.replace('"2026-10-02T08:00:00Z"', huge).replace("h1", "h2")
+    assert refused(client.post(EVENTS, content=f"[{valid}, \"ext\": {huge}}}]", headers=headers)) == [
+        ("body", "invalid.json")]
+    as_time = valid.replace('"2026-10-02T08:00:00Z"', huge)
     assert refused(client.post(EVENTS, content=f"[{as_time}}}]", headers=headers)) == [("body", "invalid.json")]
     assert refused(client.post(VOIDS, content=f'[{{"source": "s", "id": "i", "reason": {huge}}}]',
                                headers=headers)) == [("body", "invalid.json")]
+    # Within it, an attribute billable does not bill by is ignored.
+    assert client.post(EVENTS, content=f"[{valid}, \"ext\": 1{'0' * 300}}}]", headers=headers).json()["accepted"] == 1
     assert [e["id"] for e in client.get(EVENTS, headers=headers).json()["entities"]] == ["h1"]
 
 
