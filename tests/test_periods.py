@@ -213,7 +213,7 @@ def test_a_closed_period_is_served_from_memory_once_read(make_org: MakeOrg) -> N
 
     from billable.rules.instants import Period
     from billable.service.periods import close_period
-    from billable.service.report_desk import DeskSettings, ReportDesk, Source
+    from billable.service.report_desk import DeskSettings, ReportDesk, Origin
 
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
@@ -221,13 +221,13 @@ def test_a_closed_period_is_served_from_memory_once_read(make_org: MakeOrg) -> N
     october = Period.parse("2026-10-01", "2026-11-01")
     desk = ReportDesk(org.database, CATALOG, lambda: INGESTED_AT, DeskSettings(budget_seconds=30))
     live = desk.billable_usage(org.id, october)
-    assert live.source is Source.COMPUTED and "closed" not in json.loads(live.body.json)
+    assert live.origin is Origin.COMPUTED and "closed" not in json.loads(live.body.json)
     with org.database.write() as conn:
         close_period(conn, org.id, october, CATALOG, INGESTED_AT, "tester")
     org.ingest([event("license.assigned", "bob", "2026-10-01T00:00:00Z", product="cx1"),
                 event("user.login", "bob", "2026-10-03T08:00:00Z")])
     first, again = desk.billable_usage(org.id, october), desk.billable_usage(org.id, october)
-    assert (first.source, again.source) == (Source.STORE, Source.MEMORY) and again.body is first.body
+    assert (first.origin, again.origin) == (Origin.STORE, Origin.MEMORY) and again.body is first.body
     kept = json.loads(again.body.json)
     assert kept["closed"]["closedBy"] == "tester" and kept["usages"][0]["totalUsage"] == "1"
     assert desk.computations == 1

@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from sqlalchemy import event
 
 from billable.service.rate_limit import RateLimit
-from billable.store import ratelimits
+from billable.store import request_counts
 from billable.store.database import Database
 
 SECOND = 1_800_000_000_000  # an instant at the start of a second
 
 
 def counters(database: Database, limit: int) -> RateLimit:
-    ratelimits.prepare(database)
+    request_counts.prepare(database)
     return RateLimit(database, limit, window_seconds=60)
 
 
@@ -75,9 +75,9 @@ def test_two_processes_together_allow_exactly_the_limit(database: Database) -> N
 
 def test_near_the_limit_every_request_is_counted_as_it_comes() -> None:
     counted = [(0, 600)]
-    assert ratelimits.grantable(counted, 2_000, wanted=64) == 64  # 1,400 left
-    assert ratelimits.grantable(counted, 1_500, wanted=64) == 1  # 900 left
-    assert ratelimits.grantable(counted, 1_000_600, wanted=2_000_000) == 125_000  # an eighth of what is left
+    assert request_counts.grantable(counted, 2_000, wanted=64) == 64  # 1,400 left
+    assert request_counts.grantable(counted, 1_500, wanted=64) == 1  # 900 left
+    assert request_counts.grantable(counted, 1_000_600, wanted=2_000_000) == 125_000  # an eighth of what is left
 
 
 def test_threads_of_one_process_share_its_blocks(database: Database) -> None:

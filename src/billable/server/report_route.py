@@ -62,7 +62,7 @@ def desk_answer(request: Request, state: ServerState, kind: ReportKind[Any], tok
     started = time.perf_counter()
     found = state.desk.answer(kind, grant.org_id, period)
     state.metrics.report_seconds.labels(kind.name).observe(time.perf_counter() - started)
-    state.metrics.reports.labels(kind.name, found.source.value).inc()
+    state.metrics.reports.labels(kind.name, found.origin.value).inc()
     return found
 
 

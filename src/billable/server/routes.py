@@ -56,7 +56,7 @@ from billable.service.presentation import (
     products_body,
     void_body,
 )
-from billable.service.report_desk import Answer, Body, ReportStatus, Source
+from billable.service.report_desk import Answer, Body, ReportStatus, Origin
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
 from billable.service.access import TokenGrant
 from billable.service.event_log import EventFilter
@@ -163,7 +163,7 @@ async def _served(request: Request, state: ServerState, kind: ReportKind[Any], t
             return desk_answer(request, state, kind, token, period)
         grant = authorize(request, state, token, READ_REPORTS)
         answered = state.billing.report(kind, grant.org_id, period, _instant(as_of, "asOf"))
-        return Answer(ReportStatus.COMPLETE, Body(answered.body), Source.COMPUTED)
+        return Answer(ReportStatus.COMPLETE, Body(answered.body), Origin.COMPUTED)
 
     body = (await run_in_threadpool(answer)).body
     return report_response(request.headers.get("accept-encoding", ""), body)

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 
 from billable.rules.errors import InvalidCredentials, TooManyRequests
 from billable.service.credentials import hash_secret, verify_secret
-from billable.store import organizations, ratelimits, tokens
+from billable.store import organizations, request_counts, tokens
 from billable.store.database import Database
 from billable.store.organizations import OAuthClient
 from billable.store.tokens import TokenGrant as TokenGrant  # who a token speaks for, for the edges
@@ -61,7 +61,7 @@ class Logins:
         watched = (_counter("client", client_id), _counter("address", address))
         limit, window = self.failures_per_minute, FAILED_LOGIN_WINDOW_SECONDS
         with self.counters.read_one() as conn:
-            verdicts = [ratelimits.recent_verdict(conn, _NO_ORGANIZATION, counter, now, limit, window)
+            verdicts = [request_counts.recent_verdict(conn, _NO_ORGANIZATION, counter, now, limit, window)
                         for counter in watched]
         if not all(verdict.allowed for verdict in verdicts):
             seconds = max(verdict.retry_after_seconds for verdict in verdicts)
@@ -72,7 +72,7 @@ class Logins:
         if client is None or not matches or client.revoked_at is not None:
             with self.counters.write() as conn:
                 for counter in watched:
-                    ratelimits.count_request(conn, _NO_ORGANIZATION, counter, now, limit, window)
+                    request_counts.count_request(conn, _NO_ORGANIZATION, counter, now, limit, window)
             raise InvalidCredentials("the client id or secret is wrong, or the client was revoked")
         with self.database.write() as conn:
             return issue_token(conn, client, now, self.ttl_seconds)

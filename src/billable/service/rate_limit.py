@@ -8,7 +8,7 @@ from each process it reaches (never unlimited), and the switch is logged both wa
 
 A client far from its limit is counted in blocks: a process that counts one request of a
 client asks the store to count up to twice as many as its last block in the same second
-(``store/ratelimits.py: grantable`` caps that at an eighth of what is left, and counts one
+(``store/request_counts.py: grantable`` caps that at an eighth of what is left, and counts one
 at a time near the limit), and allows the rest of that second's block without asking; a new
 second starts from the last second's block size. At 2,000 requests a second that is eleven
 writes for the first second and two for each after it, instead of 2,000. While one thread
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from threading import Condition, Lock
 
 from billable.rules.errors import StoreUnavailable
-from billable.store import ratelimits
+from billable.store import request_counts
 from billable.store.database import Database
-from billable.store.ratelimits import Unused, Verdict
+from billable.store.request_counts import Unused, Verdict
 
 log = logging.getLogger("billable.ratelimit")
 _LARGEST_BLOCK = 1024
@@ -59,12 +59,12 @@ class RateLimit:
 
     @classmethod
     def beside(cls, database: Database, limit: int, window_seconds: int) -> RateLimit:
-        """A rate limit counted where ``database`` keeps its counts (store/ratelimits.py)."""
-        return cls(ratelimits.counter_database(database), limit, window_seconds)
+        """A rate limit counted where ``database`` keeps its counts (store/request_counts.py)."""
+        return cls(request_counts.counter_database(database), limit, window_seconds)
 
     def prepare(self) -> None:
         """Make the counts' table, unless it exists (at a server's start)."""
-        ratelimits.prepare(self.counters)
+        request_counts.prepare(self.counters)
 
     def close(self, database: Database) -> None:
         """Close the counts' own connections, unless they are ``database``'s."""
@@ -107,7 +107,7 @@ class RateLimit:
         unused = Unused(block.second, block.left) if block is not None and block.left > 0 else None
         try:
             with self.counters.write() as conn:
-                verdict, counted = ratelimits.count_request(conn, org_id, counter, now, self.limit,
+                verdict, counted = request_counts.count_request(conn, org_id, counter, now, self.limit,
                                                             self.window_seconds, wanted, unused)
         except StoreUnavailable as error:
             if not self.degraded:
@@ -136,7 +136,7 @@ class RateLimit:
             counts = self._local[counter]
             for old in [s for s in counts if s < oldest]:
                 del counts[old]
-            verdict = ratelimits.verdict(sorted(counts.items()), second, self.limit, self.window_seconds)
+            verdict = request_counts.verdict(sorted(counts.items()), second, self.limit, self.window_seconds)
             if verdict.allowed:
                 counts[second] = counts.get(second, 0) + 1
             return verdict

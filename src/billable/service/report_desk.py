@@ -29,8 +29,8 @@ from billable.rules.report import RULES_VERSION
 from billable.rules.wire import compact_json
 from billable.service.presentation import BODY_VERSION
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind, answer_report
-from billable.store import computed
-from billable.store.computed import ReportKey, Stamp
+from billable.store import stored_reports
+from billable.store.stored_reports import ReportKey, Stamp
 from billable.store.database import Database
 from billable.store.organizations import get_organization
 
@@ -77,7 +77,7 @@ class Body:
         return len(self.json) + len(self._gzip or b"")
 
 
-class Source(str, Enum):
+class Origin(str, Enum):
     """Where a served body came from."""
 
     STORE = "store"  # computed before, by any process, read from the store
@@ -90,7 +90,7 @@ class Source(str, Enum):
 class Answer:
     status: ReportStatus
     body: Body
-    source: Source
+    origin: Origin
 
 
 @dataclass(frozen=True)
@@ -137,30 +137,30 @@ class ReportDesk:
             held = self._held(key)
             now = self.clock()
             with self.database.read_one() as conn:
-                found = computed.look_up(conn, key, self._under[kind.name], now, self.lease_ms,
+                found = stored_reports.look_up(conn, key, self._under[kind.name], now, self.lease_ms,
                                          held[0] if held else None)
             if kind.closes and found.closed:
                 return self._kept(kind, key, period, held)
             if found.body is not None and found.stamp is not None:
                 return Answer(ReportStatus.COMPLETE, self._hold(key, found.stamp, Body(found.body.encode())),
-                              Source.STORE)
+                              Origin.STORE)
             # The body held here: the stored one (not read again), or one that could not be
             # stored (a full disk) and is still current.
             if held is not None and found.admits(held[0], now):
-                return Answer(ReportStatus.COMPLETE, held[1], Source.MEMORY)
+                return Answer(ReportStatus.COMPLETE, held[1], Origin.MEMORY)
             running = self._start(kind, key, period, found)
             remaining = deadline - time.monotonic()
             if running is not None:
                 try:
-                    return Answer(ReportStatus.COMPLETE, running.result(timeout=max(0.0, remaining)), Source.COMPUTED)
+                    return Answer(ReportStatus.COMPLETE, running.result(timeout=max(0.0, remaining)), Origin.COMPUTED)
                 except FutureTimeout:
                     break
             if remaining <= 0:
                 break
             time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
-        return Answer(ReportStatus.IN_PROGRESS, Body(compact_json(kind.pending(org_id, period))), Source.PENDING)
+        return Answer(ReportStatus.IN_PROGRESS, Body(compact_json(kind.pending(org_id, period))), Origin.PENDING)
 
-    def _start(self, kind: ReportKind[Any], key: ReportKey, period: Period, found: computed.Lookup) -> Future[Body] | None:
+    def _start(self, kind: ReportKind[Any], key: ReportKey, period: Period, found: stored_reports.Lookup) -> Future[Body] | None:
         """This process's computation of the current version, started if nobody computes it."""
         version, under = found.current_version, found.current_under
         with self._starting:
@@ -169,7 +169,7 @@ class ReportDesk:
                 return running
             try:
                 with self.database.write() as conn:
-                    if not computed.claim(conn, key, version, under, self.clock(), self.lease_ms):
+                    if not stored_reports.claim(conn, key, version, under, self.clock(), self.lease_ms):
                         return None
             except StoreUnavailable as error:
                 # The store can be read but takes no lease (a full disk): compute here, so
@@ -184,11 +184,11 @@ class ReportDesk:
     def _kept(self, kind: ReportKind[Any], key: ReportKey, period: Period, held: tuple[Stamp, Body] | None) -> Answer:
         """A closed period's kept report: final, so a body held once is served for good."""
         if held is not None and held[0] == _KEPT:
-            return Answer(ReportStatus.COMPLETE, held[1], Source.MEMORY)
+            return Answer(ReportStatus.COMPLETE, held[1], Origin.MEMORY)
         with self.database.read() as conn:
             kept = answer_report(conn, kind, get_organization(conn, key.org_id), period, self.catalog, self.clock())
         assert kept.figures is None, "a closed period is never reopened"
-        return Answer(ReportStatus.COMPLETE, self._hold(key, _KEPT, Body(kept.body)), Source.STORE)
+        return Answer(ReportStatus.COMPLETE, self._hold(key, _KEPT, Body(kept.body)), Origin.STORE)
 
     def _held(self, key: ReportKey) -> tuple[Stamp, Body] | None:
         with self._lock:
@@ -229,7 +229,7 @@ class ReportDesk:
         stamp = Stamp(org.last_seq, fresh_until, self._under[kind.name][org.model.value])
         try:
             with self.database.write() as conn:
-                computed.store_body(conn, key, stamp, body.text)
+                stored_reports.store_body(conn, key, stamp, body.text)
         except StoreUnavailable as error:
             # Served all the same, from this process's memory; the lease runs out by itself.
             log.warning("report %s computed but not stored: the store is %s", key, error.condition)
@@ -240,7 +240,7 @@ class ReportDesk:
         now, the lease runs out by itself."""
         try:
             with self.database.write() as conn:
-                computed.release(conn, key, claimed)
+                stored_reports.release(conn, key, claimed)
         except StoreUnavailable:
             pass
 

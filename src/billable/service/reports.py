@@ -23,7 +23,7 @@ from billable.rules.report import (
 )
 from billable.service.concurrency import concurrent_peak, logged_in, time_at_least
 from billable.store import reports as queries
-from billable.store import snapshots
+from billable.store import history
 from billable.store.organizations import Organization
 from billable.store.reports import Sources
 
@@ -43,7 +43,7 @@ def sources_at(conn: Connection, org_id: str, now: int, as_of: int | None) -> tu
     it was at ``as_of``."""
     if as_of is None:
         return queries.NOW, now
-    return snapshots.as_of(conn, org_id, as_of), min(now, as_of)
+    return history.as_of(conn, org_id, as_of), min(now, as_of)
 
 
 def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, cut: int, src: Sources

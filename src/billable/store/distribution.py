@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from billable.rules.errors import BillingError
-from billable.store import ratelimits
+from billable.store import request_counts
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def distribute(conn: Connection) -> list[str]:
     Running it again places nothing. Raises ``CitusMissing`` off Citus."""
     if not has_citus(conn):
         raise CitusMissing()
-    ratelimits.create_counts(conn)  # made on first use elsewhere; distributed with the rest
+    request_counts.create_counts(conn)  # made on first use elsewhere; distributed with the rest
     already = placed(conn)
     done = []
     for name in PLAN:  # organizations first: the others are colocated with it

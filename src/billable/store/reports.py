@@ -64,7 +64,7 @@ def _whole(parts: Parts, name: str) -> FromClause:
 @dataclass(frozen=True)
 class Sources:
     """Where a report reads the state derived from the log: the tables (``NOW``), or the
-    state as of an earlier instant (store/snapshots.py), each as parts with the table's
+    state as of an earlier instant (store/history.py), each as parts with the table's
     columns: a look-up per user seeks each part (a union is not sought by key).
     ``visible``: which events of the log count (the device activity at a period's edges
     and whether a user is known are read from the log itself)."""

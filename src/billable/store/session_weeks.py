@@ -8,7 +8,7 @@ when that event passes them: ingestion in time order writes here when a week end
 for the sessions still open then, and a late event or a void that changes a sealed
 week's sessions repacks it. A report reads the sealed weeks packed and the rest from
 ``sessions``; a report as of an earlier instant reads the sessions and their history
-(snapshots.py).
+(history.py).
 """
 
 from __future__ import annotations

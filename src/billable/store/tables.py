@@ -205,7 +205,7 @@ def _retired(live: Table) -> Table:
     """Where a row of ``live`` goes when ingestion or a void replaces it: the same columns and
     ``retired_seq``, the sequence from which it no longer holds. A report as of sequence ``s``
     reads the rows with ``created_seq <= s`` of both tables, and ``retired_seq > s`` of this one
-    (store/snapshots.py)."""
+    (store/history.py)."""
     return Table(
         f"{live.name}_retired",
         metadata,
