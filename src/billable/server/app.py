@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         rate_limit.prepare()
         # What is here now (modules, the app) lives as long as the server: kept out of the
         # collector's full passes, which otherwise stop the first computation of a report
-        # for 30 to 50 ms (M, named month: 111-158 -> 110 ms).
+        # for tens of milliseconds (docs/performance.md).
         gc.freeze()
         yield
         answering.shutdown(wait=True, cancel_futures=True)

@@ -3,8 +3,8 @@ that is most of the traffic: a report already computed, asked for by period alon
 
 Such a request needs one header and two query parameters checked, and one trip to a worker
 thread (the token, the rate limit, the report look-up); routing and dependency resolution
-cost the server more than all of that (M on SQLite: 4.5 ms of CPU a request through the
-framework, 1.9 here). ``ReportRoute`` answers it before the framework sees it; any other
+cost the server more than all of that (about twice the CPU a request: docs/performance.md).
+``ReportRoute`` answers it before the framework sees it; any other
 request (``asOf``, an unknown parameter, a malformed date, no bearer token) goes on to the
 framework's route, which answers with the same code.
 """

@@ -25,9 +25,8 @@ from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, after_bul
 from billable.store.database import Database
 
 # A batch touches about as many pages of the derived state and of the log's subject index as
-# it has users, whatever its size, so bigger commits write less: M from the command line,
-# SQLite, 100,000 → 200,000 a commit: 42,300 → 50,400 events/s; 400,000 did no better and
-# took 180 MiB more.
+# it has users, whatever its size, so bigger commits write less, up to this size; a larger
+# one did no better and took more memory (docs/performance.md).
 EVENTS_PER_TRANSACTION = 200_000
 MAX_PROBLEMS_SHOWN = 20
 
@@ -69,7 +68,7 @@ def rare_collections() -> Iterator[None]:
     """Fewer runs of the cyclic garbage collector while loading. A load makes millions of
     short-lived objects (events, rows, tuples) and no reference cycles of its own, so the
     collector, run every 700 allocations by default, walks the same survivors again and
-    again for nothing (300,000 events of M: 6.7 s with the default, 6.2 s with these)."""
+    again for nothing (docs/performance.md, "Figures once in the code")."""
     thresholds = gc.get_threshold()
     gc.freeze()  # what exists before the load is not walked at all
     gc.set_threshold(100_000, 50, 100)

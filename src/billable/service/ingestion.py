@@ -84,8 +84,8 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
         duplicates += len(batch) - len(fresh)
         # As soon as the log has doubled, not after deriving: the next batch's duplicate
         # check and the rebuild's walks read the log, and a planner that still believes it
-        # nearly empty scans it (PostgreSQL spent 56 s on the first 100,000 events of a new
-        # organization that way, looping over the log outside the keys to rebuild).
+        # nearly empty scans it, looping over the log outside the keys to rebuild
+        # (docs/performance.md, "Figures once in the code").
         if statistics.due(stored_before, stored_before + len(fresh)):
             statistics.refresh(conn)
     if appended:

@@ -23,9 +23,9 @@ DEFAULT_URL = "sqlite:///./billable.db"
 WAL_LIMIT_BYTES = 64 * 2**20
 # The page size of a new SQLite database (an existing one keeps its own). A commit writes
 # every page it changed to the write-ahead log, and a batch of events changes pages all over
-# the log's indexes, an entry per user: with 32 KiB pages instead of SQLite's 4 KiB, M loads
-# 15-30% faster from the command line and over HTTP, and no report is slower (operating.md
-# tells how to convert an existing database).
+# the log's indexes, an entry per user: with 32 KiB pages instead of SQLite's 4 KiB, loads are
+# faster and no report is slower (docs/performance.md; operating.md tells how to convert an
+# existing database).
 PAGE_SIZE_BYTES = 32_768
 
 _SQLITE_PRAGMAS = (
@@ -35,8 +35,8 @@ _SQLITE_PRAGMAS = (
     "PRAGMA cache_size = -262144",  # 256 MiB: the indexes of a large event log stay in memory
     "PRAGMA mmap_size = 1073741824",
     # Temporary tables and sorts in SQLite's page cache, spilled to a file past it. In memory
-    # only, a load's commit of 200,000 events of L held 1 GiB of them (private memory of
-    # L's first 3 million events: 1,618 MiB, against 545 with a file), and no faster.
+    # only, a large load's commit held a gigabyte of them, and was no faster
+    # (docs/performance.md).
     "PRAGMA temp_store = FILE",
     "PRAGMA foreign_keys = ON",
 )

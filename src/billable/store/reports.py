@@ -134,7 +134,7 @@ def _charged(org_id: str, catalog: Catalog, start: int, cut: int, src: Sources) 
     ]
     first_session = firsts[0] if len(firsts) == 1 else least(*(func.coalesce(first, OPEN) for first in firsts))
     # Computed once: both would otherwise inline it and seek the first session twice, for
-    # the column and for the condition (SQLite: 143 -> 126 ms for the 12,621 holders of M).
+    # the column and for the condition (docs/performance.md).
     present = select(holders.c.user_id, first_session.label("first_session")).cte("present").prefix_with(
         "MATERIALIZED", dialect="postgresql")
     if sqlite3.sqlite_version_info >= (3, 35):  # MATERIALIZED is known to SQLite since 3.35
@@ -202,7 +202,7 @@ def charged_session_hours(conn: Connection, org_id: str, charged: list[tuple[str
                           src: Sources = NOW) -> dict[int, int]:
     """Total clipped session milliseconds per product index (``charged`` as for
     ``charged_sessions``), summed in the database: on PostgreSQL, faster than reading the
-    packed weeks (M, month: 366 against 509 ms)."""
+    packed weeks (docs/performance.md)."""
     totals = {}
     for index, clipped in _sessions_of(conn, org_id, [(user, index) for user, index, _ in charged], start, cut, src):
         part = clipped.subquery()

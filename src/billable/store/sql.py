@@ -119,8 +119,8 @@ def plain_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
 
 def binary_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
     """The rows of ``query`` like ``plain_rows``; from PostgreSQL in its binary format, in
-    which a ``bytea`` travels as its bytes rather than as hexadecimal text (M's packed
-    sessions of a month: 122 -> 85 ms)."""
+    which a ``bytea`` travels as its bytes rather than as hexadecimal text (a third less
+    time for a month's packed sessions: docs/performance.md)."""
     if conn.dialect.name != "postgresql":
         return plain_rows(conn, query)
     compiled = query.compile(conn)
@@ -178,6 +178,6 @@ def prefer_index_loops(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
         conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
         # An IN list of keys is made unique by sorting, not hashing: seeks in key order
-        # read each index page once (L, concurrent month: 17.7 -> 9.1 s in the database).
+        # read each index page once (L's concurrent month took half the time: docs/performance.md).
         conn.exec_driver_sql("SET LOCAL enable_hashagg = off")
         conn.exec_driver_sql("SET LOCAL jit = off")
