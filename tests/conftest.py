@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from billable.rules.catalog import Catalog
 from billable.rules.instants import parse_instant
 from billable.service.ingestion import IngestResult, ingest
-from billable.service.organizations import create_organization
+from billable.service.organizations import PERMISSIONS, NewClient, create_client, create_organization
 from billable.store import migrate
 from billable.store.database import Database
 from billable.store.organizations import Organization
@@ -211,11 +211,21 @@ def make_client(database: Database) -> Iterator[MakeClient]:
 
 
 def new_client(database: Database, org_id: str, *permissions: str) -> tuple[str, str]:
-    from billable.service.organizations import PERMISSIONS, create_client
-
     with database.write() as conn:
         made = create_client(conn, org_id, list(permissions or PERMISSIONS), INGESTED_AT)
     return made.client_id, made.client_secret
+
+
+def migrated_with_client(url: str) -> NewClient:
+    """The database at ``url`` migrated, with a new organization and a client of every
+    permission."""
+    database = Database(url)
+    migrate.upgrade(database)
+    with database.write() as conn:
+        org = create_organization(conn, f"test {uuid.uuid4().hex[:6]}", "named", 0)
+        client = create_client(conn, org.id, list(PERMISSIONS), 0)
+    database.dispose()
+    return client
 
 
 def bearer(client: TestClient, client_id: str, secret: str) -> dict[str, str]:

@@ -14,12 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from conftest import Clock, MakeClient, MakeOrg, event, new_client, running_server
+from conftest import Clock, MakeClient, MakeOrg, event, migrated_with_client, new_client, running_server
 from fastapi.testclient import TestClient
 
-from billable.service.organizations import PERMISSIONS, create_client, create_organization
-from billable.store import migrate
-from billable.store.database import Database
 
 REPORT = "/api/v2/billing/reports/billableusage"
 OCTOBER = {"startDate": "2026-10-01T00:00:00.000Z", "endDate": "2026-11-01T00:00:00.000Z"}
@@ -59,12 +56,7 @@ class Timing:
 
 
 def test_a_flood_of_wrong_secrets_slows_neither_ingestion_nor_reports(empty_url: str) -> None:
-    database = Database(empty_url)
-    migrate.upgrade(database)
-    with database.write() as conn:
-        org = create_organization(conn, "flooded", "named", 0)
-        client = create_client(conn, org.id, list(PERMISSIONS), 0)
-    database.dispose()
+    client = migrated_with_client(empty_url)
     limit = 10  # the default
     with running_server(empty_url, login_failures_per_minute=str(limit), rate_limit_per_minute="100000") as base, \
             httpx.Client(base_url=base, timeout=60) as http:

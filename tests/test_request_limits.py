@@ -12,11 +12,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import Server, running_server
+from conftest import Server, migrated_with_client, running_server
 from sqlalchemy import text
 
-from billable.service.organizations import PERMISSIONS, create_client, create_organization
-from billable.store import migrate
 from billable.store.database import Database
 
 FIELDS, HEAD_BYTES, HEAD_SECONDS = 100, 16 * 1024, 1.0  # the defaults, and a short time for the test
@@ -117,11 +115,9 @@ def send(connection: socket.socket, method: str, target: str, headers: dict[str,
 
 
 def test_an_unexpected_error_is_one_500_logged_once_and_the_connection_goes_on(empty_url: str) -> None:
+    client = migrated_with_client(empty_url)
     database = Database(empty_url)
-    migrate.upgrade(database)
     with database.write() as conn:
-        org = create_organization(conn, "broken", "named", 0)
-        client = create_client(conn, org.id, list(PERMISSIONS), 0)
         conn.execute(text("DROP TABLE closed_periods"))  # what no request can mend: a 500
     database.dispose()
     with running_server(empty_url) as server, connect(server) as connection:
