@@ -68,6 +68,7 @@ def test_pages_filters_and_permissions(make_org: MakeOrg, make_client: MakeClien
 
     assert ids() == ["c1", "a4", "b2", "d1", "b1", "a3", "a2", "a1"]
     assert ids(subject="bob") == ["b2", "b1"]
+    assert ids(subject="ann@x.com") == ids(subject="ann") == ["a4", "a3", "a2", "a1"]  # as the report names her
     assert ids(type="user.login", subject="ann") == ["a4", "a2"]
     assert ids(startDate="2026-10-02T12:00:00Z", endDate="2026-10-05") == ["d1", "b1", "a3"]
     # A subject's events of a period: only the days of the period are sought.
@@ -108,9 +109,10 @@ def test_the_command_line_lists_ndjson(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest(sent_events())
     program = str(Path(sys.executable).with_name("billable"))
-    done = subprocess.run([program, "--database", org.database.url, "events", "list", "--org", org.id,
-                           "--subject", "ann", "--type", "user.login"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [(e["id"], e["sequence"], e["time"]) for e in lines] == [
-        ("a4", 7, "2026-10-06T08:00:00.000Z"), ("a2", 2, "2026-10-02T08:00:00.000Z")]
+    for subject in ("ann", "ann@x.com"):  # by id, or by the email the report names her by
+        done = subprocess.run([program, "--database", org.database.url, "events", "list", "--org", org.id,
+                               "--subject", subject, "--type", "user.login"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        lines = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [(e["id"], e["sequence"], e["time"]) for e in lines] == [
+            ("a4", 7, "2026-10-06T08:00:00.000Z"), ("a2", 2, "2026-10-02T08:00:00.000Z")]

@@ -304,7 +304,7 @@ def test_a_users_events_and_voiding_one(page: Page, make_org: MakeOrg) -> None:
         event("license.assigned", "ann", "2026-10-01T00:00:00Z", id="a1", product="cx1"),
         event("user.login", "ann", "2026-10-02T08:00:00Z", id="a2"),
         event("license.assigned", "bob", "2026-10-01T00:00:00Z", id="b1", product="cx1"),
-        event("user.login", "bob", "2026-10-03T08:00:00Z", id="b2"),
+        event("user.login", "bob", "2026-10-03T08:00:00Z", id="b2", email="bob@example.com"),
     ])
     viewer = new_client(org.database, org.id, "billing:subscription:view")
     voider = new_client(org.database, org.id, "billing:subscription:view", "billing:events:void")
@@ -321,6 +321,10 @@ def test_a_users_events_and_voiding_one(page: Page, make_org: MakeOrg) -> None:
         expect(rows).to_have_count(2)
         expect(page.locator("#events-note")).to_contain_text("2 event(s) of bob")
         expect(page.locator("#events button")).to_have_count(0)  # no permission to void: no button
+        page.fill("#events-subject", "bob@example.com")  # as the report names him
+        page.click("#events-search button")
+        expect(page.locator("#events-note")).to_contain_text("2 event(s) of bob@example.com")
+        expect(rows).to_have_count(2)
         page.fill("#events-subject", "nobody")
         page.click("#events-search button")
         expect(page.locator("#events-note")).to_have_text("No event of nobody was received.")

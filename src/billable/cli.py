@@ -284,7 +284,7 @@ def events() -> None:
 
 @events.command("list")
 @click.option("--org", "org_id", required=True)
-@click.option("--subject", help="only this user's or device's events")
+@click.option("--subject", help="only this user's (by id, or by the email a report names them by) or device's events")
 @click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), help="only events of this type")
 @click.option("--start", help="events at or after this ISO-8601 date-time or date (UTC)")
 @click.option("--end", help="events before this ISO-8601 date-time or date (UTC)")
@@ -449,7 +449,7 @@ def _remote_report(host: str | None, region: str | None, client_id: str, client_
 
 @main.command("explain")
 @click.option("--org", "org_id", required=True)
-@click.option("--user", "user_id", required=True, help="the user id (the events' subject)")
+@click.option("--user", "user_id", required=True, help="the user id (the events' subject), or the email a report names them by")
 @click.option("--start", required=True, help="ISO-8601 date-time or date (UTC)")
 @click.option("--end", required=True, help="ISO-8601 date-time or date (UTC), exclusive")
 @click.pass_obj

@@ -278,7 +278,8 @@ async def list_events(
     grant: TokenGrant = Depends(requires(*READ_REPORTS)),
     state: ServerState = Depends(server_state),
     subject: str | None = Query(None, min_length=1, max_length=MAX_TEXT, pattern=r"^[^\x00]+$",
-                                description="only this user's or device's events"),
+                                description="only this user's (by id, or by the email a report names them by) "
+                                            "or device's events"),
     type: EventTypeName | None = Query(None, description="only events of this type"),  # noqa: A002
     startDate: str | None = Query(None, description=DATE_HELP + "; events at or after it", pattern=DATE_PATTERN),
     endDate: str | None = Query(None, description=DATE_HELP + "; events before it", pattern=DATE_PATTERN),
