@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -142,6 +143,26 @@ def test_demo(empty_url: str) -> None:
                                 period, now)
     assert report == api_body(summary["orgId"], expected)
     assert sum(len(u["resources"]) for u in report["usages"]) > 30
+
+
+def test_the_readmes_commands_work_on_the_demos_data(empty_url: str) -> None:
+    """Pasted after the line of exports the demo prints, every command of README.md's block
+    that names the demo's data runs; the Python the demo names has the official SDK."""
+    out = ok(billable(empty_url, "demo", "--users", "20"))
+    exports = next(line.strip() for line in out.splitlines() if line.strip().startswith("export PATH="))
+    assert f"BILLABLE_DATABASE_URL={shlex.quote(empty_url)}" in exports
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("## The command line", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.startswith("billable ")]
+    assert len(commands) >= 12 and any("$START" in command for command in commands)
+    script = "\n".join(["set -e", exports, *(f"echo '>>> {command[:40]}'; {command}" for command in commands)])
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items() if k != "BILLABLE_DATABASE_URL"})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert done.stdout.count(">>> ") == len(commands)
+    assert "user-000001" in done.stdout and "cx" in done.stdout  # the month's report and the user's events
+    python = next(line.split()[0] for line in out.splitlines() if "-c 'import PureCloudPlatformClientV2" in line)
+    assert subprocess.run([python, "-c", "import PureCloudPlatformClientV2"], timeout=120).returncode == 0
 
 
 def test_report_from_a_remote_service(make_org: MakeOrg) -> None:

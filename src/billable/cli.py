@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -497,6 +498,12 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     assert report is not None  # the demo's organization has closed no period
     click.echo(presentation.table_text(report))
     click.echo(_how_to_call(client.client_id, client.client_secret, format_instant(start), format_instant(end)))
+    # README.md's commands name these: pasted, they work on the demo's data as printed.
+    exported = {"BILLABLE_DATABASE_URL": context.database_url, "ORG": org.id, "START": format_instant(start),
+                "END": format_instant(end), "CLIENT_ID": client.client_id, "CLIENT_SECRET": client.client_secret}
+    click.echo("To run README.md's commands on this data, paste first:\n\n"
+               f"  export PATH=\"{Path(sys.executable).parent}:$PATH\" "
+               + " ".join(f"{name}={shlex.quote(value)}" for name, value in exported.items()) + "\n")
     _print_json({
         "orgId": org.id,
         "clientId": client.client_id,
@@ -509,15 +516,16 @@ def demo_command(context: Context, users: int, seed: int) -> None:
 
 def _how_to_call(client_id: str, secret: str, start: str, end: str, base: str = "http://127.0.0.1:8080") -> str:
     query = f"startDate={start}&endDate={end}"
+    python = sys.executable  # the project's own, which has the SDKs
     return f"""Serve it with `billable serve` ({base}), then read it in a browser at {base}/
 (sign in with the client id and secret below), or call the API:
 
   TOKEN=$(curl -s -u {client_id}:{secret} -d grant_type=client_credentials {base}/oauth/token \\
-          | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+          | {python} -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" "{base}/api/v2/billing/reports/billableusage?{query}"
 
   # or with the official Genesys Cloud Python SDK, unchanged:
-  python3 -c 'import PureCloudPlatformClientV2 as g; c = g.ApiClient(host="{base}").get_client_credentials_token("{client_id}", "{secret}"); print(g.BillingApi(c).get_billing_reports_billableusage("{start}", "{end}"))'
+  {python} -c 'import PureCloudPlatformClientV2 as g; c = g.ApiClient(host="{base}").get_client_credentials_token("{client_id}", "{secret}"); print(g.BillingApi(c).get_billing_reports_billableusage("{start}", "{end}"))'
 """
 
 
