@@ -93,8 +93,8 @@ class Decoder:
     def _plans(self, catalog: Catalog) -> dict[str, list[tuple[str, int, bool, frozenset[str] | None]]]:
         """Per type, what to check of each field of its data: its name, its place among the
         ``UsageEvent``'s optional attributes, whether it is required, the names it may be."""
-        return {kind.name: [(field.name, _SLOTS.index(field.attribute), field in kind.required,
-                             None if field.catalog_names is None else frozenset(field.catalog_names(catalog)))
+        allowed = self.contract.catalog_names(catalog)
+        return {kind.name: [(field.name, _SLOTS.index(field.attribute), field in kind.required, allowed.get(field))
                             for field in kind.fields] for kind in self.contract.types}
 
 

@@ -73,6 +73,11 @@ class EventContract:
         # The types whose data may name the user's email (the display name in reports).
         self.email_types = frozenset(kind.name for kind in self.types if EMAIL in kind.fields)
 
+    def catalog_names(self, catalog: Catalog) -> dict[DataField, frozenset[str]]:
+        """The names each field the catalog constrains may hold: looked up once a batch."""
+        return {field: frozenset(field.catalog_names(catalog)) for field in self.fields
+                if field.catalog_names is not None}
+
 
 EVENTS = EventContract((
     EventType(LOGIN, optional=(EMAIL,)),
@@ -172,8 +177,8 @@ class ItemChecker:
         return value
 
 
-def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: list[FieldProblem],
-                 contract: EventContract) -> UsageEvent | None:
+def _check_event(index: int, raw: Any, now: int, problems: list[FieldProblem], contract: EventContract,
+                 allowed: dict[DataField, frozenset[str]]) -> UsageEvent | None:
     if not isinstance(raw, dict):
         problems.append(FieldProblem(f"events[{index}]", "invalid.event", "an event must be a JSON object", index))
         return None
@@ -209,7 +214,7 @@ def _check_event(index: int, raw: Any, catalog: Catalog, now: int, problems: lis
             continue
         path = f"data.{field.name}"
         value = values[field.attribute] = check.text(data, field.name, path, field.max_length)
-        if value is not None and field.catalog_names is not None and value not in field.catalog_names(catalog):
+        if value is not None and field in allowed and value not in allowed[field]:
             check.problem(path, field.unknown_code, f"{value!r} is not {field.unknown_text}")
     if not check.ok:
         return None
@@ -221,7 +226,8 @@ def validate_events(raw_events: list[Any], catalog: Catalog, now: int, contract:
                     ) -> list[UsageEvent]:
     """Validate a whole batch: every event, or raise ``InvalidEvents`` naming each bad one."""
     problems: list[FieldProblem] = []
-    events = [_check_event(index, raw, catalog, now, problems, contract) for index, raw in enumerate(raw_events)]
+    allowed = contract.catalog_names(catalog)
+    events = [_check_event(index, raw, now, problems, contract, allowed) for index, raw in enumerate(raw_events)]
     if problems:
         raise InvalidEvents(problems)
     return events  # type: ignore[return-value]  # without problems, no event is None

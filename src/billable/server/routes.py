@@ -32,6 +32,7 @@ from billable.server.report_route import (
     report_response,
 )
 from billable.server.state import ServerState, server_state
+from billable.service.access import TokenGrant
 from billable.service.bodies import Amendments as AmendmentsBody
 from billable.service.bodies import BillingUsageReport
 from billable.service.bodies import ClosedPeriod as ClosedPeriodBody
@@ -39,7 +40,7 @@ from billable.service.bodies import ClosedPeriods, ConcurrentUsageReport, EventL
 from billable.service.bodies import Organization as OrganizationBody
 from billable.service.bodies import ProductCatalog
 from billable.service.bodies import VoidResult as VoidResultBody
-from billable.service.event_log import MAX_PAGE_SIZE
+from billable.service.event_log import MAX_PAGE_SIZE, EventFilter
 from billable.service.organizations import CLOSE_PERIODS, INGEST_EVENTS, PERMISSIONS, READ_REPORTS, VOID_EVENTS
 from billable.service.presentation import (
     EVENTS_PATH,
@@ -56,10 +57,8 @@ from billable.service.presentation import (
     products_body,
     void_body,
 )
-from billable.service.report_desk import Answer, Body, ReportStatus, Origin
+from billable.service.report_desk import Answer, Body, Origin, ReportStatus
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
-from billable.service.access import TokenGrant
-from billable.service.event_log import EventFilter
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
 _PAGE = Path(__file__).with_name("page")
