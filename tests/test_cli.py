@@ -18,7 +18,8 @@ from billable.generator import Workload, generate
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.events import validate_events
 from billable.rules.instants import DAY_MS, Period, parse_instant, system_now
-from billable.service.presentation import api_body, csv_text, table_text
+from billable.wire.text import csv_text, table_text
+from billable.wire.writers import api_body
 from billable.service.reports import billable_usage_report
 from billable.store.database import Database
 from billable.store.organizations import get_organization

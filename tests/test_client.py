@@ -35,7 +35,8 @@ from billable.client import (
 )
 from billable.client._regions import login_host
 from billable.rules.instants import Period
-from billable.service.presentation import api_body, csv_text
+from billable.wire.text import csv_text
+from billable.wire.writers import api_body
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
 

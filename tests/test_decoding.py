@@ -125,7 +125,7 @@ def test_every_valid_event_of_the_usual_forms_is_decoded() -> None:
 
 
 def test_a_key_given_twice_is_read_as_the_parser_of_the_slow_path_reads_it() -> None:
-    from billable.rules.wire import parse_json
+    from billable.rules.json_text import parse_json
 
     body = ('[{"specversion":"1.0","id":"1","source":"s","type":"user.login","time":"2026-10-01T08:00:00Z",'
             '"subject":"ann","subject":"bob"}]').encode()

@@ -11,7 +11,7 @@ from conftest import INGESTED_AT, Clock, MakeClient, MakeOrg, bearer, event, new
 
 from billable.rules.events import UsageEvent
 from billable.rules.instants import EARLIEST_INSTANT, HOUR_MS, LATEST_INSTANT
-from billable.rules.wire import MAX_BODY_DEPTH
+from billable.rules.json_text import MAX_BODY_DEPTH
 from billable.service.ingestion import store_batch
 
 EVENTS = "/api/v2/billing/events"

@@ -1,6 +1,7 @@
-"""Imports go one way (docs/architecture.md): rules <- store <- service <- server, cli; the
-edges (server/, cli.py) call the service and import nothing of the store; the SDK
-(client/) imports none of them. Read from the source, not from what happens to load."""
+"""Imports go one way (docs/architecture.md): rules <- store <- service <- wire <- server, cli;
+the edges (server/, cli.py) call the service, write its answers with the wire and import
+nothing of the store; the service knows nothing of the wire; the SDK (client/) imports
+none of them. Read from the source, not from what happens to load."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ MAY_IMPORT = {
     "rules": set(),
     "store": {"rules"},
     "service": {"rules", "store"},
-    "server": {"rules", "service"},
-    "cli": {"rules", "service", "client", "generator"},
+    "wire": {"rules", "service"},
+    "server": {"rules", "service", "wire"},
+    "cli": {"rules", "service", "wire", "client", "generator"},
     "generator": {"rules"},
     "client": set(),
 }

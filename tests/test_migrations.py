@@ -38,6 +38,7 @@ def test_stored_reports_of_0005_are_kept_and_computed_again(empty_url: str) -> N
     from billable.service.ingestion import ingest
     from billable.service.organizations import create_organization
     from billable.service.report_desk import DeskSettings, ReportDesk
+    from billable.wire.writers import REPORT_WRITERS
 
     database = Database(empty_url)
     migrate.upgrade(database)  # filled by today's code, then taken back to 0005 with its data
@@ -56,7 +57,7 @@ def test_stored_reports_of_0005_are_kept_and_computed_again(empty_url: str) -> N
     with database.read() as conn:
         kept = conn.execute(text("SELECT version, body, computed_under FROM computed_reports")).all()
     assert [tuple(row) for row in kept] == [(2, forged, None)]
-    desk = ReportDesk(database, CATALOG, lambda: INGESTED_AT, DeskSettings(budget_seconds=30))
+    desk = ReportDesk(database, CATALOG, lambda: INGESTED_AT, DeskSettings(budget_seconds=30), REPORT_WRITERS)
     body = desk.billable_usage(org.id, october).body.text
     assert '"name":"cx1","totalUsage":"1"' in body
     assert desk.computations == 1
@@ -418,4 +419,68 @@ def test_logs_of_0013_are_found_by_day(empty_url: str) -> None:
     migrate.downgrade(database, "0013")
     with database.engine.connect() as conn:
         assert "events_by_day" not in {i["name"] for i in inspect(conn).get_indexes("events")}
+    database.dispose()
+
+
+def test_closed_periods_of_0014_keep_their_figures_in_the_stores_form(empty_url: str) -> None:
+    """0015 keeps a closed period's figures in the store's own form instead of the API's body:
+    a body kept by 0014 is served byte for byte as before, amends as before, and goes back
+    to 0014 as the body it was."""
+    from conftest import CATALOG, INGESTED_AT, event
+
+    from billable.rules.instants import Period
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.periods import amendments, close_period
+    from billable.service.report_desk import ReportStatus
+    from billable.service.report_requests import BILLABLE_USAGE, answer_report
+    from billable.store.organizations import get_organization
+    from billable.wire.writers import billable_usage_body
+    from sqlalchemy import text
+
+    october, september = Period.parse("2026-10-01", "2026-11-01"), Period.parse("2026-09-01", "2026-10-01")
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    with database.write() as conn:
+        org = create_organization(conn, "old", "named", INGESTED_AT).id
+        ingest(conn, org, [event("license.assigned", user, "2026-09-01T00:00:00Z", id=f"l{user}", product=product)
+                           for user, product in (("ann", "cx1"), ("bob", "cx1"), ("cy", "cx2"))]
+               + [event("user.login", "ann", "2026-10-02T08:00:00.125Z", id="a1", email="ann@x.com"),
+                  event("user.login", "bob", "2026-10-01T07:00:00Z", id="b1"),
+                  event("user.login", "cy", "2026-10-09T00:00:00Z", id="c1")], CATALOG, INGESTED_AT)
+        close_period(conn, org, october, CATALOG, INGESTED_AT, "finance")
+
+    def served(period: Period) -> bytes:
+        with database.read() as conn:
+            found = answer_report(conn, BILLABLE_USAGE, get_organization(conn, org), period, CATALOG, INGESTED_AT)
+        assert found.closed is not None
+        return billable_usage_body(org, found, ReportStatus.COMPLETE)
+
+    october_body = served(october)
+    assert b'"name":"ann@x.com","date":"2026-10-02T08:00:00.125Z"' in october_body
+    migrate.downgrade(database, "0014")
+    # What 0014 kept: the body as served, the one it wrote itself (September's, empty) too.
+    september_body = ('{"id":"x","name":"Billable usage","startDate":"2026-09-01T00:00:00.000Z",'
+                      '"endDate":"2026-10-01T00:00:00.000Z","status":"Complete","usages":[],"selfUri":"/s",'
+                      '"closed":{"closedAt":"2026-11-02T00:00:00.000Z","closedBy":"me","sequence":6}}')
+    with database.write() as conn:
+        assert conn.execute(text("SELECT body FROM closed_periods")).scalar() == october_body.decode()
+        conn.execute(text("INSERT INTO closed_periods VALUES (:org, :start, :end, 1, 'me', 6, 'x', :body)"),
+                     {"org": org, "start": september.start, "end": september.end, "body": september_body})
+    migrate.upgrade(database)
+    with database.write() as conn:
+        ingest(conn, org, [event("user.login", "dan", "2026-10-03T00:00:00Z", id="d1")], CATALOG, INGESTED_AT)
+        ingest(conn, org, [event("license.assigned", "dan", "2026-09-01T00:00:00Z", id="ldan", product="cx1")],
+               CATALOG, INGESTED_AT)
+        kept = conn.execute(text("SELECT kept FROM closed_periods WHERE period_start = :s"),
+                            {"s": september.start}).scalar()
+        changes = amendments(conn, org, october, CATALOG, INGESTED_AT)
+    assert served(october) == october_body
+    assert kept == '{"form":1,"usages":[]}'
+    assert [(u.name, u.closed_total, u.current_total, [r.name for r in u.resources]) for u in changes.usages] == [
+        ("cx1", "2", "3", ["dan"])]
+    migrate.downgrade(database, "0014")
+    with database.read() as conn:
+        assert conn.execute(text("SELECT body FROM closed_periods WHERE period_start = :s"),
+                            {"s": october.start}).scalar() == october_body.decode()
     database.dispose()

@@ -10,7 +10,7 @@ from conftest import CATALOG, INGESTED_AT, MakeOrg, close_official, new_client, 
 from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import Period
-from billable.service.presentation import api_body
+from billable.wire.writers import api_body
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
 

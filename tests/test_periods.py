@@ -143,7 +143,7 @@ def test_a_catalog_change_after_the_close_keeps_the_figures_and_says_so(make_org
     from billable.rules.catalog import Catalog
     from billable.rules.instants import Period
     from billable.service.periods import amendments, close_period
-    from billable.store.periods import kept_body
+    from billable.store.periods import find_closed
 
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
@@ -152,12 +152,12 @@ def test_a_catalog_change_after_the_close_keeps_the_figures_and_says_so(make_org
     october = Period.parse("2026-10-01", "2026-11-01")
     with org.database.write() as conn:
         close_period(conn, org.id, october, CATALOG, INGESTED_AT, "finance")
-        kept = kept_body(conn, org.id, october.start, october.end)
+        kept = find_closed(conn, org.id, october)
     changed = tmp_path / "catalog.toml"
     changed.write_text(WEM_IN_BASE)
     with org.database.read() as conn:
         found = amendments(conn, org.id, october, Catalog.load(str(changed)), INGESTED_AT)
-        assert kept_body(conn, org.id, october.start, october.end) == kept  # the kept figures do not move
+        assert find_closed(conn, org.id, october) == kept and kept is not None  # the kept figures do not move
     assert found.rules_changed
     assert [u.name for u in found.usages] == ["cx1"]  # wem1 now outranks cx1 in the base family: cx1 goes
 
@@ -198,12 +198,11 @@ def test_a_close_racing_batches_keeps_a_committed_prefix(make_org: MakeOrg) -> N
         closed = close_period(conn, org.id, october, CATALOG, INGESTED_AT, "racer")
     feeder.join()
     with org.database.read() as conn:
-        found = find_closed(conn, org.id, october.start, october.end)
+        found = find_closed(conn, org.id, october)
     assert found is not None
-    body = json.loads(found[1])
     whole = closed.sequence // per_batch
     assert closed.sequence == whole * per_batch and 1 <= whole <= batches
-    assert [(u["name"], u["totalUsage"]) for u in body["usages"]] == [("cx1", str(whole * per_batch // 2))]
+    assert [(u.name, u.total_usage) for u in found[1].usages] == [("cx1", str(whole * per_batch // 2))]
 
 
 def test_a_closed_period_is_served_from_memory_once_read(make_org: MakeOrg) -> None:
@@ -214,12 +213,13 @@ def test_a_closed_period_is_served_from_memory_once_read(make_org: MakeOrg) -> N
     from billable.rules.instants import Period
     from billable.service.periods import close_period
     from billable.service.report_desk import DeskSettings, ReportDesk, Origin
+    from billable.wire.writers import REPORT_WRITERS
 
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
     october = Period.parse("2026-10-01", "2026-11-01")
-    desk = ReportDesk(org.database, CATALOG, lambda: INGESTED_AT, DeskSettings(budget_seconds=30))
+    desk = ReportDesk(org.database, CATALOG, lambda: INGESTED_AT, DeskSettings(budget_seconds=30), REPORT_WRITERS)
     live = desk.billable_usage(org.id, october)
     assert live.origin is Origin.COMPUTED and "closed" not in json.loads(live.body.json)
     with org.database.write() as conn:

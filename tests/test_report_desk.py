@@ -10,9 +10,11 @@ import pytest
 from conftest import CATALOG, INGESTED_AT, Clock, MakeClient, MakeOrg, bearer, event, new_client
 
 from billable.rules.instants import Period
-from billable.rules.wire import compact_json
+from billable.rules.json_text import compact_json
+from billable.rules.report import BillableUsageReport
 from billable.service.report_desk import DeskSettings, ReportDesk
 from billable.service.report_requests import BILLABLE_USAGE
+from billable.wire.writers import REPORT_WRITERS, api_body
 
 OCTOBER = Period.parse("2026-10-01", "2026-11-01")
 
@@ -31,7 +33,8 @@ def test_one_computation_for_identical_requests(make_org: MakeOrg) -> None:
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
     # Two desks on one database stand for two server processes.
-    first, second = (ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(budget_seconds=0))
+    first, second = (ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(budget_seconds=0),
+                                REPORT_WRITERS)
                      for _ in range(2))
     answers = []
     threads = [threading.Thread(target=lambda d=desk: answers.append(d.billable_usage(org.id, OCTOBER)))
@@ -43,10 +46,10 @@ def test_one_computation_for_identical_requests(make_org: MakeOrg) -> None:
     body = wait_complete(second, org.id)
     assert wait_complete(first, org.id) == body
     # Four answers, each the finished report or the InProgress body of the same report.
-    pending = BILLABLE_USAGE.pending(org.id, OCTOBER)
+    pending = compact_json(api_body(org.id, BillableUsageReport(OCTOBER, ()), "InProgress")).decode()
     assert len(answers) == 4
     for answer in answers:
-        assert (answer.status, answer.body.text) in {("Complete", body), ("InProgress", compact_json(pending).decode())}
+        assert (answer.status, answer.body.text) in {("Complete", body), ("InProgress", pending)}
     assert first.computations + second.computations == 1
     # A new event makes the stored report stale: exactly one more computation.
     org.ingest([event("license.assigned", "bob", "2026-09-01T00:00:00Z", product="cx2"),
@@ -63,7 +66,7 @@ def test_a_period_not_over_is_recomputed_as_time_passes(make_org: MakeOrg) -> No
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
     clock = Clock(Period.parse("2026-10-02T09:00:00Z", "2026-10-03").start)
-    desk = ReportDesk(org.database, CATALOG, clock, DeskSettings(live_max_age_seconds=10))
+    desk = ReportDesk(org.database, CATALOG, clock, DeskSettings(live_max_age_seconds=10), REPORT_WRITERS)
     hours = lambda: desk.billable_usage(org.id, OCTOBER).body.text.split('"totalUsage":"')[1].split('"')[0]  # noqa: E731
     assert hours() == "1.00"
     clock.now += 5_000
@@ -98,7 +101,8 @@ def test_a_body_is_read_from_the_store_only_when_it_changed(make_org: MakeOrg) -
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
-    holder, other = (ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings()) for _ in range(2))
+    holder, other = (ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(), REPORT_WRITERS)
+                     for _ in range(2))
     body = wait_complete(holder, org.id)
     # The stored text changes under the same stamp: a desk holding the body does not read it again …
     with org.database.write() as conn:
@@ -118,7 +122,7 @@ def test_bodies_held_in_memory_stay_within_the_budget(make_org: MakeOrg) -> None
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
                 event("user.login", "ann", "2026-10-02T08:00:00Z")])
-    desk = ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(memory_bytes=1_000))
+    desk = ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(memory_bytes=1_000), REPORT_WRITERS)
     days = [Period.parse(f"2026-10-{d:02d}", f"2026-10-{d + 1:02d}") for d in range(1, 21)]
     for day in days:
         assert desk.answer(BILLABLE_USAGE, org.id, day).status == "Complete"

@@ -19,6 +19,7 @@ from billable.rules.catalog import LicensingModel
 from billable.service.report_desk import computed_under
 from billable.store.database import Database
 from billable.store.tables import computed_reports
+from billable.wire.writers import BODY_VERSION
 
 REPORT = "/api/v2/billing/reports/billableusage"
 OCTOBER = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
@@ -116,11 +117,11 @@ def test_a_body_of_other_rules_is_never_served(make_org: MakeOrg, database: Data
     with running_server(database.url) as base:
         headers = _headers(base, org)
         assert _totals(base, headers) == {"cx1": "2", "wem1": "1"}
-    older_rules = computed_under(CATALOG, LicensingModel.NAMED, rules_version=0)
+    older_rules = computed_under(CATALOG, LicensingModel.NAMED, BODY_VERSION, rules_version=0)
     store(older_rules)
     with running_server(database.url) as base:
         assert _totals(base, headers) == {"cx1": "2", "wem1": "1"}
-    store(computed_under(CATALOG, LicensingModel.NAMED))
+    store(computed_under(CATALOG, LicensingModel.NAMED, BODY_VERSION))
     with running_server(database.url) as base:
         assert _totals(base, headers) == {"cx1": "99"}
 

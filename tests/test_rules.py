@@ -247,7 +247,7 @@ def test_json_is_read_strictly() -> None:
     reading where both read a document, a refusal where only it would."""
     import json
 
-    from billable.rules.wire import MAX_DEPTH, compact_json, parse_json
+    from billable.rules.json_text import MAX_DEPTH, compact_json, parse_json
 
     for text in ('{"a": [1, 2.5, "x\\u00e9", "\\ud83d\\ude00", null, true]}', b'{"b": 1}', "[1e300]"):
         assert repr(parse_json(text)) == repr(json.loads(text))

@@ -16,9 +16,9 @@ from conftest import CATALOG, INGESTED_AT, Clock, MakeClient, MakeOrg, Org, bear
 from examples import WORKED_EXAMPLES
 
 from billable.rules.instants import DAY_MS, Period
-from billable.service.bodies import BillingUsageReport
+from billable.wire.bodies import BillingUsageReport
 from billable.service.organizations import PERMISSIONS
-from billable.service.presentation import api_body
+from billable.wire.writers import api_body
 from billable.service.reports import billable_usage_report
 from billable.store.organizations import get_organization
 

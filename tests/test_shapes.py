@@ -1,5 +1,5 @@
 """The report bodies agree three ways: what the server sends (written by
-service/presentation.py), the OpenAPI document (generated from service/bodies.py) and the
+wire/writers.py), the OpenAPI document (generated from wire/bodies.py) and the
 SDK's models (client/_models.py, which must not import the server)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from typing_extensions import Annotated, get_args, get_origin, get_type_hints, is_typeddict
 
 from billable.client import _models as sdk
-from billable.service import bodies
+from billable.wire import bodies
 
 OCTOBER = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
 # Route, query, the body's one definition, the SDK's model of it.

@@ -26,12 +26,14 @@ from billable.rules.errors import BillingError, InvalidInput
 from billable.rules.events import EVENT_TYPES, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
-from billable.service import bulk_load, presentation
+from billable.service import bulk_load
 from billable.service.billing import DEFAULT_URL, Billing
-from billable.service.event_log import EventFilter
-from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE
-from billable.service.event_log import MAX_PAGE_SIZE
+from billable.service.event_log import MAX_PAGE_SIZE, EventFilter
 from billable.service.organizations import PERMISSIONS
+from billable.service.report_desk import ReportStatus
+from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE
+from billable.wire import text, writers
+from billable.wire.writers import billable_usage_body, concurrent_usage_body
 
 
 class Context:
@@ -159,14 +161,14 @@ _MODELS = click.Choice([model.value for model in LicensingModel])
 @click.pass_obj
 def orgs_create(context: Context, name: str, model: str) -> None:
     """Create an organization; prints {"id", "name", "licensingModel"}."""
-    _print_json(presentation.organization_summary(context.billing.create_organization(name, model)))
+    _print_json(writers.organization_summary(context.billing.create_organization(name, model)))
 
 
 @orgs.command("list")
 @click.pass_obj
 def orgs_list(context: Context) -> None:
     """Every organization, by name; prints a JSON array of {"id", "name", "licensingModel"}."""
-    _print_json([presentation.organization_summary(org) for org in context.billing.organizations()])
+    _print_json([writers.organization_summary(org) for org in context.billing.organizations()])
 
 
 @orgs.command("show")
@@ -174,7 +176,7 @@ def orgs_list(context: Context) -> None:
 @click.pass_obj
 def orgs_show(context: Context, org_id: str) -> None:
     """One organization; prints {"id", "name", "licensingModel"}."""
-    _print_json(presentation.organization_summary(context.billing.organization(org_id)))
+    _print_json(writers.organization_summary(context.billing.organization(org_id)))
 
 
 @orgs.command("update")
@@ -184,7 +186,7 @@ def orgs_show(context: Context, org_id: str) -> None:
 def orgs_update(context: Context, org_id: str, model: str) -> None:
     """Bill the organization under another licensing model; every report of it, stored or
     held by a running server, is computed again under the new one. Prints the organization."""
-    _print_json(presentation.organization_summary(context.billing.change_model(org_id, model)))
+    _print_json(writers.organization_summary(context.billing.change_model(org_id, model)))
 
 
 @main.group()
@@ -198,7 +200,7 @@ def clients() -> None:
 @click.pass_obj
 def clients_create(context: Context, org_id: str, permissions: tuple[str, ...]) -> None:
     """Create a client-credentials client; its secret is shown only here."""
-    _print_json(presentation.new_client_body(context.billing.create_client(org_id, list(permissions))))
+    _print_json(writers.new_client_body(context.billing.create_client(org_id, list(permissions))))
 
 
 @clients.command("list")
@@ -207,7 +209,7 @@ def clients_create(context: Context, org_id: str, permissions: tuple[str, ...]) 
 def clients_list(context: Context, org_id: str) -> None:
     """The organization's clients, oldest first; prints a JSON array of {"clientId", "orgId",
     "permissions", "createdAt", "revokedAt"}. Secrets are never shown: only their hashes are kept."""
-    _print_json([presentation.client_body(client) for client in context.billing.clients(org_id)])
+    _print_json([writers.client_body(client) for client in context.billing.clients(org_id)])
 
 
 @clients.command("revoke")
@@ -301,7 +303,7 @@ def events_list(context: Context, org_id: str, subject: str | None, event_type: 
     while True:
         page = context.billing.events_page(org_id, chosen, cursor, MAX_PAGE_SIZE)
         for stored in page.events:
-            click.echo(json.dumps(presentation.listed_event(stored), separators=(",", ":")))
+            click.echo(json.dumps(writers.listed_event(stored), separators=(",", ":")))
         if page.next_cursor is None:
             return
         cursor = page.next_cursor
@@ -322,7 +324,7 @@ def events_void(context: Context, org_id: str, source: str | None, event_id: str
     {"source", "id", "reason"}; or one event with --source, --id and --reason."""
     import getpass
 
-    from billable.rules.wire import parse_json
+    from billable.rules.json_text import parse_json
 
     if file is not None:
         if source or event_id or reason:
@@ -333,7 +335,7 @@ def events_void(context: Context, org_id: str, source: str | None, event_id: str
         raw = [{"source": source, "id": event_id, "reason": reason}]
     else:
         raise click.UsageError("give FILE, or --source, --id and --reason")
-    _print_json(presentation.void_body(context.billing.void(org_id, raw, author or f"cli:{getpass.getuser()}")))
+    _print_json(writers.void_body(context.billing.void(org_id, raw, author or f"cli:{getpass.getuser()}")))
 
 
 @main.group()
@@ -352,7 +354,7 @@ def periods_close(context: Context, org_id: str, start: str, end: str, author: s
     import getpass
 
     closed = context.billing.close_period(org_id, Period.parse(start, end), author or f"cli:{getpass.getuser()}")
-    _print_json(presentation.closed_periods_body([closed])["entities"][0])
+    _print_json(writers.closed_periods_body([closed])["entities"][0])
 
 
 @periods.command("amendments")
@@ -362,7 +364,7 @@ def periods_close(context: Context, org_id: str, start: str, end: str, author: s
 @click.pass_obj
 def periods_amendments(context: Context, org_id: str, start: str, end: str) -> None:
     """What arrived since a period was closed changes in its report, and which events did it."""
-    _print_json(presentation.amendments_body(context.billing.amendments(org_id, Period.parse(start, end))))
+    _print_json(writers.amendments_body(context.billing.amendments(org_id, Period.parse(start, end))))
 
 
 @periods.command("list")
@@ -370,7 +372,7 @@ def periods_amendments(context: Context, org_id: str, start: str, end: str) -> N
 @click.pass_obj
 def periods_list(context: Context, org_id: str) -> None:
     """The organization's closed periods, earliest first."""
-    _print_json(presentation.closed_periods_body(context.billing.closed_periods(org_id)))
+    _print_json(writers.closed_periods_body(context.billing.closed_periods(org_id)))
 
 
 @main.command("report")
@@ -391,8 +393,7 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
                    as_of: str | None) -> None:
     """The billable usage report for [start, end): of an organization in the database,
     or fetched through the SDK from a remote service with --host or --region."""
-    from billable.rules.wire import parse_json
-    from billable.service.periods import kept_figures
+    from billable.rules.json_text import parse_json
 
     period = Period.parse(start, end)
     instant = None if as_of is None else parse_instant(as_of, allow_date=True)
@@ -400,12 +401,10 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
         if not org_id:
             raise click.ClickException("--kind concurrent needs --org")
         peaks = context.billing.report(CONCURRENT_USAGE, org_id, period, instant)
-        assert peaks.figures is not None  # only the billable usage report is kept for a closed period
         if output == "json":
-            _print_json(parse_json(peaks.body))
+            _print_json(parse_json(concurrent_usage_body(org_id, peaks, ReportStatus.COMPLETE)))
         else:
-            click.echo((presentation.concurrent_csv if output == "csv" else presentation.concurrent_table)(
-                peaks.figures), nl=False)
+            click.echo((text.concurrent_csv if output == "csv" else text.concurrent_table)(peaks.figures), nl=False)
         return
     if host or region:
         if not (client_id and client_secret):
@@ -416,20 +415,18 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
         body = fetched.to_dict()
     elif org_id:
         answered = context.billing.report(BILLABLE_USAGE, org_id, period, instant)
-        body = parse_json(answered.body)
-        if answered.figures is not None:
-            report = answered.figures
-        else:  # a closed period: the report kept when it was closed, as the API serves it
-            report = kept_figures(period, answered.body.decode())
+        body = parse_json(billable_usage_body(org_id, answered, ReportStatus.COMPLETE))
+        report = answered.figures
+        if answered.closed is not None:  # the report kept when the period was closed, as the API serves it
             click.echo(f"closed period: the figures kept at {body['closed']['closedAt']}", err=True)
     else:
         raise click.ClickException("give --org for the database, or --host/--region for a remote service")
     if output == "json":
         _print_json(body)
     elif output == "csv":
-        click.echo(presentation.csv_text(report), nl=False)
+        click.echo(text.csv_text(report), nl=False)
     else:
-        click.echo(presentation.table_text(report), nl=False)
+        click.echo(text.table_text(report), nl=False)
 
 
 def _remote_report(host: str | None, region: str | None, client_id: str, client_secret: str,
@@ -458,7 +455,7 @@ def explain_command(context: Context, org_id: str, user_id: str, start: str, end
     """Why a user is or is not billed in [start, end), as JSON."""
     period = Period.parse(start, end)
     explanation = context.billing.explain(org_id, user_id, period)
-    _print_json(presentation.explanation_body(explanation, period))
+    _print_json(writers.explanation_body(explanation, period))
 
 
 @main.command("generate")
@@ -494,9 +491,7 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     validated = (validate_events(batch, catalog, now) for batch in bulk_load.batches(generate(workload)))
     totals = context.billing.load(org.id, validated)
     period = Period(start, end)
-    report = context.billing.report(BILLABLE_USAGE, org.id, period).figures
-    assert report is not None  # the demo's organization has closed no period
-    click.echo(presentation.table_text(report))
+    click.echo(text.table_text(context.billing.report(BILLABLE_USAGE, org.id, period).figures))
     click.echo(_how_to_call(client.client_id, client.client_secret, format_instant(start), format_instant(end)))
     # README.md's commands name these: pasted, they work on the demo's data as printed.
     exported = {"BILLABLE_DATABASE_URL": context.database_url, "ORG": org.id, "START": format_instant(start),

@@ -11,7 +11,7 @@ import msgspec
 from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidEvents
 from billable.rules.instants import MINUTE_MS, RANGE_TEXT, InstantOutOfRange, parse_instant
-from billable.rules.wire import compact_json, parse_json
+from billable.rules.json_text import compact_json, parse_json
 
 LOGIN = "user.login"
 LOGOUT = "user.logout"

@@ -26,9 +26,10 @@ from billable.server.settings import Settings
 from billable.server.state import ServerState
 from billable.service.access import Logins
 from billable.service.billing import Billing
-from billable.service.presentation import EVENTS_PATH
 from billable.service.rate_limit import RateLimit
 from billable.service.report_desk import DeskSettings, ReportDesk
+from billable.wire.paths import EVENTS_PATH
+from billable.wire.writers import REPORT_WRITERS
 
 
 def _describe_events(app: FastAPI, schema: dict[str, Any]) -> None:
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         lease_seconds=settings.report_lease_seconds,
         live_max_age_seconds=settings.live_report_max_age_seconds,
         workers=settings.report_workers,
-    ))
+    ), REPORT_WRITERS)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,12 +1,13 @@
-"""The two report routes' common answer, and a way to it below the framework for the request
-that is most of the traffic: a report already computed, asked for by period alone.
+"""The two report routes, answered below the framework.
 
-Such a request needs one header and two query parameters checked, and one trip to a worker
-thread (the token, the rate limit, the report look-up); routing and dependency resolution
-cost the server more than all of that (about twice the CPU a request: docs/performance.md).
-``ReportRoute`` answers it before the framework sees it; any other
-request (``asOf``, an unknown parameter, a malformed date, no bearer token) goes on to the
-framework's route, which answers with the same code.
+A report request needs one header and two or three query parameters checked, and one trip
+to a worker thread (the token, the rate limit, the report look-up or computation); the
+framework's routing and dependency resolution cost the server more than all of that (about
+twice the CPU a request: docs/performance.md). ``ReportRoute`` answers every well-formed
+request with ``serve_report``. The framework's routes (routes.py) declare the two routes
+for the OpenAPI document and answer what is passed on to them, a malformed request (no
+bearer token, a date that is not one, a parameter given twice), with the validation errors
+every route answers; one that gets past their validation calls ``serve_report`` too.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from billable.rules.errors import InvalidInput
-from billable.rules.instants import Period
+from billable.rules.errors import FieldProblem, InvalidInput
+from billable.rules.instants import RANGE_TEXT, InstantOutOfRange, Period, parse_instant
 from billable.server.auth import authorize
 from billable.server.errors import as_api_error, error_response
 from billable.server.state import ServerState
 from billable.service.organizations import READ_REPORTS
-from billable.service.presentation import CONCURRENT_PATH, REPORT_PATH
-from billable.service.report_desk import Answer, Body
+from billable.service.report_desk import Body, Origin, ReportStatus
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
+from billable.wire.paths import CONCURRENT_PATH, REPORT_PATH
+from billable.wire.writers import REPORT_WRITERS
 
 DATE_HELP = "ISO-8601 date-time (any offset; none means UTC) or a date, e.g. 2026-10-01T00:00:00.000Z"
 # The shapes Period.parse accepts (an offset's '+' may arrive as a space from a query string);
@@ -55,20 +57,43 @@ def plus_in_offset(text: str) -> str:
     return text
 
 
-def desk_answer(request: Request, state: ServerState, kind: ReportKind[Any], token: str, period: Period) -> Answer:
-    """The report of the token's organization from the desk (stored, or computed within the
-    budget): the token checked and the report looked up in one trip to a worker thread."""
+def query_instant(text: str | None, field: str) -> int | None:
+    """The instant of a query parameter, if given (``InvalidInput`` naming it, if it is not one)."""
+    if text is None:
+        return None
+    try:
+        return parse_instant(plus_in_offset(text), allow_date=True)
+    except ValueError as error:
+        message = (f"{field} must be from {RANGE_TEXT}" if isinstance(error, InstantOutOfRange)
+                   else f"{field} must be an ISO-8601 date-time or date")
+        raise InvalidInput(message, [FieldProblem(field, "invalid.date", message)]) from None
+
+
+def _answer(request: Request, state: ServerState, kind: ReportKind[Any], token: str, period: Period,
+            as_of: str | None) -> Body:
+    """The report of the token's organization, in one trip to a worker thread: the token
+    checked, then the report from the desk (stored, or computed within the budget), or, as
+    of an instant, computed for the request."""
     grant = authorize(request, state, token, READ_REPORTS)
+    instant = query_instant(as_of, "asOf")
     started = time.perf_counter()
-    found = state.desk.answer(kind, grant.org_id, period)
+    if instant is None:
+        answer = state.desk.answer(kind, grant.org_id, period)
+        body, origin = answer.body, answer.origin
+    else:
+        report = state.billing.report(kind, grant.org_id, period, instant)
+        body, origin = Body(REPORT_WRITERS[kind.name].write(grant.org_id, report, ReportStatus.COMPLETE)), Origin.COMPUTED
     state.metrics.report_seconds.labels(kind.name).observe(time.perf_counter() - started)
-    state.metrics.reports.labels(kind.name, found.origin.value).inc()
-    return found
+    state.metrics.reports.labels(kind.name, origin.value).inc()
+    return body
 
 
-def report_response(accept_encoding: str, body: Body) -> Response:
-    """A report's body, compressed when the client accepts gzip."""
-    if _accepts_gzip(accept_encoding):
+async def serve_report(request: Request, state: ServerState, kind: ReportKind[Any], token: str, period: Period,
+                       as_of: str | None) -> Response:
+    """A report request's answer: its body, compressed when the client accepts gzip."""
+    answer = partial(_answer, request, state, kind, token, period, as_of)
+    body = await asyncio.get_running_loop().run_in_executor(state.answering, answer)
+    if _accepts_gzip(request.headers.get("accept-encoding", "")):
         return Response(body.gzip, media_type="application/json", headers=_GZIPPED)
     return Response(body.json, media_type="application/json", headers=_VARY)
 
@@ -83,8 +108,8 @@ def _accepts_gzip(header: str) -> bool:
 
 
 class ReportRoute:
-    """Answers ``GET`` of a report with exactly ``startDate`` and ``endDate`` and a bearer
-    token before the framework does; passes every other request on."""
+    """Answers ``GET`` of a report with a bearer token, ``startDate``, ``endDate`` and
+    perhaps ``asOf`` before the framework does; passes every other request on."""
 
     def __init__(self, app: ASGIApp, state: ServerState):
         self.app = app
@@ -96,29 +121,29 @@ class ReportRoute:
         if kind is None or asked is None:
             await self.app(scope, receive, send)
             return
-        token, period = asked
         request = Request(scope, receive)
         try:
-            answer = partial(desk_answer, request, self.state, kind, token, period)
-            body = (await asyncio.get_running_loop().run_in_executor(self.state.answering, answer)).body
-            response = report_response(request.headers.get("accept-encoding", ""), body)
+            response = await serve_report(request, self.state, kind, *asked)
         except Exception as error:
             response = error_response(request, as_api_error(request, error))
         await response(scope, receive, send)
 
 
-def _asked(scope: Scope) -> tuple[str, Period] | None:
-    """The bearer token and the period of a plain report request; None for anything else."""
+def _asked(scope: Scope) -> tuple[str, Period, str | None] | None:
+    """The bearer token, the period and the ``asOf`` of a well-formed report request; None
+    for anything else."""
     pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     query = dict(pairs)
-    start, end = query.get("startDate"), query.get("endDate")
-    if len(pairs) != 2 or start is None or end is None or not (_DATE.fullmatch(start) and _DATE.fullmatch(end)):
+    start, end, as_of = query.get("startDate"), query.get("endDate"), query.get("asOf")
+    if start is None or end is None or len(pairs) != (2 if as_of is None else 3):
+        return None
+    if not all(_DATE.fullmatch(date) for date in (start, end, as_of or start)):
         return None
     authorization = next((value for key, value in scope["headers"] if key == b"authorization"), b"")
     scheme, _, token = authorization.decode("latin-1").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     try:
-        return token.strip(), report_period(start, end)
+        return token.strip(), report_period(start, end), as_of
     except InvalidInput:
         return None

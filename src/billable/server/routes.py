@@ -15,39 +15,29 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 from starlette.concurrency import run_in_threadpool
 
-from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidEvents, InvalidInput, TooManyRequests
+from billable.rules.errors import InvalidCredentials, InvalidEvents, TooManyRequests
 from billable.rules.events import EVENT_TYPES, MAX_TEXT
-from billable.rules.instants import RANGE_TEXT, InstantOutOfRange, Period, parse_instant
+from billable.rules.instants import Period
 from billable.rules.voids import MAX_VOIDS
-from billable.rules.wire import parse_body
-from billable.server.auth import LoginRequest, authorize, bearer_token, login_request, media_type, requires
+from billable.rules.json_text import parse_body
+from billable.server.auth import LoginRequest, bearer_token, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
-from billable.server.report_route import (
-    DATE_HELP,
-    DATE_PATTERN,
-    desk_answer,
-    plus_in_offset,
-    report_period,
-    report_response,
-)
+from billable.server.report_route import DATE_HELP, DATE_PATTERN, query_instant, report_period, serve_report
 from billable.server.state import ServerState, server_state
 from billable.service.access import TokenGrant
-from billable.service.bodies import Amendments as AmendmentsBody
-from billable.service.bodies import BillingUsageReport
-from billable.service.bodies import ClosedPeriod as ClosedPeriodBody
-from billable.service.bodies import ClosedPeriods, ConcurrentUsageReport, EventListing, Explanation, IngestionResult
-from billable.service.bodies import Organization as OrganizationBody
-from billable.service.bodies import ProductCatalog
-from billable.service.bodies import VoidResult as VoidResultBody
 from billable.service.event_log import MAX_PAGE_SIZE, EventFilter
 from billable.service.organizations import CLOSE_PERIODS, INGEST_EVENTS, PERMISSIONS, READ_REPORTS, VOID_EVENTS
-from billable.service.presentation import (
-    EVENTS_PATH,
-    ORGANIZATION_PATH,
-    PERIODS_PATH,
-    REPORT_PATH,
-    VOIDS_PATH,
+from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE
+from billable.wire.bodies import Amendments as AmendmentsBody
+from billable.wire.bodies import BillingUsageReport
+from billable.wire.bodies import ClosedPeriod as ClosedPeriodBody
+from billable.wire.bodies import ClosedPeriods, ConcurrentUsageReport, EventListing, Explanation, IngestionResult
+from billable.wire.bodies import Organization as OrganizationBody
+from billable.wire.bodies import ProductCatalog
+from billable.wire.bodies import VoidResult as VoidResultBody
+from billable.wire.paths import EVENTS_PATH, ORGANIZATION_PATH, PERIODS_PATH, REPORT_PATH, VOIDS_PATH
+from billable.wire.writers import (
     amendments_body,
     closed_periods_body,
     event_listing_body,
@@ -57,8 +47,6 @@ from billable.service.presentation import (
     products_body,
     void_body,
 )
-from billable.service.report_desk import Answer, Body, Origin, ReportStatus
-from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
 _PAGE = Path(__file__).with_name("page")
@@ -152,22 +140,6 @@ def period_query(
     return report_period(startDate, endDate)
 
 
-async def _served(request: Request, state: ServerState, kind: ReportKind[Any], token: str, period: Period,
-                  as_of: str | None) -> Response:
-    """A report (most requests for one are answered before the framework: report_route.py).
-    A report as of an instant is computed for the request."""
-
-    def answer() -> Answer:
-        if as_of is None:
-            return desk_answer(request, state, kind, token, period)
-        grant = authorize(request, state, token, READ_REPORTS)
-        answered = state.billing.report(kind, grant.org_id, period, _instant(as_of, "asOf"))
-        return Answer(ReportStatus.COMPLETE, Body(answered.body), Origin.COMPUTED)
-
-    body = (await run_in_threadpool(answer)).body
-    return report_response(request.headers.get("accept-encoding", ""), body)
-
-
 @router.get(
     "/api/v2/billing/reports/billableusage",
     tags=["billing"],
@@ -187,7 +159,7 @@ async def billable_usage(
     server's budget; repeat the same request until it answers ``Complete``. With ``asOf``,
     the report as it was at that instant.
     """
-    return await _served(request, state, BILLABLE_USAGE, token, period, as_of)
+    return await serve_report(request, state, BILLABLE_USAGE, token, period, as_of)
 
 
 @router.get(
@@ -207,7 +179,7 @@ async def concurrent_usage(
     """Daily and period concurrency peaks per product billed under the concurrent or hourly
     model; the period peak equals the product's concurrent totalUsage. InProgress like the
     billable usage report; ``asOf`` like it too."""
-    return await _served(request, state, CONCURRENT_USAGE, token, period, as_of)
+    return await serve_report(request, state, CONCURRENT_USAGE, token, period, as_of)
 
 
 @router.get(
@@ -227,7 +199,7 @@ async def explain(
     """Why one user is or is not billed: per family the charge and the holding that set it,
     the first billable login and its session, time logged in; or the reason."""
 
-    explained = await run_in_threadpool(state.billing.explain, grant.org_id, userId, period, _instant(as_of, "asOf"))
+    explained = await run_in_threadpool(state.billing.explain, grant.org_id, userId, period, query_instant(as_of, "asOf"))
     return JSONResponse(explanation_body(explained, period))
 
 
@@ -256,17 +228,6 @@ async def products(grant: TokenGrant = Depends(requires(*READ_REPORTS)),
     return JSONResponse(products_body(state.catalog, found.model))
 
 
-def _instant(text: str | None, field: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return parse_instant(plus_in_offset(text), allow_date=True)
-    except ValueError as error:
-        message = (f"{field} must be from {RANGE_TEXT}" if isinstance(error, InstantOutOfRange)
-                   else f"{field} must be an ISO-8601 date-time or date")
-        raise InvalidInput(message, [FieldProblem(field, "invalid.date", message)]) from None
-
-
 @router.get(
     EVENTS_PATH,
     tags=["billing"],
@@ -289,8 +250,8 @@ async def list_events(
 ) -> JSONResponse:
     """The organization's events as received, newest arrival first, a page at a time: follow
     ``nextUri`` (or send ``cursor``) until it is null. Pages hold still while events arrive."""
-    chosen = EventFilter(subject, type, _instant(startDate, "startDate"), _instant(endDate, "endDate"),
-                         _instant(receivedAfter, "receivedAfter"))
+    chosen = EventFilter(subject, type, query_instant(startDate, "startDate"), query_instant(endDate, "endDate"),
+                         query_instant(receivedAfter, "receivedAfter"))
     query = {name: value for name, value in (("subject", subject), ("type", type), ("startDate", startDate),
                                              ("endDate", endDate), ("receivedAfter", receivedAfter)) if value}
 

@@ -1,7 +1,7 @@
 """The service as the edges call it: bound to one database, catalog and clock, each method
 one use case in a transaction of its own. The routes and the command line parse a
-request, call one of these and write its answer; they open no transaction themselves, and
-import nothing of the store: the types they name come from the service."""
+request, call one of these and write its answer (billable.wire); they open no transaction
+themselves, and import nothing of the store: the types they name come from here."""
 
 from __future__ import annotations
 
@@ -23,9 +23,13 @@ from billable.service.voids import VoidResult, void_events
 from billable.store import distribution, migrate
 from billable.store.database import DEFAULT_URL as DEFAULT_URL  # the service's default, for the edges
 from billable.store.database import Database
-from billable.store.events import EventFilter
-from billable.store.organizations import OAuthClient, Organization, get_organization, list_clients, list_organizations
-from billable.store.periods import ClosedPeriod, list_closed
+from billable.store.events import EventFilter as EventFilter
+from billable.store.events import StoredEvent as StoredEvent
+from billable.store.organizations import OAuthClient as OAuthClient
+from billable.store.organizations import Organization as Organization
+from billable.store.organizations import get_organization, list_clients, list_organizations
+from billable.store.periods import ClosedPeriod as ClosedPeriod
+from billable.store.periods import list_closed
 
 
 class Billing:

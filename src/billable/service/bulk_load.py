@@ -20,7 +20,7 @@ from billable.rules.catalog import Catalog
 from billable.rules.decoding import decode_lines
 from billable.rules.errors import FieldProblem, InvalidEvents, InvalidInput
 from billable.rules.events import UsageEvent, validate_events
-from billable.rules.wire import parse_body
+from billable.rules.json_text import parse_body
 from billable.service.ingestion import MAX_BATCH_EVENTS, IngestResult, after_bulk_load, store_batches
 from billable.store.database import Database
 

@@ -13,7 +13,7 @@ from billable.rules.decoding import decode_batch
 from billable.rules.errors import FieldProblem, InvalidInput, PayloadTooLarge
 from billable.rules.events import UsageEvent, first_occurrences, validate_events
 from billable.rules.touched import touched_by
-from billable.rules.wire import parse_body
+from billable.rules.json_text import parse_body
 from billable.store import derived, session_weeks, statistics
 from billable.store.events import append_new_events
 from billable.store.organizations import get_organization, set_log_end

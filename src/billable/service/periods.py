@@ -9,11 +9,9 @@ from sqlalchemy import Connection
 from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidInput, NotFound
 from billable.rules.events import email_of
-from billable.rules.instants import Period, format_instant, parse_instant
-from billable.rules.report import BillableUsageReport, Resource, Usage
-from billable.rules.wire import compact_json, parse_json
-from billable.service.presentation import api_body, closed_mark
-from billable.service.report_desk import computed_under
+from billable.rules.instants import Period, format_instant
+from billable.rules.report import BillableUsageReport
+from billable.service.report_desk import rules_under
 from billable.service.reports import billable_usage_report
 from billable.store import derived
 from billable.store.events import StoredEvent, events_after
@@ -36,17 +34,9 @@ def close_period(conn: Connection, org_id: str, period: Period, catalog: Catalog
         message = (f"the period overlaps the closed period {format_instant(other.start)} to "
                    f"{format_instant(other.end)} (closed {format_instant(other.closed_at)}): a closed period is final")
         raise InvalidInput(message, [FieldProblem("startDate", "overlaps.closed", message)])
-    closed = ClosedPeriod(period.start, period.end, now, closed_by, org.last_seq, computed_under(catalog, org.model))
-    body = api_body(org_id, billable_usage_report(conn, org, period, catalog, now))
-    insert_closed(conn, org_id, closed, compact_json({**body, "closed": closed_mark(closed)}).decode())
+    closed = ClosedPeriod(period.start, period.end, now, closed_by, org.last_seq, rules_under(catalog, org.model))
+    insert_closed(conn, org_id, closed, billable_usage_report(conn, org, period, catalog, now))
     return closed
-
-
-def kept_figures(period: Period, body: str) -> BillableUsageReport:
-    """The figures of a closed period's kept body."""
-    usages = parse_json(body)["usages"]
-    return BillableUsageReport.of(period, (Usage.of(u["name"], u["totalUsage"], (
-        Resource(r["name"], parse_instant(r["date"])) for r in u["resources"])) for u in usages))
 
 
 def _figures(report: BillableUsageReport) -> dict[str, tuple[str, dict[str, int]]]:
@@ -86,12 +76,12 @@ def amendments(conn: Connection, org_id: str, period: Period, catalog: Catalog, 
     """The changes, per usage and resource, between the kept report of the closed period and
     the report of the whole log now, each with the events that caused it; ``NotFound``
     when the period is not closed."""
-    found = find_closed(conn, org_id, period.start, period.end)
+    found = find_closed(conn, org_id, period)
     if found is None:
         raise NotFound("closed period", f"{format_instant(period.start)} to {format_instant(period.end)}")
-    closed, body = found
+    closed, kept_report = found
     org = get_organization(conn, org_id)
-    kept, current = (_figures(report) for report in (kept_figures(period, body),
+    kept, current = (_figures(report) for report in (kept_report,
                                                      billable_usage_report(conn, org, period, catalog, now)))
     later = events_after(conn, org_id, closed.sequence)
     names = derived.emails(conn, org_id, sorted({e.subject for e in later}))
@@ -111,4 +101,4 @@ def amendments(conn: Connection, org_id: str, period: Period, catalog: Catalog, 
                 changes.append(ResourceChange(name, change, before, after, causes.get(name, [])))
         if changes or closed_total != current_total:
             usages.append(UsageChange(usage, closed_total, current_total, changes))
-    return Amendments(period, closed, closed.computed_under != computed_under(catalog, org.model), usages)
+    return Amendments(period, closed, closed.computed_under != rules_under(catalog, org.model), usages)

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -26,9 +26,7 @@ from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import StoreUnavailable
 from billable.rules.instants import Period
 from billable.rules.report import RULES_VERSION
-from billable.rules.wire import compact_json
-from billable.service.presentation import BODY_VERSION
-from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind, answer_report
+from billable.service.report_requests import BILLABLE_USAGE, ReportKind, RequestedReport, answer_report
 from billable.store import stored_reports
 from billable.store.stored_reports import ReportKey, Stamp
 from billable.store.database import Database
@@ -39,13 +37,20 @@ _KEPT = Stamp(-1, None, "closed")  # what a closed period's kept body is held un
 log = logging.getLogger("billable.reports")
 
 
-def computed_under(catalog: Catalog, model: LicensingModel, rules_version: int = RULES_VERSION,
-                   body_version: int = BODY_VERSION) -> str:
+def computed_under(catalog: Catalog, model: LicensingModel, body_version: int, rules_version: int = RULES_VERSION
+                   ) -> str:
     """A fingerprint of what a report's body depends on besides the events: the rules and
     the body's shape of this release, the catalog, the organization's licensing model. A
     stored body computed under another is never served."""
     basis = f"rules {rules_version}/body {body_version}/catalog {catalog.digest}/model {model.value}"
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def rules_under(catalog: Catalog, model: LicensingModel) -> str:
+    """What a closed period's figures were computed under (the rules, the catalog, the
+    model): it keeps figures, not a body, but the fingerprint names the body's version 1, as
+    those kept when it kept a body did, so that theirs still compare equal."""
+    return computed_under(catalog, model, body_version=1)
 
 
 class ReportStatus(str, Enum):
@@ -87,6 +92,17 @@ class Origin(str, Enum):
 
 
 @dataclass(frozen=True)
+class BodyWriter:
+    """How the edge the desk serves writes a kind of report (billable.wire): the body of a
+    report of an organization with a status, and the version of that body's shape (a
+    release that changes the shape increments it, so no body of the old shape is served
+    from the store again)."""
+
+    version: int
+    write: Callable[[str, RequestedReport[Any], ReportStatus], bytes]
+
+
+@dataclass(frozen=True)
 class Answer:
     status: ReportStatus
     body: Body
@@ -103,14 +119,16 @@ class DeskSettings:
 
 
 class ReportDesk:
-    def __init__(self, database: Database, catalog: Catalog, clock: Callable[[], int], settings: DeskSettings):
+    def __init__(self, database: Database, catalog: Catalog, clock: Callable[[], int], settings: DeskSettings,
+                 writers: Mapping[str, BodyWriter]):
         self.database = database
         self.catalog = catalog
         self.clock = clock
         self.settings = settings
+        self.writers = writers  # by the name of the kind of report
         # Per kind of report and licensing model: what a stored body must be computed under.
-        self._under = {kind.name: {model.value: computed_under(catalog, model, body_version=kind.body_version)
-                                   for model in LicensingModel} for kind in (BILLABLE_USAGE, CONCURRENT_USAGE)}
+        self._under = {name: {model.value: computed_under(catalog, model, body_version=writer.version)
+                              for model in LicensingModel} for name, writer in writers.items()}
         self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="report")
         # Starting a computation claims it in the store (a write transaction): under a lock
         # of its own, so that a read of a held body never waits behind a write.
@@ -158,7 +176,8 @@ class ReportDesk:
             if remaining <= 0:
                 break
             time.sleep(min(_POLL_SECONDS, remaining))  # another process computes it
-        return Answer(ReportStatus.IN_PROGRESS, Body(compact_json(kind.pending(org_id, period))), Origin.PENDING)
+        pending = self.writers[kind.name].write(org_id, RequestedReport(kind.empty(period)), ReportStatus.IN_PROGRESS)
+        return Answer(ReportStatus.IN_PROGRESS, Body(pending), Origin.PENDING)
 
     def _start(self, kind: ReportKind[Any], key: ReportKey, period: Period, found: stored_reports.Lookup) -> Future[Body] | None:
         """This process's computation of the current version, started if nobody computes it."""
@@ -187,8 +206,11 @@ class ReportDesk:
             return Answer(ReportStatus.COMPLETE, held[1], Origin.MEMORY)
         with self.database.read() as conn:
             kept = answer_report(conn, kind, get_organization(conn, key.org_id), period, self.catalog, self.clock())
-        assert kept.figures is None, "a closed period is never reopened"
-        return Answer(ReportStatus.COMPLETE, self._hold(key, _KEPT, Body(kept.body)), Origin.STORE)
+        assert kept.closed is not None, "a closed period is never reopened"
+        return Answer(ReportStatus.COMPLETE, self._hold(key, _KEPT, self._body(kind, key.org_id, kept)), Origin.STORE)
+
+    def _body(self, kind: ReportKind[Any], org_id: str, report: RequestedReport[Any]) -> Body:
+        return Body(self.writers[kind.name].write(org_id, report, ReportStatus.COMPLETE))
 
     def _held(self, key: ReportKey) -> tuple[Stamp, Body] | None:
         with self._lock:
@@ -221,7 +243,7 @@ class ReportDesk:
             now = self.clock()
             with self.database.read() as conn:
                 org = get_organization(conn, key.org_id)  # the version and model this snapshot sees
-                body = Body(answer_report(conn, kind, org, period, self.catalog, now).body)
+                body = self._body(kind, key.org_id, answer_report(conn, kind, org, period, self.catalog, now))
         except BaseException:
             self._release(key, claimed)
             raise

@@ -3,12 +3,13 @@ period, the instant it is asked as of, and whether the period is closed.
 
 The command line, the routes (a report as of an instant) and the report desk (when it
 computes a report, or serves a closed period's) call ``answer_report``: an ``asOf`` is
-checked here, and a closed period answers with the report kept when it was closed.
+checked here, and a closed period answers with the figures kept when it was closed. The
+answer is figures; the edges write them (billable.wire).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -17,46 +18,41 @@ from sqlalchemy import Connection
 from billable.rules.catalog import Catalog
 from billable.rules.instants import Period
 from billable.rules.report import BillableUsageReport, ConcurrentUsageReport
-from billable.rules.wire import compact_json
-from billable.service.bodies import Status
-from billable.service.presentation import BODY_VERSION, CONCURRENT_BODY_VERSION, api_body, concurrent_body
 from billable.service.reports import billable_usage_report, check_as_of, concurrent_usage_report
 from billable.store.organizations import Organization
-from billable.store.periods import kept_body
+from billable.store.periods import ClosedPeriod, find_closed
 
 Figures = TypeVar("Figures", BillableUsageReport, ConcurrentUsageReport)
 
 
 @dataclass(frozen=True)
 class ReportKind(Generic[Figures]):
-    """A kind of report: how its figures are computed and written as the API's body."""
+    """A kind of report: how its figures are computed, and kept for a closed period."""
 
     name: str
     figures: Callable[[Connection, Organization, Period, Catalog, int, int | None], Figures]
-    body: Callable[[str, Figures, Status], Mapping[str, object]]
-    empty: Callable[[Period], Figures]  # the figures of an InProgress body
-    closes: bool = False  # a closed period's kept report answers it (store/periods.py)
-    body_version: int = BODY_VERSION  # of its body's shape (report_desk.computed_under)
+    empty: Callable[[Period], Figures]  # the figures of a report not ready yet
+    # A closed period and the figures it kept, if this kind is kept when a period closes.
+    kept: Callable[[Connection, str, Period], tuple[ClosedPeriod, Figures] | None] | None = None
 
-    def pending(self, org_id: str, period: Period) -> Mapping[str, object]:
-        """The body while the report is computed."""
-        return self.body(org_id, self.empty(period), "InProgress")
+    @property
+    def closes(self) -> bool:
+        """Whether a closed period answers with the figures it kept."""
+        return self.kept is not None
 
 
-BILLABLE_USAGE = ReportKind("billableusage", billable_usage_report, api_body,
-                            lambda period: BillableUsageReport(period, ()), closes=True)
-CONCURRENT_USAGE = ReportKind("concurrentusage", concurrent_usage_report, concurrent_body,
-                              lambda period: ConcurrentUsageReport(period, "", ()),
-                              body_version=CONCURRENT_BODY_VERSION)
+BILLABLE_USAGE = ReportKind("billableusage", billable_usage_report, lambda period: BillableUsageReport(period, ()),
+                            find_closed)
+CONCURRENT_USAGE = ReportKind("concurrentusage", concurrent_usage_report,
+                              lambda period: ConcurrentUsageReport(period, "", ()))
 
 
 @dataclass(frozen=True)
 class RequestedReport(Generic[Figures]):
-    """A report's body as the API serves it, and its figures; None for a closed period's
-    kept body, whose figures ``service.periods.kept_figures`` reads."""
+    """A report's figures, and the closed period that kept them (None: computed now)."""
 
-    body: bytes
-    figures: Figures | None
+    figures: Figures
+    closed: ClosedPeriod | None = None
 
 
 def answer_report(conn: Connection, kind: ReportKind[Figures], org: Organization, period: Period, catalog: Catalog,
@@ -67,10 +63,8 @@ def answer_report(conn: Connection, kind: ReportKind[Figures], org: Organization
     the one kept when it was closed."""
     if as_of is not None:
         check_as_of(org, as_of, now)
-    elif kind.closes:
-        kept = kept_body(conn, org.id, period.start, period.end)
+    elif kind.kept is not None:
+        kept = kind.kept(conn, org.id, period)
         if kept is not None:
-            return RequestedReport(kept.encode(), None)
-    figures = kind.figures(conn, org, period, catalog, now, as_of)
-    return RequestedReport(compact_json(kind.body(org.id, figures, "Complete")), figures)
-
+            return RequestedReport(kept[1], kept[0])
+    return RequestedReport(kind.figures(conn, org, period, catalog, now, as_of))

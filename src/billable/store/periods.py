@@ -1,12 +1,27 @@
-"""Closed periods: kept reports, immutable."""
+"""Closed periods: kept reports, immutable.
+
+A closed period keeps its report's figures in a form of the store's own, not the API's
+body: the body is written from them when it is served, so a release may change the API's
+shape without touching what was kept. ``KEPT_FORM`` names the form; one a release no longer
+writes is read all the same (``_READERS``), so a kept report never changes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
+from billable.rules.instants import Period
+from billable.rules.json_text import compact_json, parse_json
+from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.store.tables import closed_periods
+
+KEPT_FORM = 1
+"""``{"form": 1, "usages": [[name, totalUsage, [[resource, date in ms], …]], …]}``, in the
+report's order."""
 
 
 @dataclass(frozen=True)
@@ -23,10 +38,31 @@ _c = closed_periods.c
 _FIELDS = (_c.period_start, _c.period_end, _c.closed_at, _c.closed_by, _c.sequence, _c.computed_under)
 
 
-def insert_closed(conn: Connection, org_id: str, closed: ClosedPeriod, body: str) -> None:
+def kept_form(report: BillableUsageReport) -> str:
+    """A report's figures as a closed period keeps them."""
+    usages = [[u.name, u.total_usage, [[r.name, r.date] for r in u.resources]] for u in report.usages]
+    return compact_json({"form": KEPT_FORM, "usages": usages}).decode()
+
+
+def _form_1(period: Period, kept: dict[str, Any]) -> BillableUsageReport:
+    return BillableUsageReport(period, tuple(Usage(name, total, tuple(Resource(r, date) for r, date in resources))
+                                             for name, total, resources in kept["usages"]))
+
+
+_READERS: dict[int, Callable[[Period, dict[str, Any]], BillableUsageReport]] = {1: _form_1}
+
+
+def kept_figures(period: Period, text: str | bytes) -> BillableUsageReport:
+    """The figures a closed period keeps, from any form the store has written."""
+    kept = parse_json(text)
+    return _READERS[kept["form"]](period, kept)
+
+
+def insert_closed(conn: Connection, org_id: str, closed: ClosedPeriod, report: BillableUsageReport) -> None:
     conn.execute(closed_periods.insert().values(
         org_id=org_id, period_start=closed.start, period_end=closed.end, closed_at=closed.closed_at,
-        closed_by=closed.closed_by, sequence=closed.sequence, computed_under=closed.computed_under, body=body))
+        closed_by=closed.closed_by, sequence=closed.sequence, computed_under=closed.computed_under,
+        kept=kept_form(report)))
 
 
 def list_closed(conn: Connection, org_id: str) -> list[ClosedPeriod]:
@@ -46,12 +82,7 @@ def _exactly(org_id: str, start: int, end: int) -> tuple[ColumnElement[bool], ..
     return _c.org_id == org_id, _c.period_start == start, _c.period_end == end
 
 
-def find_closed(conn: Connection, org_id: str, start: int, end: int) -> tuple[ClosedPeriod, str] | None:
-    """The closed period ``[start, end)`` and its kept body, if that period is closed."""
-    row = conn.execute(select(*_FIELDS, _c.body).where(*_exactly(org_id, start, end))).first()
-    return None if row is None else (ClosedPeriod(*row[:-1]), row[-1])
-
-
-def kept_body(conn: Connection, org_id: str, start: int, end: int) -> str | None:
-    """The kept report of exactly ``[start, end)``, if that period is closed."""
-    return conn.execute(select(_c.body).where(*_exactly(org_id, start, end))).scalar()
+def find_closed(conn: Connection, org_id: str, period: Period) -> tuple[ClosedPeriod, BillableUsageReport] | None:
+    """The closed period of exactly ``period`` and its kept report, if that period is closed."""
+    row = conn.execute(select(*_FIELDS, _c.kept).where(*_exactly(org_id, period.start, period.end))).first()
+    return None if row is None else (ClosedPeriod(*row[:-1]), kept_figures(period, row[-1]))

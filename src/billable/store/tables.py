@@ -253,7 +253,8 @@ computed_reports = Table(
 )
 
 # Closed periods (migration 0008): the billable usage report of the period as it was when it
-# was closed, kept as served then (``body``, which says it is closed), immutable. ``sequence``
+# was closed, its figures kept in the store's own form (``kept``: periods.KEPT_FORM; migration
+# 0015, before which it was the API's body), immutable. ``sequence``
 # is the organization's sequence the report saw: what arrived after it amends the period.
 closed_periods = Table(
     "closed_periods",
@@ -265,5 +266,5 @@ closed_periods = Table(
     Column("closed_by", String(64), nullable=False),
     Column("sequence", BigInteger, nullable=False),
     Column("computed_under", String(64), nullable=False),  # report_desk.computed_under: the rules then
-    Column("body", Text, nullable=False),
+    Column("kept", Text, nullable=False),  # the kept report's figures (periods.KEPT_FORM)
 )

@@ -1,11 +1,11 @@
-"""A report as the API body, CSV and a text table: one writer for the CLI and the server."""
+"""The API's bodies written from what the service answers: one writer for the server and the
+command line (bodies.py defines each body's shape, and the type checker holds each writer
+to it)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from typing_extensions import TypedDict
@@ -15,30 +15,21 @@ from billable.rules.explanation import Explanation
 from billable.rules.instants import Period, format_instant, format_instants
 from billable.rules.intervals import OPEN
 from billable.rules.report import BillableUsageReport, ConcurrentUsageReport, hours_total
-from billable.rules.wire import parse_json
-from billable.service import bodies
-from billable.service.bodies import Status
+from billable.rules.json_text import compact_json, parse_json
+from billable.service.billing import ClosedPeriod, OAuthClient, Organization, StoredEvent
 from billable.service.event_log import EventsPage
 from billable.service.ingestion import IngestResult
 from billable.service.organizations import NewClient
+from billable.service.periods import Amendments
+from billable.service.report_desk import BodyWriter, ReportStatus
+from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, RequestedReport
 from billable.service.voids import VoidResult
-from billable.store.events import StoredEvent
-from billable.store.organizations import OAuthClient, Organization
-from billable.store.periods import ClosedPeriod
+from billable.wire import bodies
+from billable.wire.bodies import Status
+from billable.wire.paths import CONCURRENT_PATH, EVENTS_PATH, EXPLAIN_PATH, ORGANIZATION_PATH, REPORT_PATH
 
-if TYPE_CHECKING:  # service/periods.py writes its stored bodies with this module
-    from billable.service.periods import Amendments
-
-REPORT_PATH = "/api/v2/billing/reports/billableusage"
-CONCURRENT_PATH = "/api/v2/billing/reports/concurrentusage"
-EXPLAIN_PATH = "/api/v2/billing/reports/billableusage/explain"
-EVENTS_PATH = "/api/v2/billing/events"
-VOIDS_PATH = EVENTS_PATH + "/voids"
-PERIODS_PATH = "/api/v2/billing/periods"
-ORGANIZATION_PATH = "/api/v2/organizations/me"
 BODY_VERSION = 1
-"""The version of the billable usage report's body written here: a release that changes its
-shape increments it, so that no body of the old shape is served from the store again."""
+"""The version of the billable usage report's body written here (report_desk.BodyWriter)."""
 CONCURRENT_BODY_VERSION = 2  # 2: each day's loggedInHours
 _REPORT_NAMESPACE = uuid.UUID("6f1b2f4e-6a53-4b8e-9a57-2d4f0c1e5b10")
 
@@ -108,6 +99,28 @@ def concurrent_body(org_id: str, report: ConcurrentUsageReport, status: Status =
         ],
         "selfUri": _self_uri(CONCURRENT_PATH, report.period),
     }
+
+
+def billable_usage_body(org_id: str, report: RequestedReport[BillableUsageReport], status: ReportStatus) -> bytes:
+    """The billable usage report's body; a closed period's says when it was closed."""
+    body = api_body(org_id, report.figures, _status(status))
+    return compact_json(body if report.closed is None else {**body, "closed": closed_mark(report.closed)})
+
+
+def concurrent_usage_body(org_id: str, report: RequestedReport[ConcurrentUsageReport], status: ReportStatus
+                          ) -> bytes:
+    return compact_json(concurrent_body(org_id, report.figures, _status(status)))
+
+
+def _status(status: ReportStatus) -> Status:
+    return "Complete" if status is ReportStatus.COMPLETE else "InProgress"
+
+
+REPORT_WRITERS: Mapping[str, BodyWriter] = {
+    BILLABLE_USAGE.name: BodyWriter(BODY_VERSION, billable_usage_body),
+    CONCURRENT_USAGE.name: BodyWriter(CONCURRENT_BODY_VERSION, concurrent_usage_body),
+}
+"""The report desk's writers, by the kind of report."""
 
 
 def _interval(interval: tuple[int, int] | None) -> bodies.Interval | None:
@@ -222,56 +235,3 @@ def products_body(catalog: Catalog, model: LicensingModel) -> bodies.ProductCata
     entities += [{"name": d.name, "kind": "device", "family": None, "rank": None, "concurrent": False,
                   "billedAs": "named", "modelApplies": model is LicensingModel.NAMED} for d in catalog.device_types]
     return {"model": model.value, "entities": entities, "total": len(entities)}
-
-
-CSV_HEADER = ("usage", "totalUsage", "resource", "date")
-
-
-def csv_text(report: BillableUsageReport) -> str:
-    """One line per resource, with its usage's name and total; CRLF line ends as RFC 4180 says."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
-    for usage in report.usages:
-        for resource in usage.resources:
-            writer.writerow((usage.name, usage.total_usage, resource.name, format_instant(resource.date)))
-    return out.getvalue()
-
-
-def table_text(report: BillableUsageReport) -> str:
-    """A summary a person reads in a terminal."""
-    lines = [f"Billable usage {format_instant(report.period.start)} to {format_instant(report.period.end)}", ""]
-    rows = [("usage", "total", "resources")] + [(u.name, u.total_usage, str(len(u.resources))) for u in report.usages]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for number, row in enumerate(rows):
-        lines.append(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}")
-        if number == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    if not report.usages:
-        lines.append("(no billable usage in this period)")
-    return "\n".join(lines) + "\n"
-
-
-def concurrent_csv(report: ConcurrentUsageReport) -> str:
-    """One line per product and day: product, date, peak, minutesAtPeak, the period's peak,
-    and the hours logged in that day."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(("product", "date", "peak", "minutesAtPeak", "periodPeak", "loggedInHours"))
-    for product in report.products:
-        for day in product.days:
-            writer.writerow((product.name, format_instant(day.day), day.peak, day.minutes_at_peak, product.peak,
-                             hours_total(day.logged_in_ms)))
-    return out.getvalue()
-
-
-def concurrent_table(report: ConcurrentUsageReport) -> str:
-    lines = [f"Concurrent usage {format_instant(report.period.start)} to {format_instant(report.period.end)}"
-             f" ({report.model} model)", ""]
-    if not report.products:
-        lines.append("(no product is billed under the concurrent or hourly model)")
-    for product in report.products:
-        lines.append(f"{product.name}: period peak {product.peak}")
-        lines += [f"  {format_instant(d.day)[:10]}  peak {d.peak:>6}  {d.minutes_at_peak:>5} min at peak"
-                  for d in product.days]
-    return "\n".join(lines) + "\n"
