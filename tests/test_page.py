@@ -531,3 +531,88 @@ def test_a_slow_answer_never_replaces_a_later_report(page: Page, make_org: MakeO
         expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
         expect(page.locator("#usages > tbody > tr.usage")).to_have_count(0)  # October: nobody logged in
         expect(page.locator("#usages > tbody > tr.gone")).to_have_count(1)  # cx1, billed in September only
+
+
+def test_the_date_axis_reads_any_period_and_every_line_looks_its_own(make_org: MakeOrg, tmp_path: Path) -> None:
+    """The trend chart's date axis has labels for a day, two weeks and the year to date,
+    at a desktop's width and a phone's; ten usages are ten lines no two of which share
+    their colour and dash (issue 34, items 1 and 4)."""
+    from conftest import CATALOG, event
+
+    org = make_org()
+    users = [(f"u{n}", product.name) for n, product in enumerate(CATALOG.user_products)]
+    org.ingest([event("license.assigned", user, "2026-01-01T00:00:00Z", product=product) for user, product in users]
+               + [event("user.login", user, f"2026-{1 + n:02d}-02T08:00:00Z") for n, (user, _) in enumerate(users)]
+               + [event("device.active", f"d{n}", "2026-10-02T08:00:00Z", deviceType=device.name)
+                  for n, device in enumerate(CATALOG.device_types)])
+    usages = len(CATALOG.user_products) + len(CATALOG.device_types)
+    assert usages == 10
+    with running_server(org.database.url) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for width in (1280, 390):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.clock.set_fixed_time("2026-11-20T10:00:00Z")
+            sign_in_reader(page, base, org)
+            chart = page.locator("#trend-chart")
+            page.select_option("#preset", "year-to-date")
+            page.click("#load")
+            expect(page.locator("#report-title")).to_have_text("2026-01-01 to 2026-11-20")
+            expect(chart).to_have_attribute("data-axis", re.compile(r"^2026-01 "))
+            months = (chart.get_attribute("data-axis") or "").split()
+            page.screenshot(path=f"/tmp/ytd-{width}.png", full_page=True)
+            assert len(months) >= (4 if width == 1280 else 2) and months == sorted(months), (width, months)
+            assert all(re.fullmatch(r"2026-(0[1-9]|1[01])", month) for month in months), months
+            if width == 1280:
+                markers = chart.locator(".u-legend .u-series:not(:first-child) .u-marker")
+                expect(markers).to_have_count(usages)
+                looks = {marker.evaluate("m => [getComputedStyle(m).borderTopColor, getComputedStyle(m).borderTopStyle]")
+                         .__str__() for marker in markers.all()}
+                assert len(looks) == usages, looks
+            _report_loaded(page, "2026-10-02", "2026-10-03")
+            expect(page.locator("#report-title")).to_have_text("2026-10-02 to 2026-10-02")
+            expect(chart).to_have_attribute("data-axis", "10-02")
+            _report_loaded(page, "2026-10-01", "2026-10-15")
+            expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-14")
+            days = (chart.get_attribute("data-axis") or "").split()
+            assert days[0] == "10-01" and len(days) >= 2 and all(re.fullmatch(r"10-\d\d", d) for d in days), days
+            page.screenshot(path=str(tmp_path / f"two-weeks-{width}.png"), full_page=True)
+            page.close()
+        browser.close()
+
+
+def test_a_phone_sees_every_column_or_that_a_table_scrolls(make_org: MakeOrg, tmp_path: Path) -> None:
+    """At 390 px the report's table shows every column, down to "Change"; the events table,
+    wider than the phone, says it scrolls sideways, takes the keyboard, and scrolled to its
+    end shows the Void button (issue 34, item 6)."""
+    from conftest import event
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="communicate"),
+                event("license.assigned", "bob", "2026-09-01T00:00:00Z", product="collaborate"),
+                event("user.login", "ann", "2026-09-03T08:00:00Z"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z", email="ann.longname@example.com"),
+                event("user.login", "bob", "2026-10-03T08:00:00Z")])
+    voider = new_client(org.database, org.id, "billing:subscription:view", "billing:events:void")
+    with running_server(org.database.url) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        sign_in(phone, base, *voider)
+        _report_loaded(phone, "2026-10-01", "2026-11-01")
+        expect(phone.locator("tr.usage[data-usage=communicate] td").nth(5)).to_have_text("0")
+        for cell in (phone.locator("#usages thead th").last, phone.locator("tr.usage[data-usage=communicate] td").last):
+            box = cell.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 390, box
+        assert "scrolls" not in (phone.locator("#usages").locator("..").get_attribute("class") or "")
+        phone.fill("#events-subject", "ann")
+        phone.click("#events-search button")
+        expect(phone.locator("#events tbody tr")).to_have_count(3)
+        events_box = phone.locator("#events").locator("..")
+        expect(events_box).to_have_class(re.compile(r"\bscrolls\b"))
+        assert "Scroll sideways" in events_box.evaluate("b => getComputedStyle(b, '::before').content")
+        assert events_box.get_attribute("tabindex") == "0"
+        void = phone.locator("#events tbody tr").first.locator("button")
+        events_box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+        box = void.bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390, box
+        phone.screenshot(path=str(tmp_path / "phone-events.png"), full_page=True)
+        browser.close()

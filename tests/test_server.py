@@ -15,7 +15,7 @@ import pytest
 from conftest import CATALOG, INGESTED_AT, Clock, MakeClient, MakeOrg, Org, bearer, event, new_client
 from examples import WORKED_EXAMPLES
 
-from billable.rules.instants import DAY_MS, Period
+from billable.rules.instants import DAY_MS, Period, format_instant
 from billable.wire.bodies import BillingUsageReport
 from billable.service.organizations import PERMISSIONS
 from billable.wire.writers import api_body
@@ -300,8 +300,13 @@ def test_the_route_below_the_framework_passes_on_what_it_does_not_answer(org_wit
     assert answer.status_code == 200 and answer.json() == expected_body(org)
     assert route.get(CONCURRENT, params=OCTOBER, headers={**headers, "Accept-Encoding": "gzip"}).json()["status"] == "Complete"
     assert route.get(REPORT, params=OCTOBER, headers={"Authorization": "Bearer unknown"}).status_code == 401
+    for as_of in ("2026-10-20", format_instant(INGESTED_AT)):  # before the organization, and at its now
+        asked = {**OCTOBER, "asOf": as_of}
+        below = route.get(REPORT, params=asked, headers=headers)
+        framework = client.get(REPORT, params={**asked, "x": "1"}, headers=headers)
+        assert below.status_code != 599 and comparable(below)[::2] == comparable(framework)[::2], below.text
     passed_on = [
-        route.get(REPORT, params={**OCTOBER, "asOf": "2026-10-20"}, headers=headers),
+        route.get(REPORT, params={**OCTOBER, "asOf": "2026-10-20T"}, headers=headers),
         route.get(REPORT, params={**OCTOBER, "x": "1"}, headers=headers),
         route.get(REPORT, params={"startDate": OCTOBER["startDate"]}, headers=headers),
         route.get(REPORT, params=[*OCTOBER.items(), ("startDate", OCTOBER["startDate"])], headers=headers),

@@ -504,17 +504,56 @@ function renderTotals(report) {
   $("#totals-chart").replaceChildren(chart);
 }
 
-const COLOURS = ["#2f6fde", "#e07a1f", "#2e9e5b", "#9b51e0", "#c0392b", "#00838f", "#795548", "#5c6bc0"];
+// Okabe and Ito's colours, which readers with any common colour blindness tell apart
+// (their yellow left out: too faint on white); past seven lines, the colours again dashed,
+// then dotted, so that no two lines look alike.
+const COLOURS = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000"];
+const DASHES = [null, [8, 4], [2, 3]];
+function lineStyle(index) {
+  const dash = DASHES[Math.floor(index / COLOURS.length) % DASHES.length];
+  return { stroke: COLOURS[index % COLOURS.length], width: 2, ...(dash ? { dash } : {}) };
+}
+
+// The date axis: ticks at whole UTC days, months or years, the finest step whose labels
+// fit in ``width`` pixels (a day to decades); labels as the title writes dates, as short
+// as the span allows: 10-02, 2026-10, 2026.
+const TICK_STEPS = [[1, "day"], [2, "day"], [7, "day"], [14, "day"], [1, "month"], [2, "month"],
+                    [3, "month"], [6, "month"], [1, "year"], [2, "year"], [5, "year"], [10, "year"]];
+const LABEL_PX = 7.5; // a label's character at the axis's font, with the space between labels
+function dateAxis(first, last, width) {
+  const from = new Date(first * 1000);
+  const sameYear = from.getUTCFullYear() === new Date(last * 1000).getUTCFullYear();
+  let axis = null;
+  for (const [n, unit] of TICK_STEPS) {
+    const ticks = [];
+    if (unit === "day") {
+      for (let at = first; at <= last; at += n * DAY / 1000) ticks.push(at);
+    } else {
+      const months = unit === "month" ? n : 12 * n;
+      let month = Math.ceil((from.getUTCFullYear() * 12 + from.getUTCMonth()) / months) * months;
+      for (let at; (at = Date.UTC(Math.floor(month / 12), month % 12, 1) / 1000) <= last; month += months) {
+        if (at >= first) ticks.push(at);
+      }
+    }
+    const cut = unit === "year" ? [0, 4] : unit === "month" ? [0, 7] : sameYear ? [5, 10] : [0, 10];
+    const labels = ticks.map((t) => isoDay(new Date(t * 1000)).slice(...cut));
+    axis = { ticks, labels };
+    if (ticks.length * (cut[1] - cut[0] + 3) * LABEL_PX <= width || ticks.length <= 1) return axis;
+  }
+  return axis;
+}
 
 // A line per product over the period's days (epoch seconds, UTC midnights), drawn by uPlot
 // (axes, dates, a legend in each line's colour, values at the cursor). The keyboard reads
 // it too: the arrow keys, Home and End move the cursor a day at a time, and the day's
 // values are said in ``point``, a polite live region.
-function lineChart(holder, point, days, series, name) {
+// ``unit``: what the values count, written on the value axis ({ label, whole: counts only }).
+function lineChart(holder, point, days, series, name, unit) {
   for (const old of state.charts.filter((c) => c.root.parentNode === holder)) old.destroy();
   state.charts = state.charts.filter((c) => document.body.contains(c.root));
   holder.replaceChildren();
   const day = (seconds) => isoDay(new Date(seconds * 1000));
+  let axis = null;
   const say = (index) => {
     point.textContent = index == null ? "" : `${day(days[index])}: ` +
       series.map((s) => `${s.name} ${s.values[index]}`).join(", ");
@@ -524,10 +563,18 @@ function lineChart(holder, point, days, series, name) {
     height: 200,
     tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
     series: [{ label: "Day", value: (u, seconds) => (seconds == null ? "" : day(seconds)) },
-             ...series.map((s, i) => ({ label: s.name, stroke: COLOURS[i % COLOURS.length], width: 2 }))],
-    // Dates as the title writes them (month-day), in UTC, a tick a day at the closest.
-    axes: [{ values: (u, ticks) => ticks.map((t) => day(t).slice(5)), incrs: [DAY / 1000, 7 * DAY / 1000, 30 * DAY / 1000] },
-           { size: 40 }],
+             ...series.map((s, i) => ({ label: s.name, ...lineStyle(i) }))],
+    legend: { markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } },
+    axes: [{
+      space: 40,
+      splits: (u) => {
+        axis = dateAxis(days[0], days[days.length - 1], u.bbox.width / devicePixelRatio);
+        holder.dataset.axis = axis.labels.join(" "); // what is drawn, for the tests
+        return axis.ticks;
+      },
+      values: () => axis.labels,
+    }, { label: unit.label, labelSize: 20, size: 48,
+         ...(unit.whole ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] } : {}) }],
     hooks: { setCursor: [(u) => { if (u.cursor.idx != null) say(u.cursor.idx); }] },
   }, [days, ...series.map((s) => s.values)], holder);
   state.charts.push(chart);
@@ -563,7 +610,8 @@ function renderTrend(report) {
       return seen;
     }) };
   });
-  if (days.length) lineChart($("#trend-chart"), $("#trend-point"), days, series, "Billable so far, day by day");
+  if (days.length) lineChart($("#trend-chart"), $("#trend-point"), days, series, "Billable so far, day by day",
+                               { label: "users and devices", whole: true });
 }
 
 // Per day and product, what the model bills: the peak (concurrent) or the hours (hourly).
@@ -575,7 +623,10 @@ function renderPeaks(report) {
     name: p.name, values: p.days.map((d) => (hourly ? Number(d.loggedInHours) : d.peak)) }));
   const name = hourly ? "Hours logged in per day, per product (hourly usage)" : "Daily peak per product (concurrent usage)";
   $("#peaks-caption").textContent = name;
-  if (days.length) lineChart($("#peaks-chart"), $("#peaks-point"), days, series, name);
+  if (days.length) {
+    lineChart($("#peaks-chart"), $("#peaks-point"), days, series, name,
+              hourly ? { label: "hours", whole: false } : { label: "users at the peak", whole: true });
+  }
 }
 
 // ------------------------------------------------------------------ explanations and the catalog
@@ -685,6 +736,27 @@ $("#sign-in").addEventListener("submit", async (event) => {
     .then((org) => { $("#who").textContent = `${org.name} · ${org.licensingModel} model`; })
     .catch(() => { $("#who").textContent = `client ${clientId}`; });
 });
+// A table wider than its box: the box says it scrolls sideways, and takes the keyboard's
+// focus so that the arrow keys scroll it.
+for (const box of document.querySelectorAll(".table-box")) {
+  const mark = () => {
+    const scrolls = box.scrollWidth > box.clientWidth + 1;
+    box.classList.toggle("scrolls", scrolls);
+    if (scrolls) {
+      box.tabIndex = 0;
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label", "Table, scrolls sideways");
+    } else {
+      box.removeAttribute("tabindex");
+      box.removeAttribute("role");
+      box.removeAttribute("aria-label");
+    }
+  };
+  const watch = new ResizeObserver(mark);
+  watch.observe(box);
+  watch.observe(box.firstElementChild);
+}
+
 $("#preset").addEventListener("change", () => {
   applyPreset();
   if ($("#preset").value !== "custom") loadReport(); // a chosen period is shown at once
