@@ -39,6 +39,11 @@ def ingest_generated(org: Any, users: int, days: int) -> None:
     org.ingest(list(generate(Workload(users=users, days=days, start=parse_instant("2026-10-01", allow_date=True)))))
 
 
+def figure(text: str) -> str:
+    """The number a cell shows (``1,234.5 hours``) as the API writes it (``1234.5``)."""
+    return text.split(" ")[0].replace(",", "")
+
+
 def sign_in_reader(page: Page, base: str, org: Any) -> None:
     """Sign in with a new client of ``org`` that may read reports."""
     sign_in(page, base, *new_client(org.database, org.id, "billing:subscription:view"))
@@ -70,7 +75,7 @@ def test_read_the_bill(page: Page, make_org: MakeOrg, tmp_path: Path) -> None:
         expect(page.locator("#report-status")).to_have_text("Complete")
         rows = page.locator("#usages > tbody > tr.usage")
         expect(rows.first).to_be_visible()
-        shown = {row.locator("td").nth(1).inner_text(): row.locator("td").nth(2).inner_text()
+        shown = {row.locator("td").nth(1).inner_text(): figure(row.locator("td").nth(2).inner_text())
                  for row in rows.all()}
         token = httpx.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
                            auth=(client_id, secret)).json()["access_token"]
@@ -105,8 +110,9 @@ def test_read_the_bill(page: Page, make_org: MakeOrg, tmp_path: Path) -> None:
         expect(page.locator("#peaks-chart canvas")).to_be_attached()  # concurrent organization
         legend = page.locator("#trend-chart .u-legend .u-series")
         expect(legend.filter(has_text="cx1")).to_have_count(1)
-        colours = {m.evaluate("e => getComputedStyle(e).borderColor") for m in legend.locator(".u-marker").all()[1:]}
-        assert len(colours) == len(api["usages"])  # one colour per line
+        looks = {m.evaluate("e => getComputedStyle(e).borderColor + getComputedStyle(e).borderStyle")
+                 for m in legend.locator(".u-marker").all()[1:]}
+        assert len(looks) == len(api["usages"])  # one colour and dash per line
         page.locator("#trend-chart").scroll_into_view_if_needed()
         box = page.locator("#trend-chart .u-over").bounding_box()
         assert box is not None
@@ -219,8 +225,8 @@ def test_empty_period_and_searches_that_find_nothing(page: Page, make_org: MakeO
         with page.expect_download() as download:
             page.click("#download-summary")
         lines = Path(download.value.path()).read_bytes().decode().split("\r\n")
-        shown = [(row.locator("td").nth(1).inner_text(), row.locator("td").nth(2).inner_text(),
-                  row.locator("td").nth(3).inner_text()) for row in page.locator("#usages > tbody > tr.usage").all()]
+        shown = [(row.locator("td").nth(1).inner_text(), figure(row.locator("td").nth(2).inner_text()),
+                  figure(row.locator("td").nth(3).inner_text())) for row in page.locator("#usages > tbody > tr.usage").all()]
         assert lines[0] == "usage,totalUsage,resources" and lines[-1] == ""
         assert [tuple(line.split(",")) for line in lines[1:-1]] == shown and len(shown) >= 3
         first = page.locator("#usages > tbody > tr.usage").first
@@ -243,11 +249,11 @@ def test_a_phone_width_has_no_horizontal_scroll(make_org: MakeOrg, tmp_path: Pat
         sign_in(phone, base, *new_client(org.database, org.id, "billing:subscription:view"))
         _report_loaded(phone, "2026-10-01", "2026-11-01")
         expect(phone.locator("#peaks-chart canvas")).to_be_attached()
-        # Each product's legend marker in a colour of its own (once the sign-in's own load has settled too).
+        # Each product's legend marker in a colour and dash of its own (once the sign-in's own load has settled too).
         phone.wait_for_load_state("networkidle")
         legend = phone.eval_on_selector_all("#peaks-chart .u-legend .u-series",
                                             "all => all.slice(1).map(s => [s.innerText.split('\\n')[0].trim(), "
-                                            "getComputedStyle(s.querySelector('.u-marker')).borderColor])")
+                                            "getComputedStyle(s.querySelector('.u-marker')).border])")
         assert len(legend) >= 2 and len({colour for _, colour in legend}) == len(legend), legend
         phone.locator("#usages > tbody > tr.usage").first.click()
         expect(phone.locator("tr.resources:visible .resource-search")).to_be_visible()
@@ -314,7 +320,7 @@ def test_a_users_events_and_voiding_one(page: Page, make_org: MakeOrg) -> None:
         page.fill("#start", OCTOBER["startDate"])
         page.fill("#end", OCTOBER["endDate"])
         page.click("#load")
-        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("2")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("2 users")
         page.fill("#events-subject", "bob")
         page.click("#events-search button")
         rows = page.locator("#events tbody tr")
@@ -355,7 +361,7 @@ def test_a_users_events_and_voiding_one(page: Page, make_org: MakeOrg) -> None:
         expect(page.locator("#message")).to_contain_text("Voided")
         expect(assignment.locator("td.voided")).to_contain_text("assigned to bob by mistake")
         expect(assignment.locator("td.voided")).to_contain_text(voider[0])
-        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1 user")
 
 
 def test_a_closed_period_with_its_amendments_and_a_report_as_of(page: Page, make_org: MakeOrg) -> None:
@@ -379,7 +385,7 @@ def test_a_closed_period_with_its_amendments_and_a_report_as_of(page: Page, make
         page.click("#load")
         expect(page.locator("#report-status")).to_contain_text("Closed")
         expect(page.locator("#report-status")).to_contain_text("finance")
-        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1")  # the kept figure
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1 user")  # the kept figure
         expect(page.locator("#amendments-list li")).to_have_count(1)
         expect(page.locator("#amendments-list li")).to_contain_text("bob added")
         expect(page.locator("#amendments-list li")).to_contain_text("late-2")
@@ -388,11 +394,11 @@ def test_a_closed_period_with_its_amendments_and_a_report_as_of(page: Page, make
         page.fill("#as-of", format_instant(INGESTED_AT + 1)[:19])
         page.click("#load")
         expect(page.locator("#report-status")).not_to_contain_text("Closed")
-        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("1 user")
         expect(page.locator("#amendments")).to_be_hidden()
         page.fill("#as-of", "")
         page.click("#load")
-        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("2")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text("2 users")
 
 
 def test_periods_people_think_in_and_the_previous_one_beside(page: Page, make_org: MakeOrg) -> None:
@@ -415,7 +421,7 @@ def test_periods_people_think_in_and_the_previous_one_beside(page: Page, make_or
             "Compared with the previous period, 2026-09-01 to 2026-09-30.")
         rows = {row.locator("td").nth(1).inner_text(): [row.locator("td").nth(n).inner_text() for n in (2, 4, 5)]
                 for row in page.locator("#usages > tbody > tr.usage, #usages > tbody > tr.gone").all()}
-        assert rows == {"cx1": ["2", "1", "+1"], "cx2": ["1", "0", "+1"], "wem1": ["0", "1", "−1"]}, rows
+        assert rows == {"cx1": ["2 users", "1", "+1"], "cx2": ["1 user", "0", "+1"], "wem1": ["0", "1", "−1"]}, rows
         # Named: every total counts users, so they add up, now and then.
         expect(page.locator("#grand-total td")).to_have_text(["", "3", "3", "2", "+1"])
         # The dates are typed and shown as the title writes them, whatever the browser's locale.
@@ -616,3 +622,33 @@ def test_a_phone_sees_every_column_or_that_a_table_scrolls(make_org: MakeOrg, tm
         assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390, box
         phone.screenshot(path=str(tmp_path / "phone-events.png"), full_page=True)
         browser.close()
+
+
+def test_the_hourly_model_says_its_units_and_scales_each_on_its_own(page: Page, make_org: MakeOrg) -> None:
+    """Under the hourly model the table says hours for an hourly product and users for the
+    others, numbers have thousands separators, the bars of hours and of users each have a
+    scale of their own, and the hours chart's axis says hours (issue 34, item 5)."""
+    from conftest import event
+
+    org = make_org("hourly")
+    users = [f"u{n}" for n in range(4)]
+    org.ingest([event("license.assigned", user, "2026-09-01T00:00:00Z", product=product)
+                for user in users for product in ("cx1", "wem1")]
+               + [event("user.login", user, "2026-10-01T00:00:00Z") for user in users]
+               + [event("user.logout", user, "2026-10-20T00:00:00.500Z") for user in users])
+    with running_server(org.database.url) as base:
+        sign_in_reader(page, base, org)
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        api = httpx.get(f"{base}/api/v2/billing/reports/billableusage", params=OCTOBER,
+                        headers=_bearer(base, org)).json()
+        hours = next(u["totalUsage"] for u in api["usages"] if u["name"] == "cx1")
+        assert float(hours) > 1000
+        written = f"{float(hours):,.2f}".rstrip("0").rstrip(".")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(2)).to_have_text(f"{written} hours")
+        expect(page.locator("tr.usage[data-usage=wem1] td").nth(2)).to_have_text("4 users")
+        expect(page.locator("tr.usage[data-usage=cx1] td").nth(5)).to_have_text(f"+{written}")
+        bars = {name: float(page.locator("#totals-chart rect").nth(n).get_attribute("width") or 0)
+                for n, name in enumerate(["cx1", "wem1"])}
+        assert bars["cx1"] == bars["wem1"] > 100, bars  # each the largest of its unit
+        expect(page.locator("#totals-chart .bar-value")).to_have_text([f"{written} hours", "4 users"])
+        expect(page.locator("#peaks-caption")).to_have_text("Hours logged in per day, per product (hourly usage)")

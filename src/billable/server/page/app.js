@@ -252,8 +252,11 @@ async function loadReport() {
     state.params = params;
     renderReport(report);
     status.hidden = true;
-    state.catalog = state.catalog || await api("/api/v2/billing/products");
-    if (!current()) return;
+    if (!state.catalog) { // read once: what each total counts (its unit), and the catalog's table
+      state.catalog = await api("/api/v2/billing/products");
+      if (!current()) return;
+      renderReport(report);
+    }
     renderCatalog(state.catalog);
     // Then the previous period beside it: a help, without which the report still stands.
     const previous = before && await complete(
@@ -313,7 +316,24 @@ function cell(tag, text, className) {
   return element;
 }
 
-function signed(change) { return change > 0 ? `+${change}` : change < 0 ? `−${-change}` : "0"; }
+// Numbers for people: thousands separated, at most two decimals (hours), whatever the locale.
+const NUMBER = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
+function number(value) { return NUMBER.format(Number(value)); }
+function signed(change) { return change > 0 ? `+${number(change)}` : change < 0 ? `−${number(-change)}` : "0"; }
+
+// What a usage's total counts, by the catalog: users, users at the peak, hours or devices.
+function unitOf(name) {
+  const product = state.catalog && state.catalog.entities.find((p) => p.name === name);
+  if (!product) return "";
+  if (product.kind === "device") return "devices";
+  return { named: "users", concurrent: "users at the peak", hourly: "hours" }[product.billedAs] || "";
+}
+function withUnit(value, name) {
+  const unit = unitOf(name);
+  const text = number(value);
+  return !unit ? text : Number(value) === 1 && unit !== "hours" ? `${text} ${unit.replace("users", "user").replace("devices", "device")}`
+    : `${text} ${unit}`;
+}
 
 function renderReport(report) {
   $("#report").hidden = false;
@@ -349,9 +369,9 @@ function renderReport(report) {
     row.tabIndex = 0;
     row.setAttribute("role", "button");
     row.setAttribute("aria-expanded", "false");
-    row.setAttribute("aria-label", `${usage.name}: ${usage.totalUsage}, ${usage.resources.length} resources`);
-    row.append(toggle, cell("td", usage.name), cell("td", usage.totalUsage, "number"),
-               cell("td", String(usage.resources.length), "number"), cell("td", "…", "number previous"),
+    row.setAttribute("aria-label", `${usage.name}: ${withUnit(usage.totalUsage, usage.name)}, ${usage.resources.length} resources`);
+    row.append(toggle, cell("td", usage.name), cell("td", withUnit(usage.totalUsage, usage.name), "number"),
+               cell("td", number(usage.resources.length), "number"), cell("td", "…", "number previous"),
                cell("td", "…", "number change"));
     const detail = document.createElement("tr");
     detail.className = "resources";
@@ -381,9 +401,10 @@ function renderReport(report) {
 
 // Totals add up only where every usage counts the same thing: users and devices under the
 // named model. Resources (users and devices billed, once per usage) always add up.
+function grandSum(usages) { return usages.reduce((sum, u) => sum + Number(u.totalUsage), 0); }
 function grandTotal(usages) {
   return state.catalog && state.catalog.model === "named"
-    ? String(usages.reduce((sum, u) => sum + Number(u.totalUsage), 0)) : "—";
+    ? number(grandSum(usages)) : "—";
 }
 
 function renderGrandTotal(report, previous) {
@@ -392,10 +413,11 @@ function renderGrandTotal(report, previous) {
   const total = grandTotal(report.usages);
   row.querySelector(".total").textContent = total;
   row.querySelector(".total").title = total === "—" ? "Peaks, hours and counts do not add up" : "";
-  row.querySelector(".resources").textContent = String(report.usages.reduce((n, u) => n + u.resources.length, 0));
+  row.querySelector(".resources").textContent = number(report.usages.reduce((n, u) => n + u.resources.length, 0));
   const was = previous ? grandTotal(previous.usages) : "…";
   row.querySelector(".previous").textContent = previous === null ? "—" : was;
-  row.querySelector(".change").textContent = previous && total !== "—" ? signed(Number(total) - Number(was))
+  row.querySelector(".change").textContent = previous && total !== "—"
+    ? signed(grandSum(report.usages) - grandSum(previous.usages))
     : previous === undefined ? "…" : "—";
 }
 
@@ -410,9 +432,9 @@ function renderComparison(report, previous) {
   for (const row of document.querySelectorAll("#usages tr.usage")) {
     const usage = report.usages.find((u) => u.name === row.dataset.usage);
     const was = before.get(usage.name) ?? 0;
-    row.querySelector(".previous").textContent = previous ? String(was) : "—";
+    row.querySelector(".previous").textContent = previous ? number(was) : "—";
     row.querySelector(".change").textContent = previous ? signed(Number(usage.totalUsage) - was) : "—";
-    if (previous) row.setAttribute("aria-label", `${row.getAttribute("aria-label")}, ${was} in the previous period`);
+    if (previous) row.setAttribute("aria-label", `${row.getAttribute("aria-label")}, ${number(was)} in the previous period`);
   }
   renderGrandTotal(report, previous);
   for (const [name, total] of before) {
@@ -420,7 +442,7 @@ function renderComparison(report, previous) {
     const row = document.createElement("tr");
     row.className = "gone";
     row.append(cell("td", ""), cell("td", name), cell("td", "0", "number"), cell("td", "0", "number"),
-               cell("td", String(total), "number"), cell("td", signed(-total), "number change"));
+               cell("td", number(total), "number"), cell("td", signed(-total), "number change"));
     $("#usages tbody").append(row);
   }
 }
@@ -487,19 +509,22 @@ function svg(tag, attributes, text) {
   return element;
 }
 
+// A bar per usage, each with its unit; bars of one unit share a scale, and usages of
+// different units (hours and users) are never measured against each other.
 function renderTotals(report) {
-  const rows = report.usages.map((u) => [u.name, Number(u.totalUsage)]);
-  const width = 420, bar = 18, gap = 6, label = 90;
-  const top = Math.max(1, ...rows.map(([, v]) => v));
+  const rows = report.usages.map((u) => [u.name, Number(u.totalUsage), unitOf(u.name)]);
+  const width = 420, bar = 18, gap = 6, label = 90, room = 130;
+  const top = new Map();
+  for (const [, value, unit] of rows) top.set(unit, Math.max(1, top.get(unit) || 0, value));
   const height = Math.max(bar, rows.length * (bar + gap));
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img",
-                             "aria-label": "Total usage per product" });
+                             "aria-label": "Total usage per product, each in its unit" });
   rows.forEach(([name, value], i) => {
     const y = i * (bar + gap);
-    const length = ((width - label - 60) * value) / top;
+    const length = ((width - label - room) * value) / top.get(rows[i][2]);
     chart.append(svg("text", { x: 0, y: y + 13 }, name),
-                 svg("rect", { x: label, y, width: Math.max(1, length), height: bar, fill: "#2f6fde", rx: 3 }),
-                 svg("text", { x: label + length + 6, y: y + 13 }, String(value)));
+                 svg("rect", { x: label, y, width: Math.max(1, length), height: bar, fill: "#0072b2", rx: 3 }),
+                 svg("text", { x: label + length + 6, y: y + 13, class: "bar-value" }, withUnit(value, name)));
   });
   $("#totals-chart").replaceChildren(chart);
 }
