@@ -652,3 +652,50 @@ def test_the_hourly_model_says_its_units_and_scales_each_on_its_own(page: Page, 
         assert bars["cx1"] == bars["wem1"] > 100, bars  # each the largest of its unit
         expect(page.locator("#totals-chart .bar-value")).to_have_text([f"{written} hours", "4 users"])
         expect(page.locator("#peaks-caption")).to_have_text("Hours logged in per day, per product (hourly usage)")
+
+
+def test_a_closed_periods_why_explains_the_kept_report_and_a_void_says_so(page: Page, make_org: MakeOrg) -> None:
+    """After a period is closed and a login voided, the report keeps the first billable time
+    of the close, and so do "Why?" (which says the period is closed) and the API's
+    explanation; as of now, the explanation is the current one. The message after the void
+    says the closed report keeps its figures (issue 34, item 2)."""
+    from conftest import CATALOG, INGESTED_AT, event
+
+    from billable.rules.instants import Period, format_instant, system_now
+    from billable.service.periods import close_period
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z", id="first", email="ann@x.com"),
+                event("user.logout", "ann", "2026-10-02T09:00:00Z"),
+                event("user.login", "ann", "2026-10-09T08:00:00Z", id="second")], now=INGESTED_AT)
+    with org.database.write() as conn:
+        close_period(conn, org.id, Period.parse("2026-10-01", "2026-11-01"), CATALOG, INGESTED_AT + 1, "finance")
+    voider = new_client(org.database, org.id, "billing:subscription:view", "billing:events:void")
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *voider)
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("#report-status")).to_contain_text("Closed")
+        page.fill("#events-subject", "ann")
+        page.click("#events-search button")
+        page.locator("#events tbody tr", has_text="2026-10-02 08:00").locator("button", has_text="Void").click()
+        page.fill(".void-form input", "a test login")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click(".void-form button[type=submit]")
+        expect(page.locator("#message")).to_contain_text("The period is closed: its report above keeps the figures")
+        expect(page.locator("#message")).not_to_contain_text("computed without it")
+        expect(page.locator("#amendments-list li")).to_have_text([re.compile("ann added .*voided"),
+                                                                  re.compile("ann@x.com removed")])
+        page.click("tr.usage[data-usage=cx1]")
+        expect(page.locator("tr.resources:visible .resource-table tbody td").nth(1)).to_contain_text("2026-10-02 08:00")  # kept
+        page.locator("tr.resources:visible button.why").first.click()
+        expect(page.locator("#explanation-lines")).to_contain_text("This period is closed")
+        expect(page.locator("#explanation-lines")).to_contain_text("First billable login 2026-10-02 08:00")
+        headers = _bearer(base, org)
+        kept = httpx.get(f"{base}/api/v2/billing/reports/billableusage/explain",
+                         params={**OCTOBER, "userId": "ann"}, headers=headers).json()
+        now = httpx.get(f"{base}/api/v2/billing/reports/billableusage/explain",
+                        params={**OCTOBER, "userId": "ann", "asOf": format_instant(system_now())},
+                        headers=headers).json()
+    assert kept["closed"]["closedBy"] == "finance" and kept["firstBillableLogin"] == "2026-10-02T08:00:00.000Z"
+    assert now["closed"] is None and now["firstBillableLogin"] == "2026-10-09T08:00:00.000Z"

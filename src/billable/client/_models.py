@@ -171,6 +171,7 @@ class Explanation(_Model):
     first_billable_login: datetime | None = Field(None, alias="firstBillableLogin")
     session: Interval | None = None
     families: list[FamilyCharge] = []
+    closed: Closed | None = None  # a closed period: what is explained is its kept report
 
 
 class Product(_Model):

@@ -9,14 +9,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from billable.rules.catalog import Catalog
-from billable.rules.explanation import Explanation
 from billable.rules.instants import Period
 from billable.rules.voids import validate_voids
 from billable.rules.events import UsageEvent
 from billable.service import bulk_load, periods
 from billable.service.organizations import NewClient, change_model, create_client, create_organization, revoke_client
 from billable.service.event_log import EventsPage, events_page
-from billable.service.explanations import explain_user
+from billable.service.explanations import ExplainedUser, explain_request
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
 from billable.service.report_requests import ReportKind, RequestedReport, answer_report
 from billable.service.voids import VoidResult, void_events
@@ -112,10 +111,12 @@ class Billing:
             return answer_report(conn, kind, get_organization(conn, org_id), period, self.catalog, self.clock(),
                                  as_of)
 
-    def explain(self, org_id: str, user: str, period: Period, as_of: int | None = None) -> Explanation:
+    def explain(self, org_id: str, user: str, period: Period, as_of: int | None = None) -> ExplainedUser:
+        """Why a user is or is not billed in the report a request for ``period`` answers with
+        (a closed period's: the kept one)."""
         with self.database.read() as conn:
             get_organization(conn, org_id)
-            return explain_user(conn, org_id, user, period, self.catalog, self.clock(), as_of)
+            return explain_request(conn, org_id, user, period, self.catalog, self.clock(), as_of)
 
     def events_page(self, org_id: str, chosen: EventFilter, cursor: str | None, page_size: int) -> EventsPage:
         with self.database.read() as conn:

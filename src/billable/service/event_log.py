@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection
 
 from billable.rules.errors import FieldProblem, InvalidInput
-from billable.store.derived import user_named
+from billable.store.reports import user_named
 from billable.store.events import EventFilter as EventFilter  # what a listing asks for, for the edges
 from billable.store.events import StoredEvent, list_events
 

@@ -26,7 +26,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    or_,
     select,
     update,
 )
@@ -335,14 +334,6 @@ def emails(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str, str]
         query = select(u.user_id, u.email).where(u.org_id == org_id, u.user_id.in_(chunk))
         found.update({user_id: email for user_id, email in conn.execute(query)})
     return found
-
-
-def user_named(conn: Connection, org_id: str, name: str) -> str | None:
-    """The user whose id is ``name``, else one whose email is ``name`` (a report names a user
-    by email when it knows one); None when neither is known."""
-    u = users.c
-    return conn.execute(select(u.user_id).where(u.org_id == org_id, or_(u.user_id == name, u.email == name))
-                        .order_by((u.user_id == name).desc(), u.user_id).limit(1)).scalar()
 
 
 def forget_email(conn: Connection, org_id: str, user_id: str, version: int) -> None:

@@ -80,7 +80,12 @@ def sequence_at(conn: Connection, org_id: str, instant: int) -> int:
 
 def as_of(conn: Connection, org_id: str, instant: int) -> Sources:
     """What a report reads to say what it said at ``instant``."""
-    sequence = sequence_at(conn, org_id, instant)
+    return at_sequence(conn, org_id, sequence_at(conn, org_id, instant))
+
+
+def at_sequence(conn: Connection, org_id: str, sequence: int) -> Sources:
+    """What a report reads to say what it said once the organization's log reached
+    ``sequence`` (a closed period's, say)."""
     e = events.c
     visible = (e.seq <= sequence, or_(e.void_seq.is_(None), e.void_seq > sequence))
     last, history_since, latest = conn.execute(

@@ -82,6 +82,12 @@ def _exactly(org_id: str, start: int, end: int) -> tuple[ColumnElement[bool], ..
     return _c.org_id == org_id, _c.period_start == start, _c.period_end == end
 
 
+def closed_period(conn: Connection, org_id: str, period: Period) -> ClosedPeriod | None:
+    """The closed period of exactly ``period``, if that period is closed (not its figures)."""
+    row = conn.execute(select(*_FIELDS).where(*_exactly(org_id, period.start, period.end))).first()
+    return None if row is None else ClosedPeriod(*row)
+
+
 def find_closed(conn: Connection, org_id: str, period: Period) -> tuple[ClosedPeriod, BillableUsageReport] | None:
     """The closed period of exactly ``period`` and its kept report, if that period is closed."""
     row = conn.execute(select(*_FIELDS, _c.kept).where(*_exactly(org_id, period.start, period.end))).first()

@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    or_,
     select,
     text,
     union_all,
@@ -304,6 +305,14 @@ class UserIntervals:
     display_name: str | None
     sessions: list[tuple[int, int]] | None
     holdings: dict[str, list[tuple[int, int]]]
+
+
+def user_named(conn: Connection, org_id: str, name: str, src: Sources = NOW) -> str | None:
+    """The user whose id is ``name``, else one whose email is ``name`` (a report names a user
+    by email when it knows one: the email of ``src``'s time); None when neither is known."""
+    u = src.users.c
+    return conn.execute(select(u.user_id).where(u.org_id == org_id, or_(u.user_id == name, u.email == name))
+                        .order_by((u.user_id == name).desc(), u.user_id).limit(1)).scalar()
 
 
 def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut: int, src: Sources = NOW

@@ -130,6 +130,8 @@ class Explanation(TypedDict):
     firstBillableLogin: str | None
     session: Annotated[Interval | None, Field(description="the session the first billable login belongs to")]
     families: list[FamilyCharge]
+    closed: Annotated[Closed | None, Field(description="a closed period: the kept report is what is explained, "
+                                                         "as its close saw the events")]
     selfUri: str
 
 

@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 from typing_extensions import TypedDict
 
 from billable.rules.catalog import Catalog, LicensingModel
-from billable.rules.explanation import Explanation
 from billable.rules.instants import Period, format_instant, format_instants
 from billable.rules.intervals import OPEN
 from billable.rules.report import BillableUsageReport, ConcurrentUsageReport, hours_total
 from billable.rules.json_text import compact_json, parse_json
 from billable.service.billing import ClosedPeriod, OAuthClient, Organization, StoredEvent
 from billable.service.event_log import EventsPage
+from billable.service.explanations import ExplainedUser
 from billable.service.ingestion import IngestResult
 from billable.service.organizations import NewClient
 from billable.service.periods import Amendments
@@ -129,8 +129,9 @@ def _interval(interval: tuple[int, int] | None) -> bodies.Interval | None:
     return {"start": format_instant(interval[0]), "end": None if interval[1] == OPEN else format_instant(interval[1])}
 
 
-def explanation_body(explanation: Explanation, period: Period) -> bodies.Explanation:
-    """Why one user is or is not billed."""
+def explanation_body(explained: ExplainedUser, period: Period) -> bodies.Explanation:
+    """Why one user is or is not billed (in a closed period's kept report, if it is closed)."""
+    explanation = explained.explanation
     first = explanation.first_billable_login
     return {
         "userId": explanation.user_id,
@@ -152,6 +153,7 @@ def explanation_body(explanation: Explanation, period: Period) -> bodies.Explana
             }
             for f in explanation.families
         ],
+        "closed": None if explained.closed is None else closed_mark(explained.closed),
         "selfUri": _self_uri(EXPLAIN_PATH, period, userId=explanation.user_id),
     }
 

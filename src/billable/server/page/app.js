@@ -168,7 +168,10 @@ function askReason(holder, event) {
       await api(`${EVENTS}/voids`, undefined, [{ source: event.source, id: event.id, reason: reason.value.trim() }]);
       await loadEvents();
       if (state.report) await loadReport(); // which clears the messages: say it after
-      show("Voided: kept in the list, billed no longer. The report above is computed without it.", "info");
+      show(state.report && state.report.closed
+        ? "Voided: kept in the list, billed no longer. The period is closed: its report above keeps the figures " +
+          "it was closed with, and the amendments show what the void changes."
+        : "Voided: kept in the list, billed no longer. The report above is computed without it.", "info");
     } catch (error) {
       reportError(error);
     }
@@ -673,6 +676,10 @@ async function explain(name) {
   if (state.params.asOf) params.asOf = state.params.asOf;
   const found = await api(`${REPORT}/explain`, params);
   const lines = [];
+  if (found.closed) {
+    lines.push(`This period is closed: this explains the report kept when it was closed, ${when(found.closed.closedAt)}, ` +
+               "with the events received by then. What arrived since is in the amendments.");
+  }
   if (!found.billed) lines.push(REASONS[found.reason]);
   for (const family of found.families) {
     lines.push(family.charge
