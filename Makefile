@@ -45,4 +45,4 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
 clean:
-	rm -rf $(VENV) billable.db billable.db-wal billable.db-shm
+	rm -rf $(VENV) billable.db billable.db-*

@@ -144,6 +144,14 @@ def test_demo(empty_url: str) -> None:
                                 period, now)
     assert report == api_body(summary["orgId"], expected)
     assert sum(len(u["resources"]) for u in report["usages"]) > 30
+    # Run again (`make run` twice): the same organization, its events stored once, a new client that works.
+    again = ok(billable(empty_url, "demo", "--users", "30"))
+    second = json.loads(again[again.index("{"):])
+    assert "The demo's organization exists" in again and second["orgId"] == summary["orgId"]
+    assert (second["accepted"], second["duplicates"]) == (0, len(sent))
+    assert second["clientId"] != summary["clientId"]
+    assert [o["name"] for o in json.loads(ok(billable(empty_url, "orgs", "list")))] == ["Demo organization"]
+    assert json.loads(ok(billable(empty_url, *command))) == report
 
 
 def test_the_readmes_commands_work_on_the_demos_data(empty_url: str) -> None:

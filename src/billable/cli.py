@@ -472,12 +472,16 @@ def generate_command(users: int, days: int, start: str, seed: int) -> None:
         out.write("\n")
 
 
+DEMO_NAME = "Demo organization"
+
+
 @main.command("demo")
 @click.option("--users", default=200, show_default=True)
 @click.option("--seed", default=1, show_default=True)
 @click.pass_obj
 def demo_command(context: Context, users: int, seed: int) -> None:
-    """Create a demo organization with last month's generated usage and a client."""
+    """Create a demo organization with last month's generated usage and a client. Run again,
+    it reuses the organization (its events are stored once) and prints a new client."""
     context.service.upgrade_schema()
     now = context.clock()
     today = datetime.fromtimestamp(now / 1000, tz=timezone.utc)
@@ -486,7 +490,11 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     start, end = instant_from_datetime(last_month), instant_from_datetime(month_start)
     workload = Workload(users=users, days=(end - start) // DAY_MS, start=start, seed=seed)
     catalog = context.catalog
-    org = context.billing.create_organization("Demo organization", "named")
+    found = [org for org in context.billing.organizations() if org.name == DEMO_NAME]
+    org = found[0] if found else context.billing.create_organization(DEMO_NAME, "named")
+    if found:
+        click.echo(f"The demo's organization exists ({org.id}): reused, its events kept. A new client is "
+                   "made for it (a secret is shown only once; `billable clients revoke` retires old ones).\n")
     client = context.billing.create_client(org.id, list(PERMISSIONS))
     validated = (validate_events(batch, catalog, now) for batch in bulk_load.batches(generate(workload)))
     totals = context.billing.load(org.id, validated)
