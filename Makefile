@@ -3,16 +3,22 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: install browser run test bench clean
 
+# Running the service needs its runtime alone; the tests add their tools (test_makefile.py).
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[server,test]'
+	$(BIN)/python -m pip install --quiet -e '.[server]'
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[server,test]'
+	touch $(TEST_STAMP)
 
 run: install
 	$(BIN)/billable demo
@@ -22,7 +28,7 @@ run: install
 # need no annotations but are checked all the same.
 TEST_TYPING := --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls --allow-any-generics --no-warn-return-any
 
-test: install browser
+test: $(TEST_STAMP) browser
 	$(BIN)/mypy
 	$(BIN)/mypy tests $(TEST_TYPING)
 	$(BIN)/python -m pytest

@@ -171,6 +171,7 @@ def test_the_readmes_commands_work_on_the_demos_data(empty_url: str) -> None:
     assert done.stdout.count(">>> ") == len(commands)
     assert "user-000001" in done.stdout and "cx" in done.stdout  # the month's report and the user's events
     python = next(line.split()[0] for line in out.splitlines() if "-c 'import PureCloudPlatformClientV2" in line)
+    assert f"{python} -m pip install --quiet PureCloudPlatformClientV2" in out  # the runtime has no SDK
     assert subprocess.run([python, "-c", "import PureCloudPlatformClientV2"], timeout=120).returncode == 0
 
 

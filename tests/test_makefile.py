@@ -24,3 +24,17 @@ def test_clean_removes_every_file_of_the_default_database(tmp_path: Path) -> Non
     subprocess.run(["make", "-f", str(MAKEFILE), "clean", "VENV=no-such-venv"], cwd=tmp_path, check=True,
                    capture_output=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def _commands(target: str, tmp_path: Path) -> list[str]:
+    """What ``make TARGET`` runs in a fresh clone (dry run, a virtual environment not made yet)."""
+    done = subprocess.run(["make", "-n", "-f", str(MAKEFILE), target, f"VENV={tmp_path / 'venv'}"],
+                          cwd=MAKEFILE.parent, check=True, capture_output=True, text=True)
+    return done.stdout.splitlines()
+
+
+def test_running_installs_the_runtime_alone_and_the_tests_add_their_tools(tmp_path: Path) -> None:
+    installs = [line for line in _commands("run", tmp_path) if "pip install" in line and " -e " in line]
+    assert installs and all("'.[server]'" in line for line in installs), installs
+    tested = [line for line in _commands("test", tmp_path) if "pip install" in line and " -e " in line]
+    assert any("test]'" in line for line in tested), tested
