@@ -699,3 +699,21 @@ def test_a_closed_periods_why_explains_the_kept_report_and_a_void_says_so(page: 
                         headers=headers).json()
     assert kept["closed"]["closedBy"] == "finance" and kept["firstBillableLogin"] == "2026-10-02T08:00:00.000Z"
     assert now["closed"] is None and now["firstBillableLogin"] == "2026-10-09T08:00:00.000Z"
+
+
+def test_the_api_reference_pages_fetch_nothing_from_elsewhere(page: Page, make_org: MakeOrg) -> None:
+    """/redoc and /docs load everything from this server (ReDoc's logo on a CDN is refused
+    by the page's policy, never fetched), and each shows the API (issue 34, item 12)."""
+    org = make_org()
+    with running_server(org.database.url) as base:
+        fetched: list[str] = []
+        refused: list[tuple[str, str | None]] = []
+        page.on("requestfinished", lambda request: fetched.append(request.url))
+        page.on("requestfailed", lambda request: refused.append((request.url, request.failure)))
+        page.goto(base + "/redoc")
+        expect(page.locator("h1").first).to_contain_text("billable")
+        page.goto(base + "/docs")
+        expect(page.locator(".swagger-ui .title").first).to_contain_text("billable")
+        page.wait_for_load_state("networkidle")
+    assert fetched and all(url.startswith((base, "blob:" + base)) for url in fetched), fetched
+    assert all(failure == "csp" for _, failure in refused), refused

@@ -110,3 +110,21 @@ def test_the_tokens_of_a_client_share_its_rate_limit(make_org: MakeOrg, make_cli
     assert statuses == [200] * 5 + [429] * 10
     other = bearer(client, *new_client(org.database, org.id))  # another client of the organization: its own
     assert [client.get(REPORT, params=OCTOBER, headers=other).status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_a_login_without_credentials_is_told_to_send_them(make_org: MakeOrg, make_client: MakeClient) -> None:
+    """No id or secret (or HTTP Basic that is not one) is not "wrong": the answer says what
+    to send. The document declares HTTP Basic for the token route, so that its reference
+    pages can ask for a client's id and secret (issue 34, item 12)."""
+    org = make_org()
+    client = make_client()
+    client_id, secret = new_client(org.database, org.id)
+    for headers, form in (({}, LOGIN), ({"Authorization": "Basic !!!"}, LOGIN), ({}, {**LOGIN, "client_id": client_id})):
+        answer = client.post("/oauth/token", data=form, headers=headers)
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_client", answer.text
+        assert answer.json()["error_description"].startswith("send the client id and secret: HTTP Basic")
+    assert client.post("/oauth/token", data={**LOGIN, "client_id": client_id, "client_secret": secret}).status_code == 200
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["HTTPBasic"] == {
+        "type": "http", "scheme": "basic", "description": "a client's id and secret, for POST /oauth/token"}
+    assert document["paths"]["/oauth/token"]["post"]["security"] == [{"HTTPBasic": []}]

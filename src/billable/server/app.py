@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from billable import __version__
 from billable.rules.catalog import Catalog
 from billable.rules.instants import system_now
-from billable.server import errors, health
+from billable.server import documentation, errors, health
 from billable.server.access_log import CorrelationAndAccessLog
 from billable.server.body_limit import BodyLimit
 from billable.server.metrics import Metrics
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         version=__version__,
         description="Billable usage of licenses and devices, wire-compatible with the Genesys Cloud billing API.",
         lifespan=lifespan,
+        redoc_url=None,  # served by documentation.py
     )
     answering = ThreadPoolExecutor(max_workers=40, thread_name_prefix="answer")
     logging_in = ThreadPoolExecutor(max_workers=1, thread_name_prefix="login")
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     errors.install(app)
     app.include_router(router)
     app.include_router(health.router)
+    app.include_router(documentation.router)
     app.mount("/page", StaticFiles(packages=[("billable.server", "page")]), name="page")
     _describe_events(app, event_batch_schema(catalog, settings.max_events))
     app.add_middleware(ReportRoute, state=state)  # a report already computed, below the framework

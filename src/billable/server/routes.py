@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
@@ -20,7 +20,7 @@ from billable.rules.events import EVENT_TYPES, MAX_TEXT
 from billable.rules.instants import Period
 from billable.rules.voids import MAX_VOIDS
 from billable.rules.json_text import parse_body
-from billable.server.auth import LoginRequest, bearer_token, login_request, media_type, requires
+from billable.server.auth import LoginRequest, bearer_token, client_credentials, login_request, media_type, requires
 from billable.server.errors import ApiError, ErrorBody
 from billable.server.models import OAuthError, TokenAnswer
 from billable.server.report_route import DATE_HELP, DATE_PATTERN, query_instant, report_period, serve_report
@@ -83,6 +83,7 @@ async def page() -> FileResponse:
     "/oauth/token",
     tags=["auth"],
     response_model=TokenAnswer,
+    dependencies=[Security(client_credentials)],  # documents HTTP Basic; login_request reads it
     responses={400: {"model": OAuthError}, 401: {"model": OAuthError}, 415: {"model": ErrorBody},
                429: {"model": ErrorBody}, 503: {"model": ErrorBody}},
     openapi_extra={
@@ -101,6 +102,9 @@ async def token(request: Request, login: LoginRequest = Depends(login_request),
     Failed logins are limited per client id and per address (429 with ``Retry-After``)."""
     if login.grant_type != "client_credentials":
         return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
+    if not (login.client_id and login.client_secret):
+        return _oauth_error(401, "invalid_client", "send the client id and secret: HTTP Basic client_id:client_secret "
+                                                   "(or client_id and client_secret in the form)")
     address = request.client.host if request.client else ""
     log_in = partial(state.logins.log_in, login.client_id, login.client_secret, address, state.clock())
     try:
