@@ -79,11 +79,14 @@ def test_the_whole_flow(empty_url: str, tmp_path: Path) -> None:
     loaded = billable(empty_url, "ingest", str(ndjson), "--org", org["id"])
     assert json.loads(ok(loaded)) == {"accepted": len(events), "duplicates": 0}
     # Progress on standard error, a line per commit when it is not a terminal, with the rate.
-    assert re.search(rf"stored {len(events)} of {len(events)} \(100%\), [\d,]+ events/s", loaded.stderr), loaded.stderr
+    assert re.search(rf"{len(events)} of {len(events)} events taken in \(100%\), [\d,]+ events/s", loaded.stderr), \
+        loaded.stderr
+    assert f"{len(events)} new events stored; 0 were stored already" in loaded.stderr
     assert_statistics_after_the_load(empty_url)  # far fewer events than the first doubling point
     # The same events again, as a JSON array on standard input: all duplicates.
     again = billable(empty_url, "ingest", "-", "--org", org["id"], stdin=json.dumps(events))
     assert json.loads(ok(again)) == {"accepted": 0, "duplicates": len(events)}
+    assert f"0 new events stored; {len(events)} were stored already" in again.stderr  # as the JSON says
 
     start, end = OCTOBER
     printed = json.loads(ok(billable(empty_url, "report", "--org", org["id"], "--start", start, "--end", end)))
@@ -209,11 +212,22 @@ def test_concurrent_report_and_explain(empty_url: str, tmp_path: Path) -> None:
                                                  "loggedInHours": "6.67"}]
     csv = ok(billable(empty_url, "report", "--kind", "concurrent", "--org", org, *period, "--format", "csv"))
     assert "cx1,2026-10-01T00:00:00.000Z,3,120,3,6.67\r\n" in csv
-    explained = json.loads(ok(billable(empty_url, "explain", "--org", org, "--user", "u4", *period)))
+    explained = json.loads(ok(billable(empty_url, "explain", "--org", org, "--user", "u4", *period, "--format", "json")))
     assert explained["billed"] and explained["firstBillableLogin"] == "2026-10-01T10:00:00.000Z"
     assert explained["loggedInMilliseconds"] == 20 * 60_000
-    unknown = json.loads(ok(billable(empty_url, "explain", "--org", org, "--user", "nobody", *period)))
+    unknown = json.loads(ok(billable(empty_url, "explain", "--org", org, "--user", "nobody", *period, "--format", "json")))
     assert (unknown["billed"], unknown["reason"]) == (False, "unknown.user")
+    # By default, the page's sentences.
+    said = ok(billable(empty_url, "explain", "--org", org, "--user", "u4", *period))
+    assert said.startswith("Why u4 is billed, 2026-10-01 to 2026-10-01\n"), said
+    assert "- First billable login 2026-10-01 10:00:00 UTC, in the session from 2026-10-01 10:00:00 UTC to" in said
+    assert "- Logged in 0.33 hours in the period." in said and "no.license" not in said
+    assert "- No event of this user was received." in ok(billable(empty_url, "explain", "--org", org, "--user", "nobody",
+                                                                   *period))
+    # A day nobody logged in says so (not "peak 0, 1440 min at peak").
+    table = ok(billable(empty_url, "report", "--kind", "concurrent", "--org", org, "--start", "2026-10-01", "--end",
+                        "2026-10-03", "--format", "table"))
+    assert "2026-10-02  nobody logged in" in table and "peak      0" not in table, table
 
 
 def test_a_revoked_client_is_refused(make_org: MakeOrg, make_client: MakeClient) -> None:
@@ -288,3 +302,13 @@ def test_repage_rewrites_an_old_sqlite_database_and_keeps_every_report(empty_url
     assert page_size() == 32_768
     assert ok(billable(empty_url, *command)) == before
     assert "already 32,768" in billable(empty_url, "db", "repage").stderr
+
+
+def test_help_shows_each_commands_first_sentence_whole() -> None:
+    """In 80 columns, no command's description is cut ("..."): each is its first sentence."""
+    env = {**os.environ, "COLUMNS": "80"}
+    for group in ([], ["orgs"], ["clients"], ["events"], ["periods"], ["db"]):
+        shown = subprocess.run([PROGRAM, *group, "--help"], capture_output=True, text=True, env=env, check=True).stdout
+        assert "..." not in shown.split("Commands:")[1], shown
+    shown = subprocess.run([PROGRAM, "--help"], capture_output=True, text=True, env=env, check=True).stdout
+    assert " ".join(shown.split()).count("or fetched through the SDK from a remote service with --host or --region.") == 1

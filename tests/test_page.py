@@ -111,7 +111,7 @@ def test_read_the_bill(page: Page, make_org: MakeOrg, tmp_path: Path) -> None:
         legend = page.locator("#trend-chart .u-legend .u-series")
         expect(legend.filter(has_text="cx1")).to_have_count(1)
         looks = {m.evaluate("e => getComputedStyle(e).borderColor + getComputedStyle(e).borderStyle")
-                 for m in legend.locator(".u-marker").all()[1:]}
+                 for m in legend.locator(".u-marker").all()}
         assert len(looks) == len(api["usages"])  # one colour and dash per line
         page.locator("#trend-chart").scroll_into_view_if_needed()
         box = page.locator("#trend-chart .u-over").bounding_box()
@@ -252,7 +252,7 @@ def test_a_phone_width_has_no_horizontal_scroll(make_org: MakeOrg, tmp_path: Pat
         # Each product's legend marker in a colour and dash of its own (once the sign-in's own load has settled too).
         phone.wait_for_load_state("networkidle")
         legend = phone.eval_on_selector_all("#peaks-chart .u-legend .u-series",
-                                            "all => all.slice(1).map(s => [s.innerText.split('\\n')[0].trim(), "
+                                            "all => all.map(s => [s.innerText.split('\\n')[0].trim(), "
                                             "getComputedStyle(s.querySelector('.u-marker')).border])")
         assert len(legend) >= 2 and len({colour for _, colour in legend}) == len(legend), legend
         phone.locator("#usages > tbody > tr.usage").first.click()
@@ -422,8 +422,9 @@ def test_periods_people_think_in_and_the_previous_one_beside(page: Page, make_or
         rows = {row.locator("td").nth(1).inner_text(): [row.locator("td").nth(n).inner_text() for n in (2, 4, 5)]
                 for row in page.locator("#usages > tbody > tr.usage, #usages > tbody > tr.gone").all()}
         assert rows == {"cx1": ["2 users", "1", "+1"], "cx2": ["1 user", "0", "+1"], "wem1": ["0", "1", "−1"]}, rows
-        # Named: every total counts users, so they add up, now and then.
-        expect(page.locator("#grand-total td")).to_have_text(["", "3", "3", "2", "+1"])
+        # Totals of different products do not add up; the last row counts the distinct users billed.
+        expect(page.locator("#grand-total th")).to_have_text("Distinct users and devices")
+        expect(page.locator("#grand-total td")).to_have_text(["", "—", "3", "—", "—"])
         # The dates are typed and shown as the title writes them, whatever the browser's locale.
         assert page.input_value("#start") == "2026-10-01" and page.get_attribute("#start", "placeholder") == "YYYY-MM-DD"
         expected = {"last-7": ("2026-11-14", "2026-11-21"), "last-30": ("2026-10-22", "2026-11-21"),
@@ -569,7 +570,9 @@ def test_the_date_axis_reads_any_period_and_every_line_looks_its_own(make_org: M
             assert len(months) >= (4 if width == 1280 else 2) and months == sorted(months), (width, months)
             assert all(re.fullmatch(r"2026-(0[1-9]|1[01])", month) for month in months), months
             if width == 1280:
-                markers = chart.locator(".u-legend .u-series:not(:first-child) .u-marker")
+                markers = chart.locator(".u-legend .u-series .u-marker")
+                expect(chart.locator(".u-legend")).not_to_contain_text("--")  # no placeholder values
+                expect(chart.locator(".u-legend")).not_to_contain_text("Day")
                 expect(markers).to_have_count(usages)
                 looks = {marker.evaluate("m => [getComputedStyle(m).borderTopColor, getComputedStyle(m).borderTopStyle]")
                          .__str__() for marker in markers.all()}
@@ -651,6 +654,7 @@ def test_the_hourly_model_says_its_units_and_scales_each_on_its_own(page: Page, 
                 for n, name in enumerate(["cx1", "wem1"])}
         assert bars["cx1"] == bars["wem1"] > 100, bars  # each the largest of its unit
         expect(page.locator("#totals-chart .bar-value")).to_have_text([f"{written} hours", "4 users"])
+        expect(page.locator("#grand-total td").nth(2)).to_have_text("4")  # four people, in two products each
         expect(page.locator("#peaks-caption")).to_have_text("Hours logged in per day, per product (hourly usage)")
 
 

@@ -76,7 +76,21 @@ def _print_json(document: Mapping[str, object] | Sequence[Mapping[str, object]])
     click.echo(json.dumps(document, indent=2))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """A group whose help lists each command's first sentence whole, wrapped to the
+    terminal (click's own cuts it to one line with "...")."""
+
+    group_class = type  # its groups list their commands alike
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, command.get_short_help_str(limit=10_000)) for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.option("--database", envvar="BILLABLE_DATABASE_URL", default=DEFAULT_URL, show_default=True,
               help="sqlite:///PATH or postgresql://… (env BILLABLE_DATABASE_URL)")
 @click.option("--catalog", envvar="BILLABLE_CATALOG", default=None, help="product catalog TOML (default: the shipped one)")
@@ -252,6 +266,8 @@ def ingest_command(context: Context, file: str, org_id: str) -> None:
     with bulk_load.checked(_opener(file), context.catalog, context.clock()) as events:
         with _storing_progress(events, began) as progress:
             totals = context.billing.load(org_id, events.batches(), progress, events)
+    click.echo(f"{totals.accepted:,} new events stored; {totals.duplicates:,} were stored already (by source and id), "
+               "not counted twice", err=True)
     _print_json({"accepted": totals.accepted, "duplicates": totals.duplicates})
 
 
@@ -269,14 +285,14 @@ def _storing_progress(events: bulk_load.CheckedEvents, began: float) -> Iterator
             if not done:  # the first commit: the check is over
                 click.echo(f"{total:,} events valid; storing", err=True)
                 if sys.stderr.isatty():
-                    bar = stack.enter_context(click.progressbar(length=total, label="storing", file=sys.stderr,
+                    bar = stack.enter_context(click.progressbar(length=total, label="taking in", file=sys.stderr,
                                                                 show_pos=True, item_show_func=lambda shown: shown))
             done += stored
             rate = f"{done / max(time.monotonic() - began, 1e-9):,.0f} events/s"
             if bar is not None:
                 bar.update(stored, rate)
             else:
-                click.echo(f"stored {done:,} of {total:,} ({100 * done / max(total, 1):.0f}%), {rate}", err=True)
+                click.echo(f"{done:,} of {total:,} events taken in ({100 * done / max(total, 1):.0f}%), {rate}", err=True)
         yield advance
 
 
@@ -450,12 +466,17 @@ def _remote_report(host: str | None, region: str | None, client_id: str, client_
 @click.option("--user", "user_id", required=True, help="the user id (the events' subject), or the email a report names them by")
 @click.option("--start", required=True, help="ISO-8601 date-time or date (UTC)")
 @click.option("--end", required=True, help="ISO-8601 date-time or date (UTC), exclusive")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: sentences, as the page says it; json: the API's body")
 @click.pass_obj
-def explain_command(context: Context, org_id: str, user_id: str, start: str, end: str) -> None:
-    """Why a user is or is not billed in [start, end), as JSON."""
+def explain_command(context: Context, org_id: str, user_id: str, start: str, end: str, output: str) -> None:
+    """Why a user is or is not billed in [start, end)."""
     period = Period.parse(start, end)
     explanation = context.billing.explain(org_id, user_id, period)
-    _print_json(writers.explanation_body(explanation, period))
+    if output == "json":
+        _print_json(writers.explanation_body(explanation, period))
+    else:
+        click.echo(text.explanation_text(explanation, period), nl=False)
 
 
 @main.command("generate")

@@ -402,26 +402,18 @@ function renderReport(report) {
   renderTrend(report);
 }
 
-// Totals add up only where every usage counts the same thing: users and devices under the
-// named model. Resources (users and devices billed, once per usage) always add up.
-function grandSum(usages) { return usages.reduce((sum, u) => sum + Number(u.totalUsage), 0); }
-function grandTotal(usages) {
-  return state.catalog && state.catalog.model === "named"
-    ? number(grandSum(usages)) : "—";
-}
-
-function renderGrandTotal(report, previous) {
+// Totals of different products never add up (a user holding cx1 and wem1 is in both, and
+// devices are not users): the last row counts the distinct users and devices billed.
+function renderGrandTotal(report) {
   const row = $("#grand-total");
   row.hidden = report.usages.length === 0;
-  const total = grandTotal(report.usages);
-  row.querySelector(".total").textContent = total;
-  row.querySelector(".total").title = total === "—" ? "Peaks, hours and counts do not add up" : "";
-  row.querySelector(".resources").textContent = number(report.usages.reduce((n, u) => n + u.resources.length, 0));
-  const was = previous ? grandTotal(previous.usages) : "…";
-  row.querySelector(".previous").textContent = previous === null ? "—" : was;
-  row.querySelector(".change").textContent = previous && total !== "—"
-    ? signed(grandSum(report.usages) - grandSum(previous.usages))
-    : previous === undefined ? "…" : "—";
+  const distinct = new Set(report.usages.flatMap((u) => u.resources.map((r) => `${unitOf(u.name) === "devices"}:${r.name}`)));
+  for (const name of ["total", "previous", "change"]) {
+    row.querySelector(`.${name}`).textContent = "—";
+    row.querySelector(`.${name}`).title = "Totals of different products do not add up";
+  }
+  row.querySelector(".resources").textContent = number(distinct.size);
+  row.querySelector(".resources").title = "Distinct users and devices billed";
 }
 
 // Each usage's total in the period before and the change; a usage billed then and not now
@@ -439,7 +431,6 @@ function renderComparison(report, previous) {
     row.querySelector(".change").textContent = previous ? signed(Number(usage.totalUsage) - was) : "—";
     if (previous) row.setAttribute("aria-label", `${row.getAttribute("aria-label")}, ${number(was)} in the previous period`);
   }
-  renderGrandTotal(report, previous);
   for (const [name, total] of before) {
     if (report.usages.some((u) => u.name === name)) continue;
     const row = document.createElement("tr");
@@ -592,7 +583,9 @@ function lineChart(holder, point, days, series, name, unit) {
     tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
     series: [{ label: "Day", value: (u, seconds) => (seconds == null ? "" : day(seconds)) },
              ...series.map((s, i) => ({ label: s.name, ...lineStyle(i) }))],
-    legend: { markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } },
+    // The legend names the lines; the values at the cursor are said in ``point``, so the
+    // legend never shows placeholders ("--") while the cursor is away.
+    legend: { live: false, markers: { dash: (u, i) => (u.series[i].dash ? "dashed" : "solid") } },
     axes: [{
       space: 40,
       splits: (u) => {
