@@ -312,3 +312,15 @@ def test_help_shows_each_commands_first_sentence_whole() -> None:
         assert "..." not in shown.split("Commands:")[1], shown
     shown = subprocess.run([PROGRAM, "--help"], capture_output=True, text=True, env=env, check=True).stdout
     assert " ".join(shown.split()).count("or fetched through the SDK from a remote service with --host or --region.") == 1
+
+
+def test_errors_name_the_options_not_the_apis_fields(empty_url: str) -> None:
+    ok(billable(empty_url, "db", "upgrade"))
+    org = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "Acme")))["id"]
+    period = ["--org", org, "--start", "2026-10-01", "--end", "2026-11-01"]
+    assert failed(billable(empty_url, "report", "--org", org, "--start", "2026-13-01", "--end", "2026-11-01")) == \
+        "billable: --start must be an ISO-8601 date-time or date"
+    assert failed(billable(empty_url, "report", *period, "--as-of", "2999-01-01")) == \
+        "billable: --as-of may not be in the future"
+    assert "--as-of" in failed(billable(empty_url, "report", *period, "--as-of", "nonsense"))
+    assert "--received-after" in failed(billable(empty_url, "events", "list", "--org", org, "--received-after", "x"))

@@ -721,3 +721,45 @@ def test_the_api_reference_pages_fetch_nothing_from_elsewhere(page: Page, make_o
         page.wait_for_load_state("networkidle")
     assert fetched and all(url.startswith((base, "blob:" + base)) for url in fetched), fetched
     assert all(failure == "csp" for _, failure in refused), refused
+
+
+def test_messages_speak_the_forms_words_close_and_good_news_goes(page: Page, make_org: MakeOrg) -> None:
+    """A refused field is named by its label ("As of", "From"), not the API's field; a
+    message has a close button; good news (a void) goes by itself, an error stays
+    (issue 34, item 9)."""
+    from conftest import event
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-10-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    voider = new_client(org.database, org.id, "billing:subscription:view", "billing:events:void")
+    page.clock.install()
+    with running_server(org.database.url) as base:
+        sign_in(page, base, *voider)
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("tr.usage[data-usage=cx1]")).to_be_visible()
+        page.fill("#as-of", "2999-01-01 00:00:00")
+        page.click("#load")
+        expect(page.locator("#as-of-error")).to_have_text("“As of” may not be in the future.")
+        page.fill("#as-of", "")
+        _report_loaded(page, "2026-10-01", "2027-12-01")
+        expect(page.locator("#end-error")).to_contain_text("The period may span at most")
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("#end-error")).to_have_text("")
+        page.fill("#events-subject", "ann")
+        page.click("#events-search button")
+        page.locator("#events tbody tr", has_text="user.login").locator("button", has_text="Void").click()
+        page.fill(".void-form input", "a test")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click(".void-form button[type=submit]")
+        message = page.locator("#message")
+        expect(message).to_contain_text("Voided")
+        page.clock.run_for(9_000)
+        expect(message).to_be_hidden()  # good news goes by itself
+        page.click("#sign-out")
+        sign_in(page, base, voider[0], "wrong secret")
+        expect(message).to_contain_text("Wrong client id or secret.")
+        page.clock.run_for(60_000)
+        expect(message).to_be_visible()  # an error stays until it is closed
+        message.get_by_role("button", name="Close the message").click()
+        expect(message).to_be_hidden()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -312,8 +313,8 @@ def events() -> None:
 def events_list(context: Context, org_id: str, subject: str | None, event_type: str | None, start: str | None,
                 end: str | None, received_after: str | None) -> None:
     """The organization's events as received, newest arrival first, one JSON object a line."""
-    chosen = EventFilter(subject, event_type, *(None if text is None else parse_instant(text, allow_date=True)
-                                                for text in (start, end, received_after)))
+    chosen = EventFilter(subject, event_type, *(_instant(text, option) for text, option in (
+        (start, "--start"), (end, "--end"), (received_after, "--received-after"))))
     context.billing.organization(org_id)
     cursor = None
     while True:
@@ -412,7 +413,7 @@ def report_command(context: Context, org_id: str | None, start: str, end: str, o
     from billable.rules.json_text import parse_json
 
     period = Period.parse(start, end)
-    instant = None if as_of is None else parse_instant(as_of, allow_date=True)
+    instant = _instant(as_of, "--as-of")
     if kind == "concurrent":
         if not org_id:
             raise click.ClickException("--kind concurrent needs --org")
@@ -554,6 +555,24 @@ def _how_to_call(client_id: str, secret: str, start: str, end: str, base: str = 
 """
 
 
+def _instant(text: str | None, option: str) -> int | None:
+    """The instant an option gives, if given; else a line naming the option."""
+    if text is None:
+        return None
+    try:
+        return parse_instant(text, allow_date=True)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=option) from None
+
+
+# The API's field names, as the command line's options name them.
+_OPTIONS = {"startDate": "--start", "endDate": "--end", "asOf": "--as-of", "receivedAfter": "--received-after"}
+
+
+def _in_option_words(message: str) -> str:
+    return re.sub(r"\b(startDate|endDate|asOf|receivedAfter)\b", lambda found: _OPTIONS[found.group(1)], message)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Entry point: domain and database errors become one line on stderr, never a traceback."""
     try:
@@ -565,10 +584,10 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(f"billable: {error.format_message()}", err=True)
         return error.exit_code
     except InvalidInput as error:
-        click.echo(f"billable: {error.message}", err=True)
+        click.echo(f"billable: {_in_option_words(error.message)}", err=True)
         return 1
     except BillingError as error:
-        click.echo(f"billable: {error}", err=True)
+        click.echo(f"billable: {_in_option_words(str(error))}", err=True)
         return 1
     except SQLAlchemyError as error:
         click.echo(f"billable: database error: {str(error.orig if hasattr(error, 'orig') else error).splitlines()[0]}", err=True)

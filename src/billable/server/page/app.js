@@ -2,7 +2,8 @@
 // No framework and no build step; the token lives in this variable and nowhere else.
 "use strict";
 
-const state = { token: null, report: null, permissions: [], catalog: null, params: null, charts: [], loads: 0 };
+const state = { token: null, report: null, permissions: [], catalog: null, params: null, charts: [], loads: 0,
+                messageTimer: null };
 const $ = (selector) => document.querySelector(selector);
 const REPORT = "/api/v2/billing/reports/billableusage";
 const CONCURRENT = "/api/v2/billing/reports/concurrentusage";
@@ -16,12 +17,19 @@ class ApiError extends Error {
   }
 }
 
-// A message stays until the next action: every action clears what the last one said.
+// A message says what the last action did. It can be closed, and an error stays until
+// then or until the next action; good news goes by itself after a few seconds.
 function show(text, kind = "error") {
   const box = $("#message");
-  box.textContent = text;
+  const close = cell("button", "×", "close");
+  close.type = "button";
+  close.setAttribute("aria-label", "Close the message");
+  close.addEventListener("click", () => { box.hidden = true; });
+  box.replaceChildren(cell("span", text), close);
   box.className = `message ${kind === "info" ? "info" : ""}`;
   box.hidden = false;
+  clearTimeout(state.messageTimer);
+  if (kind === "info") state.messageTimer = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
 function clearMessages() {
@@ -32,9 +40,11 @@ function clearMessages() {
   }
 }
 
-// The service's sentence, as a person reads it: capitalized, with a full stop.
+// The service's sentence, as a person reads it: in the form's words (the API's field
+// names become the labels of the fields), capitalized, with a full stop.
+const FORM_WORDS = { startDate: "From", endDate: "To", asOf: "As of", receivedAfter: "Received after" };
 function sentence(text) {
-  const trimmed = text.trim();
+  const trimmed = text.trim().replace(/\b(startDate|endDate|asOf|receivedAfter)\b/g, (name) => `“${FORM_WORDS[name]}”`);
   return trimmed.charAt(0).toUpperCase() + trimmed.slice(1) + (/[.!?]$/.test(trimmed) ? "" : ".");
 }
 
