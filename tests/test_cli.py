@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import MakeClient, MakeOrg, maintenance_counts
+from conftest import MakeClient, MakeOrg, bearer, maintenance_counts
 from examples import OCTOBER, WORKED_EXAMPLES
 from reference import reference_report
 
@@ -324,3 +324,16 @@ def test_errors_name_the_options_not_the_apis_fields(empty_url: str) -> None:
         "billable: --as-of may not be in the future"
     assert "--as-of" in failed(billable(empty_url, "report", *period, "--as-of", "nonsense"))
     assert "--received-after" in failed(billable(empty_url, "events", "list", "--org", org, "--received-after", "x"))
+
+
+def test_the_catalog_as_the_api_lists_it(make_org: MakeOrg, make_client: MakeClient) -> None:
+    from conftest import new_client
+
+    org = make_org("hourly")
+    client = make_client()
+    headers = bearer(client, *new_client(org.database, org.id))
+    from_api = client.get("/api/v2/billing/products", headers=headers).json()
+    assert json.loads(ok(billable(org.database.url, "catalog", "--org", org.id))) == from_api
+    named = json.loads(ok(billable(org.database.url, "catalog")))
+    assert named["model"] == "named" and {p["billedAs"] for p in named["entities"]} == {"named"}
+    assert [p["name"] for p in named["entities"]] == [p["name"] for p in from_api["entities"]]

@@ -763,3 +763,50 @@ def test_messages_speak_the_forms_words_close_and_good_news_goes(page: Page, mak
         expect(message).to_be_visible()  # an error stays until it is closed
         message.get_by_role("button", name="Close the message").click()
         expect(message).to_be_hidden()
+
+
+def test_closing_a_period_and_the_closed_ones_from_the_page(page: Page, make_org: MakeOrg) -> None:
+    """A client that may close periods closes one that is over from its report, after a
+    confirmation (dismissed once: nothing closed); the closed periods are listed, each
+    shown again from the list. A reader has no such button (issue 34, item 8)."""
+    from conftest import event
+
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    closer = new_client(org.database, org.id, "billing:subscription:view", "billing:period:close")
+    with running_server(org.database.url) as base:
+        sign_in_reader(page, base, org)
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("#report-status")).to_have_text("Complete")
+        expect(page.locator("#close-period")).to_be_hidden()  # a reader may not close
+        page.click("#sign-out")
+        sign_in(page, base, *closer)
+        page.click("#closed-panel summary")
+        expect(page.locator("#closed-note")).to_contain_text("No period is closed yet")
+        _report_loaded(page, "2026-10-01", "2026-11-01")
+        expect(page.locator("#report-status")).to_have_text("Complete")
+        asked: list[str] = []
+
+        def dismiss(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.dismiss()
+
+        page.once("dialog", dismiss)
+        page.click("#close-period")
+        expect(page.locator("#report-status")).to_have_text("Complete")  # dismissed: nothing closed
+        assert asked and asked[0].startswith("Close 2026-10-01 to 2026-10-31?") and "for good" in asked[0]
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#close-period")
+        expect(page.locator("#report-status")).to_contain_text("Closed")
+        expect(page.locator("#message")).to_contain_text("Closed 2026-10-01 to 2026-10-31")
+        expect(page.locator("#close-period")).to_be_hidden()
+        expect(page.locator("#closed tbody tr")).to_have_count(1)
+        expect(page.locator("#closed tbody tr td").nth(0)).to_have_text("2026-10-01")
+        listed = httpx.get(f"{base}/api/v2/billing/periods", headers=_bearer(base, org)).json()
+        assert [(c["startDate"], c["closedBy"]) for c in listed["entities"]] == [("2026-10-01T00:00:00.000Z", closer[0])]
+        _report_loaded(page, "2026-11-01", "2026-11-08")  # another period, then the closed one from the list
+        expect(page.locator("#report-status")).not_to_contain_text("Closed")
+        page.locator("#closed tbody tr button", has_text="Show").click()
+        expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
+        expect(page.locator("#report-status")).to_contain_text("Closed")

@@ -480,6 +480,16 @@ def explain_command(context: Context, org_id: str, user_id: str, start: str, end
         click.echo(text.explanation_text(explanation, period), nl=False)
 
 
+@main.command("catalog")
+@click.option("--org", "org_id", help="bill as this organization's licensing model does (default: --model)")
+@click.option("--model", type=click.Choice([m.value for m in LicensingModel]), default="named", show_default=True)
+@click.pass_obj
+def catalog_command(context: Context, org_id: str | None, model: str) -> None:
+    """The products and device types, and how each is billed; as the API's /api/v2/billing/products."""
+    billed = context.billing.organization(org_id).model if org_id else LicensingModel(model)
+    _print_json(writers.products_body(context.catalog, billed))
+
+
 @main.command("generate")
 @click.option("--users", default=1_000, show_default=True)
 @click.option("--days", default=31, show_default=True)

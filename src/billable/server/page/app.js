@@ -358,6 +358,9 @@ function renderReport(report) {
   badge.textContent = report.closed ? `Closed ${when(report.closed.closedAt)} by ${report.closed.closedBy}`
     : running ? "Running: so far" : report.status;
   badge.className = running && !report.closed ? "badge progress" : "badge";
+  // A period that is over can be closed by a client that may close periods.
+  $("#close-period").hidden = !(state.permissions.includes("billing:period:close") && !report.closed &&
+    report.status === "Complete" && !(state.params && state.params.asOf) && Date.parse(report.endDate) <= Date.now());
   $("#comparison").textContent = "";
   const empty = report.usages.length === 0;
   $("#download").disabled = empty; // nothing to download but a header
@@ -791,6 +794,57 @@ for (const box of document.querySelectorAll(".table-box")) {
   watch.observe(box);
   watch.observe(box.firstElementChild);
 }
+
+// ------------------------------------------------------------------ closing a period, the closed ones
+
+const PERIODS = "/api/v2/billing/periods";
+
+async function closePeriod() {
+  clearMessages();
+  const { startDate, endDate } = state.params;
+  const title = $("#report-title").textContent;
+  if (!window.confirm(`Close ${title}? Its billable usage report is kept as it is now, for good: ` +
+                      "events and voids that come later are shown as its amendments, never in it.")) return;
+  try {
+    await api(PERIODS, undefined, { startDate, endDate });
+    await loadReport(); // which clears the messages: say it after
+    if ($("#closed-panel").open) await loadClosed();
+    show(`Closed ${title}: its report is kept as it is now.`, "info");
+  } catch (error) {
+    reportError(error);
+  }
+}
+
+async function loadClosed() {
+  const found = await api(PERIODS);
+  const rows = found.entities.map((closed) => {
+    const row = document.createElement("tr");
+    const open = cell("button", "Show", "link");
+    open.type = "button";
+    open.setAttribute("aria-label", `Show the closed period ${closed.startDate.slice(0, 10)} to ${lastDay(closed.endDate)}`);
+    open.addEventListener("click", () => {
+      $("#preset").value = "custom";
+      $("#start").value = closed.startDate.slice(0, 10);
+      $("#end").value = closed.endDate.slice(0, 10);
+      $("#as-of").value = "";
+      loadReport();
+    });
+    const holder = document.createElement("td");
+    holder.append(open);
+    row.append(cell("td", closed.startDate.slice(0, 10)), cell("td", closed.endDate.slice(0, 10)),
+               cell("td", when(closed.closedAt)), cell("td", closed.closedBy), holder);
+    return row;
+  });
+  $("#closed tbody").replaceChildren(...rows);
+  $("#closed").hidden = rows.length === 0;
+  $("#closed-note").textContent = rows.length ? `${rows.length} closed period(s), earliest first.`
+    : "No period is closed yet. A period that is over can be closed from its report.";
+}
+
+$("#close-period").addEventListener("click", () => closePeriod());
+$("#closed-panel").addEventListener("toggle", () => {
+  if ($("#closed-panel").open) loadClosed().catch(reportError);
+});
 
 $("#preset").addEventListener("change", () => {
   applyPreset();
