@@ -159,14 +159,18 @@ def test_demo(empty_url: str) -> None:
 
 def test_the_readmes_commands_work_on_the_demos_data(empty_url: str) -> None:
     """Pasted after the line of exports the demo prints, every command of README.md's block
-    that names the demo's data runs; the Python the demo names has the official SDK."""
+    and of docs/getting-started.md that names the demo's data runs; the Python the demo
+    names has the official SDK."""
     out = ok(billable(empty_url, "demo", "--users", "20"))
     exports = next(line.strip() for line in out.splitlines() if line.strip().startswith("export PATH="))
     assert f"BILLABLE_DATABASE_URL={shlex.quote(empty_url)}" in exports
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    docs = Path(__file__).parents[1]
+    readme = (docs / "README.md").read_text()
     block = readme.split("## The command line", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    started = (docs / "docs" / "getting-started.md").read_text()
+    block += started.split("## 3. The command line", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     commands = [line for line in block.splitlines() if line.startswith("billable ")]
-    assert len(commands) >= 12 and any("$START" in command for command in commands)
+    assert len(commands) >= 17 and any("$START" in command for command in commands)
     script = "\n".join(["set -e", exports, *(f"echo '>>> {command[:40]}'; {command}" for command in commands)])
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300,
                           env={k: v for k, v in os.environ.items() if k != "BILLABLE_DATABASE_URL"})
