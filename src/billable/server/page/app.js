@@ -516,6 +516,9 @@ function svg(tag, attributes, text) {
   return element;
 }
 
+// A colour per unit, so that bars on different scales never look alike.
+const UNIT_COLOURS = { users: "#0072b2", "users at the peak": "#cc79a7", hours: "#009e73", devices: "#e69f00" };
+
 // A bar per usage, each with its unit; bars of one unit share a scale, and usages of
 // different units (hours and users) are never measured against each other.
 function renderTotals(report) {
@@ -530,7 +533,8 @@ function renderTotals(report) {
     const y = i * (bar + gap);
     const length = ((width - label - room) * value) / top.get(rows[i][2]);
     chart.append(svg("text", { x: 0, y: y + 13 }, name),
-                 svg("rect", { x: label, y, width: Math.max(1, length), height: bar, fill: "#0072b2", rx: 3 }),
+                 svg("rect", { x: label, y, width: Math.max(1, length), height: bar, fill: UNIT_COLOURS[rows[i][2]] || "#0072b2",
+                               rx: 3 }),
                  svg("text", { x: label + length + 6, y: y + 13, class: "bar-value" }, withUnit(value, name)));
   });
   $("#totals-chart").replaceChildren(chart);
