@@ -210,9 +210,9 @@ def make_client(database: Database) -> Iterator[MakeClient]:
         client.__exit__(None, None, None)
 
 
-def new_client(database: Database, org_id: str, *permissions: str) -> tuple[str, str]:
+def new_client(database: Database, org_id: str, *permissions: str, name: str = "") -> tuple[str, str]:
     with database.write() as conn:
-        made = create_client(conn, org_id, list(permissions or PERMISSIONS), INGESTED_AT)
+        made = create_client(conn, org_id, list(permissions or PERMISSIONS), INGESTED_AT, name)
     return made.client_id, made.client_secret
 
 

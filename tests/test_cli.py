@@ -267,14 +267,20 @@ def test_organizations_and_clients_are_listed_shown_and_changed(empty_url: str) 
     assert "not found" in failed(billable(empty_url, "orgs", "update", "--org", "nope", "--model", "named"))
     assert "'weekly' is not one of" in failed(billable(empty_url, "orgs", "update", "--org", acme["id"], "--model", "weekly"))
 
-    made = [json.loads(ok(billable(empty_url, "clients", "create", "--org", acme["id"], "--permission", permission)))
-            for permission in ("billing:usage:ingest", "billing:subscription:view")]
+    made = [json.loads(ok(billable(empty_url, "clients", "create", "--org", acme["id"], "--permission", permission,
+                                   *name)))
+            for permission, name in (("billing:usage:ingest", ["--name", "Nightly loader"]),
+                                     ("billing:subscription:view", []))]
+    assert [m["name"] for m in made] == ["Nightly loader", ""]
     ok(billable(empty_url, "clients", "revoke", "--client", made[0]["clientId"]))
     listed_out = ok(billable(empty_url, "clients", "list", "--org", acme["id"]))
     listed = json.loads(listed_out)
-    assert [(c["clientId"], c["permissions"], c["revokedAt"] is not None) for c in listed] == [
-        (made[0]["clientId"], ["billing:usage:ingest"], True), (made[1]["clientId"], ["billing:subscription:view"], False)]
-    assert all(set(c) == {"clientId", "orgId", "permissions", "createdAt", "revokedAt"} for c in listed)
+    assert [(c["clientId"], c["name"], c["permissions"], c["revokedAt"] is not None) for c in listed] == [
+        (made[0]["clientId"], "Nightly loader", ["billing:usage:ingest"], True),
+        (made[1]["clientId"], "", ["billing:subscription:view"], False)]
+    assert all(set(c) == {"clientId", "name", "orgId", "permissions", "createdAt", "revokedAt"} for c in listed)
+    assert "at most 100 characters" in failed(billable(empty_url, "clients", "create", "--org", acme["id"],
+                                                       "--permission", "billing:usage:ingest", "--name", "x" * 101))
     assert not any(m["clientSecret"] in listed_out for m in made)  # never a secret, nor its hash
     assert "scrypt" not in listed_out and "$" not in listed_out
     assert json.loads(ok(billable(empty_url, "clients", "list", "--org", zeta["id"]))) == []

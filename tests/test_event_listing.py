@@ -58,7 +58,7 @@ def test_pages_filters_and_permissions(make_org: MakeOrg, make_client: MakeClien
     assert seen[-1] == {"id": "a1", "source": "urn:test", "type": "license.assigned", "subject": "ann",
                         "time": "2026-10-01T00:00:00.000Z", "data": {"product": "cx1", "email": "ann@x.com"},
                         "receivedAt": format_instant(INGESTED_AT), "sequence": 1, "voided": False,
-                        "voidedAt": None, "voidedBy": None, "voidReason": None}
+                        "voidedAt": None, "voidedBy": None, "voidedByName": None, "voidReason": None}
     assert seen[2]["data"] == {"deviceType": "edge"} and seen[2]["receivedAt"] == format_instant(later)
 
     def ids(**query: str) -> list[str]:

@@ -356,6 +356,7 @@ def test_logs_of_0013_are_found_by_day(empty_url: str) -> None:
     email's successor as before, and goes back to 0013."""
     from conftest import CATALOG, INGESTED_AT, event
     from reference import reference_report
+    from sqlalchemy import text
 
     from billable.rules.catalog import LicensingModel
     from billable.rules.events import validate_events
@@ -370,7 +371,6 @@ def test_logs_of_0013_are_found_by_day(empty_url: str) -> None:
     from billable.service.voids import void_events
     from billable.store.events import EventFilter
     from billable.store.organizations import get_organization
-    from sqlalchemy import text
 
     database = Database(empty_url)
     migrate.upgrade(database)
@@ -427,6 +427,7 @@ def test_closed_periods_of_0014_keep_their_figures_in_the_stores_form(empty_url:
     a body kept by 0014 is served byte for byte as before, amends as before, and goes back
     to 0014 as the body it was."""
     from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
 
     from billable.rules.instants import Period
     from billable.service.ingestion import ingest
@@ -436,7 +437,6 @@ def test_closed_periods_of_0014_keep_their_figures_in_the_stores_form(empty_url:
     from billable.service.report_requests import BILLABLE_USAGE, answer_report
     from billable.store.organizations import get_organization
     from billable.wire.writers import billable_usage_body
-    from sqlalchemy import text
 
     october, september = Period.parse("2026-10-01", "2026-11-01"), Period.parse("2026-09-01", "2026-10-01")
     database = Database(empty_url)
@@ -483,4 +483,42 @@ def test_closed_periods_of_0014_keep_their_figures_in_the_stores_form(empty_url:
     with database.read() as conn:
         assert conn.execute(text("SELECT body FROM closed_periods WHERE period_start = :s"),
                             {"s": october.start}).scalar() == october_body.decode()
+    database.dispose()
+
+
+def test_clients_of_0015_are_unnamed_and_named_from_0016_on(empty_url: str) -> None:
+    """0016 gives clients a name: those made before are unnamed (''); a void
+    by a named client is listed with its name; back to 0015, the column goes."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
+
+    from billable.rules.voids import VoidRequest
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_client, create_organization
+    from billable.service.voids import void_events
+    from billable.store.events import EventFilter, list_events
+    from billable.store.organizations import list_clients
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    migrate.downgrade(database, "0015")
+    with database.write() as conn:
+        org = create_organization(conn, "old", "named", INGESTED_AT).id
+        conn.execute(text("INSERT INTO oauth_clients (client_id, org_id, secret_hash, permissions, created_at) "
+                          "VALUES ('old-client', :org, 'x', 'billing:events:void', 1)"), {"org": org})
+    migrate.upgrade(database)
+    with database.write() as conn:
+        named = create_client(conn, org, ["billing:events:void"], INGESTED_AT, "Finance desk")
+        ingest(conn, org, [event("user.login", "ann", "2026-10-02T08:00:00Z", id="a1"),
+                           event("user.login", "bob", "2026-10-02T08:00:00Z", id="b1")], CATALOG, INGESTED_AT)
+        void_events(conn, org, [VoidRequest("urn:test", "a1", "wrong")], named.client_id, INGESTED_AT)
+        void_events(conn, org, [VoidRequest("urn:test", "b1", "wrong")], "old-client", INGESTED_AT)
+        assert [(c.client_id, c.name) for c in list_clients(conn, org)] == [("old-client", ""),
+                                                                             (named.client_id, "Finance desk")]
+        voids = {e.event_id: (e.void.by, e.void.by_name) for e in list_events(conn, org, EventFilter(), None, 10)
+                 if e.void is not None}
+    assert voids == {"a1": (named.client_id, "Finance desk"), "b1": ("old-client", "")}
+    migrate.downgrade(database, "0015")
+    with database.engine.connect() as conn:
+        assert "name" not in {c["name"] for c in inspect(conn).get_columns("oauth_clients")}
     database.dispose()

@@ -675,7 +675,7 @@ def test_a_closed_periods_why_explains_the_kept_report_and_a_void_says_so(page: 
                 event("user.login", "ann", "2026-10-09T08:00:00Z", id="second")], now=INGESTED_AT)
     with org.database.write() as conn:
         close_period(conn, org.id, Period.parse("2026-10-01", "2026-11-01"), CATALOG, INGESTED_AT + 1, "finance")
-    voider = new_client(org.database, org.id, "billing:subscription:view", "billing:events:void")
+    voider = new_client(org.database, org.id, "billing:subscription:view", "billing:events:void", name="Finance desk")
     with running_server(org.database.url) as base:
         sign_in(page, base, *voider)
         _report_loaded(page, "2026-10-01", "2026-11-01")
@@ -688,8 +688,11 @@ def test_a_closed_periods_why_explains_the_kept_report_and_a_void_says_so(page: 
         page.click(".void-form button[type=submit]")
         expect(page.locator("#message")).to_contain_text("The period is closed: its report above keeps the figures")
         expect(page.locator("#message")).not_to_contain_text("computed without it")
-        expect(page.locator("#amendments-list li")).to_have_text([re.compile("ann added .*voided"),
+        expect(page.locator("#amendments-list li")).to_have_text([re.compile("ann added .*voided .* by Finance desk: a test"),
                                                                   re.compile("ann@x.com removed")])
+        # Who voided it, by the client's name (issue 34, item 13), in the events' list too.
+        expect(page.locator("#events td.voided")).to_contain_text("by Finance desk: a test login")
+        expect(page.locator("#events td.voided")).not_to_contain_text(voider[0])
         page.click("tr.usage[data-usage=cx1]")
         expect(page.locator("tr.resources:visible .resource-table tbody td").nth(1)).to_contain_text("2026-10-02 08:00")  # kept
         page.locator("tr.resources:visible button.why").first.click()

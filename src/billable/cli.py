@@ -212,10 +212,11 @@ def clients() -> None:
 @clients.command("create")
 @click.option("--org", "org_id", required=True)
 @click.option("--permission", "permissions", multiple=True, required=True, help=f"any of {', '.join(PERMISSIONS)}")
+@click.option("--name", default="", help="what people call it, e.g. \"Finance reports\" (the page names who voided by it)")
 @click.pass_obj
-def clients_create(context: Context, org_id: str, permissions: tuple[str, ...]) -> None:
+def clients_create(context: Context, org_id: str, permissions: tuple[str, ...], name: str) -> None:
     """Create a client-credentials client; its secret is shown only here."""
-    _print_json(writers.new_client_body(context.billing.create_client(org_id, list(permissions))))
+    _print_json(writers.new_client_body(context.billing.create_client(org_id, list(permissions), name)))
 
 
 @clients.command("list")
@@ -527,7 +528,7 @@ def demo_command(context: Context, users: int, seed: int) -> None:
     if found:
         click.echo(f"The demo's organization exists ({org.id}): reused, its events kept. A new client is "
                    "made for it (a secret is shown only once; `billable clients revoke` retires old ones).\n")
-    client = context.billing.create_client(org.id, list(PERMISSIONS))
+    client = context.billing.create_client(org.id, list(PERMISSIONS), "Demo client")
     validated = (validate_events(batch, catalog, now) for batch in bulk_load.batches(generate(workload)))
     totals = context.billing.load(org.id, validated)
     period = Period(start, end)

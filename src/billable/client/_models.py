@@ -108,6 +108,7 @@ class ListedEvent(_Model):
     voided: bool = False
     voided_at: datetime | None = Field(None, alias="voidedAt")
     voided_by: str | None = Field(None, alias="voidedBy")
+    voided_by_name: str | None = Field(None, alias="voidedByName")
     void_reason: str | None = Field(None, alias="voidReason")
 
 

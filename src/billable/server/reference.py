@@ -63,7 +63,8 @@ def _operation(method: str, path: str, operation: dict[str, Any]) -> list[str]:
         lines += [f"Body: {kinds}.", ""]
     lines += ["| answer | body | meaning |", "|---|---|---|"]
     for status, answer in operation.get("responses", {}).items():
-        schema = next(iter(answer.get("content", {}).values()), {}).get("schema", {})
+        content: dict[str, Any] = next(iter(answer.get("content", {}).values()), {})
+        schema = content.get("schema", {})
         lines.append(f"| {status} | {_cell(_type(schema)) if schema else ''} | {_cell(answer.get('description'))} |")
     return lines + [""]
 

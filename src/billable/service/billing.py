@@ -89,9 +89,9 @@ class Billing:
         with self.database.write() as conn:
             return change_model(conn, org_id, model)
 
-    def create_client(self, org_id: str, permissions: list[str]) -> NewClient:
+    def create_client(self, org_id: str, permissions: list[str], name: str = "") -> NewClient:
         with self.database.write() as conn:
-            return create_client(conn, org_id, permissions, self.clock())
+            return create_client(conn, org_id, permissions, self.clock(), name)
 
     def clients(self, org_id: str) -> list[OAuthClient]:
         """The organization's clients, oldest first, revoked ones included."""

@@ -27,6 +27,7 @@ class NewClient:
     client_secret: str
     org_id: str
     permissions: tuple[str, ...]
+    name: str = ""
 
 
 _MODEL_PROBLEM = FieldProblem("model", "invalid.value", "model must be named, concurrent or hourly")
@@ -66,15 +67,24 @@ def _model(name: str) -> LicensingModel | None:
         return None
 
 
-def create_client(conn: Connection, org_id: str, permissions: list[str], now: int) -> NewClient:
+MAX_CLIENT_NAME = 100
+
+
+def create_client(conn: Connection, org_id: str, permissions: list[str], now: int, name: str = "") -> NewClient:
+    """A new client of the organization, named ``name`` (what people call it: the page says
+    who voided an event by it), with ``permissions``."""
     unknown = [p for p in permissions if p not in PERMISSIONS]
     if unknown or not permissions:
         message = f"permissions must be among {', '.join(PERMISSIONS)}" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
         raise InvalidInput(message, [FieldProblem("permission", "invalid.value", message)])
+    name = name.strip()
+    if len(name) > MAX_CLIENT_NAME or "\x00" in name:
+        message = f"a client's name is at most {MAX_CLIENT_NAME} characters"
+        raise InvalidInput(message, [FieldProblem("name", "invalid.value", message)])
     store.get_organization(conn, org_id)
     granted = tuple(dict.fromkeys(permissions))
-    client = NewClient(str(uuid.uuid4()), new_secret(), org_id, granted)
-    store.insert_client(conn, client.client_id, org_id, hash_secret(client.client_secret), granted, now)
+    client = NewClient(str(uuid.uuid4()), new_secret(), org_id, granted, name)
+    store.insert_client(conn, client.client_id, org_id, hash_secret(client.client_secret), granted, now, name)
     return client
 
 

@@ -28,7 +28,7 @@ from billable.rules.events import UsageEvent, stored_email
 from billable.rules.instants import DAY_MS
 from billable.store.organizations import event_times
 from billable.store.sql import LoopJoin, bulk_insert, chunks, rows_of
-from billable.store.tables import event_sources, events
+from billable.store.tables import event_sources, events, oauth_clients
 
 _COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "event_day", "product", "device_type",
             "data", "received_at")
@@ -180,6 +180,7 @@ class Void:
     at: int
     by: str
     reason: str
+    by_name: str | None = None  # the name of the client that voided it, if one of the organization's did
 
 
 @dataclass(frozen=True)
@@ -206,23 +207,24 @@ class StoredEvent:
 
 _c = events.c
 _STORED = (_c.seq, event_sources.c.source, _c.event_id, _c.type, _c.subject, _c.time, _c.product, _c.device_type,
-           _c.data, _c.received_at, _c.void_seq, _c.voided_at, _c.voided_by, _c.void_reason)
+           _c.data, _c.received_at, _c.void_seq, _c.voided_at, _c.voided_by, _c.void_reason, oauth_clients.c.name)
 
 
 def _stored_events(org_id: str, listed: FromClause = events) -> Select[Any]:
     """The organization's events (of ``listed``, which holds the log) as ``_stored`` reads
     them, each with its source. Both tables name the organization, not only the join: on
     Citus each must, to run on its worker."""
-    s = event_sources.c
+    s, voider = event_sources.c, oauth_clients.c
     return (select(*_STORED)
-            .select_from(listed.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id)))
+            .select_from(listed.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id)).outerjoin(
+                oauth_clients, and_(voider.client_id == _c.voided_by, voider.org_id == org_id)))
             .where(_c.org_id == org_id, s.org_id == org_id))
 
 
 def _stored(row: Any) -> StoredEvent:
-    seq, source, event_id, kind, subject, time, product, device_type, data, received_at, void_seq, at, by, why = row
+    seq, source, event_id, kind, subject, time, product, device_type, data, received_at, void_seq, at, by, why, name = row
     return StoredEvent(seq, source, event_id, kind, subject, time, product, device_type, data, received_at,
-                       None if void_seq is None else Void(void_seq, at, by, why))
+                       None if void_seq is None else Void(void_seq, at, by, why, name))
 
 
 def find_events(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:

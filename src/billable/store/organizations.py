@@ -32,6 +32,7 @@ class OAuthClient:
     permissions: tuple[str, ...]
     created_at: int
     revoked_at: int | None
+    name: str = ""  # what people call it; '' for a client made before clients had names
 
 
 def insert_organization(conn: Connection, org_id: str, name: str, model: LicensingModel, now: int) -> None:
@@ -87,7 +88,8 @@ def event_times(conn: Connection, org_id: str) -> tuple[int, int] | None:
 
 
 def insert_client(
-    conn: Connection, client_id: str, org_id: str, secret_hash: str, permissions: tuple[str, ...], now: int
+    conn: Connection, client_id: str, org_id: str, secret_hash: str, permissions: tuple[str, ...], now: int,
+    name: str = "",
 ) -> None:
     conn.execute(
         oauth_clients.insert().values(
@@ -95,6 +97,7 @@ def insert_client(
             org_id=org_id,
             secret_hash=secret_hash,
             permissions=" ".join(permissions),
+            name=name,
             created_at=now,
         )
     )
@@ -102,7 +105,7 @@ def insert_client(
 
 def _client(row: Row[Any]) -> OAuthClient:
     return OAuthClient(row.client_id, row.org_id, row.secret_hash, tuple(row.permissions.split()), row.created_at,
-                       row.revoked_at)
+                       row.revoked_at, row.name)
 
 
 def get_client(conn: Connection, client_id: str) -> OAuthClient | None:

@@ -66,6 +66,7 @@ oauth_clients = Table(
     Column("permissions", Text, nullable=False),  # space-separated
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    Column("name", String(100), nullable=False, server_default=""),  # migration 0016; '' before it: unnamed
 )
 
 # The sources of an organization's events, numbered in the order they first came (migration

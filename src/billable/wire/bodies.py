@@ -164,7 +164,8 @@ class ListedEvent(TypedDict):
     sequence: Annotated[int, Field(description="its place in the organization's arrival order")]
     voided: Annotated[bool, Field(description="whether it was voided: kept, and billed as if never received")]
     voidedAt: Annotated[str | None, Field(description="when it was voided, yyyy-MM-ddTHH:mm:ss.SSSZ; null if not")]
-    voidedBy: Annotated[str | None, Field(description="the client id that voided it; null if not voided")]
+    voidedBy: Annotated[str | None, Field(description="the client id that voided it (or cli:<user>); null if not voided")]
+    voidedByName: Annotated[str | None, Field(description="the name of the client that voided it, if it has one")]
     voidReason: Annotated[str | None, Field(description="the reason given; null if not voided")]
 
 

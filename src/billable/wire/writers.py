@@ -163,7 +163,9 @@ def listed_event(e: StoredEvent) -> bodies.ListedEvent:
     return {"id": e.event_id, "source": e.source, "type": e.type, "subject": e.subject, "time": format_instant(e.time),
             "data": parse_json(e.data), "receivedAt": format_instant(e.received_at), "sequence": e.seq,
             "voided": e.void is not None, "voidedAt": None if e.void is None else format_instant(e.void.at),
-            "voidedBy": None if e.void is None else e.void.by, "voidReason": None if e.void is None else e.void.reason}
+            "voidedBy": None if e.void is None else e.void.by,
+            "voidedByName": None if e.void is None else e.void.by_name or None,
+            "voidReason": None if e.void is None else e.void.reason}
 
 
 def event_listing_body(page: EventsPage, page_size: int, query: dict[str, str]) -> bodies.EventListing:
@@ -188,13 +190,14 @@ def organization_summary(org: Organization) -> dict[str, str]:
 
 def new_client_body(client: NewClient) -> dict[str, object]:
     """A client just created, with its secret: the only time it is shown."""
-    return {"clientId": client.client_id, "clientSecret": client.client_secret, "orgId": client.org_id,
-            "permissions": list(client.permissions)}
+    return {"clientId": client.client_id, "clientSecret": client.client_secret, "name": client.name,
+            "orgId": client.org_id, "permissions": list(client.permissions)}
 
 
 def client_body(client: OAuthClient) -> dict[str, object]:
     """A client as the command line lists it: never its secret (only a hash of it is kept)."""
-    return {"clientId": client.client_id, "orgId": client.org_id, "permissions": list(client.permissions),
+    return {"clientId": client.client_id, "name": client.name, "orgId": client.org_id,
+            "permissions": list(client.permissions),
             "createdAt": format_instant(client.created_at),
             "revokedAt": None if client.revoked_at is None else format_instant(client.revoked_at)}
 

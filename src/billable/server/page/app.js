@@ -111,6 +111,9 @@ async function api(path, params, sent) {
 
 // ------------------------------------------------------------------ the events of one user or device
 
+// Who voided an event: the client's name, else its id (or cli:<user> from the command line).
+function voider(event) { return event.voidedByName || event.voidedBy; }
+
 function when(instant) { return instant.replace("T", " ").replace(".000Z", " UTC").replace("Z", " UTC"); }
 
 async function loadEvents() {
@@ -135,7 +138,7 @@ function eventRow(event) {
   const row = document.createElement("tr");
   const data = Object.entries(event.data).map(([key, value]) => `${key}: ${value}`).join(", ");
   const status = event.voided
-    ? cell("td", `Voided ${when(event.voidedAt)} by ${event.voidedBy}: ${event.voidReason}`, "voided")
+    ? cell("td", `Voided ${when(event.voidedAt)} by ${voider(event)}: ${event.voidReason}`, "voided")
     : cell("td", "Billed");
   const action = cell("td", "");
   if (!event.voided && state.permissions.includes(VOID_PERMISSION)) {
@@ -307,7 +310,7 @@ function renderAmendments(found) {
   for (const usage of found.usages) {
     for (const change of usage.resources) {
       const causes = change.causes.map((e) => e.voided
-        ? `${e.type} ${e.id} voided ${when(e.voidedAt)} by ${e.voidedBy}: ${e.voidReason}`
+        ? `${e.type} ${e.id} voided ${when(e.voidedAt)} by ${voider(e)}: ${e.voidReason}`
         : `${e.type} ${e.id} received ${when(e.receivedAt)}`).join("; ");
       const what = change.change === "changed"
         ? `${change.name}: from ${when(change.closedDate)} to ${when(change.currentDate)}`
