@@ -172,6 +172,29 @@ def test_progress_while_in_progress(page: Page, make_org: MakeOrg) -> None:
         expect(page.locator("#status")).to_be_hidden()
 
 
+def click_and_dismiss(page: Page, selector: str) -> list[str]:
+    """Click ``selector`` and dismiss the confirmation it asks for; what it asked."""
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.click(selector)
+    return asked
+
+
+def void_from_the_page(page: Page, subject: str, row_text: str, reason: str) -> None:
+    """Void, confirmed, the event of ``subject`` whose row shows ``row_text``."""
+    page.fill("#events-subject", subject)
+    page.click("#events-search button")
+    page.locator("#events tbody tr", has_text=row_text).locator("button", has_text="Void").click()
+    page.fill(".void-form input", reason)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(".void-form button[type=submit]")
+
+
 def _report_loaded(page: Page, start: str, end: str) -> None:
     page.select_option("#preset", "custom")
     page.fill("#start", start)
@@ -346,14 +369,7 @@ def test_a_users_events_and_voiding_one(page: Page, make_org: MakeOrg) -> None:
         assignment = rows.filter(has_text="license.assigned")
         assignment.locator("button", has_text="Void").click()
         page.fill(".void-form input", "assigned to bob by mistake")
-        answers: list[str] = []
-
-        def dismiss(dialog: Any) -> None:
-            answers.append(dialog.message)
-            dialog.dismiss()
-
-        page.once("dialog", dismiss)
-        page.click(".void-form button[type=submit]")
+        answers = click_and_dismiss(page, ".void-form button[type=submit]")
         expect(page.locator(".void-form")).to_be_visible()  # dismissed: still asking, nothing sent
         assert answers and "cannot be undone" in answers[0]
         page.once("dialog", lambda dialog: dialog.accept())
@@ -680,12 +696,7 @@ def test_a_closed_periods_why_explains_the_kept_report_and_a_void_says_so(page: 
         sign_in(page, base, *voider)
         _report_loaded(page, "2026-10-01", "2026-11-01")
         expect(page.locator("#report-status")).to_contain_text("Closed")
-        page.fill("#events-subject", "ann")
-        page.click("#events-search button")
-        page.locator("#events tbody tr", has_text="2026-10-02 08:00").locator("button", has_text="Void").click()
-        page.fill(".void-form input", "a test login")
-        page.once("dialog", lambda dialog: dialog.accept())
-        page.click(".void-form button[type=submit]")
+        void_from_the_page(page, "ann", "2026-10-02 08:00", "a test login")
         expect(page.locator("#message")).to_contain_text("The period is closed: its report above keeps the figures")
         expect(page.locator("#message")).not_to_contain_text("computed without it")
         expect(page.locator("#amendments-list li")).to_have_text([re.compile("ann added .*voided .* by Finance desk: a test"),
@@ -749,12 +760,7 @@ def test_messages_speak_the_forms_words_close_and_good_news_goes(page: Page, mak
         expect(page.locator("#end-error")).to_contain_text("The period may span at most")
         _report_loaded(page, "2026-10-01", "2026-11-01")
         expect(page.locator("#end-error")).to_have_text("")
-        page.fill("#events-subject", "ann")
-        page.click("#events-search button")
-        page.locator("#events tbody tr", has_text="user.login").locator("button", has_text="Void").click()
-        page.fill(".void-form input", "a test")
-        page.once("dialog", lambda dialog: dialog.accept())
-        page.click(".void-form button[type=submit]")
+        void_from_the_page(page, "ann", "user.login", "a test")
         message = page.locator("#message")
         expect(message).to_contain_text("Voided")
         page.clock.run_for(9_000)
@@ -789,14 +795,7 @@ def test_closing_a_period_and_the_closed_ones_from_the_page(page: Page, make_org
         expect(page.locator("#closed-note")).to_contain_text("No period is closed yet")
         _report_loaded(page, "2026-10-01", "2026-11-01")
         expect(page.locator("#report-status")).to_have_text("Complete")
-        asked: list[str] = []
-
-        def dismiss(dialog: Any) -> None:
-            asked.append(dialog.message)
-            dialog.dismiss()
-
-        page.once("dialog", dismiss)
-        page.click("#close-period")
+        asked = click_and_dismiss(page, "#close-period")
         expect(page.locator("#report-status")).to_have_text("Complete")  # dismissed: nothing closed
         assert asked and asked[0].startswith("Close 2026-10-01 to 2026-10-31?") and "for good" in asked[0]
         page.once("dialog", lambda dialog: dialog.accept())
