@@ -137,9 +137,12 @@ def reference_report(
     usages = []
     for product in catalog.user_products:
         users = billed.get(product.name, [])
-        resources = [Resource(histories[u].display_name, c.first_billable_login) for u, c in users]
-        sessions = [s for u, _ in users for s in histories[u].sessions]
         billed_as = product.model_under(model)
+        # Under the hourly model each user's own hours too: their sessions inside the period.
+        resources = [Resource(histories[u].display_name, c.first_billable_login,
+                              hours_total(sum(overlap(s, start, cut) for s in histories[u].sessions))
+                              if billed_as is LicensingModel.HOURLY else None) for u, c in users]
+        sessions = [s for u, _ in users for s in histories[u].sessions]
         if billed_as is LicensingModel.CONCURRENT:
             total = count_total(concurrent_peak(sessions, start, cut))
         elif billed_as is LicensingModel.HOURLY:

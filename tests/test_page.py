@@ -672,6 +672,12 @@ def test_the_hourly_model_says_its_units_and_scales_each_on_its_own(page: Page, 
         expect(page.locator("#totals-chart .bar-value")).to_have_text([f"{written} hours", "4 users"])
         expect(page.locator("#grand-total td").nth(2)).to_have_text("4")  # four people, in two products each
         expect(page.locator("#peaks-caption")).to_have_text("Hours logged in per day, per product (hourly usage)")
+        # Each user's own hours, in their row.
+        cx1 = next(u for u in api["usages"] if u["name"] == "cx1")
+        page.click("tr.usage[data-usage=cx1]")
+        own = f"{float(cx1['resources'][0]['hours']):,.2f}".rstrip("0").rstrip(".")
+        expect(page.locator("tr.resources:visible .resource-table td.hours").first).to_have_text(f"{own} hours")
+        assert sum(float(r["hours"]) for r in cx1["resources"]) == pytest.approx(float(hours), abs=0.02)
 
 
 def test_a_closed_periods_why_explains_the_kept_report_and_a_void_says_so(page: Page, make_org: MakeOrg) -> None:

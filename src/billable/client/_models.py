@@ -31,6 +31,7 @@ class _Model(BaseModel):
 class BillingUsageResource(_Model):
     name: str
     date: datetime
+    hours: Decimal | None = None  # this service, under the hourly model: the user's hours
 
 
 class BillingUsage(_Model):
@@ -77,6 +78,10 @@ class BillingUsageReport(_Model):
             usage["totalUsage"] = _total_text(model.total_usage)
             for resource, resource_model in zip(usage["resources"], model.resources):
                 resource["date"] = format_date(resource_model.date)
+                if resource_model.hours is None:
+                    del resource["hours"]  # a resource has hours under the hourly model alone
+                else:
+                    resource["hours"] = format(resource_model.hours, "f")
         return body
 
     def to_csv(self) -> str:

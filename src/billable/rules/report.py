@@ -19,10 +19,13 @@ CONCURRENT_WINDOW_MS = 30 * 60_000
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One billed user (display name) or device (id), with the instant it became billable."""
+    """One billed user (display name) or device (id), with the instant it became billable;
+    for a product billed by the hour, the user's own hours (``hours_total``), which add up
+    to the product's total before rounding."""
 
     name: str
     date: int
+    hours: str | None = None
 
 
 _BY_DATE_AND_NAME = attrgetter("date", "name")

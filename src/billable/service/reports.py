@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 from sqlalchemy import Connection
@@ -49,7 +50,8 @@ def sources_at(conn: Connection, org_id: str, now: int, as_of: int | None) -> tu
 def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, cut: int, src: Sources
              ) -> tuple[dict[str, list[Resource]], list[UserProduct], list[tuple[str, int, int]]]:
     """Resources per product, the products under the concurrent or hourly model, and
-    ``(user, index into those products, first session)`` for each user charged one of them."""
+    ``(user, index into those products, first session)`` for each user charged one of them,
+    in the order of that product's resources."""
     resources: dict[str, list[Resource]] = defaultdict(list)
     metered = [p for p in catalog.user_products if p.model_under(org.model) is not LicensingModel.NAMED]
     metered_index = {product.name: index for index, product in enumerate(metered)}
@@ -86,7 +88,11 @@ def billable_usage_report(
     if org.model is LicensingModel.HOURLY:
         milliseconds = queries.charged_session_hours(conn, org.id, charged_metered, start, cut, src)
         for index, product in enumerate(metered):
-            totals[product.name] = hours_total(milliseconds.get(index, 0))
+            per_user = milliseconds.get(index, {})
+            totals[product.name] = hours_total(sum(per_user.values()))
+            users = [user_id for user_id, of, _ in charged_metered if of == index]  # in the order of its resources
+            resources[product.name] = [replace(resource, hours=hours_total(per_user.get(user_id, 0)))
+                                       for resource, user_id in zip(resources[product.name], users, strict=True)]
     elif org.model is LicensingModel.CONCURRENT:
         sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut, src)
         for product, (started, ended) in zip(metered, sessions, strict=True):

@@ -19,9 +19,10 @@ from billable.rules.json_text import compact_json, parse_json
 from billable.rules.report import BillableUsageReport, Resource, Usage
 from billable.store.tables import closed_periods
 
-KEPT_FORM = 1
-"""``{"form": 1, "usages": [[name, totalUsage, [[resource, date in ms], …]], …]}``, in the
-report's order."""
+KEPT_FORM = 2
+"""``{"form": 2, "usages": [[name, totalUsage, [[resource, date in ms(, hours)], …]], …]}``,
+in the report's order; a resource's hours only under the hourly model. Form 1 had no
+hours."""
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,17 @@ _FIELDS = (_c.period_start, _c.period_end, _c.closed_at, _c.closed_by, _c.sequen
 
 def kept_form(report: BillableUsageReport) -> str:
     """A report's figures as a closed period keeps them."""
-    usages = [[u.name, u.total_usage, [[r.name, r.date] for r in u.resources]] for u in report.usages]
+    usages = [[u.name, u.total_usage, [[r.name, r.date] if r.hours is None else [r.name, r.date, r.hours]
+                                       for r in u.resources]] for u in report.usages]
     return compact_json({"form": KEPT_FORM, "usages": usages}).decode()
 
 
-def _form_1(period: Period, kept: dict[str, Any]) -> BillableUsageReport:
-    return BillableUsageReport(period, tuple(Usage(name, total, tuple(Resource(r, date) for r, date in resources))
+def _forms_1_and_2(period: Period, kept: dict[str, Any]) -> BillableUsageReport:
+    return BillableUsageReport(period, tuple(Usage(name, total, tuple(Resource(*resource) for resource in resources))
                                              for name, total, resources in kept["usages"]))
 
 
-_READERS: dict[int, Callable[[Period, dict[str, Any]], BillableUsageReport]] = {1: _form_1}
+_READERS: dict[int, Callable[[Period, dict[str, Any]], BillableUsageReport]] = {1: _forms_1_and_2, 2: _forms_1_and_2}
 
 
 def kept_figures(period: Period, text: str | bytes) -> BillableUsageReport:

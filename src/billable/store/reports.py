@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 from sqlalchemy import (
@@ -171,11 +171,12 @@ _charged_products = Table(
 
 
 def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources,
-                 started: tuple[int | None, int | None] = (None, None)
-                 ) -> Iterator[tuple[int, Select[int, int] | CompoundSelect[int, int]]]:
+                 started: tuple[int | None, int | None] = (None, None), with_user: bool = False
+                 ) -> Iterator[tuple[int, Select[Unpack[tuple[Any, ...]]] | CompoundSelect[Unpack[tuple[Any, ...]]]]]:
     """For each product index in ``charged``, a query of the clipped ``(started, ended)`` of
-    the sessions in ``[start, cut)`` of the users charged that product; ``started``: only
-    those started from its first instant and before its second (None: any).
+    the sessions in ``[start, cut)`` of the users charged that product (and their
+    ``user_id``, ``with_user``); ``started``: only those started from its first instant and
+    before its second (None: any).
 
     ``charged`` pairs a user with the index of the product they are charged; it is
     sent with each query (``rows_of``). Each query seeks the sessions of its users with an
@@ -192,7 +193,8 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
             c = part.c
             # Sessions are sought by their end: one started at ``started_from`` ends no earlier.
             ends = c.ended_at > start if started_from is None or started_from <= start else c.ended_at >= started_from
-            parts.append(select(greatest(c.started_at, start).label("started"), least(c.ended_at, cut).label("ended"))
+            parts.append(select(greatest(c.started_at, start).label("started"), least(c.ended_at, cut).label("ended"),
+                                *((c.user_id,) if with_user else ()))
                          .where(c.org_id == org_id, c.user_id.in_(users_of), ends,
                                 c.started_at < (cut if started_before is None else min(cut, started_before)),
                                 *(() if started_from is None else (c.started_at >= started_from,))))
@@ -200,14 +202,16 @@ def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], 
 
 
 def charged_session_hours(conn: Connection, org_id: str, charged: list[tuple[str, int, int]], start: int, cut: int,
-                          src: Sources = NOW) -> dict[int, int]:
-    """Total clipped session milliseconds per product index (``charged`` as for
-    ``charged_sessions``), summed in the database: on PostgreSQL, faster than reading the
-    packed weeks (docs/performance.md)."""
-    totals = {}
-    for index, clipped in _sessions_of(conn, org_id, [(user, index) for user, index, _ in charged], start, cut, src):
+                          src: Sources = NOW) -> dict[int, dict[str, int]]:
+    """Clipped session milliseconds per product index and user (``charged`` as for
+    ``charged_sessions``; a user logged in for none of the period is absent), summed in the
+    database: on PostgreSQL, faster than reading the packed weeks (docs/performance.md)."""
+    totals: dict[int, dict[str, int]] = {}
+    pairs = [(user, index) for user, index, _ in charged]
+    for index, clipped in _sessions_of(conn, org_id, pairs, start, cut, src, with_user=True):
         part = clipped.subquery()
-        totals[index] = int(conn.execute(select(func.coalesce(func.sum(part.c.ended - part.c.started), 0))).scalar_one())
+        totals[index] = {user_id: int(milliseconds) for user_id, milliseconds in conn.execute(
+            select(part.c.user_id, func.sum(part.c.ended - part.c.started)).group_by(part.c.user_id))}
     return totals
 
 

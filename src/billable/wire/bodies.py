@@ -21,6 +21,8 @@ class BillingUsageResource(TypedDict):
     name: Annotated[str, Field(description="the user's display name (latest email, else user id) or the device id")]
     date: Annotated[str, Field(description="first billable instant in the period, yyyy-MM-ddTHH:mm:ss.SSSZ",
                                examples=["2026-10-02T08:00:00.000Z"])]
+    hours: NotRequired[Annotated[str, Field(description="for a product billed by the hour (this service only): the "
+                                                        "user's hours logged in during the period", examples=["12.50"])]]
 
 
 class BillingUsage(TypedDict):

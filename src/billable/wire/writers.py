@@ -28,7 +28,7 @@ from billable.wire import bodies
 from billable.wire.bodies import Status
 from billable.wire.paths import CONCURRENT_PATH, EVENTS_PATH, EXPLAIN_PATH, ORGANIZATION_PATH, REPORT_PATH
 
-BODY_VERSION = 1
+BODY_VERSION = 2  # 2: a resource's hours under the hourly model
 """The version of the billable usage report's body written here (report_desk.BodyWriter)."""
 CONCURRENT_BODY_VERSION = 2  # 2: each day's loggedInHours
 _REPORT_NAMESPACE = uuid.UUID("6f1b2f4e-6a53-4b8e-9a57-2d4f0c1e5b10")
@@ -71,7 +71,8 @@ def api_body(org_id: str, report: BillableUsageReport, status: Status = "Complet
             {
                 "name": usage.name,
                 "totalUsage": usage.total_usage,
-                "resources": [{"name": r.name, "date": date} for r, date in
+                "resources": [{"name": r.name, "date": date} if r.hours is None else
+                              {"name": r.name, "date": date, "hours": r.hours} for r, date in
                               zip(usage.resources, format_instants([r.date for r in usage.resources]), strict=True)],
             }
             for usage in (report.usages if status == "Complete" else ())

@@ -481,7 +481,10 @@ function renderResources(holder, usage) {
   // A user's charge can be explained (the API's explain route); a device's is its activity.
   const product = state.catalog && state.catalog.entities.find((p) => p.name === usage.name);
   const explainable = Boolean(product && product.kind === "user");
+  // Under the hourly model a user's own hours are in their row.
+  const hourly = usage.resources.some((r) => r.hours !== undefined);
   table.innerHTML = "<thead><tr><th>Resource</th><th>First billable</th>" +
+    (hourly ? "<th class=\"number\">Hours</th>" : "") +
     (explainable ? "<th><span class=\"visually-hidden\">Explanation</span></th>" : "") + "</tr></thead><tbody></tbody>";
   const draw = () => {
     const needle = search.value.trim().toLowerCase();
@@ -492,6 +495,7 @@ function renderResources(holder, usage) {
     table.tBodies[0].replaceChildren(...rows.map((r) => {
       const row = document.createElement("tr");
       row.append(cell("td", r.name), cell("td", when(r.date)));
+      if (hourly) row.append(cell("td", r.hours === undefined ? "" : `${number(r.hours)} hours`, "number hours"));
       if (explainable) {
         const why = cell("button", "Why?", "link why");
         why.type = "button";
