@@ -736,11 +736,15 @@ def test_the_api_reference_pages_fetch_nothing_from_elsewhere(page: Page, make_o
         page.on("requestfailed", lambda request: refused.append((request.url, request.failure)))
         page.goto(base + "/redoc")
         expect(page.locator("h1").first).to_contain_text("billable")
+        page.wait_for_load_state("networkidle")
         page.goto(base + "/docs")
         expect(page.locator(".swagger-ui .title").first).to_contain_text("billable")
         page.wait_for_load_state("networkidle")
     assert fetched and all(url.startswith((base, "blob:" + base)) for url in fetched), fetched
-    assert all(failure == "csp" for _, failure in refused), refused
+    # Elsewhere, nothing left the browser: the policy refused it (a request of this server's
+    # may be cut short by the next page, which is not a fetch from elsewhere).
+    assert all(failure == "csp" for url, failure in refused if not url.startswith((base, "blob:" + base))), refused
+    assert any(failure == "csp" for _, failure in refused), refused  # ReDoc's logo, refused
 
 
 def test_messages_speak_the_forms_words_close_and_good_news_goes(page: Page, make_org: MakeOrg) -> None:
