@@ -2,15 +2,13 @@
 
 A closed period keeps its report's figures in a form of the store's own, not the API's
 body: the body is written from them when it is served, so a release may change the API's
-shape without touching what was kept. ``KEPT_FORM`` names the form; one a release no longer
-writes is read all the same (``_READERS``), so a kept report never changes.
+shape without touching what was kept. ``KEPT_FORM`` names the form; every form written
+before is read all the same (``READ_FORMS``), so a kept report never changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, select
 
@@ -23,6 +21,7 @@ KEPT_FORM = 2
 """``{"form": 2, "usages": [[name, totalUsage, [[resource, date in ms(, hours)], …]], …]}``,
 in the report's order; a resource's hours only under the hourly model. Form 1 had no
 hours."""
+READ_FORMS = frozenset({1, 2})  # form 2 only added a resource's hours: one reading serves both
 
 
 @dataclass(frozen=True)
@@ -46,18 +45,13 @@ def kept_form(report: BillableUsageReport) -> str:
     return compact_json({"form": KEPT_FORM, "usages": usages}).decode()
 
 
-def _forms_1_and_2(period: Period, kept: dict[str, Any]) -> BillableUsageReport:
-    return BillableUsageReport(period, tuple(Usage(name, total, tuple(Resource(*resource) for resource in resources))
-                                             for name, total, resources in kept["usages"]))
-
-
-_READERS: dict[int, Callable[[Period, dict[str, Any]], BillableUsageReport]] = {1: _forms_1_and_2, 2: _forms_1_and_2}
-
-
 def kept_figures(period: Period, text: str | bytes) -> BillableUsageReport:
     """The figures a closed period keeps, from any form the store has written."""
     kept = parse_json(text)
-    return _READERS[kept["form"]](period, kept)
+    if kept["form"] not in READ_FORMS:
+        raise ValueError(f"a closed period kept in form {kept['form']}, which this release does not read")
+    return BillableUsageReport(period, tuple(Usage(name, total, tuple(Resource(*resource) for resource in resources))
+                                             for name, total, resources in kept["usages"]))
 
 
 def insert_closed(conn: Connection, org_id: str, closed: ClosedPeriod, report: BillableUsageReport) -> None:
