@@ -279,6 +279,8 @@ def test_organizations_and_clients_are_listed_shown_and_changed(empty_url: str) 
         (made[0]["clientId"], "Nightly loader", ["billing:usage:ingest"], True),
         (made[1]["clientId"], "", ["billing:subscription:view"], False)]
     assert all(set(c) == {"clientId", "name", "orgId", "permissions", "createdAt", "revokedAt"} for c in listed)
+    assert json.loads(ok(billable(empty_url, "clients", "create", "--org", acme["id"], "--permission",
+                                  "billing:usage:ingest", "--name", "x" * 100)))["name"] == "x" * 100  # at the limit
     assert "at most 100 characters" in failed(billable(empty_url, "clients", "create", "--org", acme["id"],
                                                        "--permission", "billing:usage:ingest", "--name", "x" * 101))
     assert not any(m["clientSecret"] in listed_out for m in made)  # never a secret, nor its hash
