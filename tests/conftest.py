@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import TextClause, TextualSelect, bindparam, create_engine, text
 
 from billable.rules.catalog import Catalog
 from billable.rules.instants import parse_instant
@@ -26,6 +26,7 @@ from billable.service.organizations import PERMISSIONS, NewClient, create_client
 from billable.store import migrate
 from billable.store.database import Database
 from billable.store.organizations import Organization
+from billable.store.tables import OrgId
 
 POSTGRES_ADMIN_URL = os.environ.get("BILLABLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 # A Citus coordinator (with the citus extension and its workers added in that database):
@@ -33,6 +34,14 @@ POSTGRES_ADMIN_URL = os.environ.get("BILLABLE_TEST_POSTGRES_URL", "postgresql+ps
 CITUS_URL = os.environ.get("BILLABLE_TEST_CITUS_URL")
 CATALOG = Catalog.load()
 INGESTED_AT = parse_instant("2026-11-20T00:00:00Z")  # the clock while tests ingest October
+
+
+def stored_sql(sql: str) -> TextClause | TextualSelect:
+    """A statement written in SQL against today's schema, its ``:org`` parameter and a
+    selected ``org_id`` taken and given as the store stores an organization's id (``OrgId``:
+    16 bytes on SQLite, a ``uuid`` on PostgreSQL)."""
+    statement = text(sql).bindparams(bindparam("org", type_=OrgId())) if ":org" in sql else text(sql)
+    return statement.columns(org_id=OrgId()) if sql.lstrip().upper().startswith("SELECT ORG_ID") else statement
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -199,6 +208,7 @@ def make_client(database: Database) -> Iterator[MakeClient]:
 
     def make(clock: Clock | None = None, **settings: Any) -> TestClient:
         settings.setdefault("login_failures_per_minute", UNLIMITED_FAILED_LOGINS)
+        settings.setdefault("alerts_poll_seconds", 0)  # no alerts evaluated nor webhooks sent, unless a test asks
         app = create_app(Settings(database_url=database.url, **settings), clock=clock or Clock(INGESTED_AT))
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
@@ -284,8 +294,17 @@ def running_server(database_url: str, **env: str) -> Iterator[Server]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=10)
-        base.log.unlink(missing_ok=True)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # stuck: what each thread was doing goes with the failure
+            import signal
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            process.kill()
+            process.wait()
+            raise AssertionError(f"the server did not stop within 10 s; its log:\n{base.log_text()[-20_000:]}")
+        finally:
+            base.log.unlink(missing_ok=True)
 
 
 def close_official(api_client: Any) -> None:

@@ -7,6 +7,8 @@ every candidate window. The engine in ``billable.service`` is tested against it.
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 from dataclasses import dataclass, field
 
 from billable.rules.catalog import Catalog, LicensingModel, UserProduct
@@ -205,3 +207,32 @@ def reference_concurrent_usage(
                                 sum(overlap(session, lo, hi) for session in sessions)))
         products.append(ProductPeaks(product.name, concurrent_peak(sessions, start, cut), tuple(days)))
     return ConcurrentUsageReport(period, model.value, tuple(products))
+
+
+def reference_charges(document: dict[str, Any], totals: dict[str, str]) -> dict[str, Any]:
+    """What the usage ``totals`` (the report's, per product) cost under the subscription
+    ``document``, from its strings, as docs/beyond-genesys.md says: each charge rounded half
+    up to the currency's minor unit, usage above the prepaid quantity at the overage price,
+    the minimum monthly amount topped up. Amounts as ``Decimal``."""
+    unit = {"JPY": Decimal("1"), "KWD": Decimal("0.001")}.get(document["currency"], Decimal("0.01"))
+
+    def money(amount: Decimal) -> Decimal:
+        return amount.quantize(unit, rounding=ROUND_HALF_UP)
+
+    products = []
+    for usage in document["usages"]:
+        used = Decimal(totals.get(usage["name"], "0"))
+        prepaid = Decimal(usage.get("prepayQuantity", "0"))
+        above = used - prepaid if used > prepaid else Decimal(0)
+        prepaid_charge = money(prepaid * Decimal(usage.get("prepayPrice", "0")))
+        overage_charge = money(above * Decimal(usage["overagePrice"]))
+        products.append({"name": usage["name"], "usage": used, "overageQuantity": above, "prepaidCharge": prepaid_charge,
+                         "overageCharge": overage_charge, "total": prepaid_charge + overage_charge})
+    subtotal = sum((p["total"] for p in products), Decimal(0))
+    minimum = money(Decimal(document.get("minimumMonthlyAmount", "0")))
+    top_up = minimum - subtotal if minimum > subtotal else Decimal(0)
+    named = {usage["name"] for usage in document["usages"]}
+    unpriced = [{"name": name, "usage": Decimal(total)} for name, total in sorted(totals.items())
+                if name not in named and Decimal(total) != 0]
+    return {"products": products, "unpricedUsages": unpriced, "subtotal": subtotal, "minimumTopUp": top_up,
+            "total": subtotal + top_up}

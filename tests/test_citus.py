@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from conftest import INGESTED_AT, Clock, bearer, empty_postgresql, event, new_client, running_server
+from conftest import CATALOG, INGESTED_AT, Clock, bearer, empty_postgresql, event, new_client, running_server, stored_sql
 from fastapi.testclient import TestClient
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
@@ -73,22 +73,76 @@ def test_distribute_places_every_table_and_again_changes_nothing(distributed_url
     database.dispose()
 
 
+# The rate limit's counts as the code before 0017 made them on first use (store/request_counts.py).
+_COUNTS_OF_0016 = ("CREATE TABLE request_counts (org_id VARCHAR(36), counter VARCHAR(64), second BIGINT, "
+                   "count INTEGER NOT NULL, PRIMARY KEY (org_id, counter, second))")
+
+
 @citus
 def test_db_upgrade_carries_a_distributed_database() -> None:
-    """Distributed at 0005, then upgraded: 0006 adds a column to a distributed table."""
+    """Distributed at 0005, then upgraded: 0006 adds a column to a distributed table, 0017
+    changes the type of every distribution column."""
     with empty_postgresql() as url:
         database = Database(url)
         migrate.upgrade(database, "0005")
         with database.write() as conn:
+            conn.execute(text(_COUNTS_OF_0016))
             distribution.distribute(conn)
         migrate.upgrade(database)
         assert migrate.is_current(database)
         with database.write() as conn:
             org = create_organization(conn, "upgraded", "named", INGESTED_AT)
-            conn.execute(text("INSERT INTO computed_reports (org_id, kind, period_start, period_end, subject, "
-                              "computed_under) VALUES (:org, 'k', 0, 1, '', 'u')"), {"org": org.id})
-            assert conn.execute(text("SELECT computed_under FROM computed_reports WHERE org_id = :org"),
+            conn.execute(stored_sql("INSERT INTO computed_reports (org_id, kind, period_start, period_end, subject, "
+                                    "computed_under) VALUES (:org, 'k', 0, 1, '', 'u')"), {"org": org.id})
+            assert conn.execute(stored_sql("SELECT computed_under FROM computed_reports WHERE org_id = :org"),
                                 {"org": org.id}).scalar_one() == "u"
+        database.dispose()
+
+
+@citus
+def test_a_distributed_database_of_0016_keeps_its_organizations_through_0017() -> None:
+    """0017 undistributes the tables distributed by organization, changes their column to
+    ``uuid`` and places them again, colocated: reports, the log and a login are as before."""
+    from billable.rules.instants import Period
+    from billable.service.ingestion import ingest
+    from billable.service.reports import billable_usage_report
+    from billable.store.events import EventFilter, list_events
+    from billable.store.organizations import get_organization
+
+    october = Period.parse("2026-10-01", "2026-11-01")
+    with empty_postgresql() as url:
+        database = Database(url)
+        migrate.upgrade(database)
+        with database.write() as conn:
+            orgs = [create_organization(conn, name, "named", INGESTED_AT).id for name in ("one", "two")]
+            for org in orgs:
+                ingest(conn, org, [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                                   event("user.login", "ann", "2026-10-02T08:00:00Z", email="ann@x")],
+                       CATALOG, INGESTED_AT)
+
+        def seen() -> list[object]:
+            with database.read() as conn:
+                return [(billable_usage_report(conn, get_organization(conn, org), october, CATALOG, INGESTED_AT),
+                         list_events(conn, org, EventFilter(), None, 10)) for org in orgs]
+
+        before = seen()
+        migrate.downgrade(database, "0016")
+        with database.write() as conn:
+            conn.execute(text(_COUNTS_OF_0016))
+            distribution.distribute(conn)
+        migrate.upgrade(database)
+        assert seen() == before
+        with database.read() as conn:
+            colocated = {name for (name,) in conn.execute(text(
+                "SELECT c.relname FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND p.colocationid = "
+                "(SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'organizations'::regclass)"))}
+        assert colocated == {name for name, p in distribution.PLAN.items() if p.column in ("org_id", "id")}
+        client_id, secret = new_client(database, orgs[0], "billing:subscription:view")
+        with TestClient(create_app(Settings(database_url=url))) as client:
+            assert client.get("/api/v2/billing/reports/billableusage", params={
+                "startDate": "2026-10-01T00:00:00Z", "endDate": "2026-11-01T00:00:00Z"},
+                headers=bearer(client, client_id, secret)).status_code == 200
         database.dispose()
 
 
@@ -128,7 +182,7 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
     the token check, the rate limit and the stored-report look-up, through the app: each
     statement sent, planned with EXPLAIN on the coordinator, is a single task."""
     app = create_app(Settings(database_url=distributed_url), clock=Clock(INGESTED_AT))
-    database = app.state.server.database  # which every part of the app uses: its statements are recorded
+    database = app.state.server.billing.database  # which every part of the app uses: its statements are recorded
     sa_event.listen(database.engine, "connect", lambda dbapi, _: setattr(dbapi, "cursor_factory", _Recording))
     with database.write() as conn:
         org = create_organization(conn, "router", "named", INGESTED_AT)
@@ -153,9 +207,16 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
         assert client.get(f"{REPORT}/explain", params={**OCTOBER, "userId": "u1"},
                           headers=headers).status_code == 200
         assert client.get("/api/v2/billing/events", params={"subject": "u1"}, headers=headers).status_code == 200
+    planned, spanning = _planned_tasks(database)
+    assert planned > 30
+    assert spanning == []
+
+
+def _planned_tasks(database: Database) -> tuple[int, list[tuple[int, str]]]:
+    """How many of the statements recorded touch a distributed table, and those (with their
+    task count) that are not a single task."""
     recorded = [(q, p) for q, p in _Recording.seen if q.lstrip().split()[0].upper() in ("SELECT", "INSERT", "UPDATE",
                                                                                             "DELETE", "WITH")]
-    assert len(recorded) > 30
     spanning, planned = [], 0
     with psycopg.connect(database.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
         for query, params in recorded:
@@ -168,7 +229,59 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
             planned += 1
             if tasks != 1 and not query.startswith(_ACROSS_SHARDS):
                 spanning.append((tasks, query[:300]))
-    assert planned > 30
+    return planned, spanning
+
+
+@citus
+def test_a_partner_reads_a_trusting_organizations_overview_and_its_charges_in_single_tasks(distributed_url: str
+                                                                                            ) -> None:
+    """Issue 37 on Citus: subscriptions distributed by organization, trusts a reference table
+    looked up by trustor and by trustee; the overview equals the report's totals, a stranger
+    is refused, and every statement of the overview, the charges and the trustor listing is
+    one task."""
+    import json
+
+    from billable.rules.instants import Period
+    from billable.service.billing import Billing
+    from billable.service.organizations import READ_CLIENT_BILLING
+    from billable.service.report_requests import BILLABLE_USAGE
+
+    app = create_app(Settings(database_url=distributed_url), clock=Clock(INGESTED_AT))
+    database = app.state.server.billing.database
+    sa_event.listen(database.engine, "connect", lambda dbapi, _: setattr(dbapi, "cursor_factory", _Recording))
+    billing = Billing(database, CATALOG, Clock(INGESTED_AT))
+    acme, partner, stranger = (billing.create_organization(name, "named") for name in ("acme", "partner", "stranger"))
+    batch = [event("license.assigned", f"u{i}", "2026-10-01T07:00:00Z", product="cx1") for i in range(5)]
+    batch += [event("user.login", f"u{i}", "2026-10-02T08:00:00Z") for i in range(5)]
+    billing.ingest(acme.id, json.dumps(batch).encode(), 100)
+    subscription = {"currency": "EUR", "subscriptionType": "PREPAY", "contractEffectiveDate": "2026-01-01",
+                    "usages": [{"name": "cx1", "partNumber": "CX1", "prepayQuantity": "3", "prepayPrice": "10",
+                                "overagePrice": "12"}]}
+    for org in (acme, stranger):
+        billing.set_subscription(org.id, json.dumps(subscription).encode(), "test")
+    billing.trust(acme.id, partner.id, "test")
+    with database.read() as conn:
+        methods: dict[str, str] = dict(conn.execute(text("SELECT logicalrelid::regclass::text, partmethod FROM pg_dist_partition "
+                                         "WHERE logicalrelid::regclass::text IN ('subscriptions', 'trusts')")).all())
+    assert methods == {"subscriptions": "h", "trusts": "n"}  # by organization (hash); a reference table
+    partner_client = new_client(database, partner.id, READ_CLIENT_BILLING)
+    own_client = new_client(database, acme.id, "billing:subscription:view")
+    _Recording.seen = []
+    with TestClient(app) as client:
+        headers = bearer(client, *partner_client)
+        listed = client.get("/api/v2/orgauthorization/trustors", headers=headers).json()
+        assert [t["id"] for t in listed["entities"]] == [acme.id]
+        overview = client.get(f"/api/v2/billing/trusteebillingoverview/{acme.id}", params={"billingPeriodIndex": 1},
+                              headers=headers)
+        assert overview.status_code == 200, overview.text
+        report = billing.report(BILLABLE_USAGE, acme.id, Period.parse("2026-10-01", "2026-11-01")).figures
+        assert [u["usageQuantity"] for u in overview.json()["usages"]] == [report.usages[0].total_usage] == ["5"]
+        refused = client.get(f"/api/v2/billing/trusteebillingoverview/{stranger.id}", headers=headers)
+        assert refused.status_code == 403
+        charges = client.get(f"{REPORT}/charges", params=OCTOBER, headers=bearer(client, *own_client)).json()
+        assert (charges["products"][0]["overageCharge"], charges["total"]) == ("24.00", "54.00")  # 2 over × 12 + 30
+    planned, spanning = _planned_tasks(database)
+    assert planned > 5
     assert spanning == []
 
 
@@ -217,4 +330,41 @@ def test_a_worker_down_is_a_503_with_a_retry_hint_never_a_wrong_report(distribut
             answer = httpx.get(f"{base}{REPORT}", params=OCTOBER, headers=tokens[org.id])
             assert answer.status_code == 200, answer.text
             assert {u["name"]: u["totalUsage"] for u in answer.json()["usages"]}["cx1"] == "1"
+    database.dispose()
+
+
+@citus
+def test_alerts_are_evaluated_and_told_on_a_distributed_database(distributed_url: str) -> None:
+    """Issue 38 on Citus: the alerts' tables distributed by organization; an evaluation and
+    its outbox, in single tasks but for the two look-ups across organizations a process makes
+    at each pass (which organizations moved, which messages are due)."""
+    import json
+
+    from billable.rules.instants import parse_instant
+    from billable.service.billing import Billing
+    from billable.service.webhooks import lease_due
+
+    database = Database(distributed_url)
+    sa_event.listen(database.engine, "connect", lambda dbapi, _: setattr(dbapi, "cursor_factory", _Recording))
+    clock = Clock(parse_instant("2026-10-20T12:00:00Z"))
+    billing = Billing(database, CATALOG, clock)
+    org = billing.create_organization("alerted", "named")
+    hook = billing.create_webhook(org.id, b'{"url": "http://127.0.0.1:9/hook"}')
+    billing.create_alert(org.id, b'{"product": "cx1", "thresholds": [{"quantity": "2"}]}', "test")
+    batch = [event("license.assigned", f"u{i}", "2026-10-01T07:00:00Z", product="cx1") for i in range(3)]
+    batch += [event("user.login", f"u{i}", "2026-10-02T08:00:00Z") for i in range(3)]
+    billing.ingest(org.id, json.dumps(batch).encode(), 100)
+    with database.read() as conn:
+        methods: dict[str, str] = dict(conn.execute(text(
+            "SELECT logicalrelid::regclass::text, partmethod FROM pg_dist_partition WHERE logicalrelid::regclass::text "
+            "IN ('alerts', 'alert_states', 'alert_checks', 'webhooks', 'webhook_messages', 'webhook_attempts')")).all())
+    assert set(methods.values()) == {"h"} and len(methods) == 6
+    _Recording.seen = []
+    assert billing.evaluate_alerts(clock.now, 300_000, org.id) == 1
+    ((message, endpoint),) = [found for found in lease_due(database, clock.now, 60_000, 50) if found[0].org_id == org.id]
+    assert endpoint.id == hook.id and json.loads(message.body)["data"]["value"] == "3"
+    planned, spanning = _planned_tasks(database)
+    # Only the look-up of the due messages spans the shards: the due checks named the organization.
+    assert planned > 5 and [query.split("FROM")[0].strip() for _, query in spanning] == [
+        "SELECT webhook_messages.org_id, webhook_messages.id"]
     database.dispose()

@@ -8,7 +8,9 @@ import re
 import shlex
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 from conftest import MakeClient, MakeOrg, bearer, maintenance_counts
 from examples import OCTOBER, WORKED_EXAMPLES
@@ -349,3 +351,85 @@ def test_the_catalog_as_the_api_lists_it(make_org: MakeOrg, make_client: MakeCli
     named = json.loads(ok(billable(org.database.url, "catalog")))
     assert named["model"] == "named" and {p["billedAs"] for p in named["entities"]} == {"named"}
     assert [p["name"] for p in named["entities"]] == [p["name"] for p in from_api["entities"]]
+
+
+def test_a_subscription_is_set_from_a_file_shown_and_kept_when_replaced(empty_url: str, tmp_path: Path) -> None:
+    ok(billable(empty_url, "db", "upgrade"))
+    org = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "Acme")))["id"]
+    assert "not found" in failed(billable(empty_url, "subscriptions", "show", "--org", org))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"currency": "euro", "subscriptionType": "PREPAY",
+                               "contractEffectiveDate": "2026-01-01",
+                               "usages": [{"name": "cx9", "partNumber": "p", "overagePrice": "1"}]}))
+    message = failed(billable(empty_url, "subscriptions", "set", "--org", org, "--file", str(bad)))
+    assert "currency" in message and "usages[0].name" in message and "'cx9'" in message
+    assert "not found" in failed(billable(empty_url, "subscriptions", "show", "--org", org))  # nothing was taken
+
+    first: dict[str, Any] = {"currency": "USD", "subscriptionType": "PREPAY_MONTHLY_COMMITMENT",
+             "contractEffectiveDate": "2026-01-01T00:00:00.000Z", "minimumMonthlyAmount": "500",
+             "usages": [{"name": "cx1", "partNumber": "PC-CX1", "grouping": "user", "unitOfMeasureType": "user",
+                         "prepayQuantity": "10", "prepayPrice": "75.00", "overagePrice": "90.00",
+                         "bundleQuantity": "0", "isCancellable": False, "isThirdParty": False}]}
+    made = json.loads(ok(billable(empty_url, "subscriptions", "set", "--org", org, "--file", "-", "--by", "Ada",
+                                  stdin=json.dumps(first))))
+    assert {key: made[key] for key in first} == first and made["setBy"] == "Ada"
+    assert json.loads(ok(billable(empty_url, "subscriptions", "show", "--org", org))) == made
+
+    second = {**first, "currency": "EUR", "usages": [{**first["usages"][0], "prepayQuantity": "25"}]}
+    replaced = json.loads(ok(billable(empty_url, "subscriptions", "set", "--org", org, "--file", "-",
+                                      stdin=json.dumps(second))))
+    assert json.loads(ok(billable(empty_url, "subscriptions", "show", "--org", org)))["currency"] == "EUR"
+    assert replaced["setAt"] > made["setAt"]
+    earlier = json.loads(ok(billable(empty_url, "subscriptions", "show", "--org", org, "--at", made["setAt"])))
+    assert earlier == made  # the one replaced is kept for the time it was in effect
+
+
+def test_a_partner_is_trusted_listed_and_untrusted_and_an_overview_and_charges_are_printed(empty_url: str) -> None:
+    ok(billable(empty_url, "db", "upgrade"))
+    acme, partner = (json.loads(ok(billable(empty_url, "orgs", "create", "--name", name)))["id"]
+                     for name in ("Acme", "Partner"))
+    assert "trust another" in failed(billable(empty_url, "orgs", "trust", "--trustee", acme, "--trustor", acme))
+    assert "not found" in failed(billable(empty_url, "orgs", "trust", "--trustee", str(uuid.uuid4()), "--trustor", acme))
+    assert "trusts" in billable(empty_url, "orgs", "trust", "--trustee", partner, "--trustor", acme).stderr
+    assert "already" in billable(empty_url, "orgs", "trust", "--trustee", partner, "--trustor", acme).stderr
+    (listed,) = json.loads(ok(billable(empty_url, "orgs", "trustors", "--org", partner)))
+    assert (listed["id"], listed["organization"]["name"]) == (acme, "Acme")
+    assert "no longer" in billable(empty_url, "orgs", "untrust", "--trustee", partner, "--trustor", acme).stderr
+    assert json.loads(ok(billable(empty_url, "orgs", "trustors", "--org", partner))) == []
+
+    assert "not found" in failed(billable(empty_url, "overview", "--org", acme))  # no subscription yet
+    subscription = {"currency": "EUR", "subscriptionType": "MONTH_TO_MONTH", "contractEffectiveDate": "2020-01-01",
+                    "minimumMonthlyAmount": "10", "usages": [{"name": "cx1", "partNumber": "PC-CX1", "overagePrice": "3"}]}
+    ok(billable(empty_url, "subscriptions", "set", "--org", acme, "--file", "-", stdin=json.dumps(subscription)))
+    overview = json.loads(ok(billable(empty_url, "overview", "--org", acme, "--period-index", "2")))
+    assert overview["usages"][0]["usageQuantity"] == "0" and overview["currency"] == "EUR"
+    assert "billingPeriodIndex" in failed(billable(empty_url, "overview", "--org", acme, "--period-index", "-1"))
+    charges = json.loads(ok(billable(empty_url, "charges", "--org", acme, "--month", "2026-02")))
+    assert (charges["startDate"], charges["endDate"]) == ("2026-02-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z")
+    assert (charges["subtotal"], charges["minimumTopUp"], charges["total"]) == ("0.00", "10.00", "10.00")
+    for month in ("2026-13", "0000-12", "9999-12"):  # past the instants' range: refused, never a trace
+        assert "YYYY-MM" in failed(billable(empty_url, "charges", "--org", acme, "--month", month))
+    assert json.loads(ok(billable(empty_url, "charges", "--org", acme, "--month", "9999-11")))["endDate"] == \
+        "9999-12-01T00:00:00.000Z"
+
+
+def test_alerts_and_webhooks_from_the_command_line(empty_url: str) -> None:
+    ok(billable(empty_url, "db", "upgrade"))
+    org = json.loads(ok(billable(empty_url, "orgs", "create", "--name", "Acme")))["id"]
+    made = json.loads(ok(billable(empty_url, "alerts", "create", "--org", org, "--name", "seats", "--product", "cx1",
+                                  "--threshold", "80%", "--threshold", "250")))
+    assert made["thresholds"] == [{"percent": "80"}, {"quantity": "250"}] and made["createdBy"].startswith("cli:")
+    assert "thresholds[0]" in failed(billable(empty_url, "alerts", "create", "--org", org, "--threshold", "many"))
+    assert [a["id"] for a in json.loads(ok(billable(empty_url, "alerts", "list", "--org", org)))] == [made["id"]]
+    assert "must be HTTPS" in failed(billable(empty_url, "webhooks", "create", "--org", org, "--url", "http://example.com/"))
+    hook = json.loads(ok(billable(empty_url, "webhooks", "create", "--org", org, "--url", "http://127.0.0.1:9/x")))
+    assert hook["secret"].startswith("whsec_")
+    (listed,) = json.loads(ok(billable(empty_url, "webhooks", "list", "--org", org)))
+    assert listed["id"] == hook["id"] and "secret" not in listed
+    assert json.loads(ok(billable(empty_url, "webhooks", "deliveries", "--org", org, "--webhook", hook["id"]))) == []
+    assert "not found" in failed(billable(empty_url, "webhooks", "redeliver", "--org", org, "--webhook", hook["id"],
+                                          "--message", "msg_x"))
+    ok(billable(empty_url, "webhooks", "delete", "--org", org, "--webhook", hook["id"]))
+    ok(billable(empty_url, "alerts", "delete", "--org", org, "--alert", made["id"]))
+    assert json.loads(ok(billable(empty_url, "alerts", "list", "--org", org))) == []
+    assert "not found" in failed(billable(empty_url, "alerts", "delete", "--org", org, "--alert", made["id"]))

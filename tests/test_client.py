@@ -173,6 +173,7 @@ def test_backoff_then_give_up() -> None:
 def test_total_retry_time_bounds_the_retries() -> None:
     script = Script(*[httpx.Response(502) for _ in range(10)])
     client = client_for(script, max_retries=10, max_retry_time=0.5)
+    client.retry.backoff_base = 0.05  # waits of 0.025-0.05, 0.05-0.1, 0.1-0.2, ...: some fit in 0.5 s, ten never do
     with pytest.raises(ServerError):
         BillingApi(client).get_billing_reports_billableusage("2026-10-01", "2026-11-01")
     assert 2 <= len(script.api_calls()) < 10

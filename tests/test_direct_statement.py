@@ -1,33 +1,36 @@
-"""Statements run on the driver's cursor refuse, when compiled, what they cannot run."""
+"""Statements run on the driver's cursor refuse, when compiled, what they cannot run, and
+convert what their columns' and parameters' types convert (an organization's id)."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import Date, bindparam, literal, select
+import datetime
 
+import pytest
+from conftest import INGESTED_AT
+from sqlalchemy import Date, bindparam, select
+
+from billable.service.organizations import create_organization
 from billable.store.database import Database
 from billable.store.direct import DirectStatement
 from billable.store.tables import organizations
 
 
-def test_runs_plain_statements_and_refuses_conversions(database: Database) -> None:
+def test_runs_statements_converting_what_their_types_convert(database: Database) -> None:
     plain = DirectStatement(select(organizations.c.id, organizations.c.last_seq)
                             .where(organizations.c.id == bindparam("org_id")))
     expanding = DirectStatement(select(organizations.c.id).where(organizations.c.id.in_(bindparam("ids", expanding=True))))
     converted_result = DirectStatement(select(organizations.c.id.is_(None).label("missing"))
                                        .where(organizations.c.id == bindparam("org_id")))
-    converted_parameter = DirectStatement(select(literal(1)).where(bindparam("day", type_=Date) == bindparam("day")))
+    converted_parameter = DirectStatement(select(bindparam("day", type_=Date).label("day")))
+    with database.write() as conn:
+        org = create_organization(conn, "direct", "named", INGESTED_AT).id
     with database.read() as conn:
+        assert plain.rows(conn, {"org_id": org}) == [(org, 0)]
         assert plain.rows(conn, {"org_id": "no such organization"}) == []
         with pytest.raises(ValueError, match="ids: a list parameter"):
             expanding.rows(conn, {"ids": ["a"]})
-        if conn.dialect.name == "sqlite":  # PostgreSQL's driver gives booleans and dates as they are
-            with pytest.raises(ValueError, match="missing: BOOLEAN converts values on sqlite"):
-                converted_result.rows(conn, {"org_id": ""})
-            with pytest.raises(ValueError, match="day: DATE converts values on sqlite"):
-                converted_parameter.rows(conn, {"day": None})
-        else:
-            assert converted_result.rows(conn, {"org_id": ""}) == []
+        assert converted_result.rows(conn, {"org_id": org}) == [(False,)]
+        assert converted_parameter.rows(conn, {"day": datetime.date(2026, 10, 1)}) == [(datetime.date(2026, 10, 1),)]
 
 
 def test_a_driver_error_is_wrapped_as_sqlalchemy_wraps_it(database: Database) -> None:

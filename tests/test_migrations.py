@@ -262,7 +262,7 @@ def test_events_of_0011_keep_their_sources_by_number(empty_url: str) -> None:
     """0012 numbers each organization's sources by their first event and keys the log by the
     number: an upgraded log lists and voids its events by source as before, refuses them
     sent again as duplicates, takes a new source, and goes back to 0011 with its sources."""
-    from conftest import CATALOG, INGESTED_AT, event
+    from conftest import CATALOG, INGESTED_AT, event, stored_sql
     from sqlalchemy import text
 
     from billable.rules.voids import VoidRequest
@@ -291,7 +291,7 @@ def test_events_of_0011_keep_their_sources_by_number(empty_url: str) -> None:
                     for e in events_page(conn, org, EventFilter(), None, 10).events]
 
     with database.read() as conn:
-        numbered = conn.execute(text("SELECT org_id, id, source FROM event_sources ORDER BY org_id, id")).all()
+        numbered = conn.execute(stored_sql("SELECT org_id, id, source FROM event_sources ORDER BY org_id, id")).all()
     assert sorted(numbered) == sorted([(org, 1, "urn:b"), (org, 2, "urn:a"), (other, 1, "urn:a")])
     assert listing() == [("urn:b", "e2", False), ("urn:a", "e1", False), ("urn:b", "e1", False)]
     with database.write() as conn:
@@ -312,8 +312,7 @@ def test_sessions_of_0012_are_packed_per_week(empty_url: str) -> None:
     for the weeks its latest event has passed: after a downgrade and an upgrade the packed
     weeks are those ingestion kept (late events and an open session included), and an
     upgraded log changes them."""
-    from conftest import CATALOG, INGESTED_AT, event
-    from sqlalchemy import text
+    from conftest import CATALOG, INGESTED_AT, event, stored_sql
 
     from billable.service.ingestion import ingest
     from billable.service.organizations import create_organization
@@ -331,7 +330,7 @@ def test_sessions_of_0012_are_packed_per_week(empty_url: str) -> None:
 
     def packed() -> list[tuple[str, str, int, bytes]]:
         with database.read() as conn:
-            return [(o, u, w, bytes(b)) for o, u, w, b in conn.execute(text(
+            return [(o, u, w, bytes(b)) for o, u, w, b in conn.execute(stored_sql(
                 "SELECT org_id, user_id, week, bounds FROM session_weeks ORDER BY org_id, user_id, week"))]
 
     kept = packed()
@@ -354,9 +353,8 @@ def test_logs_of_0013_are_found_by_day(empty_url: str) -> None:
     late event's, here): an upgraded log bills as the reference,
     walks a late logout, lists and explains a subject's whole history and finds a voided
     email's successor as before, and goes back to 0013."""
-    from conftest import CATALOG, INGESTED_AT, event
+    from conftest import CATALOG, INGESTED_AT, event, stored_sql
     from reference import reference_report
-    from sqlalchemy import text
 
     from billable.rules.catalog import LicensingModel
     from billable.rules.events import validate_events
@@ -384,8 +382,8 @@ def test_logs_of_0013_are_found_by_day(empty_url: str) -> None:
         empty = create_organization(conn, "empty", "named", INGESTED_AT).id
         ingest(conn, org, log[:3], CATALOG, INGESTED_AT)
         ingest(conn, org, log[3:], CATALOG, INGESTED_AT)
-        days_before = conn.execute(text("SELECT event_id, event_day FROM events WHERE org_id = :o ORDER BY seq"),
-                                   {"o": org}).all()
+        days_before = conn.execute(stored_sql("SELECT event_id, event_day FROM events WHERE org_id = :org ORDER BY seq"),
+                                   {"org": org}).all()
     migrate.downgrade(database, "0013")
     with database.engine.connect() as conn:
         assert "earliest_event_time" not in {c["name"] for c in inspect(conn).get_columns("organizations")}
@@ -394,8 +392,8 @@ def test_logs_of_0013_are_found_by_day(empty_url: str) -> None:
     migrate.upgrade(database)
     late = event("user.logout", "ann", "2026-10-02T10:00:00Z", id="a4")  # before a3: walked from the log
     with database.write() as conn:
-        assert conn.execute(text("SELECT event_id, event_day FROM events WHERE org_id = :o ORDER BY seq"),
-                            {"o": org}).all() == days_before
+        assert conn.execute(stored_sql("SELECT event_id, event_day FROM events WHERE org_id = :org ORDER BY seq"),
+                            {"org": org}).all() == days_before
         assert days_before[-1] == ("o1", -1)
         assert get_organization(conn, org).earliest_event_time == parse_instant("1969-12-31T23:00:00Z")
         assert get_organization(conn, empty).earliest_event_time is None
@@ -521,4 +519,174 @@ def test_clients_of_0015_are_unnamed_and_named_from_0016_on(empty_url: str) -> N
     migrate.downgrade(database, "0015")
     with database.engine.connect() as conn:
         assert "name" not in {c["name"] for c in inspect(conn).get_columns("oauth_clients")}
+    database.dispose()
+
+
+def test_organizations_of_0016_keep_everything_with_ids_of_sixteen_bytes(empty_url: str) -> None:
+    """0017 stores each organization's id as its 16 bytes in every table: a database of 0016
+    (two organizations: late events, a void, a closed period, a client with a token, a
+    stored report) upgrades with every report at every instant, the closed period, the
+    listing, the client and its token as before, and goes back to 0016 as it was."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
+
+    from billable.rules.instants import Period
+    from billable.rules.voids import VoidRequest
+    from billable.service.access import grant_of, issue_token
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_client, create_organization
+    from billable.service.report_requests import BILLABLE_USAGE, answer_report
+    from billable.service.reports import billable_usage_report, concurrent_usage_report
+    from billable.service.periods import close_period
+    from billable.service.voids import void_events
+    from billable.store.events import EventFilter, list_events
+    from billable.store.organizations import get_client, get_organization
+
+    october, september = Period.parse("2026-10-01", "2026-11-01"), Period.parse("2026-09-01", "2026-10-01")
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    with database.write() as conn:
+        orgs = [create_organization(conn, name, "concurrent", INGESTED_AT).id for name in ("one", "two")]
+        for number, org in enumerate(orgs):
+            ingest(conn, org, [event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="l1", product="cx1"),
+                               event("user.login", "ann", "2026-09-20T08:00:00Z", id="s1", email=f"ann@{number}"),
+                               event("user.login", "ann", "2026-10-02T08:00:00Z", id="a1"),
+                               event("user.login", "bob", "2026-10-02T09:00:00Z", id="b1")], CATALOG, INGESTED_AT)
+            ingest(conn, org, [event("user.logout", "ann", "2026-10-02T07:00:00Z", id="a0"),  # late
+                               event("device.active", "d1", "2026-10-03T00:00:00Z", id="d1", deviceType="phone"),
+                               event("license.assigned", "bob", "2026-09-15T00:00:00Z", id="l2", product="cx2")],
+                   CATALOG, INGESTED_AT + 1_000)
+        close_period(conn, orgs[0], september, CATALOG, INGESTED_AT + 1_500, "finance")
+        void_events(conn, orgs[0], [VoidRequest("urn:test", "b1", "wrong")], "tester", INGESTED_AT + 2_000)
+        client = create_client(conn, orgs[1], ["billing:subscription:view"], INGESTED_AT, "reader")
+        issued = issue_token(conn, get_client(conn, client.client_id), INGESTED_AT, 3_600)  # type: ignore[arg-type]
+        answer_report(conn, BILLABLE_USAGE, get_organization(conn, orgs[1]), october, CATALOG, INGESTED_AT)
+
+    def seen() -> list[object]:
+        with database.read() as conn:
+            found: list[object] = []
+            for org in orgs:
+                organization = get_organization(conn, org)
+                found.append((organization.id, organization.name, organization.last_seq))
+                for as_of in range(INGESTED_AT - 500, INGESTED_AT + 2_500, 500):
+                    found.append(billable_usage_report(conn, organization, october, CATALOG, INGESTED_AT + 9_000,
+                                                       as_of=as_of))
+                    found.append(concurrent_usage_report(conn, organization, october, CATALOG, INGESTED_AT + 9_000,
+                                                         as_of=as_of))
+                found.append(answer_report(conn, BILLABLE_USAGE, organization, september, CATALOG, INGESTED_AT))
+                found.append(list_events(conn, org, EventFilter(), None, 20))
+            grant = grant_of(conn, issued.access_token, INGESTED_AT + 1)
+            found.append((get_client(conn, client.client_id), grant))
+            return found
+
+    def raw() -> list[tuple[object, ...]]:
+        with database.read() as conn:
+            return [tuple(row) for table in ("organizations", "events", "sessions", "users", "closed_periods",
+                                             "access_tokens", "computed_reports", "sessions_retired")
+                    for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2, 3"))]
+
+    before = seen()
+    assert before[-1][1] is not None and before[-1][1].org_id == orgs[1]  # type: ignore[index]
+    migrate.downgrade(database, "0016")
+    stored = raw()
+    assert {row[0] for row in stored if len(row) == 8} >= set(orgs)  # the organizations' rows: ids as text
+    migrate.upgrade(database)
+    assert seen() == before
+    with database.read() as conn:
+        if conn.dialect.name == "sqlite":
+            assert conn.execute(text("SELECT DISTINCT length(org_id), typeof(org_id) FROM events")).all() == [(16, "blob")]
+        else:
+            assert conn.execute(text("SELECT DISTINCT pg_typeof(org_id)::text FROM events")).all() == [("uuid",)]
+    migrate.downgrade(database, "0016")
+    assert raw() == stored
+    migrate.upgrade(database)
+    with database.write() as conn:  # the upgraded log goes on: a duplicate refused, a new event taken
+        again = ingest(conn, orgs[0], [event("user.login", "ann", "2026-10-02T08:00:00Z", id="a1"),
+                                       event("user.logout", "ann", "2026-10-02T10:00:00Z", id="a2")],
+                       CATALOG, INGESTED_AT + 3_000)
+    assert (again.accepted, again.duplicates) == (1, 1)
+    database.dispose()
+
+
+def test_a_database_of_0017_gains_subscriptions_and_trusts_and_keeps_its_reports(empty_url: str) -> None:
+    """0018 and 0019 add what was bought and who trusts whom: a database of 0017 upgrades
+    with its reports as they were, takes a subscription and a trust, and goes back to 0017
+    with its reports still as they were."""
+    import json
+
+    from conftest import CATALOG, INGESTED_AT, event
+
+    from billable.rules.instants import Period
+    from billable.service.billing import Billing
+    from billable.service.organizations import READ_REPORTS
+    from billable.service.report_requests import BILLABLE_USAGE
+
+    october = Period.parse("2026-10-01", "2026-11-01")
+    database = Database(empty_url)
+    migrate.upgrade(database, "0017")
+    billing = Billing(database, CATALOG, lambda: INGESTED_AT)
+    trustor, trustee = (billing.create_organization(name, "named") for name in ("trustor", "trustee"))
+    billing.ingest(trustor.id, json.dumps([
+        event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="l1", product="cx1"),
+        event("user.login", "ann", "2026-10-02T08:00:00Z", id="a1")]).encode(), 10)
+    before = billing.report(BILLABLE_USAGE, trustor.id, october).figures
+    migrate.upgrade(database)
+    assert billing.report(BILLABLE_USAGE, trustor.id, october).figures == before
+    billing.set_subscription(trustor.id, json.dumps({
+        "currency": "EUR", "subscriptionType": "MONTH_TO_MONTH", "contractEffectiveDate": "2026-01-01",
+        "usages": [{"name": "cx1", "partNumber": "cx1", "overagePrice": "10"}]}).encode(), "test")
+    assert billing.trust(trustor.id, trustee.id, "test")
+    overview = billing.overview(trustee.id, ("affiliateOrganization:clientBilling:view",), trustor.id, 1)
+    assert overview.usage == {"cx1": 1}
+    assert billing.overview(trustor.id, READ_REPORTS, trustor.id, 1).usage == overview.usage
+    migrate.downgrade(database, "0017")
+    assert billing.report(BILLABLE_USAGE, trustor.id, october).figures == before
+    database.dispose()
+
+
+def test_packed_weeks_of_0020_are_filed_by_week_and_read_as_before(empty_url: str) -> None:
+    """0021 files ``session_weeks`` by week, then user: every packed week is kept, reports
+    read the same figures, ingestion repacks the new key's rows, and the downgrade keeps them."""
+    import json
+
+    from conftest import CATALOG, INGESTED_AT, event, stored_sql
+
+    from billable.rules.instants import Period
+    from billable.service.billing import Billing
+    from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE
+
+    october = Period.parse("2026-10-01", "2026-11-01")
+    database = Database(empty_url)
+    migrate.upgrade(database, "0020")
+    billing = Billing(database, CATALOG, lambda: INGESTED_AT)
+    org = billing.create_organization("weeks", "concurrent")
+    log = [event("license.assigned", user, "2026-09-01T00:00:00Z", product=product)
+           for user, product in (("ann", "cx1"), ("bob", "cx2"), ("cy", "cx1"))]
+    log += [event(kind, user, f"2026-10-{day:02}T{hour}:00:00Z") for day in (1, 3, 8, 15, 16) for user in ("ann", "bob")
+            for kind, hour in (("user.login", "08"), ("user.logout", "17"))]
+    log += [event("user.login", "cy", "2026-10-02T08:00:00Z")]  # open across the weeks
+    billing.ingest(org.id, json.dumps(log).encode(), len(log))
+
+    def packed() -> set[tuple[str, int, bytes]]:
+        with database.read() as conn:
+            return {(u, w, bytes(b)) for u, w, b in conn.execute(stored_sql("SELECT user_id, week, bounds FROM session_weeks"))}
+
+    def reports() -> tuple[object, object]:
+        return (billing.report(BILLABLE_USAGE, org.id, october).figures,
+                billing.report(CONCURRENT_USAGE, org.id, october).figures)
+
+    kept, before = packed(), reports()
+    assert len(kept) == 2 * 2 + 1  # ann's and bob's weeks of October 1 and 8, cy's of the 1st
+    migrate.upgrade(database)
+    with database.engine.connect() as conn:
+        assert inspect(conn).get_pk_constraint("session_weeks")["constrained_columns"] == ["org_id", "week", "user_id"]
+    assert packed() == kept and reports() == before
+    late = [event("user.logout", "cy", "2026-10-09T08:00:00Z")]  # late: cy's packed week is repacked
+    billing.ingest(org.id, json.dumps(late).encode(), 1)
+    repacked, after = packed(), reports()
+    assert repacked != kept and after != before
+    migrate.downgrade(database, "0020")
+    with database.engine.connect() as conn:
+        assert inspect(conn).get_pk_constraint("session_weeks")["constrained_columns"] == ["org_id", "user_id", "week"]
+    assert packed() == repacked and reports() == after
     database.dispose()

@@ -822,3 +822,111 @@ def test_closing_a_period_and_the_closed_ones_from_the_page(page: Page, make_org
         page.locator("#closed tbody tr button", has_text="Show").click()
         expect(page.locator("#report-title")).to_have_text("2026-10-01 to 2026-10-31")
         expect(page.locator("#report-status")).to_contain_text("Closed")
+
+
+def test_what_was_bought_used_and_charged_and_a_partners_view(page: Page, make_org: MakeOrg) -> None:
+    """Per product the usage against what was prepaid (a bar, the committed line, the overage
+    in another colour) and each charge explained, with the minimum's top-up; a partner that
+    may read only the overviews of the organizations trusting it sees those, and no charges."""
+    import json
+    import uuid
+
+    from conftest import CATALOG, event
+
+    from billable.rules.instants import DAY_MS, system_now
+    from billable.rules.subscriptions import billing_period
+    from billable.service.organizations import READ_CLIENT_BILLING
+    from billable.service.subscriptions import set_subscription
+    from billable.service.trust import trust
+
+    org, partner = make_org(), make_org()
+    now = system_now()
+    last_month = billing_period(1, now)
+    org.ingest([event("license.assigned", user, last_month.start - DAY_MS, id=uuid.uuid4().hex, product="cx1")
+                for user in ("ann", "bob", "cid")] +
+               [event("user.login", user, last_month.start + DAY_MS, id=uuid.uuid4().hex) for user in ("ann", "bob", "cid")],
+               now=now)
+    subscription = {"currency": "EUR", "subscriptionType": "PREPAY_MONTHLY_COMMITMENT", "contractEffectiveDate": "2020-01-01",
+                    "minimumMonthlyAmount": "500", "usages": [
+                        {"name": "cx1", "partNumber": "CX1", "prepayQuantity": "2", "prepayPrice": "50", "overagePrice": "60"},
+                        {"name": "cx2", "partNumber": "CX2", "prepayQuantity": "1", "prepayPrice": "30", "overagePrice": "40"}]}
+    with org.database.write() as conn:
+        set_subscription(conn, org.id, json.dumps(subscription).encode(), CATALOG, now, "test")
+        trust(conn, org.id, partner.id, now, "test")
+    with running_server(org.database.url) as base:
+        sign_in_reader(page, base, org)
+        expect(page.locator("#billing-panel")).to_be_visible()
+        expect(page.locator("#billing-month option")).to_have_count(13)
+        page.select_option("#billing-month", "1")
+        cx1 = page.locator("#commitments tbody tr[data-product=cx1] td")
+        expect(cx1.nth(1)).to_have_text("3")
+        expect(cx1.nth(2)).to_have_text("2")
+        expect(cx1.nth(3)).to_have_text("1")
+        expect(cx1.nth(4)).to_contain_text("160.00 EUR")  # 2 × 50 prepaid, 1 × 60 over
+        expect(cx1.nth(4)).to_contain_text("1 above it × 60 = 60.00 EUR overage")
+        expect(page.locator("#charges-subtotal td")).to_have_text("190.00 EUR")  # and cx2's 30.00, unused
+        expect(page.locator("#charges-top-up")).to_contain_text("310.00 EUR")
+        expect(page.locator("#charges-total td")).to_have_text("500.00 EUR")
+        expect(page.locator("#commitment-chart .committed-line")).to_have_count(2)
+        expect(page.locator("#commitment-chart .overage-bar")).to_have_count(1)
+        expect(page.locator("#commitment-chart svg")).to_contain_text("3 of 2 committed, 1 over")
+
+        page.click("#sign-out")
+        sign_in(page, base, *new_client(org.database, partner.id, READ_CLIENT_BILLING))
+        expect(page.locator("#billing-panel")).to_be_visible()
+        expect(page.locator("#period")).to_be_hidden()  # it reads no report of its own
+        expect(page.locator("#billing-org option")).to_have_text([org.organization.name])
+        page.select_option("#billing-month", "1")
+        expect(cx1.nth(1)).to_have_text("3")
+        expect(cx1.nth(4)).to_have_text("—")
+        expect(page.locator("#billing-note")).to_contain_text("Charges are shown to the organization's own clients")
+        expect(page.locator("#message")).to_be_hidden()
+
+
+def test_alerts_their_state_and_the_last_deliveries(page: Page, make_org: MakeOrg) -> None:
+    """An alert's lines where they stand, and for a client that manages alerts the messages
+    sent with every answer; a reader sees the alerts and not the webhooks."""
+    import json
+    import uuid
+
+    from conftest import CATALOG, event
+
+    from billable.rules.instants import MINUTE_MS, system_now
+    from billable.rules.subscriptions import billing_period
+    from billable.service.alerts import create_alert, evaluate_due
+    from billable.service.webhooks import create_endpoint, deliveries, keep_outcome
+    from billable.store.webhooks import WebhookAttempt, lease_message
+
+    org = make_org()
+    now = system_now()
+    at = max(billing_period(0, now).start, now - MINUTE_MS)
+    org.ingest([event("license.assigned", user, at - 60 * MINUTE_MS, id=uuid.uuid4().hex, product="cx1")
+                for user in ("ann", "bob")] + [event("user.login", user, at, id=uuid.uuid4().hex) for user in ("ann", "bob")],
+               now=now)
+    with org.database.write() as conn:
+        create_alert(conn, org.id, json.dumps({"name": "seats", "product": "cx1", "thresholds": [
+            {"quantity": "2"}, {"quantity": "5"}]}).encode(), CATALOG, now, "test")
+        hook = create_endpoint(conn, org.id, b'{"url": "http://127.0.0.1:9/billing"}', now)
+    assert evaluate_due(org.database, CATALOG, now, 300_000, org.id) == 1  # the line at 2 is reached
+    with org.database.write() as conn:  # sent once, answered 500: to be sent again
+        (sent,) = deliveries(conn, org.id, hook.id, 10)
+        message, _ = lease_message(conn, org.id, sent.message.id, now, now + 60_000)  # type: ignore[misc]
+    keep_outcome(org.database, message, WebhookAttempt(message.id, 1, now, 500, None, 12), [1000])
+    manager = new_client(org.database, org.id, "billing:subscription:view", "billing:alerts:manage")
+    with running_server(org.database.url, alerts_poll_seconds="0") as base:
+        sign_in(page, base, *manager)
+        page.click("#alerts-panel summary")
+        rows = page.locator("#alerts tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.nth(0).locator("td")).to_have_text(["seats", "cx1", "billable usage", "2", "2", re.compile("^Triggered")])
+        expect(rows.nth(1).locator("td").nth(5)).to_have_text("Below")
+        delivery = page.locator("#deliveries tbody tr td")
+        expect(delivery.nth(1)).to_have_text("alert.triggered (cx1)")
+        expect(delivery.nth(3)).to_have_text("pending")
+        expect(delivery.nth(4)).to_have_text("500")
+        page.click("#sign-out")
+        sign_in_reader(page, base, org)
+        page.click("#alerts-panel summary")
+        expect(page.locator("#alerts tbody tr")).to_have_count(2)
+        expect(page.locator("#deliveries")).to_be_hidden()
+        expect(page.locator("#message")).to_be_hidden()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from typing import Any
 
 import pytest
 from conftest import CATALOG, INGESTED_AT, Clock, MakeClient, MakeOrg, bearer, event, new_client
@@ -59,6 +62,36 @@ def test_one_computation_for_identical_requests(make_org: MakeOrg) -> None:
     assert first.computations + second.computations == 2
     first.close()
     second.close()
+
+
+class Inline(Executor):
+    """Runs each task before ``submit`` returns: a report computed before the desk looks again."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except BaseException as error:
+            done.set_exception(error)
+        return done
+
+
+def test_a_report_computed_at_once_is_answered(make_org: MakeOrg) -> None:
+    """A computation can end before its start is over (a small report, an idle worker): it
+    was then forgotten under the lock that started it, and that request and every later one
+    waited for good (CI, 2026-12-05: a request past 60 s, a server that would not stop)."""
+    org = make_org()
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    desk = ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(), REPORT_WRITERS)
+    desk._executor = Inline()  # the stdlib's executor contract, at its fastest
+    answers: list[str] = []
+    asking = threading.Thread(target=lambda: answers.extend(desk.billable_usage(org.id, OCTOBER).status
+                                                            for _ in range(2)), daemon=True)
+    asking.start()
+    asking.join(timeout=10)
+    assert not asking.is_alive() and answers == ["Complete", "Complete"]
+    assert desk.computations == 1
 
 
 def test_a_period_not_over_is_recomputed_as_time_passes(make_org: MakeOrg) -> None:

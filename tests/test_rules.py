@@ -124,6 +124,13 @@ def test_catalog_rejects_shared_ranks() -> None:
         )
 
 
+def test_catalog_names_are_printable() -> None:
+    """The store lists a user's products joined by a control character (store/reports.py)."""
+    with pytest.raises(ValueError, match="printable"):
+        Catalog.from_toml('[[user_product]]\nname="a\\u001fb"\nfamily="f"\nrank=1\nconcurrent=false\n')
+    assert Catalog.from_toml('[[user_product]]\nname="a b"\nfamily="f"\nrank=1\nconcurrent=false\n')
+
+
 def test_validation_names_every_bad_event_and_field() -> None:
     batch = [
         event("user.login", "ann", "2026-10-01T08:00:00Z"),

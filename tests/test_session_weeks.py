@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
-from conftest import CATALOG, INGESTED_AT, MakeOrg, event
+from conftest import CATALOG, INGESTED_AT, MakeOrg, event, stored_sql
 from hypothesis import given
 from hypothesis import strategies as st
 from reference import reference_concurrent_usage, reference_report
-from sqlalchemy import text
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
@@ -46,7 +45,7 @@ def test_changed_bounds_are_the_stored_without_the_gone_with_the_new(stored: lis
 
 def _packed(database: Database, org_id: str) -> dict[tuple[str, int], list[tuple[int, int]]]:
     with database.read() as conn:
-        rows = conn.execute(text("SELECT user_id, week, bounds FROM session_weeks WHERE org_id = :org"),
+        rows = conn.execute(stored_sql("SELECT user_id, week, bounds FROM session_weeks WHERE org_id = :org"),
                             {"org": org_id}).all()
     return {(user_id, week): unpack(bytes(bounds)) for user_id, week, bounds in rows}
 
@@ -54,7 +53,7 @@ def _packed(database: Database, org_id: str) -> dict[tuple[str, int], list[tuple
 def _sessions_by_week(database: Database, org_id: str, before: int) -> dict[tuple[str, int], list[tuple[int, int]]]:
     found: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
     with database.read() as conn:
-        for user_id, started, ended in conn.execute(text(
+        for user_id, started, ended in conn.execute(stored_sql(
                 "SELECT user_id, started_at, ended_at FROM sessions WHERE org_id = :org AND started_at < :before "
                 "ORDER BY user_id, ended_at"), {"org": org_id, "before": before}):
             found[(user_id, week_of(started))].append((started, ended))

@@ -4,15 +4,20 @@ SDK's models (client/_models.py, which must not import the server)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from conftest import MakeClient, MakeOrg, bearer, new_client
+from conftest import CATALOG, INGESTED_AT, MakeClient, MakeOrg, bearer, new_client
 from examples import WORKED_EXAMPLES
 from pydantic import BaseModel, TypeAdapter
 from typing_extensions import Annotated, get_args, get_origin, get_type_hints, is_typeddict
 
 from billable.client import _models as sdk
+from billable.service.alerts import create_alert
+from billable.service.subscriptions import set_subscription
+from billable.service.webhooks import create_endpoint
+from billable.store.webhooks import add_message
 from billable.wire import bodies
 
 OCTOBER = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
@@ -24,7 +29,18 @@ ROUTES: list[tuple[str, dict[str, str], Any, type[BaseModel]]] = [
      sdk.Explanation),
     ("/api/v2/billing/products", {}, bodies.ProductCatalog, sdk.ProductCatalog),
     ("/api/v2/billing/events", {"pageSize": "2"}, bodies.EventListing, sdk.EventListing),
+    ("/api/v2/billing/trusteebillingoverview/{trustorOrgId}", {"billingPeriodIndex": "1"},
+     bodies.TrusteeBillingOverview, sdk.TrusteeBillingOverview),
+    ("/api/v2/billing/reports/billableusage/charges", OCTOBER, bodies.Charges, sdk.Charges),
+    ("/api/v2/billing/alerts", {}, bodies.AlertListing, sdk.AlertListing),
+    ("/api/v2/billing/webhooks", {}, bodies.WebhookListing, sdk.WebhookListing),
+    ("/api/v2/billing/webhooks/{webhookId}/deliveries", {}, bodies.DeliveryListing, sdk.DeliveryListing),
 ]
+SUBSCRIPTION = {"currency": "EUR", "subscriptionType": "PREPAY", "contractEffectiveDate": "2026-01-01",
+                "rampPeriodStartDate": "2026-01-01", "rampPeriodEndDate": "2026-02-01",
+                "usages": [{"name": name, "partNumber": name, "grouping": "user", "prepayQuantity": "1",
+                            "prepayPrice": "20", "overagePrice": "25", "usageNotes": "per user"}
+                           for name in ("cx1", "cx3", "edge")]}
 
 
 def _no_key_beyond(value: Any, shape: Any, where: str) -> None:
@@ -84,10 +100,17 @@ def test_served_bodies_the_document_and_the_sdk_agree(make_org: MakeOrg, make_cl
                                                       model: type[BaseModel]) -> None:
     org = make_org("concurrent")
     org.ingest([e for example in WORKED_EXAMPLES for e in example()[1]])
+    with org.database.write() as conn:
+        set_subscription(conn, org.id, json.dumps(SUBSCRIPTION).encode(), CATALOG, INGESTED_AT - 1, "test")
+        create_alert(conn, org.id, b'{"product": "cx1", "thresholds": [{"percent": "50"}, {"quantity": "2"}]}', CATALOG,
+                     INGESTED_AT - 1, "test")
+        webhook = create_endpoint(conn, org.id, b'{"url": "http://127.0.0.1:9/billing"}', INGESTED_AT - 1)
+        add_message(conn, org.id, "msg_1", webhook.id, "alert.triggered", '{"type": "alert.triggered"}', INGESTED_AT)
     client = make_client(report_budget_seconds=30)
     headers = bearer(client, *new_client(org.database, org.id))
     document = client.get("/openapi.json").json()
-    answer = client.get(path, params=query, headers=headers)
+    answer = client.get(path.replace("{trustorOrgId}", org.id).replace("{webhookId}", webhook.id), params=query,
+                        headers=headers)
     assert answer.status_code == 200, answer.text
     served = answer.json()
     # The served body is exactly its one definition: no field missing, none extra, each of its type.

@@ -22,15 +22,17 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from billable.generator import Workload, generate
+from billable.rules.alerts import MEASURES
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import BillingError, InvalidInput
 from billable.rules.events import EVENT_TYPES, validate_events
 from billable.rules.instants import DAY_MS, Period, format_instant, instant_from_datetime, parse_instant, system_now
 from billable.rules.report import BillableUsageReport, Resource, Usage
+from billable.rules.subscriptions import calendar_month
 from billable.service import bulk_load
 from billable.service.billing import DEFAULT_URL, Billing
 from billable.service.event_log import MAX_PAGE_SIZE, EventFilter
-from billable.service.organizations import PERMISSIONS
+from billable.service.organizations import PERMISSIONS, READ_REPORTS
 from billable.service.report_desk import ReportStatus
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE
 from billable.wire import text, writers
@@ -204,6 +206,37 @@ def orgs_update(context: Context, org_id: str, model: str) -> None:
     _print_json(writers.organization_summary(context.billing.change_model(org_id, model)))
 
 
+@orgs.command("trust")
+@click.option("--trustee", required=True, help="the partner's organization: its clients with "
+                                               "affiliateOrganization:clientBilling:view read the trustor's overview")
+@click.option("--trustor", required=True, help="the organization that trusts it with its billing")
+@click.option("--by", "author", default=None, help="who grants it, as stored (default: cli:<your user name>)")
+@click.pass_obj
+def orgs_trust(context: Context, trustee: str, trustor: str, author: str | None) -> None:
+    """Let a partner read an organization's billing overview."""
+    added = context.billing.trust(trustor, trustee, author or _cli_author())
+    click.echo(f"{trustor} trusts {trustee}" + ("" if added else " (it already did)"), err=True)
+
+
+@orgs.command("untrust")
+@click.option("--trustee", required=True)
+@click.option("--trustor", required=True)
+@click.pass_obj
+def orgs_untrust(context: Context, trustee: str, trustor: str) -> None:
+    """Withdraw a partner's trust: its clients read the organization's overview no more."""
+    removed = context.billing.untrust(trustor, trustee)
+    click.echo(f"{trustor} no longer trusts {trustee}" if removed else f"{trustor} did not trust {trustee}", err=True)
+
+
+@orgs.command("trustors")
+@click.option("--org", "org_id", required=True, help="the partner's organization")
+@click.pass_obj
+def orgs_trustors(context: Context, org_id: str) -> None:
+    """The organizations that trust this one, by name; prints the trustor listing's entities."""
+    found = context.billing.trustors(org_id)
+    _print_json(writers.trustors_body(found, max(len(found), 1), 1)["entities"])
+
+
 @main.group()
 def clients() -> None:
     """OAuth clients."""
@@ -340,8 +373,6 @@ def events_void(context: Context, org_id: str, source: str | None, event_id: str
     """Void received events, all or none: kept and listed, billed as if never received.
     FILE ('-' for standard input): a JSON array, or one JSON object a line, of
     {"source", "id", "reason"}; or one event with --source, --id and --reason."""
-    import getpass
-
     from billable.rules.json_text import parse_json
 
     if file is not None:
@@ -353,7 +384,7 @@ def events_void(context: Context, org_id: str, source: str | None, event_id: str
         raw = [{"source": source, "id": event_id, "reason": reason}]
     else:
         raise click.UsageError("give FILE, or --source, --id and --reason")
-    _print_json(writers.void_body(context.billing.void(org_id, raw, author or f"cli:{getpass.getuser()}")))
+    _print_json(writers.void_body(context.billing.void(org_id, raw, author or _cli_author())))
 
 
 @main.group()
@@ -369,9 +400,7 @@ def periods() -> None:
 @click.pass_obj
 def periods_close(context: Context, org_id: str, start: str, end: str, author: str | None) -> None:
     """Close a period: its billable usage report is kept as it is now, for good."""
-    import getpass
-
-    closed = context.billing.close_period(org_id, Period.parse(start, end), author or f"cli:{getpass.getuser()}")
+    closed = context.billing.close_period(org_id, Period.parse(start, end), author or _cli_author())
     _print_json(writers.closed_periods_body([closed])["entities"][0])
 
 
@@ -391,6 +420,150 @@ def periods_amendments(context: Context, org_id: str, start: str, end: str) -> N
 def periods_list(context: Context, org_id: str) -> None:
     """The organization's closed periods, earliest first."""
     _print_json(writers.closed_periods_body(context.billing.closed_periods(org_id)))
+
+
+@main.group()
+def subscriptions() -> None:
+    """What an organization bought: its subscription, in the trustee billing overview's keys."""
+
+
+@subscriptions.command("set")
+@click.option("--org", "org_id", required=True)
+@click.option("--file", "file", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="a JSON subscription ('-': standard input); docs/beyond-genesys.md shows one")
+@click.option("--by", "author", default=None, help="who sets it, as stored (default: cli:<your user name>)")
+@click.pass_obj
+def subscriptions_set(context: Context, org_id: str, file: str, author: str | None) -> None:
+    """Give the organization a subscription from now on (the one before is kept for the periods before)."""
+    with _opener(file)() as source:
+        body = source.read()
+    kept = context.billing.set_subscription(org_id, body, author or _cli_author())
+    _print_json(writers.subscription_body(kept))
+
+
+@subscriptions.command("show")
+@click.option("--org", "org_id", required=True)
+@click.option("--at", "at", default=None, help="ISO-8601 date-time or date: the one in effect then (default: now)")
+@click.pass_obj
+def subscriptions_show(context: Context, org_id: str, at: str | None) -> None:
+    """The organization's subscription, as set, with when and by whom."""
+    _print_json(writers.subscription_body(context.billing.subscription(org_id, _instant(at, "--at"))))
+
+
+@main.group()
+def alerts() -> None:
+    """Usage alerts, told to the organization's webhooks (docs/beyond-genesys.md)."""
+
+
+@alerts.command("create")
+@click.option("--org", "org_id", required=True)
+@click.option("--name", default="", help="what people call it")
+@click.option("--product", default=None, help="a product or device type (default: every one, each on its own)")
+@click.option("--measure", type=click.Choice(MEASURES),
+              default="billableUsage", show_default=True)
+@click.option("--threshold", "thresholds", multiple=True, required=True,
+              help="a quantity (250), or a percentage of the prepaid quantity (80%); repeat for several")
+@click.pass_obj
+def alerts_create(context: Context, org_id: str, name: str, product: str | None, measure: str,
+                  thresholds: tuple[str, ...]) -> None:
+    """Create an alert; prints it as the API does."""
+    lines = [{"percent": t[:-1]} if t.endswith("%") else {"quantity": t} for t in thresholds]
+    body = json.dumps({"name": name, **({"product": product} if product else {}), "measure": measure,
+                       "thresholds": lines}).encode()
+    _print_json(writers.alert_body(context.billing.create_alert(org_id, body, _cli_author())))
+
+
+@alerts.command("list")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def alerts_list(context: Context, org_id: str) -> None:
+    """The organization's alerts, with where each line stands."""
+    _print_json(writers.alerts_body(context.billing.alerts(org_id))["entities"])
+
+
+@alerts.command("delete")
+@click.option("--org", "org_id", required=True)
+@click.option("--alert", "alert_id", required=True)
+@click.pass_obj
+def alerts_delete(context: Context, org_id: str, alert_id: str) -> None:
+    context.billing.delete_alert(org_id, alert_id)
+    click.echo(f"alert {alert_id} deleted", err=True)
+
+
+@main.group()
+def webhooks() -> None:
+    """Where alerts are told: endpoints, signed messages, their deliveries."""
+
+
+@webhooks.command("create")
+@click.option("--org", "org_id", required=True)
+@click.option("--url", required=True, help="HTTPS (plain HTTP on the loopback only)")
+@click.option("--description", default="")
+@click.pass_obj
+def webhooks_create(context: Context, org_id: str, url: str, description: str) -> None:
+    """Create an endpoint; prints it with its secret, shown this once."""
+    made = context.billing.create_webhook(org_id, json.dumps({"url": url, "description": description}).encode())
+    _print_json(writers.webhook_body(made, with_secret=True))
+
+
+@webhooks.command("list")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def webhooks_list(context: Context, org_id: str) -> None:
+    _print_json(writers.webhooks_body(context.billing.webhooks(org_id))["entities"])
+
+
+@webhooks.command("delete")
+@click.option("--org", "org_id", required=True)
+@click.option("--webhook", "webhook_id", required=True)
+@click.pass_obj
+def webhooks_delete(context: Context, org_id: str, webhook_id: str) -> None:
+    """Forget an endpoint: its messages not delivered yet are never sent."""
+    context.billing.delete_webhook(org_id, webhook_id)
+    click.echo(f"webhook {webhook_id} deleted", err=True)
+
+
+@webhooks.command("deliveries")
+@click.option("--org", "org_id", required=True)
+@click.option("--webhook", "webhook_id", required=True)
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.pass_obj
+def webhooks_deliveries(context: Context, org_id: str, webhook_id: str, limit: int) -> None:
+    """The endpoint's latest messages, newest first, with every attempt's answer."""
+    _print_json(writers.deliveries_body(context.billing.deliveries(org_id, webhook_id, limit))["entities"])
+
+
+@webhooks.command("redeliver")
+@click.option("--org", "org_id", required=True)
+@click.option("--webhook", "webhook_id", required=True)
+@click.option("--message", "message_id", required=True, help="its webhook-id")
+@click.pass_obj
+def webhooks_redeliver(context: Context, org_id: str, webhook_id: str, message_id: str) -> None:
+    """Deliver a message again, with its id, at a running server's next pass."""
+    context.billing.redeliver(org_id, webhook_id, message_id)
+    click.echo(f"message {message_id} is due again", err=True)
+
+
+@main.command("overview")
+@click.option("--org", "org_id", required=True)
+@click.option("--period-index", "index", type=int, default=0, show_default=True,
+              help="0: the billing period running now; 1: the one before; …")
+@click.pass_obj
+def overview_command(context: Context, org_id: str, index: int) -> None:
+    """A billing period against the organization's subscription, as the trustee billing
+    overview route answers it: per product the usage, what was prepaid, the prices."""
+    _print_json(writers.overview_body(context.billing.overview(org_id, READ_REPORTS, org_id, index)))
+
+
+@main.command("charges")
+@click.option("--org", "org_id", required=True)
+@click.option("--month", required=True, help="the billing period, YYYY-MM (a calendar month in UTC)")
+@click.option("--as-of", help="the charges as they were at this ISO-8601 instant")
+@click.pass_obj
+def charges_command(context: Context, org_id: str, month: str, as_of: str | None) -> None:
+    """What a billing period costs under the organization's subscription, each charge explained."""
+    period = _billing_month(month)
+    _print_json(writers.charges_body(context.billing.charges(org_id, period, _instant(as_of, "--as-of"))))
 
 
 @main.command("report")
@@ -564,6 +737,21 @@ def _how_to_call(client_id: str, secret: str, start: str, end: str, base: str = 
   {python} -m pip install --quiet PureCloudPlatformClientV2
   {python} -c 'import PureCloudPlatformClientV2 as g; c = g.ApiClient(host="{base}").get_client_credentials_token("{client_id}", "{secret}"); print(g.BillingApi(c).get_billing_reports_billableusage("{start}", "{end}"))'
 """
+
+
+def _cli_author() -> str:
+    """Who changes something from the command line, as stored: ``cli:<user name>``."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _billing_month(text: str) -> Period:
+    """The billing period ``YYYY-MM`` names: that calendar month in UTC."""
+    found = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if found is None or not 1 <= int(found[2]) <= 12 or not "0001-01" <= text <= "9999-11":
+        raise click.BadParameter("a month as YYYY-MM from 0001-01 to 9999-11, e.g. 2026-10", param_hint="--month")
+    return calendar_month(int(found[1]), int(found[2]))
 
 
 def _instant(text: str | None, option: str) -> int | None:

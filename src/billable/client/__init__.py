@@ -21,21 +21,29 @@ from billable.client._exceptions import (
     ServerError,
 )
 from billable.client._models import (
+    Alert,
     BillingUsage,
     BillingUsageReport,
     BillingUsageResource,
+    Charges,
     ConcurrentUsageReport,
+    Delivery,
     Explanation,
     IngestResult,
     ListedEvent,
     ProductCatalog,
+    TrusteeBillingOverview,
     VoidResult,
+    Webhook,
     format_date,
 )
 from billable.client._regions import REGIONS
 
 __all__ = [
     "REGIONS",
+    "Alert",
+    "Delivery",
+    "Webhook",
     "ApiClient",
     "ApiConnectionError",
     "ApiException",
@@ -50,6 +58,7 @@ __all__ = [
     "BillingUsage",
     "BillingUsageReport",
     "BillingUsageResource",
+    "Charges",
     "ConcurrentUsageReport",
     "Explanation",
     "IngestResult",
@@ -59,6 +68,7 @@ __all__ = [
     "ProductCatalog",
     "RateLimitError",
     "ReportNotReadyError",
+    "TrusteeBillingOverview",
     "VoidResult",
     "RetryPolicy",
     "ServerError",

@@ -7,22 +7,31 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import date, datetime
 from itertools import islice
+from urllib.parse import quote
 from typing import Any, TypeVar
 
 from billable.client._base import PollSchedule
 from billable.client._client import ApiClient, AsyncApiClient
 from billable.client._exceptions import ReportNotReadyError
 from billable.client._models import (
+    Alert,
+    AlertListing,
     BillingUsageReport,
+    Charges,
     ClosedPeriod,
     ClosedPeriods,
     ConcurrentUsageReport,
+    Delivery,
+    DeliveryListing,
     EventListing,
     Explanation,
     IngestResult,
     ListedEvent,
     ProductCatalog,
+    TrusteeBillingOverview,
     VoidResult,
+    Webhook,
+    WebhookListing,
     format_date,
 )
 
@@ -33,6 +42,10 @@ PRODUCTS_PATH = "/api/v2/billing/products"
 EVENTS_PATH = "/api/v2/billing/events"
 VOIDS_PATH = EVENTS_PATH + "/voids"
 PERIODS_PATH = "/api/v2/billing/periods"
+CHARGES_PATH = REPORT_PATH + "/charges"
+OVERVIEW_PATH = "/api/v2/billing/trusteebillingoverview/"
+ALERTS_PATH = "/api/v2/billing/alerts"
+WEBHOOKS_PATH = "/api/v2/billing/webhooks"
 _VOIDS_HELP = """Void received events, all or none (at most 10,000): ``voids`` are
         ``{"source", "id", "reason"}``. Not retried: a retry after a lost answer would be
         refused as already voided (list the events to see)."""
@@ -59,6 +72,18 @@ def _event_filters(subject: str | None, type: str | None, start_date: DateLike |
     return ({name: value for name, value in texts.items() if value is not None}
             | {name: format_date(value) for name, value in dates.items() if value is not None}
             | {"pageSize": str(page_size)})
+
+
+def _overview_path(trustor_org_id: str) -> str:
+    return OVERVIEW_PATH + quote(trustor_org_id, safe="")
+
+
+def _index(billing_period_index: int | None) -> dict[str, str]:
+    return {} if billing_period_index is None else {"billingPeriodIndex": str(billing_period_index)}
+
+
+def _webhook_path(webhook_id: str, *rest: str) -> str:
+    return "/".join((WEBHOOKS_PATH, quote(webhook_id, safe=""), *(quote(part, safe="") for part in rest)))
 
 
 def _not_ready(wait_timeout: float) -> ReportNotReadyError:
@@ -154,6 +179,52 @@ class BillingApi:
                                                      params=_period(start_date, end_date)).json()
         return answer
 
+    def get_billing_trusteebillingoverview_trustor_org_id(self, trustor_org_id: str,
+                                                          billing_period_index: int | None = None
+                                                          ) -> TrusteeBillingOverview:
+        """A billing period (0: the running one; 1: the one before; …) of an organization that
+        trusts this client's (or of its own) against its subscription."""
+        answer = self.client.request("GET", _overview_path(trustor_org_id), params=_index(billing_period_index))
+        return TrusteeBillingOverview.model_validate(answer.json())
+
+    def get_billing_reports_billableusage_charges(self, start_date: DateLike, end_date: DateLike,
+                                                  as_of: DateLike | None = None) -> Charges:
+        """What a billing period (a calendar month in UTC) costs under the subscription (this service only)."""
+        return Charges.model_validate(self.client.request("GET", CHARGES_PATH,
+                                                          params=_period(start_date, end_date, as_of)).json())
+
+    def post_billing_alerts(self, alert: dict[str, Any]) -> Alert:
+        """Create a usage alert (this service only): ``{"name", "product", "measure", "thresholds":
+        [{"quantity": "250"} | {"percent": "80"}, …]}``. Not retried: a retry could create it twice."""
+        return Alert.model_validate(self.client.request("POST", ALERTS_PATH, json=alert).json())
+
+    def get_billing_alerts(self) -> list[Alert]:
+        """The organization's alerts, with where each line stands (this service only)."""
+        return AlertListing.model_validate(self.client.request("GET", ALERTS_PATH).json()).entities
+
+    def delete_billing_alert(self, alert_id: str) -> None:
+        self.client.request("DELETE", f"{ALERTS_PATH}/{quote(alert_id, safe='')}")
+
+    def post_billing_webhooks(self, url: str, description: str = "") -> Webhook:
+        """Create a webhook endpoint; the answer's ``secret`` (shown this once) signs every message."""
+        return Webhook.model_validate(self.client.request("POST", WEBHOOKS_PATH,
+                                                          json={"url": url, "description": description}).json())
+
+    def get_billing_webhooks(self) -> list[Webhook]:
+        return WebhookListing.model_validate(self.client.request("GET", WEBHOOKS_PATH).json()).entities
+
+    def delete_billing_webhook(self, webhook_id: str) -> None:
+        self.client.request("DELETE", _webhook_path(webhook_id))
+
+    def get_billing_webhook_deliveries(self, webhook_id: str, page_size: int = 50) -> list[Delivery]:
+        """The endpoint's latest messages, newest first, each with every attempt's answer."""
+        answer = self.client.request("GET", _webhook_path(webhook_id, "deliveries"), params={"pageSize": str(page_size)})
+        return DeliveryListing.model_validate(answer.json()).entities
+
+    def post_billing_webhook_redeliver(self, webhook_id: str, message_id: str) -> None:
+        """Deliver a message again, with its webhook-id."""
+        self.client.request("POST", _webhook_path(webhook_id, "deliveries", message_id, "redeliver"))
+
 
 class AsyncBillingApi:
     """The billing routes, asynchronously."""
@@ -230,3 +301,41 @@ class AsyncBillingApi:
         answer: dict[str, Any] = (await self.client.request("GET", REPORT_PATH + "/amendments",
                                                             params=_period(start_date, end_date))).json()
         return answer
+
+    async def get_billing_trusteebillingoverview_trustor_org_id(self, trustor_org_id: str,
+                                                                billing_period_index: int | None = None
+                                                                ) -> TrusteeBillingOverview:
+        answer = await self.client.request("GET", _overview_path(trustor_org_id), params=_index(billing_period_index))
+        return TrusteeBillingOverview.model_validate(answer.json())
+
+    async def get_billing_reports_billableusage_charges(self, start_date: DateLike, end_date: DateLike,
+                                                        as_of: DateLike | None = None) -> Charges:
+        answer = await self.client.request("GET", CHARGES_PATH, params=_period(start_date, end_date, as_of))
+        return Charges.model_validate(answer.json())
+
+    async def post_billing_alerts(self, alert: dict[str, Any]) -> Alert:
+        return Alert.model_validate((await self.client.request("POST", ALERTS_PATH, json=alert)).json())
+
+    async def get_billing_alerts(self) -> list[Alert]:
+        return AlertListing.model_validate((await self.client.request("GET", ALERTS_PATH)).json()).entities
+
+    async def delete_billing_alert(self, alert_id: str) -> None:
+        await self.client.request("DELETE", f"{ALERTS_PATH}/{quote(alert_id, safe='')}")
+
+    async def post_billing_webhooks(self, url: str, description: str = "") -> Webhook:
+        answer = await self.client.request("POST", WEBHOOKS_PATH, json={"url": url, "description": description})
+        return Webhook.model_validate(answer.json())
+
+    async def get_billing_webhooks(self) -> list[Webhook]:
+        return WebhookListing.model_validate((await self.client.request("GET", WEBHOOKS_PATH)).json()).entities
+
+    async def delete_billing_webhook(self, webhook_id: str) -> None:
+        await self.client.request("DELETE", _webhook_path(webhook_id))
+
+    async def get_billing_webhook_deliveries(self, webhook_id: str, page_size: int = 50) -> list[Delivery]:
+        answer = await self.client.request("GET", _webhook_path(webhook_id, "deliveries"),
+                                           params={"pageSize": str(page_size)})
+        return DeliveryListing.model_validate(answer.json()).entities
+
+    async def post_billing_webhook_redeliver(self, webhook_id: str, message_id: str) -> None:
+        await self.client.request("POST", _webhook_path(webhook_id, "deliveries", message_id, "redeliver"))

@@ -193,3 +193,149 @@ class Product(_Model):
 class ProductCatalog(_Model):
     model: str
     entities: list[Product] = []
+
+
+class NamedEntity(_Model):
+    id: str
+    name: str | None = None
+    self_uri: str | None = Field(None, alias="selfUri")
+
+
+class SubscriptionOverviewUsage(_Model):
+    name: str
+    part_number: str | None = Field(None, alias="partNumber")
+    grouping: str | None = None
+    unit_of_measure_type: str | None = Field(None, alias="unitOfMeasureType")
+    usage_quantity: Decimal = Field(alias="usageQuantity")
+    overage_price: Decimal | None = Field(None, alias="overagePrice")
+    prepay_quantity: Decimal | None = Field(None, alias="prepayQuantity")
+    prepay_price: Decimal | None = Field(None, alias="prepayPrice")
+    usage_notes: str | None = Field(None, alias="usageNotes")
+    is_cancellable: bool | None = Field(None, alias="isCancellable")
+    bundle_quantity: Decimal | None = Field(None, alias="bundleQuantity")
+    is_third_party: bool | None = Field(None, alias="isThirdParty")
+
+
+class TrusteeBillingOverview(_Model):
+    """A billing period of an organization against its subscription (Genesys Cloud's shape)."""
+
+    id: str
+    name: str | None = None
+    organization: NamedEntity | None = None
+    currency: str | None = None
+    enabled_products: list[str] = Field([], alias="enabledProducts")
+    subscription_type: str | None = Field(None, alias="subscriptionType")
+    ramp_period_start_date: datetime | None = Field(None, alias="rampPeriodStartDate")
+    ramp_period_end_date: datetime | None = Field(None, alias="rampPeriodEndDate")
+    billing_period_start_date: datetime = Field(alias="billingPeriodStartDate")
+    billing_period_end_date: datetime = Field(alias="billingPeriodEndDate")
+    usages: list[SubscriptionOverviewUsage] = []
+    contract_amendment_date: datetime | None = Field(None, alias="contractAmendmentDate")
+    contract_effective_date: datetime | None = Field(None, alias="contractEffectiveDate")
+    contract_end_date: datetime | None = Field(None, alias="contractEndDate")
+    minimum_monthly_amount: Decimal | None = Field(None, alias="minimumMonthlyAmount")
+    in_ramp_period: bool | None = Field(None, alias="inRampPeriod")
+    closed: Closed | None = None  # this service: a closed period's kept figures
+    self_uri: str | None = Field(None, alias="selfUri")
+
+
+class ProductCharges(_Model):
+    name: str
+    part_number: str = Field(alias="partNumber")
+    usage: Decimal
+    prepay_quantity: Decimal = Field(alias="prepayQuantity")
+    overage_quantity: Decimal = Field(alias="overageQuantity")
+    prepay_price: Decimal = Field(alias="prepayPrice")
+    overage_price: Decimal = Field(alias="overagePrice")
+    prepaid_charge: Decimal = Field(alias="prepaidCharge")
+    overage_charge: Decimal = Field(alias="overageCharge")
+    total: Decimal
+    explanation: str
+
+
+class UnpricedUsage(_Model):
+    name: str
+    usage: Decimal
+
+
+class Charges(_Model):
+    """What a billing period costs under the subscription (this service only)."""
+
+    start_date: datetime = Field(alias="startDate")
+    end_date: datetime = Field(alias="endDate")
+    currency: str
+    subscription_set_at: datetime = Field(alias="subscriptionSetAt")
+    products: list[ProductCharges] = []
+    unpriced_usages: list[UnpricedUsage] = Field([], alias="unpricedUsages")
+    subtotal: Decimal
+    minimum_monthly_amount: Decimal = Field(alias="minimumMonthlyAmount")
+    minimum_top_up: Decimal = Field(alias="minimumTopUp")
+    total: Decimal
+    closed: Closed | None = None
+    as_of: datetime | None = Field(None, alias="asOf")
+    self_uri: str | None = Field(None, alias="selfUri")
+
+
+class AlertLine(_Model):
+    """Where one threshold of an alert stands for one product in the running billing period."""
+
+    product: str
+    threshold: int
+    line: Decimal | None = None
+    value: Decimal
+    state: str  # triggered, below
+    since: datetime
+    billing_period_start: datetime = Field(alias="billingPeriodStart")
+
+
+class Alert(_Model):
+    id: str
+    name: str = ""
+    product: str | None = None  # None: every product and device type, each on its own
+    measure: str
+    thresholds: list[dict[str, Decimal]] = []
+    created_at: datetime = Field(alias="createdAt")
+    created_by: str = Field(alias="createdBy")
+    lines: list[AlertLine] = []
+
+
+class AlertListing(_Model):
+    entities: list[Alert] = []
+    total: int = 0
+
+
+class Webhook(_Model):
+    id: str
+    url: str
+    description: str = ""
+    created_at: datetime = Field(alias="createdAt")
+    secret: str | None = None  # in the answer that creates it only
+
+
+class WebhookListing(_Model):
+    entities: list[Webhook] = []
+    total: int = 0
+
+
+class DeliveryAttempt(_Model):
+    attempt: int
+    at: datetime
+    status: int | None = None
+    error: str | None = None
+    took_ms: int = Field(alias="tookMs")
+
+
+class Delivery(_Model):
+    id: str  # the webhook-id, the same at every attempt
+    type: str
+    created_at: datetime = Field(alias="createdAt")
+    state: str  # pending, delivered, failed
+    next_attempt_at: datetime | None = Field(None, alias="nextAttemptAt")
+    delivered_at: datetime | None = Field(None, alias="deliveredAt")
+    attempts: list[DeliveryAttempt] = []
+    body: dict[str, Any] = {}
+
+
+class DeliveryListing(_Model):
+    entities: list[Delivery] = []
+    total: int = 0

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 from importlib import resources
+from operator import attrgetter
 from pathlib import Path
 
 
@@ -32,6 +33,9 @@ class UserProduct:
         return model if self.concurrent else LicensingModel.NAMED
 
 
+_RANK = attrgetter("rank")
+
+
 @dataclass(frozen=True)
 class DeviceType:
     name: str
@@ -46,6 +50,8 @@ class Catalog:
         names = [p.name for p in self.user_products] + [d.name for d in self.device_types]
         if len(set(names)) != len(names):
             raise ValueError("catalog names must be unique across products and device types")
+        if any(not name.isprintable() for name in names):  # the store joins names with a control character
+            raise ValueError("catalog names must be printable text")
         ranks = [(p.family, p.rank) for p in self.user_products]
         if len(set(ranks)) != len(ranks):
             raise ValueError("two products of one family share a rank")
@@ -71,16 +77,8 @@ class Catalog:
     @staticmethod
     def charged(held: Iterable[UserProduct]) -> UserProduct:
         """Of the products of one family a user held in a period, the one charged: the
-        highest rank (billing-rules.md). The store's SQL applies it as ``max`` of the ranks
-        the catalog gives, and ``product_of_rank`` turns that rank back into the product."""
-        return max(held, key=lambda product: product.rank)
-
-    def product_of_rank(self, family: str, rank: int) -> UserProduct:
-        return self._by_family_and_rank[family, rank]
-
-    @cached_property
-    def _by_family_and_rank(self) -> dict[tuple[str, int], UserProduct]:
-        return {(p.family, p.rank): p for p in self.user_products}
+        highest rank (billing-rules.md)."""
+        return max(held, key=_RANK)
 
     @classmethod
     def from_toml(cls, text: str) -> "Catalog":

@@ -74,3 +74,7 @@ class StoreUnavailable(BillingError):
         super().__init__(f"the billing database is {condition}")
         self.condition = condition
         self.retry_after_seconds = retry_after_seconds
+
+
+class NotPermitted(BillingError):
+    """The caller may not read or change what it asked for (whether or not it exists)."""

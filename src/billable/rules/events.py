@@ -165,16 +165,23 @@ class ItemChecker:
 
     def text(self, container: dict[str, Any], field: str, path: str, limit: int = MAX_TEXT) -> str | None:
         value = container.get(field)
-        if not isinstance(value, str) or not value.strip():
-            self.problem(path, "required", f"{path} must be a non-empty string")
+        found = text_problem(value, path, limit)
+        if found is not None:
+            self.problem(path, *found)
             return None
-        if len(value) > limit:
-            self.problem(path, "too.long", f"{path} may have at most {limit} characters")
-            return None
-        if "\x00" in value:  # PostgreSQL text cannot hold it, and no id or email needs it
-            self.problem(path, "invalid.value", f"{path} may not contain the NUL character")
-            return None
-        return value
+        return value  # checked: a str
+
+
+def text_problem(value: Any, path: str, limit: int) -> tuple[str, str] | None:
+    """What is wrong with ``value`` as a text field at ``path`` (``(code, message)``): not a
+    non-empty string, longer than ``limit``, or holding NUL; None if nothing is."""
+    if not isinstance(value, str) or not value.strip():
+        return "required", f"{path} must be a non-empty string"
+    if len(value) > limit:
+        return "too.long", f"{path} may have at most {limit} characters"
+    if "\x00" in value:  # PostgreSQL text cannot hold it, and no id or email needs it
+        return "invalid.value", f"{path} may not contain the NUL character"
+    return None
 
 
 def _check_event(index: int, raw: Any, now: int, problems: list[FieldProblem], contract: EventContract,

@@ -10,6 +10,7 @@ beyond 64 bits comes back as a float (no field of an event is a number).
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -29,6 +30,18 @@ def parse_json(text: str | bytes) -> Any:
 def compact_json(document: Any) -> bytes:
     """``document`` as compact UTF-8 JSON (keys in their order, no spaces)."""
     return orjson.dumps(document)
+
+
+def json_decimal(value: Any) -> Decimal | None:
+    """A JSON value as a finite ``Decimal``: a decimal string (``"12.50"``, as quantities and
+    prices travel) or a number (not ``true``/``false``); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    try:
+        found = Decimal(value if isinstance(value, str) else repr(value))
+    except InvalidOperation:
+        return None
+    return found if found.is_finite() else None
 
 
 def parse_body(body: bytes, field: str = "body") -> Any:

@@ -20,6 +20,7 @@ from billable.server.access_log import CorrelationAndAccessLog
 from billable.server.body_limit import BodyLimit
 from billable.server.metrics import Metrics
 from billable.server.models import event_batch_schema
+from billable.server.notifier import Notifier
 from billable.server.report_route import ReportRoute
 from billable.server.routes import router
 from billable.server.settings import Settings
@@ -66,7 +67,9 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         # collector's full passes, which otherwise stop the first computation of a report
         # for tens of milliseconds (docs/performance.md).
         gc.freeze()
+        notifier.start()
         yield
+        notifier.close()
         answering.shutdown(wait=True, cancel_futures=True)
         logging_in.shutdown(wait=True, cancel_futures=True)
         desk.close()
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
     logging_in = ThreadPoolExecutor(max_workers=1, thread_name_prefix="login")
     logins = Logins(billing.database, rate_limit.counters, settings.login_failures_per_minute,
                     settings.token_ttl_seconds)
+    notifier = Notifier(billing, settings, clock)
     state = ServerState(settings, catalog, clock, billing, desk, rate_limit, logins, Metrics(), answering, logging_in)
     app.state.server = state
     errors.install(app)

@@ -12,7 +12,15 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from billable.rules.errors import FieldProblem, InvalidInput, NotFound, PayloadTooLarge, StoreUnavailable, TooManyRequests
+from billable.rules.errors import (
+    FieldProblem,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    PayloadTooLarge,
+    StoreUnavailable,
+    TooManyRequests,
+)
 
 log = logging.getLogger("billable.server")
 
@@ -107,6 +115,8 @@ def as_api_error(request: Request, error: Exception) -> ApiError:
             return ApiError(400, error.message, details=problem_details(error.problems))
         case NotFound():
             return ApiError(404, str(error))
+        case NotPermitted():
+            return ApiError(403, str(error))
         case PayloadTooLarge():
             return ApiError(413, str(error))
         case TooManyRequests():
@@ -141,7 +151,7 @@ async def _answer(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Map every exception the routes raise on purpose to the error body; the rest are
     answered by ``UnexpectedErrors``."""
-    for kind in (ApiError, InvalidInput, NotFound, PayloadTooLarge, TooManyRequests, StoreUnavailable,
+    for kind in (ApiError, InvalidInput, NotFound, NotPermitted, PayloadTooLarge, TooManyRequests, StoreUnavailable,
                  RequestValidationError, StarletteHTTPException):
         app.add_exception_handler(kind, _answer)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
@@ -27,29 +27,59 @@ from billable.server.report_route import DATE_HELP, DATE_PATTERN, query_instant,
 from billable.server.state import ServerState, server_state
 from billable.service.access import TokenGrant
 from billable.service.event_log import MAX_PAGE_SIZE, EventFilter
-from billable.service.organizations import CLOSE_PERIODS, INGEST_EVENTS, PERMISSIONS, READ_REPORTS, VOID_EVENTS
+from billable.service.organizations import (
+    CLOSE_PERIODS,
+    INGEST_EVENTS,
+    MANAGE_ALERTS,
+    PERMISSIONS,
+    READ_CLIENT_BILLING,
+    READ_REPORTS,
+    VOID_EVENTS,
+)
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE
 from billable.wire.bodies import Amendments as AmendmentsBody
-from billable.wire.bodies import BillingUsageReport
+from billable.wire.bodies import Alert as AlertBody
+from billable.wire.bodies import AlertListing, BillingUsageReport, Charges, DeliveryListing, TrusteeBillingOverview, TrustorListing
+from billable.wire.bodies import Webhook as WebhookBody
+from billable.wire.bodies import WebhookListing
 from billable.wire.bodies import ClosedPeriod as ClosedPeriodBody
 from billable.wire.bodies import ClosedPeriods, ConcurrentUsageReport, EventListing, Explanation, IngestionResult
 from billable.wire.bodies import Organization as OrganizationBody
 from billable.wire.bodies import ProductCatalog
 from billable.wire.bodies import VoidResult as VoidResultBody
-from billable.wire.paths import EVENTS_PATH, ORGANIZATION_PATH, PERIODS_PATH, REPORT_PATH, VOIDS_PATH
+from billable.wire.paths import (
+    ALERTS_PATH,
+    CHARGES_PATH,
+    EVENTS_PATH,
+    ORGANIZATION_PATH,
+    OVERVIEW_PATH,
+    PERIODS_PATH,
+    REPORT_PATH,
+    TRUSTORS_PATH,
+    VOIDS_PATH,
+    WEBHOOKS_PATH,
+)
 from billable.wire.writers import (
+    alert_body,
+    alerts_body,
     amendments_body,
+    charges_body,
     closed_periods_body,
+    deliveries_body,
     event_listing_body,
     explanation_body,
     ingestion_body,
     organization_body,
+    overview_body,
     products_body,
+    trustors_body,
     void_body,
+    webhook_body,
+    webhooks_body,
 )
 
 EVENT_MEDIA_TYPES = ("application/json", "application/cloudevents-batch+json")
-_PAGE = Path(__file__).with_name("page")
+_PAGE = FilePath(__file__).with_name("page")
 
 
 CONCURRENT_EXAMPLE = {
@@ -310,9 +340,7 @@ async def void(request: Request, grant: TokenGrant = Depends(requires(VOID_EVENT
     """Void received events, all or none: kept and listed, billed as if never received from
     the void's commit on. Each event not received, or voided already, is named in the 400.
     A voided event's (source, id) stays taken: send a corrected fact as a new event."""
-    if media_type(request) != "application/json":
-        raise ApiError(415, "send the voids as application/json")
-    raw = parse_body(await request.body())
+    raw = parse_body(await _json_body(request, "voids"))
     return JSONResponse(void_body(await run_in_threadpool(state.billing.void, grant.org_id, raw, grant.client_id)))
 
 
@@ -350,3 +378,131 @@ async def closed_period_amendments(grant: TokenGrant = Depends(requires(*READ_RE
     the period is not closed."""
 
     return JSONResponse(amendments_body(await run_in_threadpool(state.billing.amendments, grant.org_id, period)))
+
+
+@router.get(OVERVIEW_PATH + "/{trustorOrgId}", tags=["billing"], response_model=TrusteeBillingOverview,
+            responses=_errors(400, 401, 403, 404, 429, 500, 503))
+async def trustee_billing_overview(
+    trustorOrgId: str = Path(min_length=1, max_length=64, description="the organization whose overview to read"),
+    billingPeriodIndex: int = Query(0, description="0: the billing period running now, its figures still moving; "
+                                                   "1: the one before; …"),
+    grant: TokenGrant = Depends(requires(READ_CLIENT_BILLING, *READ_REPORTS)),
+    state: ServerState = Depends(server_state),
+) -> JSONResponse:
+    """A billing period (a calendar month in UTC) of an organization against its
+    subscription: per subscribed product its usage (the billable usage report's total; a
+    closed period's kept figures). A partner's client (``affiliateOrganization:clientBilling:view``)
+    reads the overviews of the organizations that trust its own, an organization's own client
+    (``billing:subscription:view``) its own; 403 for any other, whether it exists or not."""
+    overview = await run_in_threadpool(state.billing.overview, grant.org_id, grant.permissions, trustorOrgId,
+                                       billingPeriodIndex)
+    return JSONResponse(overview_body(overview))
+
+
+@router.get(CHARGES_PATH, tags=["billing"], response_model=Charges, responses=_errors(400, 401, 403, 404, 429, 500, 503))
+async def charges(grant: TokenGrant = Depends(requires(*READ_REPORTS)), period: Period = Depends(period_query),
+                  as_of: str | None = Depends(as_of_query), state: ServerState = Depends(server_state)) -> JSONResponse:
+    """What a billing period (one calendar month in UTC) costs under the organization's
+    subscription: per product its usage, prepaid and overage quantities and charges, each
+    explained; the minimum monthly amount's top-up; the total (docs/beyond-genesys.md)."""
+    found = await run_in_threadpool(state.billing.charges, grant.org_id, period, query_instant(as_of, "asOf"))
+    return JSONResponse(charges_body(found))
+
+
+@router.get(TRUSTORS_PATH, tags=["organization"], response_model=TrustorListing, responses=_errors(400, 401, 403, 429, 500, 503))
+async def trustors(grant: TokenGrant = Depends(requires(READ_CLIENT_BILLING)), state: ServerState = Depends(server_state),
+                   pageSize: int = Query(25, ge=1, le=500), pageNumber: int = Query(1, ge=1, le=1_000_000)) -> JSONResponse:
+    """The organizations that trust the token's (whose billing overviews it reads), by name."""
+    found = await run_in_threadpool(state.billing.trustors, grant.org_id)
+    return JSONResponse(trustors_body(found, pageSize, pageNumber))
+
+
+def _id() -> Any:
+    """An id in a path (a new declaration for each parameter: the framework names it after its parameter)."""
+    return Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+async def _json_body(request: Request, what: str) -> bytes:
+    if media_type(request) != "application/json":
+        raise ApiError(415, f"send the {what} as application/json")
+    return await request.body()
+
+
+ALERT_EXAMPLE = {"name": "cx1 over the commitment", "product": "cx1", "measure": "billableUsage",
+                 "thresholds": [{"percent": "80"}, {"percent": "100"}, {"quantity": "250"}]}
+
+
+@router.post(ALERTS_PATH, tags=["alerts"], response_model=AlertBody, responses=_errors(400, 401, 403, 413, 415, 429, 500, 503),
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object"}, "example": ALERT_EXAMPLE}}}})
+async def create_alert(request: Request, grant: TokenGrant = Depends(requires(MANAGE_ALERTS)),
+                       state: ServerState = Depends(server_state)) -> JSONResponse:
+    """A usage alert: a product (or none: every one, each on its own), a measure
+    (``billableUsage``, ``concurrentPeak``, ``loggedInHours``) and up to ten thresholds, each a
+    ``quantity`` or a ``percent`` of the prepaid quantity. Each crossing in the running billing
+    period is told once to every webhook (``alert.triggered``, then ``alert.resolved``)."""
+    body = await _json_body(request, "alert")
+    created = await run_in_threadpool(state.billing.create_alert, grant.org_id, body, grant.client_id)
+    return JSONResponse(alert_body(created))
+
+
+@router.get(ALERTS_PATH, tags=["alerts"], response_model=AlertListing, responses=_errors(401, 403, 429, 500, 503))
+async def list_alerts(grant: TokenGrant = Depends(requires(*READ_REPORTS, MANAGE_ALERTS)),
+                      state: ServerState = Depends(server_state)) -> JSONResponse:
+    """The organization's alerts, oldest first, with where each line stands."""
+    return JSONResponse(alerts_body(await run_in_threadpool(state.billing.alerts, grant.org_id)))
+
+
+@router.delete(ALERTS_PATH + "/{alertId}", tags=["alerts"], status_code=204, responses=_errors(401, 403, 404, 429, 500, 503))
+async def delete_alert(alertId: str = _id(), grant: TokenGrant = Depends(requires(MANAGE_ALERTS)),
+                       state: ServerState = Depends(server_state)) -> Response:
+    await run_in_threadpool(state.billing.delete_alert, grant.org_id, alertId)
+    return Response(status_code=204)
+
+
+@router.post(WEBHOOKS_PATH, tags=["alerts"], response_model=WebhookBody, responses=_errors(400, 401, 403, 413, 415, 429, 500, 503),
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"type": "object", "required": ["url"], "properties": {
+                     "url": {"type": "string", "description": "HTTPS; plain HTTP on the loopback only"},
+                     "description": {"type": "string"}}}}}}})
+async def create_webhook(request: Request, grant: TokenGrant = Depends(requires(MANAGE_ALERTS)),
+                         state: ServerState = Depends(server_state)) -> JSONResponse:
+    """An endpoint for the organization's alerts; the answer holds its ``secret``, shown this
+    once, with which every message is signed (Standard Webhooks)."""
+    body = await _json_body(request, "webhook")
+    return JSONResponse(webhook_body(await run_in_threadpool(state.billing.create_webhook, grant.org_id, body),
+                                     with_secret=True))
+
+
+@router.get(WEBHOOKS_PATH, tags=["alerts"], response_model=WebhookListing, responses=_errors(401, 403, 429, 500, 503))
+async def list_webhooks(grant: TokenGrant = Depends(requires(MANAGE_ALERTS)),
+                        state: ServerState = Depends(server_state)) -> JSONResponse:
+    return JSONResponse(webhooks_body(await run_in_threadpool(state.billing.webhooks, grant.org_id)))
+
+
+@router.delete(WEBHOOKS_PATH + "/{webhookId}", tags=["alerts"], status_code=204,
+               responses=_errors(401, 403, 404, 429, 500, 503))
+async def delete_webhook(webhookId: str = _id(), grant: TokenGrant = Depends(requires(MANAGE_ALERTS)),
+                         state: ServerState = Depends(server_state)) -> Response:
+    """Forget the endpoint: its messages not delivered yet are never sent."""
+    await run_in_threadpool(state.billing.delete_webhook, grant.org_id, webhookId)
+    return Response(status_code=204)
+
+
+@router.get(WEBHOOKS_PATH + "/{webhookId}/deliveries", tags=["alerts"], response_model=DeliveryListing,
+            responses=_errors(401, 403, 404, 429, 500, 503))
+async def deliveries(webhookId: str = _id(), grant: TokenGrant = Depends(requires(MANAGE_ALERTS)),
+                     state: ServerState = Depends(server_state),
+                     pageSize: int = Query(50, ge=1, le=500)) -> JSONResponse:
+    """The endpoint's latest messages, newest first: each with its state and every attempt's answer."""
+    found = await run_in_threadpool(state.billing.deliveries, grant.org_id, webhookId, pageSize)
+    return JSONResponse(deliveries_body(found))
+
+
+@router.post(WEBHOOKS_PATH + "/{webhookId}/deliveries/{messageId}/redeliver", tags=["alerts"], status_code=202,
+             responses=_errors(401, 403, 404, 429, 500, 503))
+async def redeliver(webhookId: str = _id(), messageId: str = _id(), grant: TokenGrant = Depends(requires(MANAGE_ALERTS)),
+                    state: ServerState = Depends(server_state)) -> Response:
+    """Deliver a message again, with the same webhook-id, from now."""
+    await run_in_threadpool(state.billing.redeliver, grant.org_id, webhookId, messageId)
+    return Response(status_code=202)

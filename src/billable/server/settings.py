@@ -42,3 +42,18 @@ class Settings(BaseSettings):
                                                 "fields may take to arrive, from the connection or the request's "
                                                 "first byte")
     max_events: int = Field(10_000, ge=1, description="most events in one ingestion request")
+    # Alerts and their webhooks (server/notifier.py, docs/beyond-genesys.md).
+    alerts_poll_seconds: float = Field(1.0, ge=0, description="how often this process evaluates the alerts of the "
+                                       "organizations that moved and delivers due webhook messages; 0: never")
+    alerts_quiet_seconds: float = Field(2.0, ge=0, description="an organization that moves is evaluated once its "
+                                        "log has held still this long (a burst of batches once, after it)...")
+    alerts_max_lag_seconds: float = Field(60.0, ge=0, description="... or this long after it first moved, whichever "
+                                          "comes first")
+    alerts_recheck_seconds: float = Field(300.0, gt=0, description="alerts are evaluated at least this often, for "
+                                          "what moves without a commit (a new catalog)")
+    webhook_retry_seconds: list[float] = Field(
+        [5, 300, 1800, 7200, 18000, 36000, 36000], min_length=1,
+        description="the waits after each failed delivery (JSON list); past the last, the message is given up")
+    webhook_lease_seconds: float = Field(60.0, gt=0, description="how long a process holds a message it delivers; "
+                                         "after it, another process may deliver it")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="how long a receiver may take to answer")

@@ -5,7 +5,7 @@ themselves, and import nothing of the store: the types they name come from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from billable.rules.catalog import Catalog
@@ -19,6 +19,12 @@ from billable.service.explanations import ExplainedUser, explain_request
 from billable.service.ingestion import IngestResult, events_of_body, store_batch
 from billable.service.report_requests import ReportKind, RequestedReport, answer_report
 from billable.service.voids import VoidResult, void_events
+from billable.service.subscriptions import KeptSubscription, set_subscription, subscription_at
+from billable.service import alerts, trust, webhooks
+from billable.service.alerts import Alert as Alert
+from billable.service.alerts import Pacing as Pacing
+from billable.service.webhooks import Delivery as Delivery
+from billable.service.overview import BillingOverview, PeriodCharges, billing_overview, period_charges
 from billable.store import distribution, migrate
 from billable.store.database import DEFAULT_URL as DEFAULT_URL  # the service's default, for the edges
 from billable.store.database import Database
@@ -29,6 +35,10 @@ from billable.store.organizations import Organization as Organization
 from billable.store.organizations import get_organization, list_clients, list_organizations
 from billable.store.periods import ClosedPeriod as ClosedPeriod
 from billable.store.periods import list_closed
+from billable.store.trusts import Trust as Trust
+from billable.store.webhooks import WebhookAttempt as WebhookAttempt
+from billable.store.webhooks import WebhookEndpoint as WebhookEndpoint
+from billable.store.webhooks import WebhookMessage as WebhookMessage
 
 
 class Billing:
@@ -147,3 +157,88 @@ class Billing:
     def amendments(self, org_id: str, period: Period) -> periods.Amendments:
         with self.database.read() as conn:
             return periods.amendments(conn, org_id, period, self.catalog, self.clock())
+
+    def set_subscription(self, org_id: str, body: bytes, set_by: str) -> KeptSubscription:
+        """Give the organization the subscription a JSON document describes, from now on."""
+        with self.database.write() as conn:
+            return set_subscription(conn, org_id, body, self.catalog, self.clock(), set_by)
+
+    def subscription(self, org_id: str, instant: int | None = None) -> KeptSubscription:
+        """The organization's subscription in effect at ``instant`` (default: now)."""
+        with self.database.read() as conn:
+            return subscription_at(conn, org_id, self.clock() if instant is None else instant)
+
+    def trust(self, trustor: str, trustee: str, created_by: str) -> bool:
+        """Let ``trustee`` (a partner) read ``trustor``'s billing overview; False if it already could."""
+        with self.database.write() as conn:
+            return trust.trust(conn, trustor, trustee, self.clock(), created_by)
+
+    def untrust(self, trustor: str, trustee: str) -> bool:
+        """Withdraw the trust; False if there was none."""
+        with self.database.write() as conn:
+            return trust.untrust(conn, trustor, trustee)
+
+    def trustors(self, trustee: str) -> list[Trust]:
+        """The organizations that trust ``trustee``, by name."""
+        with self.database.read() as conn:
+            return trust.trustors(conn, trustee)
+
+    def overview(self, reader_org: str, permissions: tuple[str, ...], org_id: str, index: int) -> BillingOverview:
+        """Billing period ``index`` of ``org_id`` against its subscription, for a client of
+        ``reader_org`` holding ``permissions`` (``NotPermitted`` unless it may read it)."""
+        with self.database.read() as conn:
+            trust.check_overview_reader(conn, reader_org, permissions, org_id)
+            return billing_overview(conn, org_id, index, self.catalog, self.clock())
+
+    def charges(self, org_id: str, period: Period, as_of: int | None = None) -> PeriodCharges:
+        """What the billing period ``period`` costs under the organization's subscription."""
+        with self.database.read() as conn:
+            return period_charges(conn, org_id, period, self.catalog, self.clock(), as_of)
+
+    def create_alert(self, org_id: str, body: bytes, created_by: str) -> Alert:
+        """A new alert from a JSON document (rules/alerts.py), evaluated at the next check."""
+        with self.database.write() as conn:
+            return alerts.create_alert(conn, org_id, body, self.catalog, self.clock(), created_by)
+
+    def alerts(self, org_id: str) -> list[Alert]:
+        with self.database.read() as conn:
+            return alerts.alerts_of(conn, org_id)
+
+    def delete_alert(self, org_id: str, alert_id: str) -> None:
+        with self.database.write() as conn:
+            alerts.delete_alert(conn, org_id, alert_id)
+
+    def create_webhook(self, org_id: str, body: bytes) -> WebhookEndpoint:
+        """A new endpoint, with the secret that signs its messages (shown this once)."""
+        with self.database.write() as conn:
+            return webhooks.create_endpoint(conn, org_id, body, self.clock())
+
+    def webhooks(self, org_id: str) -> list[WebhookEndpoint]:
+        with self.database.read() as conn:
+            return webhooks.endpoints(conn, org_id)
+
+    def delete_webhook(self, org_id: str, webhook_id: str) -> None:
+        with self.database.write() as conn:
+            webhooks.delete_endpoint(conn, org_id, webhook_id)
+
+    def deliveries(self, org_id: str, webhook_id: str, limit: int = 50) -> list[Delivery]:
+        with self.database.read() as conn:
+            return webhooks.deliveries(conn, org_id, webhook_id, limit)
+
+    def redeliver(self, org_id: str, webhook_id: str, message_id: str) -> None:
+        """Deliver a message again, with its id, from now."""
+        with self.database.write() as conn:
+            webhooks.redeliver(conn, org_id, webhook_id, message_id, self.clock())
+
+    def evaluate_alerts(self, now: int, recheck_ms: int, org_id: str | None = None,
+                        pacing: Pacing | None = None) -> int:
+        """Evaluate the alerts of the organizations (or the one) that moved, as ``pacing`` lets
+        (service/alerts.py); the messages written."""
+        return alerts.evaluate_due(self.database, self.catalog, now, recheck_ms, org_id, pacing)
+
+    def lease_webhook_messages(self, now: int, lease_ms: int, limit: int
+                               ) -> list[tuple[WebhookMessage, WebhookEndpoint]]:
+        return webhooks.lease_due(self.database, now, lease_ms, limit)
+
+    def keep_webhook_attempt(self, message: WebhookMessage, attempt: WebhookAttempt, retry_ms: Sequence[int]) -> None:
+        webhooks.keep_outcome(self.database, message, attempt, retry_ms)

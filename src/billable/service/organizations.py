@@ -16,7 +16,11 @@ READ_REPORTS = ("billing:subscription:view", "billing:subscription:read")
 INGEST_EVENTS = "billing:usage:ingest"
 VOID_EVENTS = "billing:events:void"
 CLOSE_PERIODS = "billing:period:close"
-PERMISSIONS = (*READ_REPORTS, INGEST_EVENTS, VOID_EVENTS, CLOSE_PERIODS)
+# A partner's: the billing overview of each organization that trusts it (service/overview.py).
+READ_CLIENT_BILLING = "affiliateOrganization:clientBilling:view"
+# Alerts and webhooks: create and delete them, and read the webhooks and their deliveries.
+MANAGE_ALERTS = "billing:alerts:manage"
+PERMISSIONS = (*READ_REPORTS, INGEST_EVENTS, VOID_EVENTS, CLOSE_PERIODS, READ_CLIENT_BILLING, MANAGE_ALERTS)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import Enum
@@ -129,7 +129,7 @@ class ReportDesk:
         # Per kind of report and licensing model: what a stored body must be computed under.
         self._under = {name: {model.value: computed_under(catalog, model, body_version=writer.version)
                               for model in LicensingModel} for name, writer in writers.items()}
-        self._executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="report")
+        self._executor: Executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="report")
         # Starting a computation claims it in the store (a write transaction): under a lock
         # of its own, so that a read of a held body never waits behind a write.
         self._starting = Lock()
@@ -197,8 +197,10 @@ class ReportDesk:
             self.computations += 1
             running = self._executor.submit(self._compute, kind, key, period, version)
             self._running[(key, version, under)] = running
-            running.add_done_callback(lambda _: self._forget(key, version, under))
-            return running
+        # Outside the lock: a computation already done calls its callback here and now, and
+        # the callback takes the lock (under it, this thread waited for itself for good).
+        running.add_done_callback(lambda _: self._forget(key, version, under))
+        return running
 
     def _kept(self, kind: ReportKind[Any], key: ReportKey, period: Period, held: tuple[Stamp, Body] | None) -> Answer:
         """A closed period's kept report: final, so a body held once is served for good."""

@@ -27,6 +27,7 @@ from billable.store import reports as queries
 from billable.store import history
 from billable.store.organizations import Organization
 from billable.store.reports import Sources
+from billable.store.sql import planned_for_their_parameters
 
 
 def check_as_of(org: Organization, as_of: int, now: int) -> None:
@@ -41,7 +42,8 @@ def check_as_of(org: Organization, as_of: int, now: int) -> None:
 
 def sources_at(conn: Connection, org_id: str, now: int, as_of: int | None) -> tuple[Sources, int]:
     """What a report (or an explanation) reads, and the instant it is cut off at: now, or as
-    it was at ``as_of``."""
+    it was at ``as_of``. The rest of the transaction is planned for a report's statements."""
+    planned_for_their_parameters(conn)
     if as_of is None:
         return queries.NOW, now
     return history.as_of(conn, org_id, as_of), min(now, as_of)
@@ -55,12 +57,21 @@ def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, 
     resources: dict[str, list[Resource]] = defaultdict(list)
     metered = [p for p in catalog.user_products if p.model_under(org.model) is not LicensingModel.NAMED]
     metered_index = {product.name: index for index, product in enumerate(metered)}
+    products = catalog.products_by_name
     charged_metered = []
-    for charged in queries.charged_users(conn, org.id, catalog, start, cut, src):
-        product = catalog.product_of_rank(charged.family, charged.rank)
-        resources[product.name].append(Resource(charged.display_name, max(start, charged.first_session)))
-        if product.name in metered_index:
-            charged_metered.append((charged.user_id, metered_index[product.name], charged.first_session))
+    for user_id, display_name, names, first_session in queries.held_in_period(conn, org.id, start, cut, src):
+        if first_session is None or first_session >= cut:
+            continue  # not logged in during the period: charged nothing
+        held: dict[str, list[UserProduct]] = defaultdict(list)  # per family
+        for name in names.split(queries.PRODUCT_SEPARATOR):
+            product = products.get(name)
+            if product is not None:  # a product the catalog no longer has is charged nothing
+                held[product.family].append(product)
+        for family_held in held.values():
+            product = catalog.charged(family_held)
+            resources[product.name].append(Resource(display_name, max(start, first_session)))
+            if product.name in metered_index:
+                charged_metered.append((user_id, metered_index[product.name], first_session))
     return resources, metered, charged_metered
 
 

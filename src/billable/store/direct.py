@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -13,42 +14,56 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    text: str
+    order: tuple[str, ...] | None  # the parameters' names in order, for a positional driver
+    constants: dict[str, Any]
+    converts: dict[str, Callable[[Any], Any]]  # by parameter name
+    results: list[Callable[[Any], Any] | None] | None  # per result column; None: none converts
+
+
 class DirectStatement:
     """A statement compiled once per dialect and run on the driver's own cursor, past
     SQLAlchemy's execution machinery, which costs several times what a look-up by key
     does. Rows come back as the driver's plain tuples.
 
-    Nothing converts values on the way, so a statement that needs it is refused when it
-    is compiled: a list parameter (an expanding ``IN``), or a parameter or result column
-    whose type converts values for this dialect.
+    A list parameter (an expanding ``IN``) is refused when it is compiled. A parameter or
+    result column whose type converts values for this dialect (an organization's id on
+    SQLite) is converted by its type's own processor, and nothing else is.
     """
 
     def __init__(self, statement: ClauseElement):
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _compile(self, dialect: Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    def _compile(self, dialect: Dialect) -> _Compiled:
         done = self.statement.compile(dialect=dialect)
         assert isinstance(done, SQLCompiler)
+        converts: dict[str, Callable[[Any], Any]] = {}
         for bind in done.binds.values():
             if bind.expanding:
                 raise ValueError(f"{bind.key}: a list parameter (IN) is expanded per call; run it through SQLAlchemy")
-            if bind.type._cached_bind_processor(dialect) is not None:
-                raise ValueError(f"{bind.key}: {bind.type} converts values on {dialect.name}; run it through SQLAlchemy")
-        for column in done._result_columns:
-            if column.type._cached_result_processor(dialect, None) is not None:
-                raise ValueError(f"{column.keyname}: {column.type} converts values on {dialect.name}; "
-                                 "run it through SQLAlchemy")
+            if (convert := bind.type._cached_bind_processor(dialect)) is not None:
+                converts[bind.key] = convert
+        results: list[Callable[[Any], Any] | None] = [
+            column.type._cached_result_processor(dialect, None) for column in done._result_columns]
         order = tuple(done.positiontup or ()) if dialect.positional else None
-        return done.string, order, done.params  # params: its constants
+        return _Compiled(done.string, order, done.params, converts, results if any(results) else None)
 
     def rows(self, conn: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         compiled = self._compiled.get(conn.dialect.name)
         if compiled is None:
             compiled = self._compiled[conn.dialect.name] = self._compile(conn.dialect)
-        text, order, constants = compiled
-        values = {**constants, **params}
-        return driver_rows(conn, text, values if order is None else [values[name] for name in order])
+        values = {**compiled.constants, **params}
+        for name, convert in compiled.converts.items():
+            values[name] = convert(values[name])
+        found = driver_rows(conn, compiled.text, values if compiled.order is None
+                            else [values[name] for name in compiled.order])
+        if compiled.results is None:
+            return found
+        return [tuple(value if convert is None else convert(value) for convert, value in zip(compiled.results, row))
+                for row in found]
 
     def first(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
         found = self.rows(conn, params)

@@ -3,10 +3,12 @@
 The tenant is the organization: ``organizations`` is distributed by ``id`` and every table
 of an organization's data by ``org_id``, colocated with it, so all rows of one
 organization live on one worker and every statement that names ``org_id`` runs there as
-a single task. Two tables are looked up without knowing the organization:
+a single task. Three tables are looked up without knowing the organization:
 
 - ``oauth_clients``, by client id at each login: a reference table, copied to every node
   (few rows, rarely written, read by the token check's join on any worker);
+- ``trusts``, by the trustee (a partner listing its trustors) as by the trustor: a reference
+  table too;
 - ``access_tokens``, by the hash of the token on every request: distributed by that hash,
   in a colocation group of its own, so the check is one task on one worker and a login
   writes one row on one worker (a reference table would write every node).
@@ -46,11 +48,19 @@ PLAN: dict[str, Placement] = {
     "computed_reports": _BY_ORGANIZATION,
     "request_counts": _BY_ORGANIZATION,
     "closed_periods": _BY_ORGANIZATION,
+    "subscriptions": _BY_ORGANIZATION,
+    "alerts": _BY_ORGANIZATION,
+    "alert_states": _BY_ORGANIZATION,
+    "alert_checks": _BY_ORGANIZATION,
+    "webhooks": _BY_ORGANIZATION,
+    "webhook_messages": _BY_ORGANIZATION,
+    "webhook_attempts": _BY_ORGANIZATION,
     "users_retired": _BY_ORGANIZATION,
     "sessions_retired": _BY_ORGANIZATION,
     "holdings_retired": _BY_ORGANIZATION,
     "device_days_retired": _BY_ORGANIZATION,
     "oauth_clients": Placement(),
+    "trusts": Placement(),
     "access_tokens": Placement("token_hash", colocate_with="none"),
 }
 
@@ -96,7 +106,7 @@ def distribute(conn: Connection) -> list[str]:
         # A table of a later migration is placed by that migration (follow_plan).
         exists = conn.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
         if name not in already and exists:
-            _place(conn, name)
+            place(conn, name)
             done.append(name)
     return done
 
@@ -105,10 +115,11 @@ def follow_plan(conn: Connection, name: str) -> None:
     """For a migration that adds table ``name``: on a distributed database, place it as
     ``PLAN`` says (elsewhere nothing)."""
     if is_distributed(conn) and name not in placed(conn):
-        _place(conn, name)
+        place(conn, name)
 
 
-def _place(conn: Connection, name: str) -> None:
+def place(conn: Connection, name: str) -> None:
+    """Place table ``name`` as ``PLAN`` says (it is not placed yet)."""
     placement = PLAN[name]
     # Citus moves shards online with logical replication, which an UNLOGGED table (the rate
     # limit's counts, elsewhere) cannot take part in: one would block every move of the

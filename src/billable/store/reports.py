@@ -7,9 +7,8 @@ that overlap it, and device activity inside it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -17,27 +16,26 @@ from typing import Any, Unpack
 
 import numpy as np
 from sqlalchemy import (
-    CTE,
     Column,
     ColumnElement,
     CompoundSelect,
     Connection,
     FromClause,
-    Integer,
     MetaData,
     Select,
     String,
     Table,
     and_,
-    case,
+    any_,
+    bindparam,
     func,
     or_,
     select,
     text,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
 
-from billable.rules.catalog import Catalog
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import OPEN
 from billable.store.events import by_day, whole_history
@@ -49,7 +47,6 @@ from billable.store.sql import (
     least,
     plain_row_chunks,
     plain_rows,
-    prefer_index_loops,
     rows_of,
 )
 from billable.store.tables import device_days, events, holdings, session_weeks, sessions, users
@@ -100,105 +97,106 @@ NOW = Sources((sessions,), (holdings,), (users,), (device_days,), (events.c.void
 _DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
 
 
-@dataclass(frozen=True, slots=True)
-class ChargedUser:
-    """A user billable in one family: the charge's rank, and their first session in the period."""
+# Between the products a user held, in ``HeldInPeriod``: no catalog name holds it (rules/catalog.py).
+PRODUCT_SEPARATOR = "\x1f"
 
-    user_id: str
-    display_name: str
-    family: str
-    rank: int
-    first_session: int
+HeldInPeriod = tuple[str, str, str, int | None]
+"""``(user_id, display name, products, first session)``: a user who held products during a
+period, their name (the email, else the id), the products (joined by ``PRODUCT_SEPARATOR``,
+each as often as a holding of it meets the period), and the start of their first session
+ending after the period's start (None: none)."""
 
 
-def _charged(org_id: str, catalog: Catalog, start: int, cut: int, src: Sources) -> CTE:
-    """Per user and family: the highest rank held in ``[start, cut)`` (``Catalog.charged``),
-    for users logged in then."""
-    family = case({p.name: p.family for p in catalog.user_products}, value=src.holdings.c.product).label("family")
-    rank = case({p.name: p.rank for p in catalog.user_products}, value=src.holdings.c.product)
-    held = (
-        select(src.holdings.c.user_id, family, func.max(rank).label("rank"))
-        .where(src.holdings.c.org_id == org_id, src.holdings.c.started_at < cut, src.holdings.c.ended_at > start)
-        .group_by(src.holdings.c.user_id, family)
-        .cte("held")
-    )
-    holders = select(held.c.user_id).distinct().subquery("holders")
+def held_in_period(conn: Connection, org_id: str, start: int, cut: int, src: Sources = NOW) -> list[HeldInPeriod]:
+    """Every user who held a product during ``[start, cut)``. Which of a family's products is
+    charged, and whether the first session starts before ``cut``, the caller decides
+    (``Catalog.charged``).
+
+    A row per holder, with one seek to their first session and one to their email: M's month
+    in 32 ms on SQLite and 81 on PostgreSQL, where grouping per user and family in the statement
+    (and the first sessions sought in a materialized CTE) took 62 and 113 (docs/performance.md)."""
+    h = src.holdings.c
+    held = (select(h.user_id, func.aggregate_strings(h.product, PRODUCT_SEPARATOR).label("products"))
+            .where(h.org_id == org_id, h.started_at < cut, h.ended_at > start)
+            .group_by(h.user_id).subquery("held"))
     # Per part, the session ending first after ``start``; the earliest of them (a user's
     # sessions never overlap, so the first to end is the first to start).
     firsts = [
         select(part.c.started_at)
-        .where(part.c.org_id == org_id, part.c.user_id == holders.c.user_id, part.c.ended_at > start)
+        .where(part.c.org_id == org_id, part.c.user_id == held.c.user_id, part.c.ended_at > start)
         .order_by(part.c.ended_at)
         .limit(1)
         .scalar_subquery()
         for part in src.session_parts
     ]
     first_session = firsts[0] if len(firsts) == 1 else least(*(func.coalesce(first, OPEN) for first in firsts))
-    # Computed once: both would otherwise inline it and seek the first session twice, for
-    # the column and for the condition (docs/performance.md).
-    present = select(holders.c.user_id, first_session.label("first_session")).cte("present").prefix_with(
-        "MATERIALIZED", dialect="postgresql")
-    if sqlite3.sqlite_version_info >= (3, 35):  # MATERIALIZED is known to SQLite since 3.35
-        present = present.prefix_with("MATERIALIZED", dialect="sqlite")
-    return (
-        select(held.c.user_id, held.c.family, held.c.rank, present.c.first_session)
-        .join(present, present.c.user_id == held.c.user_id)
-        .where(present.c.first_session < cut)
-        .cte("charged")
+    query = (
+        select(held.c.user_id, func.coalesce(src.users.c.email, held.c.user_id), held.c.products, first_session)
+        .outerjoin(src.users, and_(src.users.c.org_id == org_id, src.users.c.user_id == held.c.user_id))
     )
+    return plain_rows(conn, query)  # the driver's tuples, as selected
 
 
-def charged_users(conn: Connection, org_id: str, catalog: Catalog, start: int, cut: int, src: Sources = NOW
-                  ) -> list[ChargedUser]:
-    charged = _charged(org_id, catalog, start, cut, src)
-    query = select(
-        charged.c.user_id,
-        func.coalesce(src.users.c.email, charged.c.user_id),
-        charged.c.family,
-        charged.c.rank,
-        charged.c.first_session,
-    ).outerjoin(src.users, and_(src.users.c.org_id == org_id, src.users.c.user_id == charged.c.user_id))
-    return [ChargedUser(*row) for row in plain_rows(conn, query)]
-
-
-_charged_products = Table(
-    "charged_products",
+_charged_users = Table(
+    "charged_users",
     MetaData(),
     Column("user_id", String(256), nullable=False),
-    Column("product_index", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
 
-def _sessions_of(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources,
-                 started: tuple[int | None, int | None] = (None, None), with_user: bool = False
-                 ) -> Iterator[tuple[int, Select[Unpack[tuple[Any, ...]]] | CompoundSelect[Unpack[tuple[Any, ...]]]]]:
-    """For each product index in ``charged``, a query of the clipped ``(started, ended)`` of
-    the sessions in ``[start, cut)`` of the users charged that product (and their
-    ``user_id``, ``with_user``); ``started``: only those started from its first instant and
-    before its second (None: any).
+UsersOf = dict[int, set[str]]
+"""The users charged each product, by its index."""
 
-    ``charged`` pairs a user with the index of the product they are charged; it is
-    sent with each query (``rows_of``). Each query seeks the sessions of its users with an
-    ``IN`` list: SQLite walks such a list in key order, 7 times faster than a join over
-    the same users (which also builds a Bloom filter).
+
+def _users_of(charged: list[tuple[str, int, int]]) -> UsersOf:
+    """The users of each product index in ``charged`` (``(user_id, product index, first session)``)."""
+    users_of: UsersOf = defaultdict(set)
+    for user_id, index, _ in charged:
+        users_of[index].add(user_id)
+    return users_of
+
+
+def _among(conn: Connection, user_ids: list[str]) -> Callable[[ColumnElement[str]], ColumnElement[bool]]:
+    """A condition that a user id column holds one of ``user_ids``.
+
+    SQLite: an ``IN`` over a temporary table of them, which it walks in key order, 7 times
+    faster than a join over the same users (which also builds a Bloom filter). PostgreSQL:
+    the users as an array, ``= ANY``, which an index scan sorts and seeks one by one whatever
+    the statistics say. As a join (an ``IN`` over ``unnest``) the plan hung on them: once
+    the period's rows lay past what the last ANALYZE saw (the running month's, while events
+    come) or the estimates of the unnested keys were off, it looped over the table's rows
+    against every key: the running month of 200,000 events took 4 s instead of 0.15
+    (docs/performance.md).
     """
-    key = rows_of(conn, _charged_products, charged)
-    prefer_index_loops(conn)
+    if conn.dialect.name == "postgresql":
+        listed = bindparam(None, user_ids, type_=postgresql.ARRAY(String(256)))
+        return lambda column: column == any_(listed)
+    key = rows_of(conn, _charged_users, [(user_id,) for user_id in user_ids])
+    return lambda column: column.in_(select(key.c.user_id))
+
+
+def _sessions_of(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,
+                 started: tuple[int | None, int | None] = (None, None)
+                 ) -> Select[Unpack[tuple[Any, ...]]] | CompoundSelect[Unpack[tuple[Any, ...]]]:
+    """A query of the ``(user_id, started, ended)`` of the sessions in ``[start, cut)``,
+    clipped to it, of every user in ``users_of``, whatever they are charged: one query for
+    all products, whose users the caller tells apart (with a query per product, PostgreSQL
+    scanned the sessions once for each). ``started``: only those started from its first
+    instant and before its second (None: any).
+    """
+    charged_among = _among(conn, sorted(set().union(*users_of.values())))
     started_from, started_before = started
-    for index in sorted({index for _, index in charged}):
-        users_of = select(key.c.user_id).where(key.c.product_index == index)
-        parts = []
-        for part in src.session_parts:  # each sought on its own: a union is not sought by key
-            c = part.c
-            # Sessions are sought by their end: one started at ``started_from`` ends no earlier.
-            ends = c.ended_at > start if started_from is None or started_from <= start else c.ended_at >= started_from
-            parts.append(select(greatest(c.started_at, start).label("started"), least(c.ended_at, cut).label("ended"),
-                                *((c.user_id,) if with_user else ()))
-                         .where(c.org_id == org_id, c.user_id.in_(users_of), ends,
-                                c.started_at < (cut if started_before is None else min(cut, started_before)),
-                                *(() if started_from is None else (c.started_at >= started_from,))))
-        yield index, parts[0] if len(parts) == 1 else union_all(*parts)
+    parts = []
+    for part in src.session_parts:  # each sought on its own: a union is not sought by key
+        c = part.c
+        # Sessions are sought by their end: one started at ``started_from`` ends no earlier.
+        ends = c.ended_at > start if started_from is None or started_from <= start else c.ended_at >= started_from
+        parts.append(select(c.user_id, greatest(c.started_at, start).label("started"), least(c.ended_at, cut).label("ended"))
+                     .where(c.org_id == org_id, charged_among(c.user_id), ends,
+                            c.started_at < (cut if started_before is None else min(cut, started_before)),
+                            *(() if started_from is None else (c.started_at >= started_from,))))
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def charged_session_hours(conn: Connection, org_id: str, charged: list[tuple[str, int, int]], start: int, cut: int,
@@ -206,13 +204,14 @@ def charged_session_hours(conn: Connection, org_id: str, charged: list[tuple[str
     """Clipped session milliseconds per product index and user (``charged`` as for
     ``charged_sessions``; a user logged in for none of the period is absent), summed in the
     database: on PostgreSQL, faster than reading the packed weeks (docs/performance.md)."""
-    totals: dict[int, dict[str, int]] = {}
-    pairs = [(user, index) for user, index, _ in charged]
-    for index, clipped in _sessions_of(conn, org_id, pairs, start, cut, src, with_user=True):
-        part = clipped.subquery()
-        totals[index] = {user_id: int(milliseconds) for user_id, milliseconds in conn.execute(
-            select(part.c.user_id, func.sum(part.c.ended - part.c.started)).group_by(part.c.user_id))}
-    return totals
+    if not charged:
+        return {}
+    users_of = _users_of(charged)
+    part = _sessions_of(conn, org_id, users_of, start, cut, src).subquery()
+    per_user = {user_id: int(milliseconds) for user_id, milliseconds in conn.execute(
+        select(part.c.user_id, func.sum(part.c.ended - part.c.started)).group_by(part.c.user_id))}
+    return {index: {user_id: per_user[user_id] for user_id in holders if user_id in per_user}
+            for index, holders in users_of.items()}
 
 
 def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int, int]], start: int, cut: int,
@@ -220,22 +219,25 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
     """Per product index, every session in ``[start, cut)`` of the users charged that
     product, clipped to it: an ``(n, 2)`` array of ``(started, ended)``. ``charged`` holds
     ``(user_id, product index, first session)``: the start of the user's first session
-    ending after ``start`` (``ChargedUser.first_session``).
+    ending after ``start`` (``held_in_period``).
 
     The sessions of now that started in the packed weeks are read packed (session_weeks);
     only a user's first session can have started before the period's first week.
     """
-    pairs = [(user_id, index) for user_id, index, _ in charged]
+    if not charged:
+        return {}
+    users_of = _users_of(charged)
     found: dict[int, list[np.ndarray]] = defaultdict(list)
     first_week, until = week_of(start), packed_now(conn, org_id) if src.packed else None
     if until is None or until <= first_week:
-        rows = _clipped_rows(conn, org_id, pairs, start, cut, src)
+        rows = _clipped_rows(conn, org_id, users_of, start, cut, src)
     else:
-        for index, bounds in _packed_sessions(conn, org_id, pairs, first_week, min(until, cut)).items():
+        for index, bounds in _packed_sessions(conn, org_id, users_of, first_week, min(until, cut)).items():
             found[index].append(as_array(bounds))
-        crossing = [(user_id, index) for user_id, index, first in charged if first < first_week]
-        rows = chain(_clipped_rows(conn, org_id, crossing, start, cut, src, (None, first_week)) if crossing else (),
-                     _clipped_rows(conn, org_id, pairs, start, cut, src, (until, None)) if until < cut else ())
+        crossing = [charge for charge in charged if charge[2] < first_week]
+        rows = chain(_clipped_rows(conn, org_id, _users_of(crossing), start, cut, src, (None, first_week))
+                     if crossing else (),
+                     _clipped_rows(conn, org_id, users_of, start, cut, src, (until, None)) if until < cut else ())
     for index, chunk in rows:
         # fromiter over the flattened pairs: about three times faster than np.array of tuples
         found[index].append(np.fromiter(chain.from_iterable(chunk), dtype=np.int64, count=2 * len(chunk)).reshape(-1, 2))
@@ -247,27 +249,27 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
     return clipped
 
 
-def _packed_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int]], first_week: int, end: int
+def _packed_sessions(conn: Connection, org_id: str, users_of: UsersOf, first_week: int, end: int
                      ) -> dict[int, list[bytes]]:
-    """The packed bounds of the weeks from ``first_week`` to ``end`` of the ``charged`` users, per product index."""
-    key = rows_of(conn, _charged_products, charged)
-    prefer_index_loops(conn)
+    """The packed bounds of the weeks from ``first_week`` to ``end`` of the users charged each product, per its index.
+
+    The weeks of every user, one range of the key (migration 0021), each kept for the
+    products its user is charged: M's concurrent month read its 39,000 weeks in 25 ms on
+    SQLite and 28 on PostgreSQL so, where a seek per charged user (SQLite) took 40, and a
+    scan per product filtered by its users (``= ANY``, PostgreSQL) 38 for each product."""
     w = session_weeks.c
-    query = select(key.c.product_index, w.bounds).select_from(LoopJoin(key, session_weeks, and_(
-        w.org_id == org_id, w.user_id == key.c.user_id, w.week >= first_week, w.week < end)))
-    by_index: dict[int, list[bytes]] = defaultdict(list)
-    for index, bounds in binary_rows(conn, query):
-        by_index[index].append(bounds)
-    return by_index
+    weeks = binary_rows(conn, select(w.user_id, w.bounds).where(w.org_id == org_id, w.week >= first_week, w.week < end))
+    return {index: [bounds for user_id, bounds in weeks if user_id in holders]
+            for index, holders in users_of.items()}
 
 
-def _clipped_rows(conn: Connection, org_id: str, charged: list[tuple[str, int]], start: int, cut: int, src: Sources,
+def _clipped_rows(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,
                   started: tuple[int | None, int | None] = (None, None)) -> Iterator[tuple[int, list[tuple[int, int]]]]:
     """``(product index, chunk of (started, ended))``: the sessions of ``_sessions_of``, in
-    chunks (a month of data set L has six million)."""
-    for index, clipped in _sessions_of(conn, org_id, charged, start, cut, src, started):
-        for chunk in plain_row_chunks(conn, clipped):
-            yield index, chunk
+    chunks (a month of data set L has six million), each told apart by product."""
+    for chunk in plain_row_chunks(conn, _sessions_of(conn, org_id, users_of, start, cut, src, started)):
+        for index, holders in users_of.items():
+            yield index, [(started_at, ended_at) for user_id, started_at, ended_at in chunk if user_id in holders]
 
 
 def first_device_activity(conn: Connection, org_id: str, start: int, cut: int, src: Sources = NOW

@@ -35,12 +35,14 @@ from sqlalchemy.engine import make_url
 from billable.store.database import Database
 from billable.store.direct import DirectStatement
 from billable.store.sql import create_if_missing, insert_for
+from billable.store.tables import OrgId
 
 _hits = Table(
     "request_counts",
     MetaData(),
-    # The client's organization ('' for failed logins): on Citus, counted on its worker.
-    Column("org_id", String(36), primary_key=True),
+    # The client's organization ('' for failed logins, stored as tables.NOWHERE): on Citus,
+    # counted on its worker.
+    Column("org_id", OrgId(), primary_key=True),
     Column("counter", String(64), primary_key=True),  # what is counted: a client id, or a hash (service)
     Column("second", BigInteger, primary_key=True, autoincrement=False),
     Column("count", Integer, nullable=False),

@@ -12,6 +12,10 @@ derived from its events that are not voided, on ingestion, and can be rebuilt fr
 
 from __future__ import annotations
 
+import uuid
+from functools import lru_cache
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -25,8 +29,60 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 metadata = MetaData()
+
+# An organization's id is a UUID: text to everyone outside the store, 16 bytes in it
+# (migration 0017; it was 36 characters, repeated in every row and index of the log:
+# docs/performance.md). A string that is no UUID names no organization: it is stored as
+# NOWHERE, which no organization's id is (a version 4 UUID never is all zeros).
+NOWHERE = uuid.UUID(int=0)
+
+
+@lru_cache(maxsize=4096)
+def _org_uuid(org_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(org_id)
+    except ValueError:
+        return NOWHERE
+
+
+@lru_cache(maxsize=4096)
+def _org_text(stored: bytes) -> str:
+    return str(uuid.UUID(bytes=stored))
+
+
+class OrgId(TypeDecorator[str]):
+    """An organization's id: PostgreSQL's ``uuid``; on SQLite the 16 bytes, in a column
+    still declared ``VARCHAR(36)`` (SQLite stores any value in any column, and the migration
+    rewrites the values without recreating every table and index)."""
+
+    impl = String(36)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.UUID(as_uuid=False))
+        return dialect.type_descriptor(String(36))
+
+    def process_bind_param(self, value: str | bytes | uuid.UUID | None, dialect: Dialect) -> Any:
+        """The stored form of ``value``: an id, or an id as a driver reads it back (a row
+        read past SQLAlchemy and written again, as a retired row is)."""
+        if value is None:
+            return None
+        if isinstance(value, str):
+            found = _org_uuid(value)
+        else:
+            found = value if isinstance(value, uuid.UUID) else uuid.UUID(bytes=bytes(value))
+        return str(found) if dialect.name == "postgresql" else found.bytes
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        return str(value) if isinstance(value, uuid.UUID) else _org_text(bytes(value))
 
 
 def _created() -> Column[int]:
@@ -38,7 +94,7 @@ def _created() -> Column[int]:
 organizations = Table(
     "organizations",
     metadata,
-    Column("id", String(36), primary_key=True),
+    Column("id", OrgId(), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("model", String(16), nullable=False),
     # The arrival sequence of the organization's last stored event; ingestion holds this
@@ -61,7 +117,7 @@ oauth_clients = Table(
     "oauth_clients",
     metadata,
     Column("client_id", String(64), primary_key=True),
-    Column("org_id", String(36), nullable=False, index=True),
+    Column("org_id", OrgId(), nullable=False, index=True),
     Column("secret_hash", String(200), nullable=False),
     Column("permissions", Text, nullable=False),  # space-separated
     Column("created_at", BigInteger, nullable=False),
@@ -75,7 +131,7 @@ oauth_clients = Table(
 event_sources = Table(
     "event_sources",
     metadata,
-    Column("org_id", String(36), primary_key=True),
+    Column("org_id", OrgId(), primary_key=True),
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("source", String(256), nullable=False),
     Index("event_sources_key", "org_id", "source", unique=True),
@@ -84,7 +140,7 @@ event_sources = Table(
 events = Table(
     "events",
     metadata,
-    Column("org_id", String(36), primary_key=True),
+    Column("org_id", OrgId(), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("source_id", Integer, nullable=False),  # event_sources.id
     Column("event_id", String(256), nullable=False),
@@ -130,7 +186,7 @@ events = Table(
 users = Table(
     "users",
     metadata,
-    Column("org_id", String(36), primary_key=True),
+    Column("org_id", OrgId(), primary_key=True),
     Column("user_id", String(256), primary_key=True),
     Column("email", String(320), nullable=False),
     # The (time, seq) of the event that gave ``email`` its value; a later event with the same
@@ -146,7 +202,7 @@ users = Table(
 sessions = Table(
     "sessions",
     metadata,
-    Column("org_id", String(36), nullable=False),
+    Column("org_id", OrgId(), nullable=False),
     Column("user_id", String(256), nullable=False),
     Column("ended_at", BigInteger, nullable=False, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
@@ -162,20 +218,23 @@ sessions = Table(
 # The sessions again, packed per user and UTC week of their start (store/session_weeks.py):
 # a concurrent report reads a row per user and week, not one per session (migration 0013).
 # The weeks before the log's latest event's, kept from ``sessions``; no history of its own.
+# Filed by week first (migration 0021): a report reads its period's weeks of every user as
+# one range of the key.
 session_weeks = Table(
     "session_weeks",
     metadata,
-    Column("org_id", String(36), primary_key=True),
-    Column("user_id", String(256), primary_key=True),
-    Column("week", BigInteger, primary_key=True, autoincrement=False),  # epoch ms, a multiple of 7 days
+    Column("org_id", OrgId(), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("week", BigInteger, nullable=False, autoincrement=False),  # epoch ms, a multiple of 7 days
     Column("bounds", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("org_id", "week", "user_id"),
     sqlite_with_rowid=False,
 )
 
 holdings = Table(
     "holdings",
     metadata,
-    Column("org_id", String(36), primary_key=True),
+    Column("org_id", OrgId(), primary_key=True),
     Column("user_id", String(256), primary_key=True),
     Column("product", String(64), primary_key=True),
     Column("ended_at", BigInteger, primary_key=True, autoincrement=False),
@@ -192,7 +251,7 @@ holdings = Table(
 device_days = Table(
     "device_days",
     metadata,
-    Column("org_id", String(36), primary_key=True),
+    Column("org_id", OrgId(), primary_key=True),
     Column("day", BigInteger, primary_key=True, autoincrement=False),  # midnight UTC, epoch ms
     Column("device_type", String(64), primary_key=True),
     Column("device_id", String(256), primary_key=True),
@@ -224,11 +283,119 @@ access_tokens = Table(
     # SHA-256 of the token: tokens are random and long, so a fast hash is enough, and a
     # copy of the table gives nobody a usable token.
     Column("token_hash", String(64), primary_key=True),
-    Column("org_id", String(36), nullable=False),
+    Column("org_id", OrgId(), nullable=False),
     Column("client_id", String(64), nullable=False),
     Column("permissions", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+# What an organization bought (migration 0018): every subscription it was given, kept, so
+# that a past billing period is charged under the subscription of its day. ``document`` is
+# the subscription in the trustee billing overview's keys (rules/subscriptions.py).
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("org_id", OrgId(), primary_key=True),
+    Column("set_at", BigInteger, primary_key=True, autoincrement=False),
+    Column("set_by", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+)
+
+# Which organization trusts which (migration 0019): a trustee, a partner, reads the billing
+# overview of every organization that trusts it. The one table keyed by two organizations:
+# looked up by either, it is a reference table on Citus (few rows, rarely written).
+trusts = Table(
+    "trusts",
+    metadata,
+    Column("trustor_org_id", OrgId(), primary_key=True),
+    Column("trustee_org_id", OrgId(), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Index("trusts_by_trustee", "trustee_org_id", "trustor_org_id"),
+)
+
+# Usage alerts and where they are told (migration 0020; rules/alerts.py, docs/beyond-genesys.md).
+# ``document`` is the alert as it was created; ``alert_states`` holds, per alert, product and
+# threshold, whether its line is crossed in the billing period of ``period_start``.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("org_id", OrgId(), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+)
+
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("org_id", OrgId(), primary_key=True),
+    Column("alert_id", String(36), primary_key=True),
+    Column("product", String(100), primary_key=True),
+    Column("threshold", Integer, primary_key=True, autoincrement=False),  # its index in the alert's thresholds
+    Column("period_start", BigInteger, nullable=False),
+    Column("triggered", Integer, nullable=False),  # 1: crossed (alert.triggered told); 0: below
+    Column("value", String(40), nullable=False),
+    Column("line", String(40), nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+)
+
+# When an organization's alerts were last evaluated, and against what: they are evaluated
+# again once its sequence, its model or the billing period moves on (service/alerts.py).
+alert_checks = Table(
+    "alert_checks",
+    metadata,
+    Column("org_id", OrgId(), primary_key=True),
+    Column("evaluated_seq", BigInteger, nullable=False),
+    Column("evaluated_model", String(16), nullable=False),
+    Column("evaluated_at", BigInteger, nullable=False),
+    Column("next_check_at", BigInteger, nullable=False),  # not before: evaluating takes its share of a core at most
+)
+
+# An organization's webhook endpoints; ``secret`` signs every message (Standard Webhooks).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("org_id", OrgId(), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(100), nullable=False),
+    Column("description", String(200), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# The outbox: a message is written in the transaction that decides it, then delivered by any
+# server process that leases it (``lease_until``), until an answer 2xx (``delivered_at``) or
+# the retry schedule's end (``failed_at``).
+webhook_messages = Table(
+    "webhook_messages",
+    metadata,
+    Column("org_id", OrgId(), primary_key=True),
+    Column("id", String(40), primary_key=True),
+    Column("webhook_id", String(36), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=True),  # None once delivered or given up
+    Column("lease_until", BigInteger, nullable=True),
+    Column("delivered_at", BigInteger, nullable=True),
+    Column("failed_at", BigInteger, nullable=True),
+    Index("webhook_messages_due", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("org_id", OrgId(), primary_key=True),
+    Column("message_id", String(40), primary_key=True),
+    Column("attempt", Integer, primary_key=True, autoincrement=False),
+    Column("at", BigInteger, nullable=False),
+    Column("status", Integer, nullable=True),  # the receiver's answer; None when none came
+    Column("error", String(300), nullable=True),
+    Column("took_ms", Integer, nullable=False),
 )
 
 # Computed reports, shared by every server process. ``version`` is the organization's
@@ -240,7 +407,7 @@ access_tokens = Table(
 computed_reports = Table(
     "computed_reports",
     metadata,
-    Column("org_id", String(36), primary_key=True),
+    Column("org_id", OrgId(), primary_key=True),
     Column("kind", String(32), primary_key=True),
     Column("period_start", BigInteger, primary_key=True, autoincrement=False),
     Column("period_end", BigInteger, primary_key=True, autoincrement=False),
@@ -260,7 +427,7 @@ computed_reports = Table(
 closed_periods = Table(
     "closed_periods",
     metadata,
-    Column("org_id", String(36), primary_key=True),
+    Column("org_id", OrgId(), primary_key=True),
     Column("period_start", BigInteger, primary_key=True, autoincrement=False),
     Column("period_end", BigInteger, primary_key=True, autoincrement=False),
     Column("closed_at", BigInteger, nullable=False),

@@ -6,7 +6,7 @@ read every field the document names (tests/test_shapes.py).
 """
 
 # No `from __future__ import annotations`: pydantic reads these annotations at run time.
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict
@@ -216,3 +216,186 @@ class Amendments(TypedDict):
     closed: Closed
     rulesChanged: Annotated[bool, Field(description="the catalog, rules or licensing model changed since the close")]
     usages: list[UsageChange]
+
+
+Decimal = Annotated[str, Field(description="a decimal number, as a string", examples=["12.50"])]
+
+
+class NamedEntity(TypedDict):
+    id: str
+    name: str
+    selfUri: str
+
+
+class SubscriptionOverviewUsage(TypedDict):
+    """One subscribed product: what was prepaid, what usage above it costs, and the usage."""
+
+    name: Annotated[str, Field(description="the product or device type, as the billable usage report names it")]
+    partNumber: str
+    grouping: str
+    unitOfMeasureType: str
+    usageQuantity: Annotated[str, Field(description="the billable usage report's total for the billing period",
+                                        examples=["12"])]
+    overagePrice: Decimal
+    prepayQuantity: Decimal
+    prepayPrice: Decimal
+    usageNotes: NotRequired[str]
+    isCancellable: bool
+    bundleQuantity: Decimal
+    isThirdParty: bool
+
+
+class TrusteeBillingOverview(TypedDict):
+    """A billing period of an organization against its subscription, as Genesys Cloud's
+    ``GET /api/v2/billing/trusteebillingoverview/{trustorOrgId}`` answers."""
+
+    id: Annotated[str, Field(description="the organization's id")]
+    name: Annotated[str, Field(description="the organization's name")]
+    organization: NamedEntity
+    currency: str
+    enabledProducts: Annotated[list[str], Field(description="the subscribed products' names")]
+    subscriptionType: str
+    rampPeriodStartDate: NotRequired[Instant]
+    rampPeriodEndDate: NotRequired[Instant]
+    billingPeriodStartDate: Instant
+    billingPeriodEndDate: Annotated[str, Field(description="exclusive: the first instant of the next billing period")]
+    usages: list[SubscriptionOverviewUsage]
+    contractAmendmentDate: NotRequired[Instant]
+    contractEffectiveDate: Instant
+    contractEndDate: NotRequired[Instant]
+    minimumMonthlyAmount: Decimal
+    inRampPeriod: bool
+    closed: NotRequired[Annotated[Closed, Field(description="billable's own: the period is closed, its usage is the "
+                                                            "figures kept then")]]
+    selfUri: str
+
+
+class ProductCharges(TypedDict):
+    name: str
+    partNumber: str
+    usage: Decimal
+    prepayQuantity: Decimal
+    overageQuantity: Annotated[str, Field(description="usage above the prepaid quantity, 0 at least")]
+    prepayPrice: Decimal
+    overagePrice: Decimal
+    prepaidCharge: Annotated[str, Field(description="prepayQuantity × prepayPrice, rounded half up to the minor unit")]
+    overageCharge: Annotated[str, Field(description="overageQuantity × overagePrice, rounded half up to the minor unit")]
+    total: Decimal
+    explanation: Annotated[str, Field(description="how the charges follow from the usage and the prices")]
+
+
+class UnpricedUsage(TypedDict):
+    name: str
+    usage: Decimal
+
+
+class Charges(TypedDict):
+    """What a billing period costs under the organization's subscription (billable's own)."""
+
+    startDate: Instant
+    endDate: Instant
+    currency: str
+    subscriptionSetAt: Annotated[str, Field(description="when the subscription charged was set")]
+    products: list[ProductCharges]
+    unpricedUsages: Annotated[list[UnpricedUsage], Field(description="usage of products the subscription does not "
+                                                                     "name: not charged, no price was agreed")]
+    subtotal: Decimal
+    minimumMonthlyAmount: Decimal
+    minimumTopUp: Annotated[str, Field(description="what brings the subtotal up to the minimum monthly amount")]
+    total: Decimal
+    closed: NotRequired[Closed]
+    asOf: NotRequired[Instant]
+    selfUri: str
+
+
+class Trustor(TypedDict):
+    """An organization that trusts the caller's, as Genesys Cloud's trustor listing names it."""
+
+    id: str
+    enabled: bool
+    dateCreated: Instant
+    organization: NamedEntity
+    selfUri: str
+
+
+class TrustorListing(TypedDict):
+    entities: list[Trustor]
+    pageSize: int
+    pageNumber: int
+    total: int
+    pageCount: int
+    selfUri: str
+
+
+class AlertLine(TypedDict):
+    """Where one threshold of an alert stands for one product in the running billing period."""
+
+    product: str
+    threshold: Annotated[int, Field(description="the threshold's index in the alert's thresholds")]
+    line: Annotated[str | None, Field(description="the threshold as a quantity; null for a percentage of nothing "
+                                                  "prepaid")]
+    value: Annotated[str, Field(description="the measure when last evaluated")]
+    state: Literal["triggered", "below"]
+    since: Instant
+    billingPeriodStart: Instant
+
+
+class AlertThreshold(TypedDict):
+    quantity: NotRequired[Decimal]
+    percent: NotRequired[Annotated[str, Field(description="of the product's prepaid quantity", examples=["80"])]]
+
+
+class Alert(TypedDict):
+    id: str
+    name: str
+    product: NotRequired[Annotated[str, Field(description="absent: every product and device type, each on its own")]]
+    measure: Literal["billableUsage", "concurrentPeak", "loggedInHours"]
+    thresholds: list[AlertThreshold]
+    createdAt: Instant
+    createdBy: str
+    lines: list[AlertLine]
+    selfUri: str
+
+
+class AlertListing(TypedDict):
+    entities: list[Alert]
+    total: int
+
+
+class Webhook(TypedDict):
+    id: str
+    url: str
+    description: str
+    createdAt: Instant
+    secret: NotRequired[Annotated[str, Field(description="signs every message (Standard Webhooks); in the answer "
+                                                         "that creates the webhook only")]]
+    selfUri: str
+
+
+class WebhookListing(TypedDict):
+    entities: list[Webhook]
+    total: int
+
+
+class DeliveryAttempt(TypedDict):
+    attempt: int
+    at: Instant
+    status: Annotated[int | None, Field(description="the receiver's answer; null when none came")]
+    error: str | None
+    tookMs: int
+
+
+class Delivery(TypedDict):
+    id: Annotated[str, Field(description="the message's webhook-id, the same at every attempt")]
+    type: Literal["alert.triggered", "alert.resolved"]
+    createdAt: Instant
+    state: Literal["pending", "delivered", "failed"]
+    nextAttemptAt: str | None
+    deliveredAt: str | None
+    attempts: list[DeliveryAttempt]
+    body: Annotated[dict[str, Any], Field(description="the message as sent")]
+
+
+class DeliveryListing(TypedDict):
+    entities: list[Delivery]
+    total: int

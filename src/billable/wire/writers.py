@@ -14,8 +14,20 @@ from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.instants import Period, format_instant, format_instants
 from billable.rules.intervals import OPEN
 from billable.rules.report import BillableUsageReport, ConcurrentUsageReport, hours_total
+from billable.rules.charges import explain_charge
+from billable.rules.alerts import alert_document
+from billable.rules.subscriptions import document_of
 from billable.rules.json_text import compact_json, parse_json
-from billable.service.billing import ClosedPeriod, OAuthClient, Organization, StoredEvent
+from billable.service.billing import (
+    Alert,
+    ClosedPeriod,
+    Delivery,
+    OAuthClient,
+    Organization,
+    StoredEvent,
+    Trust,
+    WebhookEndpoint,
+)
 from billable.service.event_log import EventsPage
 from billable.service.explanations import ExplainedUser
 from billable.service.ingestion import IngestResult
@@ -23,10 +35,23 @@ from billable.service.organizations import NewClient
 from billable.service.periods import Amendments
 from billable.service.report_desk import BodyWriter, ReportStatus
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, RequestedReport
+from billable.service.overview import BillingOverview, PeriodCharges
+from billable.service.subscriptions import KeptSubscription
 from billable.service.voids import VoidResult
 from billable.wire import bodies
 from billable.wire.bodies import Status
-from billable.wire.paths import CONCURRENT_PATH, EVENTS_PATH, EXPLAIN_PATH, ORGANIZATION_PATH, REPORT_PATH
+from billable.wire.paths import (
+    ALERTS_PATH,
+    CHARGES_PATH,
+    CONCURRENT_PATH,
+    EVENTS_PATH,
+    EXPLAIN_PATH,
+    ORGANIZATION_PATH,
+    OVERVIEW_PATH,
+    REPORT_PATH,
+    TRUSTORS_PATH,
+    WEBHOOKS_PATH,
+)
 
 BODY_VERSION = 2  # 2: a resource's hours under the hourly model
 """The version of the billable usage report's body written here (report_desk.BodyWriter)."""
@@ -124,6 +149,10 @@ REPORT_WRITERS: Mapping[str, BodyWriter] = {
 """The report desk's writers, by the kind of report."""
 
 
+def _instant_or_none(instant: int | None) -> str | None:
+    return None if instant is None else format_instant(instant)
+
+
 def _interval(interval: tuple[int, int] | None) -> bodies.Interval | None:
     if interval is None:
         return None
@@ -200,7 +229,7 @@ def client_body(client: OAuthClient) -> dict[str, object]:
     return {"clientId": client.client_id, "name": client.name, "orgId": client.org_id,
             "permissions": list(client.permissions),
             "createdAt": format_instant(client.created_at),
-            "revokedAt": None if client.revoked_at is None else format_instant(client.revoked_at)}
+            "revokedAt": _instant_or_none(client.revoked_at)}
 
 
 def closed_mark(closed: ClosedPeriod) -> bodies.Closed:
@@ -212,13 +241,111 @@ def closed_periods_body(found: list[ClosedPeriod]) -> bodies.ClosedPeriods:
                          for c in found], "total": len(found)}
 
 
+def subscription_body(kept: KeptSubscription) -> dict[str, object]:
+    """A subscription as set: its document (the overview's keys), when and by whom."""
+    return {**document_of(kept.subscription), "setAt": format_instant(kept.set_at), "setBy": kept.set_by}
+
+
+def _named(org_id: str, name: str) -> bodies.NamedEntity:
+    return {"id": org_id, "name": name, "selfUri": f"/api/v2/organizations/{org_id}"}
+
+
+def overview_body(overview: BillingOverview) -> bodies.TrusteeBillingOverview:
+    """The overview as Genesys Cloud writes it: the subscription's document, its usages with
+    the period's usage quantities, and the billing period."""
+    document = document_of(overview.subscription)
+    org = overview.organization
+    usages = [{**usage, "usageQuantity": str(overview.usage.get(usage["name"], 0))} for usage in document.pop("usages")]
+    body = {"id": org.id, "name": org.name, "organization": _named(org.id, org.name), **document,
+            "enabledProducts": [usage["name"] for usage in usages], "usages": usages,
+            "billingPeriodStartDate": format_instant(overview.period.start),
+            "billingPeriodEndDate": format_instant(overview.period.end), "inRampPeriod": overview.in_ramp_period,
+            **({"closed": closed_mark(overview.closed)} if overview.closed else {}),
+            "selfUri": f"{OVERVIEW_PATH}/{org.id}?billingPeriodIndex={overview.index}"}
+    return body  # type: ignore[return-value]  # the document's keys are the overview's (rules/subscriptions.py)
+
+
+def charges_body(found: PeriodCharges) -> bodies.Charges:
+    bill = found.charges
+    currency = bill.currency
+    query = {"startDate": format_instant(found.period.start), "endDate": format_instant(found.period.end)}
+    if found.as_of is not None:
+        query["asOf"] = format_instant(found.as_of)
+    body: bodies.Charges = {
+        "startDate": query["startDate"], "endDate": query["endDate"], "currency": currency,
+        "subscriptionSetAt": format_instant(found.subscription.set_at),
+        "products": [{"name": c.product.name, "partNumber": c.product.part_number, "usage": str(c.usage),
+                      "prepayQuantity": str(c.product.prepay_quantity), "overageQuantity": str(c.overage_quantity),
+                      "prepayPrice": str(c.product.prepay_price), "overagePrice": str(c.product.overage_price),
+                      "prepaidCharge": str(c.prepaid_charge), "overageCharge": str(c.overage_charge),
+                      "total": str(c.total), "explanation": explain_charge(c, currency)} for c in bill.products],
+        "unpricedUsages": [{"name": name, "usage": str(usage)} for name, usage in bill.unpriced_usage],
+        "subtotal": str(bill.subtotal), "minimumMonthlyAmount": str(bill.minimum_monthly_amount),
+        "minimumTopUp": str(bill.minimum_top_up), "total": str(bill.total),
+        "selfUri": f"{CHARGES_PATH}?{urlencode(query)}",
+    }
+    if found.closed is not None:
+        body["closed"] = closed_mark(found.closed)
+    if found.as_of is not None:
+        body["asOf"] = query["asOf"]
+    return body
+
+
+def trustors_body(found: list[Trust], page_size: int, page_number: int) -> bodies.TrustorListing:
+    """Page ``page_number`` (from 1) of the organizations that trust the caller's."""
+    page = found[(page_number - 1) * page_size:page_number * page_size]
+    return {"entities": [{"id": t.trustor_org_id, "enabled": True, "dateCreated": format_instant(t.created_at),
+                          "organization": _named(t.trustor_org_id, t.trustor_name),
+                          "selfUri": f"{TRUSTORS_PATH}/{t.trustor_org_id}"} for t in page],
+            "pageSize": page_size, "pageNumber": page_number, "total": len(found),
+            "pageCount": -(-len(found) // page_size),
+            "selfUri": f"{TRUSTORS_PATH}?pageSize={page_size}&pageNumber={page_number}"}
+
+
+def alert_body(alert: Alert) -> bodies.Alert:
+    return {"id": alert.id, **alert_document(alert.rule),  # type: ignore[typeddict-item]  # the alert's own keys
+            "createdAt": format_instant(alert.created_at), "createdBy": alert.created_by,
+            "lines": [{"product": s.product, "threshold": s.threshold, "line": s.line or None, "value": s.value,
+                       "state": "triggered" if s.triggered else "below", "since": format_instant(s.changed_at),
+                       "billingPeriodStart": format_instant(s.period_start)} for s in alert.states],
+            "selfUri": f"{ALERTS_PATH}/{alert.id}"}
+
+
+def alerts_body(found: list[Alert]) -> bodies.AlertListing:
+    return {"entities": [alert_body(alert) for alert in found], "total": len(found)}
+
+
+def webhook_body(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> bodies.Webhook:
+    body: bodies.Webhook = {"id": endpoint.id, "url": endpoint.url, "description": endpoint.description,
+                            "createdAt": format_instant(endpoint.created_at), "selfUri": f"{WEBHOOKS_PATH}/{endpoint.id}"}
+    if with_secret:
+        body["secret"] = endpoint.secret
+    return body
+
+
+def webhooks_body(found: list[WebhookEndpoint]) -> bodies.WebhookListing:
+    return {"entities": [webhook_body(endpoint) for endpoint in found], "total": len(found)}
+
+
+def deliveries_body(found: list[Delivery]) -> bodies.DeliveryListing:
+    return {"entities": [{
+        "id": d.message.id, "type": d.message.type,  # type: ignore[typeddict-item]  # one of the two it writes
+        "createdAt": format_instant(d.message.created_at),
+        "state": "delivered" if d.message.delivered_at else "failed" if d.message.failed_at else "pending",
+        "nextAttemptAt": _instant_or_none(d.message.next_attempt_at),
+        "deliveredAt": _instant_or_none(d.message.delivered_at),
+        "attempts": [{"attempt": a.attempt, "at": format_instant(a.at), "status": a.status, "error": a.error,
+                      "tookMs": a.took_ms} for a in d.attempts],
+        "body": parse_json(d.message.body)} for d in found], "total": len(found)}
+
+
 def amendments_body(found: Amendments) -> bodies.Amendments:
     return {"startDate": format_instant(found.period.start), "endDate": format_instant(found.period.end),
             "closed": closed_mark(found.closed), "rulesChanged": found.rules_changed,
             "usages": [{"name": u.name, "closedTotal": u.closed_total, "currentTotal": u.current_total,
                         "resources": [{"name": r.name, "change": r.change,  # type: ignore[typeddict-item]  # one of three
-                                       "closedDate": None if r.closed_date is None else format_instant(r.closed_date),
-                                       "currentDate": None if r.current_date is None else format_instant(r.current_date),
+                                       "closedDate": _instant_or_none(r.closed_date),
+                                       "currentDate": _instant_or_none(r.current_date),
                                        "causes": [listed_event(e) for e in r.causes]} for r in u.resources]}
                        for u in found.usages]}
 

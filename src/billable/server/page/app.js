@@ -11,9 +11,10 @@ const EVENTS = "/api/v2/billing/events";
 const VOID_PERMISSION = "billing:events:void";
 
 class ApiError extends Error {
-  constructor(message, fields = []) {
+  constructor(message, fields = [], status = 0) {
     super(message);
     this.fields = fields; // the request's fields at fault, as the service named them
+    this.status = status; // the service's answer, 0 when none came
   }
 }
 
@@ -80,6 +81,8 @@ function signOut(reason) {
   state.report = null;
   state.catalog = null;
   state.loads++; // what a load still in flight brings is dropped
+  state.billingLoads = (state.billingLoads || 0) + 1;
+  $("#billing-panel").hidden = true;
   $("#report-panel").hidden = true;
   $("#sign-in-panel").hidden = false;
   $("#sign-out").hidden = true;
@@ -106,7 +109,8 @@ async function api(path, params, sent) {
     throw new ApiError(`Too many requests: try again in ${wait} seconds.`);
   }
   const fields = (body.details || []).map((detail) => detail.fieldName);
-  throw new ApiError(body.message ? sentence(body.message) : `The service answered ${answer.status}.`, fields);
+  throw new ApiError(body.message ? sentence(body.message) : `The service answered ${answer.status}.`, fields,
+                     answer.status);
 }
 
 // ------------------------------------------------------------------ the events of one user or device
@@ -777,13 +781,30 @@ $("#sign-in").addEventListener("submit", async (event) => {
   $("#report-panel").hidden = false;
   $("#sign-out").hidden = false;
   $("#who").textContent = "";
-  applyPreset();
-  $("#preset").focus(); // the keyboard goes on from the period, not from the top of the page
-  loadReport();
+  // A partner's client that reads only the overviews of the organizations trusting its own
+  // sees those alone: the report, events and periods are for clients that read reports.
+  for (const part of document.querySelectorAll("[data-reader]")) {
+    if (part.id !== "report") part.hidden = !readsReports();
+    else if (!readsReports()) part.hidden = true;
+  }
+  if (!readsReports() && !state.permissions.includes(PARTNER_PERMISSION)) {
+    show("Missing permission: this client reads neither reports (billing:subscription:view) nor the billing of " +
+         "organizations that trust yours (affiliateOrganization:clientBilling:view).");
+  } else if (readsReports()) {
+    applyPreset();
+    $("#preset").focus(); // the keyboard goes on from the period, not from the top of the page
+    loadReport();
+  }
   // The organization's name in the header (Genesys Cloud's route, which any token may read).
   api("/api/v2/organizations/me")
-    .then((org) => { $("#who").textContent = `${org.name} · ${org.licensingModel} model`; })
-    .catch(() => { $("#who").textContent = `client ${clientId}`; });
+    .then((org) => {
+      $("#who").textContent = `${org.name} · ${org.licensingModel} model`;
+      return setUpBilling(org.id);
+    })
+    .catch((error) => {
+      if (!$("#who").textContent) $("#who").textContent = `client ${clientId}`;
+      else if (error.message !== "session expired") reportError(error);
+    });
 });
 // A table wider than its box: the box says it scrolls sideways, and takes the keyboard's
 // focus so that the arrow keys scroll it.
@@ -872,3 +893,193 @@ $("#events-search").addEventListener("submit", (event) => {
 $("#download-summary").addEventListener("click", () => download(true));
 $("#sign-out").addEventListener("click", () => signOut());
 $("#explanation-close").addEventListener("click", () => { $("#explanation").hidden = true; });
+
+// ------------------------------------------------------------------ what was bought, used and charged
+
+const OVERVIEW = "/api/v2/billing/trusteebillingoverview";
+const CHARGES = `${REPORT}/charges`;
+const TRUSTORS = "/api/v2/orgauthorization/trustors";
+const PARTNER_PERMISSION = "affiliateOrganization:clientBilling:view";
+const READ_PERMISSIONS = ["billing:subscription:view", "billing:subscription:read"];
+const MONTH = new Intl.DateTimeFormat("en-US", { month: "long", year: "numeric", timeZone: "UTC" });
+
+function readsReports() { return READ_PERMISSIONS.some((p) => state.permissions.includes(p)); }
+
+// The organizations whose overview this client reads (its own, those that trust its own),
+// and the billing periods: the running month and the twelve before it.
+async function setUpBilling(ownId) {
+  const partner = state.permissions.includes(PARTNER_PERMISSION);
+  if (!readsReports() && !partner) return;
+  const orgs = readsReports() ? [{ id: ownId, name: "Your organization" }] : [];
+  if (partner) {
+    const found = await api(TRUSTORS, { pageSize: "500" });
+    orgs.push(...found.entities.map((t) => ({ id: t.id, name: t.organization.name })));
+  }
+  state.ownId = ownId;
+  $("#billing-panel").hidden = false;
+  if (!orgs.length) {
+    $("#billing-choice").hidden = true;
+    $("#billing-note").textContent = "No organization trusts yours with its billing yet.";
+    return;
+  }
+  $("#billing-choice").hidden = false;
+  $("#billing-org").replaceChildren(...orgs.map((org) => new Option(org.name, org.id)));
+  $("#billing-org-label").hidden = orgs.length < 2;
+  const now = new Date();
+  $("#billing-month").replaceChildren(...Array.from({ length: 13 }, (_, index) => new Option(
+    MONTH.format(utc(now.getUTCFullYear(), now.getUTCMonth() - index)) + (index ? "" : " (running)"), String(index))));
+  await loadBilling();
+}
+
+async function loadBilling() {
+  const orgId = $("#billing-org").value, index = $("#billing-month").value;
+  const load = state.billingLoads = (state.billingLoads || 0) + 1;
+  const note = $("#billing-note");
+  note.textContent = "Loading…";
+  let overview, bill = null;
+  try {
+    overview = await api(`${OVERVIEW}/${encodeURIComponent(orgId)}`, { billingPeriodIndex: index });
+    if (orgId === state.ownId && readsReports()) {
+      bill = await api(CHARGES, { startDate: overview.billingPeriodStartDate, endDate: overview.billingPeriodEndDate });
+    }
+  } catch (error) {
+    if (load !== state.billingLoads) return;
+    $("#commitment-figure").hidden = $("#commitments").hidden = true;
+    note.textContent = error.status === 404
+      ? "No subscription is set for this organization: an administrator sets one with “billable subscriptions set”."
+      : error.message;
+    return;
+  }
+  if (load !== state.billingLoads) return;
+  renderCommitments(overview, bill);
+}
+
+function renderCommitments(overview, bill) {
+  const running = Date.parse(overview.billingPeriodEndDate) > Date.now();
+  const over = (u) => Math.max(0, Number(u.usageQuantity) - Number(u.prepayQuantity));
+  $("#billing-note").textContent = `${overview.name}: ${overview.subscriptionType.replaceAll("_", " ").toLowerCase()}, ` +
+    `${overview.currency}, ${MONTH.format(new Date(overview.billingPeriodStartDate))}` +
+    (overview.closed ? ` (closed ${when(overview.closed.closedAt)}: its kept figures)` : running ? ", still running: so far" : "") +
+    (bill ? "." : ". Charges are shown to the organization's own clients.");
+  renderCommitmentChart(overview.usages);
+  const charged = new Map((bill ? bill.products : []).map((p) => [p.name, p]));
+  const rows = overview.usages.map((u) => {
+    const row = document.createElement("tr");
+    row.dataset.product = u.name;
+    const charge = charged.get(u.name);
+    const cost = cell("td", charge ? `${money(charge.total, overview.currency)}` : "—", "number");
+    if (charge) cost.append(cell("div", charge.explanation, "muted explanation-line"));
+    row.append(cell("td", u.name), cell("td", number(u.usageQuantity), "number"), cell("td", number(u.prepayQuantity), "number"),
+               cell("td", over(u) ? number(over(u)) : "—", over(u) ? "number overage" : "number"), cost);
+    return row;
+  });
+  $("#commitments tbody").replaceChildren(...rows);
+  const foot = [];
+  if (bill) {
+    const line = (label, amount, id) => {
+      const row = document.createElement("tr");
+      row.id = id;
+      const head = cell("th", label);
+      head.scope = "row";
+      head.colSpan = 4;
+      row.append(head, cell("td", money(amount, bill.currency), "number"));
+      return row;
+    };
+    foot.push(line("Subtotal", bill.subtotal, "charges-subtotal"));
+    if (Number(bill.minimumTopUp)) foot.push(line(`Top-up to the minimum monthly amount of ${money(bill.minimumMonthlyAmount, bill.currency)}`,
+                                                  bill.minimumTopUp, "charges-top-up"));
+    foot.push(line(running ? "Total, estimated so far" : "Total", bill.total, "charges-total"));
+    if (bill.unpricedUsages.length) {
+      const row = document.createElement("tr");
+      const said = cell("td", "Used, not in the subscription, not charged: " +
+                        bill.unpricedUsages.map((u) => `${u.name} ${number(u.usage)}`).join(", "), "muted");
+      said.colSpan = 5;
+      row.append(said);
+      foot.push(row);
+    }
+  }
+  $("#commitments tfoot").replaceChildren(...foot);
+  $("#commitments").hidden = false;
+}
+
+function money(amount, currency) { return `${amount} ${currency}`; }
+
+// Per product a bar of its usage, the part past what was prepaid in another colour, and a
+// line where the commitment ends.
+function renderCommitmentChart(usages) {
+  const width = 420, bar = 18, gap = 10, label = 90, room = 150;
+  const height = Math.max(bar, usages.length * (bar + gap));
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img",
+                             "aria-label": "Usage per product against what was prepaid" });
+  usages.forEach((u, i) => {
+    const used = Number(u.usageQuantity), prepaid = Number(u.prepayQuantity);
+    const scale = (width - label - room) / Math.max(1, used, prepaid);
+    const y = i * (bar + gap);
+    const within = Math.min(used, prepaid) * scale;
+    chart.append(svg("text", { x: 0, y: y + 13 }, u.name),
+                 svg("rect", { x: label, y, width: Math.max(1, within), height: bar, fill: "#0072b2", rx: 3 }));
+    if (used > prepaid) {
+      chart.append(svg("rect", { x: label + within, y, width: (used - prepaid) * scale, height: bar, fill: "#d55e00",
+                                 class: "overage-bar", rx: 3 }));
+    }
+    chart.append(svg("line", { x1: label + prepaid * scale, x2: label + prepaid * scale, y1: y - 3, y2: y + bar + 3,
+                               stroke: "#1d2430", "stroke-width": 2, class: "committed-line" }),
+                 svg("text", { x: label + Math.max(used, prepaid) * scale + 6, y: y + 13, class: "bar-value" },
+                     `${number(used)} of ${number(prepaid)} committed` +
+                     (used > prepaid ? `, ${number(used - prepaid)} over` : "")));
+  });
+  $("#commitment-chart").replaceChildren(chart);
+  $("#commitment-figure").hidden = usages.length === 0;
+}
+
+$("#billing-org").addEventListener("change", () => { clearMessages(); loadBilling(); });
+$("#billing-month").addEventListener("change", () => { clearMessages(); loadBilling(); });
+
+// ------------------------------------------------------------------ alerts, their state, the last deliveries
+
+const ALERTS = "/api/v2/billing/alerts";
+const WEBHOOKS = "/api/v2/billing/webhooks";
+const MANAGE_ALERTS = "billing:alerts:manage";
+const MEASURE_WORDS = { billableUsage: "billable usage", concurrentPeak: "concurrent peak", loggedInHours: "hours logged in" };
+
+async function loadAlerts() {
+  const found = (await api(ALERTS)).entities;
+  const rows = [];
+  for (const alert of found) {
+    const thresholds = alert.thresholds.map((t) => t.quantity || `${t.percent}% of prepaid`);
+    const lines = alert.lines.length ? alert.lines : [null];
+    for (const line of lines) {
+      const row = document.createElement("tr");
+      const state = !line ? "Not evaluated yet" : line.state === "triggered" ? `Triggered ${when(line.since)}` : "Below";
+      row.append(cell("td", alert.name || alert.id.slice(0, 8)), cell("td", line ? line.product : alert.product || "every product"),
+                 cell("td", MEASURE_WORDS[alert.measure] || alert.measure),
+                 cell("td", line ? (line.line === null ? "no prepaid quantity" : number(line.line)) : thresholds.join(", "), "number"),
+                 cell("td", line ? number(line.value) : "—", "number"),
+                 cell("td", state, line && line.state === "triggered" ? "triggered" : ""));
+      rows.push(row);
+    }
+  }
+  $("#alerts tbody").replaceChildren(...rows);
+  $("#alerts").hidden = rows.length === 0;
+  $("#alerts-note").textContent = found.length ? `${found.length} alert(s), each line where it stands this month.`
+    : "No alert is set. An administrator sets them with “billable alerts create” or the API.";
+  if (!state.permissions.includes(MANAGE_ALERTS)) return; // webhooks and deliveries are the managers' to read
+  const sent = [];
+  for (const hook of (await api(WEBHOOKS)).entities) {
+    const deliveries = (await api(`${WEBHOOKS}/${hook.id}/deliveries`, { pageSize: "10" })).entities;
+    sent.push(...deliveries.map((d) => ({ ...d, url: hook.url })));
+  }
+  sent.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  $("#deliveries tbody").replaceChildren(...sent.slice(0, 20).map((d) => {
+    const row = document.createElement("tr");
+    const answers = d.attempts.map((a) => a.status === null ? "no answer" : String(a.status)).join(", ") || "not sent yet";
+    row.append(cell("td", when(d.createdAt)), cell("td", `${d.type} (${d.body.data.product})`), cell("td", d.url),
+               cell("td", d.state, `delivery-${d.state}`), cell("td", answers));
+    return row;
+  }));
+  $("#deliveries").hidden = $("#deliveries-title").hidden = sent.length === 0;
+}
+
+$("#alerts-panel").addEventListener("toggle", () => {
+  if ($("#alerts-panel").open) loadAlerts().catch(reportError);
+});
