@@ -57,22 +57,33 @@ def _charges(conn: Connection, org: Organization, catalog: Catalog, start: int, 
     resources: dict[str, list[Resource]] = defaultdict(list)
     metered = [p for p in catalog.user_products if p.model_under(org.model) is not LicensingModel.NAMED]
     metered_index = {product.name: index for index, product in enumerate(metered)}
-    products = catalog.products_by_name
+    # What a set of products held is charged is decided once per set: few sets, many users.
+    charged_for: dict[str, list[tuple[list[Resource], int | None]]] = {}
     charged_metered = []
     for user_id, display_name, names, first_session in queries.held_in_period(conn, org.id, start, cut, src):
         if first_session is None or first_session >= cut:
             continue  # not logged in during the period: charged nothing
-        held: dict[str, list[UserProduct]] = defaultdict(list)  # per family
-        for name in names.split(queries.PRODUCT_SEPARATOR):
-            product = products.get(name)
-            if product is not None:  # a product the catalog no longer has is charged nothing
-                held[product.family].append(product)
-        for family_held in held.values():
-            product = catalog.charged(family_held)
-            resources[product.name].append(Resource(display_name, max(start, first_session)))
-            if product.name in metered_index:
-                charged_metered.append((user_id, metered_index[product.name], first_session))
+        charged = charged_for.get(names)
+        if charged is None:
+            charged = charged_for[names] = [(resources[product.name], metered_index.get(product.name))
+                                            for product in _charged(catalog, names.split(queries.PRODUCT_SEPARATOR))]
+        resource = Resource(display_name, max(start, first_session))
+        for billed, index in charged:
+            billed.append(resource)
+            if index is not None:
+                charged_metered.append((user_id, index, first_session))
     return resources, metered, charged_metered
+
+
+def _charged(catalog: Catalog, names: list[str]) -> list[UserProduct]:
+    """The products charged a user who held those ``names``: one per family (``Catalog.charged``);
+    a product the catalog no longer has is charged nothing."""
+    held: dict[str, list[UserProduct]] = defaultdict(list)
+    for name in names:
+        product = catalog.products_by_name.get(name)
+        if product is not None:
+            held[product.family].append(product)
+    return [catalog.charged(family_held) for family_held in held.values()]
 
 
 def _sessions_by_product(conn: Connection, org: Organization, metered: list[UserProduct],
