@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Connection, Executable, FromClause, Join, Select, Table, bindparam, column, func
+from sqlalchemy import BigInteger, Column, Connection, Executable, FromClause, Join, Select, Table, bindparam, column, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
@@ -114,15 +114,36 @@ def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...
     conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", [(stored_org, *row) for row in rows])
 
 
+class _Stored(dict[Any, Any]):
+    """Each value's stored form, converted once: a batch's rows name one organization or few."""
+
+    def __init__(self, convert: Callable[[Any], Any]):
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, value: Any) -> Any:
+        stored = self[value] = self.convert(value)
+        return stored
+
+
+def _stored_form(conn: Connection, column: Column[Any]) -> _Stored | None:
+    if not isinstance(column.type, OrgId):
+        return None
+    convert = column.type._cached_bind_processor(conn.dialect)
+    assert convert is not None, "an organization's id is always converted"
+    return _Stored(convert)
+
+
 def _as_stored(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
                ) -> list[tuple[Any, ...]]:
     """``rows`` with each organization's id in the form the table stores (``OrgId``)."""
-    converts = [table.c[name].type._cached_bind_processor(conn.dialect) if isinstance(table.c[name].type, OrgId)
-                else None for name in columns]
-    if not any(converts):
-        return rows
-    return [tuple(value if convert is None else convert(value) for convert, value in zip(converts, row))
-            for row in rows]
+    stored = [_stored_form(conn, table.c[name]) for name in columns]
+    first, *rest = stored
+    if all(of is None for of in rest):  # (``is None``: an empty ``_Stored`` is false)
+        if first is None:
+            return rows
+        return [(first[row[0]], *row[1:]) for row in rows]  # the organization first, as in every table
+    return [tuple(value if of is None else of[value] for of, value in zip(stored, row)) for row in rows]
 
 
 def plain_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
