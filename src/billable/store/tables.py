@@ -51,6 +51,13 @@ def _org_uuid(org_id: str) -> uuid.UUID:
 
 
 @lru_cache(maxsize=4096)
+def _org_stored(org_id: str, as_text: bool) -> str | bytes:
+    """How ``org_id`` is stored: PostgreSQL's ``uuid`` as text, else its 16 bytes."""
+    found = _org_uuid(org_id)
+    return str(found) if as_text else found.bytes
+
+
+@lru_cache(maxsize=4096)
 def _org_text(stored: bytes) -> str:
     return str(uuid.UUID(bytes=stored))
 
@@ -74,9 +81,8 @@ class OrgId(TypeDecorator[str]):
         if value is None:
             return None
         if isinstance(value, str):
-            found = _org_uuid(value)
-        else:
-            found = value if isinstance(value, uuid.UUID) else uuid.UUID(bytes=bytes(value))
+            return _org_stored(value, dialect.name == "postgresql")
+        found = value if isinstance(value, uuid.UUID) else uuid.UUID(bytes=bytes(value))
         return str(found) if dialect.name == "postgresql" else found.bytes
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
