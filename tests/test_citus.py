@@ -194,8 +194,10 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
         on_time += [event("license.assigned", f"u{i}", "2026-10-01T07:00:00Z", product="cx1") for i in range(30)]
         on_time += [event("user.logout", f"u{i}", f"2026-10-0{1 + i % 5}T17:00:00Z") for i in range(30)]
         on_time += [event("device.active", "d1", "2026-10-02T09:00:00Z", deviceType="phone")]
+        on_time += [event("user.login", "u0", "2026-10-06T08:00:00Z")]  # open until the last batch closes it
         late = [event("user.login", "u1", "2026-10-01T06:00:00Z"), event("user.logout", "u1", "2026-10-01T07:30:00Z")]
-        for batch in (on_time, late):
+        closing = [event("user.logout", "u0", "2026-10-06T12:00:00Z")]  # the open session is replaced: a delete
+        for batch in (on_time, late, closing):
             assert client.post("/api/v2/billing/events", json=batch, headers=headers).status_code == 200
         for model in ("named", "concurrent", "hourly"):
             with database.write() as conn:
@@ -207,6 +209,7 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
         assert client.get(f"{REPORT}/explain", params={**OCTOBER, "userId": "u1"},
                           headers=headers).status_code == 200
         assert client.get("/api/v2/billing/events", params={"subject": "u1"}, headers=headers).status_code == 200
+    assert any(query.startswith("DELETE FROM sessions") for query, _ in _Recording.seen)
     planned, spanning = _planned_tasks(database)
     assert planned > 30
     assert spanning == []

@@ -104,13 +104,20 @@ def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
 
 
 def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Delete the organization's rows of ``table`` whose ``key`` columns hold each of ``rows``:
-    one prepared statement run for every row, with no statement or dictionary built per row."""
+    """Delete the organization's rows of ``table`` whose ``key`` columns hold each of ``rows``,
+    with no statement or dictionary built per row. PostgreSQL: one statement, the keys sent
+    as one array per column; a statement per row (pipelined) took 14% of a batch's time over
+    HTTP (docs/performance.md). SQLite: one prepared statement run for every row."""
     if not rows:
         return
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    where = " AND ".join(f"{name} = {mark}" for name in ("org_id", *key))
     stored_org = table.c.org_id.type._cached_bind_processor(conn.dialect)(org_id)  # type: ignore[misc]
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{table.c[name].type.compile(conn.dialect)}[]" for name in key)
+        conn.exec_driver_sql(
+            f"DELETE FROM {table.name} WHERE org_id = %s AND ({', '.join(key)}) IN (SELECT * FROM unnest({arrays}))",
+            (stored_org, *(list(column) for column in zip(*rows, strict=True))))
+        return
+    where = " AND ".join(f"{name} = ?" for name in ("org_id", *key))
     conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", [(stored_org, *row) for row in rows])
 
 
