@@ -115,7 +115,7 @@ def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...
         arrays = ", ".join(f"%s::{table.c[name].type.compile(conn.dialect)}[]" for name in key)
         conn.exec_driver_sql(
             f"DELETE FROM {table.name} WHERE org_id = %s AND ({', '.join(key)}) IN (SELECT * FROM unnest({arrays}))",
-            (stored_org, *(list(column) for column in zip(*rows, strict=True))))
+            (stored_org, *(list(values) for values in zip(*rows, strict=True))))
         return
     where = " AND ".join(f"{name} = ?" for name in ("org_id", *key))
     conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", [(stored_org, *row) for row in rows])
