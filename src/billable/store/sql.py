@@ -110,7 +110,7 @@ def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...
     HTTP (docs/performance.md). SQLite: one prepared statement run for every row."""
     if not rows:
         return
-    stored_org = table.c.org_id.type._cached_bind_processor(conn.dialect)(org_id)  # type: ignore[misc]
+    stored_org = _stored_org(conn, table.c.org_id)(org_id)
     if conn.dialect.name == "postgresql":
         arrays = ", ".join(f"%s::{table.c[name].type.compile(conn.dialect)}[]" for name in key)
         conn.exec_driver_sql(
@@ -133,12 +133,15 @@ class _Stored(dict[Any, Any]):
         return stored
 
 
-def _stored_form(conn: Connection, column: Column[Any]) -> _Stored | None:
-    if not isinstance(column.type, OrgId):
-        return None
+def _stored_org(conn: Connection, column: Column[Any]) -> Callable[[Any], Any]:
+    """What makes an organization's id the form ``column`` (an ``OrgId``) stores."""
     convert = column.type._cached_bind_processor(conn.dialect)
     assert convert is not None, "an organization's id is always converted"
-    return _Stored(convert)
+    return convert
+
+
+def _stored_form(conn: Connection, column: Column[Any]) -> _Stored | None:
+    return _Stored(_stored_org(conn, column)) if isinstance(column.type, OrgId) else None
 
 
 def _as_stored(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]

@@ -43,17 +43,12 @@ NOWHERE = uuid.UUID(int=0)
 
 
 @lru_cache(maxsize=4096)
-def _org_uuid(org_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(org_id)
-    except ValueError:
-        return NOWHERE
-
-
-@lru_cache(maxsize=4096)
 def _org_stored(org_id: str, as_text: bool) -> str | bytes:
     """How ``org_id`` is stored: PostgreSQL's ``uuid`` as text, else its 16 bytes."""
-    found = _org_uuid(org_id)
+    try:
+        found = uuid.UUID(org_id)
+    except ValueError:
+        found = NOWHERE
     return str(found) if as_text else found.bytes
 
 
