@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], int] = s
         lease_seconds=settings.report_lease_seconds,
         live_max_age_seconds=settings.live_report_max_age_seconds,
         workers=settings.report_workers,
+        memory_bytes=settings.report_memory_mib * 2**20,
     ), REPORT_WRITERS)
 
     @asynccontextmanager

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     catalog: str | None = Field(None, description="product catalog TOML; the shipped one when unset")
     report_budget_seconds: float = Field(2.0, ge=0, description="how long a request waits for a report before InProgress")
     report_workers: int = Field(2, ge=1, description="report computations at once in one process")
+    report_memory_mib: int = Field(128, ge=0, description="report bodies one process keeps in memory (MiB, JSON and "
+                                   "compressed); past it, those served longest ago are let go")
     report_lease_seconds: float = Field(300.0, gt=0, description="after this, another process may take over a computation")
     live_report_max_age_seconds: float = Field(
         10.0, ge=0, description="how long a report of a period that is not over yet is served from the store"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import count
 from typing import Any
 
 from sqlalchemy import Connection
@@ -94,6 +95,24 @@ def driver_rows(conn: Connection, statement: str, params: Any, *, binary: bool =
             return cursor.fetchall() if cursor.description else []
     finally:
         cursor.close()
+
+
+def streamed_driver_rows(conn: Connection, statement: str, params: Any, size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of ``statement`` through a server-side cursor of psycopg's, ``size`` a round
+    trip: psycopg's ordinary cursor receives a whole result before its first row is read."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor(name=f"billable_rows_{next(_cursor_names)}")
+    try:
+        with wrapped_driver_errors(conn, statement, params):
+            cursor.execute(statement, params)
+            while rows := cursor.fetchmany(size):
+                yield rows
+    finally:
+        cursor.close()
+
+
+_cursor_names = count()
 
 
 def driver_cursor(conn: Connection) -> Any:

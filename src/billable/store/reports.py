@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import OPEN
 from billable.store.events import by_day, whole_history
-from billable.store.session_weeks import as_array, packed_now, week_of
+from billable.store.session_weeks import WEEK_MS, as_array, packed_now, week_of
 from billable.store.sql import (
     LoopJoin,
     binary_rows,
@@ -229,7 +229,7 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
     users_of = _users_of(charged)
     found: dict[int, list[np.ndarray]] = defaultdict(list)
     first_week, until = week_of(start), packed_now(conn, org_id) if src.packed else None
-    if until is None or until <= first_week:
+    if until is None or until <= first_week or cut - start < WEEK_MS:  # a short period: its sessions, not whole weeks
         rows = _clipped_rows(conn, org_id, users_of, start, cut, src)
     else:
         for index, bounds in _packed_sessions(conn, org_id, users_of, first_week, min(until, cut)).items():

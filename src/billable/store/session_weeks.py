@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections import defaultdict
 from collections.abc import Iterable
-from itertools import chain, groupby
+from itertools import chain, groupby, islice
 
 import numpy as np
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, and_, select
@@ -35,6 +35,7 @@ from billable.store.tables import organizations, session_weeks, sessions
 
 WEEK_MS = 7 * DAY_MS
 _PAIR = struct.Struct("<qq")
+_SEALED_AT_ONCE = 2_000  # sessions read, and packed weeks written, at a time
 
 Session = tuple[str, int, int]
 """``(user_id, started_at, ended_at)``."""
@@ -78,10 +79,13 @@ def seal(conn: Connection, org_id: str, latest_before: int | None, latest_after:
     passed = select(s.user_id, s.started_at, s.ended_at).where(
         s.org_id == org_id, s.started_at < until, *(() if since is None else (s.started_at >= since,))
     ).order_by(s.user_id, s.ended_at)
-    rows = chain.from_iterable(plain_row_chunks(conn, passed))
-    bulk_insert(conn, session_weeks, ("org_id", "user_id", "week", "bounds"), [
-        (org_id, user_id, week, pack((started, ended) for _, started, ended in found))
-        for (user_id, week), found in groupby(rows, key=lambda row: (row[0], week_of(row[1])))])
+    # Read and written a bounded number of rows at a time: the first week sealed holds
+    # every session of the organization's first week.
+    rows = chain.from_iterable(plain_row_chunks(conn, passed, _SEALED_AT_ONCE, streamed=True))
+    packed = ((org_id, user_id, week, pack((started, ended) for _, started, ended in found))
+              for (user_id, week), found in groupby(rows, key=lambda row: (row[0], week_of(row[1]))))
+    while batch := list(islice(packed, _SEALED_AT_ONCE)):
+        bulk_insert(conn, session_weeks, ("org_id", "user_id", "week", "bounds"), batch)
 
 
 def packed_now(conn: Connection, org_id: str) -> int | None:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.functions import GenericFunction
 
-from billable.store.direct import driver_cursor, driver_rows, wrapped_driver_errors
+from billable.store.direct import driver_cursor, driver_rows, streamed_driver_rows, wrapped_driver_errors
 from billable.store.tables import OrgId
 
 
@@ -172,9 +172,18 @@ def binary_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
     return driver_rows(conn, str(compiled), compiled.construct_params(), binary=True)
 
 
-def plain_row_chunks(conn: Connection, query: Executable, size: int = 100_000) -> Iterator[list[tuple[Any, ...]]]:
+def plain_row_chunks(conn: Connection, query: Executable, size: int = 100_000, *,
+                     streamed: bool = False) -> Iterator[list[tuple[Any, ...]]]:
     """The rows of ``query`` like ``plain_rows``, ``size`` at a time: for results too large
-    to hold as Python tuples all at once."""
+    to hold as Python tuples all at once. PostgreSQL's driver receives a whole result
+    before the first row is read, unless it is ``streamed``: then the result is read
+    through a server-side cursor, ``size`` rows a round trip (SQLite's results are
+    read a row at a time anyway). Not SQLAlchemy's ``stream_results``: its result holds
+    a first row back, which the driver's cursor read here would skip."""
+    if streamed and conn.dialect.name == "postgresql":
+        compiled = cast(Select[Any], query).compile(conn)
+        yield from streamed_driver_rows(conn, str(compiled), compiled.construct_params(), size)
+        return
     result = conn.execute(query)
     try:
         while rows := result.cursor.fetchmany(size):
