@@ -105,6 +105,9 @@ def streamed_driver_rows(conn: Connection, statement: str, params: Any, size: in
     cursor = driver.cursor(name=f"billable_rows_{next(_cursor_names)}")
     try:
         with wrapped_driver_errors(conn, statement, params):
+            # Every row is read: planned for all of them, as an ordinary statement is, not
+            # for a first tenth (a cursor's default, which chose an ordered index scan).
+            driver.execute("SET LOCAL cursor_tuple_fraction = 1.0")
             cursor.execute(statement, params)
             while rows := cursor.fetchmany(size):
                 yield rows
