@@ -44,24 +44,6 @@ def stored_sql(sql: str) -> TextClause | TextualSelect:
     return statement.columns(org_id=OrgId()) if sql.lstrip().upper().startswith("SELECT ORG_ID") else statement
 
 
-@contextmanager
-def statements_run(database: Database) -> Iterator[list[str]]:
-    """The statements run through SQLAlchemy on ``database`` meanwhile: whitespace collapsed,
-    their first 60 characters."""
-    from sqlalchemy import event as sql_event
-
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # SQLAlchemy's hook
-        statements.append(" ".join(statement.split())[:60])
-
-    sql_event.listen(database.engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        sql_event.remove(database.engine, "before_cursor_execute", seen)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without a Citus coordinator the tests marked ``citus`` are deselected, and the run says so."""
     if CITUS_URL:

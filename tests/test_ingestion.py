@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from conftest import CATALOG, INGESTED_AT, MakeOrg, Org, event, maintenance_counts, statements_run
+from conftest import CATALOG, INGESTED_AT, MakeOrg, Org, event, maintenance_counts
 from sqlalchemy import Connection, func, select
 
 from billable.rules.errors import InvalidEvents, NotFound
@@ -122,6 +124,24 @@ def test_equal_times_keep_arrival_order(make_org: MakeOrg) -> None:
     org.ingest([event("user.login", "ann", "2026-10-01T07:00:00Z"), event("user.logout", "ann", at)])
     org.ingest([event("user.login", "ann", at)])  # arrived after the logout at the same instant: reopens
     assert session_rows(org, "ann") == [(t("2026-10-01T07:00Z"), t(at)), (t(at), OPEN)]
+
+
+@contextmanager
+def statements_run(database: Database) -> Iterator[list[str]]:
+    """The statements run through SQLAlchemy on ``database`` meanwhile: whitespace collapsed,
+    their first 60 characters."""
+    from sqlalchemy import event as sql_event
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # SQLAlchemy's hook
+        statements.append(" ".join(statement.split())[:60])
+
+    sql_event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        sql_event.remove(database.engine, "before_cursor_execute", seen)
 
 
 def log_walks(org: Org, batch: list) -> int:

@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import OPEN
 from billable.store.events import by_day, whole_history
-from billable.store.session_weeks import WEEK_MS, as_array, packed_now, week_of
+from billable.store.session_weeks import as_array, packed_now, week_of
 from billable.store.sql import (
     LoopJoin,
     binary_rows,
@@ -229,7 +229,7 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
     users_of = _users_of(charged)
     found: dict[int, list[np.ndarray]] = defaultdict(list)
     first_week, until = week_of(start), packed_now(conn, org_id) if src.packed else None
-    if until is None or until <= first_week or cut - start < WEEK_MS:  # a short period: its sessions, not whole weeks
+    if until is None or until <= first_week:
         rows = _clipped_rows(conn, org_id, users_of, start, cut, src)
     else:
         for index, bounds in _packed_sessions(conn, org_id, users_of, first_week, min(until, cut)).items():
@@ -242,9 +242,8 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
         # fromiter over the flattened pairs: about three times faster than np.array of tuples
         found[index].append(np.fromiter(chain.from_iterable(chunk), dtype=np.int64, count=2 * len(chunk)).reshape(-1, 2))
     clipped = {}
-    for index, parts in found.items():
-        both = np.concatenate(parts)
-        inside = both[(both[:, 1] > start) & (both[:, 0] < cut)]
+    for index, parts in found.items():  # each part cut to the period first: a short period's sessions are few
+        inside = np.concatenate([part[(part[:, 1] > start) & (part[:, 0] < cut)] for part in parts])
         clipped[index] = np.column_stack([np.maximum(inside[:, 0], start), np.minimum(inside[:, 1], cut)])
     return clipped
 
