@@ -162,6 +162,14 @@ class _Recording(psycopg.Cursor[Any]):
         return super().executemany(query, params_seq, **kw)
 
 
+class _RecordingServer(psycopg.ServerCursor[Any]):
+    """A server-side cursor (a read of many rows, streamed) that keeps its statement likewise."""
+
+    def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+        _Recording.seen.append((str(query), params))
+        return super().execute(query, params, **kw)
+
+
 def _tasks(explained: list[str]) -> int | None:
     """The Citus task count of a plan, or None for a statement that touches no distributed table."""
     for line in explained:
@@ -183,7 +191,11 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
     statement sent, planned with EXPLAIN on the coordinator, is a single task."""
     app = create_app(Settings(database_url=distributed_url), clock=Clock(INGESTED_AT))
     database = app.state.server.billing.database  # which every part of the app uses: its statements are recorded
-    sa_event.listen(database.engine, "connect", lambda dbapi, _: setattr(dbapi, "cursor_factory", _Recording))
+
+    def recording(dbapi: psycopg.Connection[Any], _: Any) -> None:
+        dbapi.cursor_factory, dbapi.server_cursor_factory = _Recording, _RecordingServer
+
+    sa_event.listen(database.engine, "connect", recording)
     with database.write() as conn:
         org = create_organization(conn, "router", "named", INGESTED_AT)
     client_id, secret = new_client(database, org.id)
@@ -196,7 +208,8 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
         on_time += [event("device.active", "d1", "2026-10-02T09:00:00Z", deviceType="phone")]
         on_time += [event("user.login", "u0", "2026-10-06T08:00:00Z")]  # open until the last batch closes it
         late = [event("user.login", "u1", "2026-10-01T06:00:00Z"), event("user.logout", "u1", "2026-10-01T07:30:00Z")]
-        closing = [event("user.logout", "u0", "2026-10-06T12:00:00Z")]  # the open session is replaced: a delete
+        closing = [event("user.logout", "u0", "2026-10-06T12:00:00Z"),  # the open session is replaced: a delete
+                   event("device.active", "d1", "2026-10-09T09:00:00Z", deviceType="phone")]  # the week is sealed
         for batch in (on_time, late, closing):
             assert client.post("/api/v2/billing/events", json=batch, headers=headers).status_code == 200
         for model in ("named", "concurrent", "hourly"):
@@ -210,6 +223,8 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
                           headers=headers).status_code == 200
         assert client.get("/api/v2/billing/events", params={"subject": "u1"}, headers=headers).status_code == 200
     assert any(query.startswith("DELETE FROM sessions") for query, _ in _Recording.seen)
+    assert any(query.startswith("SELECT sessions.user_id, sessions.started_at") and "ORDER BY" in query
+               for query, _ in _Recording.seen)  # the seal's read, through a server-side cursor
     planned, spanning = _planned_tasks(database)
     assert planned > 30
     assert spanning == []

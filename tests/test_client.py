@@ -172,8 +172,10 @@ def test_backoff_then_give_up() -> None:
 
 def test_total_retry_time_bounds_the_retries() -> None:
     script = Script(*[httpx.Response(502) for _ in range(10)])
-    client = client_for(script, max_retries=10, max_retry_time=0.5)
-    client.retry.backoff_base = 0.05  # waits of 0.025-0.05, 0.05-0.1, 0.1-0.2, ...: some fit in 0.5 s, ten never do
+    client = client_for(script, max_retries=10, max_retry_time=2.0)
+    # Waits of 0.1-0.2, 0.2-0.4, 0.4-0.8 s, ...: some fit in 2 s, ten never do (51 s at the least). With
+    # a budget of 0.5 s, a first attempt slowed by a busy machine left no room for a retry (seen once in CI).
+    client.retry.backoff_base = 0.2
     with pytest.raises(ServerError):
         BillingApi(client).get_billing_reports_billableusage("2026-10-01", "2026-11-01")
     assert 2 <= len(script.api_calls()) < 10
