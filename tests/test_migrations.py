@@ -609,9 +609,10 @@ def test_organizations_of_0016_keep_everything_with_ids_of_sixteen_bytes(empty_u
 
 
 def test_a_database_of_0017_gains_subscriptions_and_trusts_and_keeps_its_reports(empty_url: str) -> None:
-    """0018 and 0019 add what was bought and who trusts whom: a database of 0017 upgrades
-    with its reports as they were, takes a subscription and a trust, and goes back to 0017
-    with its reports still as they were."""
+    """0018 and 0019 add what was bought and who trusts whom: a database taken back to 0017
+    upgrades with its reports as they were, takes a subscription and a trust, and goes back
+    to 0017 and up again with its reports still as they were. (Its log is written at the
+    head: today's code writes the log of 0022 on.)"""
     import json
 
     from conftest import CATALOG, INGESTED_AT, event
@@ -623,13 +624,16 @@ def test_a_database_of_0017_gains_subscriptions_and_trusts_and_keeps_its_reports
 
     october = Period.parse("2026-10-01", "2026-11-01")
     database = Database(empty_url)
-    migrate.upgrade(database, "0017")
+    migrate.upgrade(database)
     billing = Billing(database, CATALOG, lambda: INGESTED_AT)
     trustor, trustee = (billing.create_organization(name, "named") for name in ("trustor", "trustee"))
     billing.ingest(trustor.id, json.dumps([
         event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="l1", product="cx1"),
         event("user.login", "ann", "2026-10-02T08:00:00Z", id="a1")]).encode(), 10)
     before = billing.report(BILLABLE_USAGE, trustor.id, october).figures
+    migrate.downgrade(database, "0017")
+    with database.engine.connect() as conn:
+        assert not {"subscriptions", "trusts"} & set(inspect(conn).get_table_names())
     migrate.upgrade(database)
     assert billing.report(BILLABLE_USAGE, trustor.id, october).figures == before
     billing.set_subscription(trustor.id, json.dumps({
@@ -640,13 +644,16 @@ def test_a_database_of_0017_gains_subscriptions_and_trusts_and_keeps_its_reports
     assert overview.usage == {"cx1": 1}
     assert billing.overview(trustor.id, READ_REPORTS, trustor.id, 1).usage == overview.usage
     migrate.downgrade(database, "0017")
+    migrate.upgrade(database)
     assert billing.report(BILLABLE_USAGE, trustor.id, october).figures == before
     database.dispose()
 
 
 def test_packed_weeks_of_0020_are_filed_by_week_and_read_as_before(empty_url: str) -> None:
-    """0021 files ``session_weeks`` by week, then user: every packed week is kept, reports
-    read the same figures, ingestion repacks the new key's rows, and the downgrade keeps them."""
+    """0021 files ``session_weeks`` by week, then user: every packed week of a database taken
+    back to 0020 is kept, reports read the same figures, ingestion repacks the new key's rows,
+    and the downgrade keeps them. (The log is written at the head: today's code writes the
+    log of 0022 on.)"""
     import json
 
     from conftest import CATALOG, INGESTED_AT, event, stored_sql
@@ -657,7 +664,7 @@ def test_packed_weeks_of_0020_are_filed_by_week_and_read_as_before(empty_url: st
 
     october = Period.parse("2026-10-01", "2026-11-01")
     database = Database(empty_url)
-    migrate.upgrade(database, "0020")
+    migrate.upgrade(database)
     billing = Billing(database, CATALOG, lambda: INGESTED_AT)
     org = billing.create_organization("weeks", "concurrent")
     log = [event("license.assigned", user, "2026-09-01T00:00:00Z", product=product)
@@ -671,22 +678,129 @@ def test_packed_weeks_of_0020_are_filed_by_week_and_read_as_before(empty_url: st
         with database.read() as conn:
             return {(u, w, bytes(b)) for u, w, b in conn.execute(stored_sql("SELECT user_id, week, bounds FROM session_weeks"))}
 
+    def key() -> list[str]:
+        with database.engine.connect() as conn:
+            return list(inspect(conn).get_pk_constraint("session_weeks")["constrained_columns"])
+
     def reports() -> tuple[object, object]:
         return (billing.report(BILLABLE_USAGE, org.id, october).figures,
                 billing.report(CONCURRENT_USAGE, org.id, october).figures)
 
-    kept, before = packed(), reports()
+    before = reports()
+    migrate.downgrade(database, "0020")
+    kept = packed()
     assert len(kept) == 2 * 2 + 1  # ann's and bob's weeks of October 1 and 8, cy's of the 1st
+    assert key() == ["org_id", "user_id", "week"]
     migrate.upgrade(database)
-    with database.engine.connect() as conn:
-        assert inspect(conn).get_pk_constraint("session_weeks")["constrained_columns"] == ["org_id", "week", "user_id"]
+    assert key() == ["org_id", "week", "user_id"]
     assert packed() == kept and reports() == before
     late = [event("user.logout", "cy", "2026-10-09T08:00:00Z")]  # late: cy's packed week is repacked
     billing.ingest(org.id, json.dumps(late).encode(), 1)
     repacked, after = packed(), reports()
     assert repacked != kept and after != before
     migrate.downgrade(database, "0020")
-    with database.engine.connect() as conn:
-        assert inspect(conn).get_pk_constraint("session_weeks")["constrained_columns"] == ["org_id", "user_id", "week"]
-    assert packed() == repacked and reports() == after
+    assert key() == ["org_id", "user_id", "week"]
+    assert packed() == repacked
+    migrate.upgrade(database)
+    assert reports() == after
+    database.dispose()
+
+
+def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(empty_url: str) -> None:
+    """0022 keeps an event's type as a number and its email by its number in ``event_emails``,
+    where 0021 kept the type's name and the data as JSON text. A log taken back to 0021 (its
+    data compact JSON, product, device type and email in that order, as 0021's code wrote it)
+    upgrades with every report at every instant, the listing, a closed period's changes and
+    an explanation as before; each organization numbers its own emails by their first event;
+    the downgrade gives 0021's rows again, and the upgraded log goes on."""
+    import json
+    from typing import Any
+
+    from conftest import CATALOG, INGESTED_AT, event, stored_sql
+
+    from billable.rules.instants import Period
+    from billable.rules.voids import VoidRequest
+    from billable.service.explanations import explain_user
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+    from billable.service.periods import amendments, close_period
+    from billable.service.reports import billable_usage_report, concurrent_usage_report
+    from billable.service.voids import void_events
+    from billable.store.events import EventFilter, list_events
+    from billable.store.organizations import get_organization
+    from sqlalchemy import text
+
+    october, september = Period.parse("2026-10-01", "2026-11-01"), Period.parse("2026-09-01", "2026-10-01")
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    logs = {
+        "one": [event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="l1", product="cx1", email="zoë@x"),
+                event("user.login", "ann", "2026-09-20T08:00:00Z", id="s1", email="o'neil@x"),
+                event("user.login", "bob", "2026-10-02T09:00:00Z", id="b1", email="bob@x"),
+                event("user.updated", "ann", "2026-10-02T10:00:00Z", id="u1", email="ann@x")],
+        "two": [event("user.login", "bob", "2026-10-02T09:00:00Z", id="b1", email="ann@x"),
+                event("device.active", "d1", "2026-10-03T00:00:00Z", id="d1", deviceType="phone"),
+                event("license.unassigned", "bob", "2026-10-05T00:00:00Z", id="l2", product="cx2")],
+    }
+    late = [event("user.logout", "ann", "2026-09-20T07:00:00Z", id="s0", email="ann@x"),  # late, an email seen
+            event("license.assigned", "bob", "2026-09-15T00:00:00Z", id="l3", product="cx2")]
+    with database.write() as conn:
+        orgs = {name: create_organization(conn, name, "concurrent", INGESTED_AT).id for name in logs}
+        for name, org in orgs.items():
+            ingest(conn, org, logs[name], CATALOG, INGESTED_AT)
+            ingest(conn, org, late, CATALOG, INGESTED_AT + 1_000)
+        close_period(conn, orgs["one"], september, CATALOG, INGESTED_AT + 1_500, "finance")
+        void_events(conn, orgs["one"], [VoidRequest("urn:test", "u1", "wrong")], "tester", INGESTED_AT + 2_000)
+
+    def seen() -> list[object]:
+        with database.read() as conn:
+            found: list[object] = []
+            for org in orgs.values():
+                organization = get_organization(conn, org)
+                for as_of in range(INGESTED_AT - 500, INGESTED_AT + 2_500, 500):
+                    found.append(billable_usage_report(conn, organization, october, CATALOG, INGESTED_AT + 9_000,
+                                                       as_of=as_of))
+                    found.append(concurrent_usage_report(conn, organization, october, CATALOG, INGESTED_AT + 9_000,
+                                                         as_of=as_of))
+                found.append(list_events(conn, org, EventFilter(), None, 20))
+                found.append(explain_user(conn, org, "ann", october, CATALOG, INGESTED_AT + 9_000))
+            found.append(amendments(conn, orgs["one"], september, CATALOG, INGESTED_AT + 9_000))
+            return found
+
+    def raw(columns: str) -> list[tuple[object, ...]]:
+        with database.read() as conn:
+            return [tuple(row) for row in conn.execute(
+                stored_sql(f"SELECT org_id, seq, {columns} FROM events ORDER BY org_id, seq"))]
+
+    before = seen()
+    explained = before[13]  # organization one's: after its 12 reports and its listing
+    assert explained.display_name == "o'neil@x"  # type: ignore[attr-defined]  # the void of u1 found the one before
+    migrate.downgrade(database, "0021")
+    stored = raw("event_id, type, data, void_seq")
+    def as_0021(e: dict[str, Any]) -> tuple[str, str]:  # (type, data) as 0021's code kept them
+        data = e.get("data", {})
+        return e["type"], json.dumps({name: data[name] for name in ("product", "deviceType", "email") if name in data},
+                                     separators=(",", ":"), ensure_ascii=False)
+
+    assert {(org, event_id, kind, data) for org, _, event_id, kind, data, _ in stored} == {
+        (org, e["id"], *as_0021(e)) for name, org in orgs.items() for e in [*logs[name], *late]}
+    migrate.upgrade(database)
+    assert seen() == before
+    with database.read() as conn:
+        numbered = conn.execute(stored_sql("SELECT org_id, id, email FROM event_emails ORDER BY org_id, id")).all()
+        types = {tuple(row) for row in conn.execute(text("SELECT DISTINCT type FROM events"))}
+    assert sorted((org, number, email) for org, number, email in numbered) == sorted(
+        [(orgs["one"], n, email) for n, email in enumerate(["zoë@x", "o'neil@x", "bob@x", "ann@x"], start=1)]
+        + [(orgs["two"], n, email) for n, email in enumerate(["ann@x"], start=1)])
+    assert types == {(code,) for code in range(1, 7)}  # every type, each by its number
+    migrate.downgrade(database, "0021")
+    assert raw("event_id, type, data, void_seq") == stored
+    migrate.upgrade(database)
+    with database.write() as conn:  # the upgraded log goes on: a duplicate refused, a new email numbered next
+        again = ingest(conn, orgs["two"], [event("user.login", "bob", "2026-10-02T09:00:00Z", id="b1"),
+                                           event("user.logout", "bob", "2026-10-02T10:00:00Z", id="b2", email="b@y")],
+                       CATALOG, INGESTED_AT + 3_000)
+        assert conn.execute(stored_sql("SELECT id FROM event_emails WHERE org_id = :org AND email = 'b@y'"),
+                            {"org": orgs["two"]}).scalar_one() == 2
+    assert (again.accepted, again.duplicates) == (1, 1)
     database.dispose()

@@ -11,7 +11,6 @@ import msgspec
 from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidEvents
 from billable.rules.instants import MINUTE_MS, RANGE_TEXT, InstantOutOfRange, parse_instant
-from billable.rules.json_text import compact_json, parse_json
 
 LOGIN = "user.login"
 LOGOUT = "user.logout"
@@ -115,16 +114,6 @@ class UsageEvent(msgspec.Struct, frozen=True, gc=False):
         """What makes an event unique in its organization, forever."""
         return (self.source, self.id)
 
-    def data_json(self) -> str:
-        data: dict[str, str] = {}
-        if self.product is not None:
-            data["product"] = self.product
-        if self.device_type is not None:
-            data["deviceType"] = self.device_type
-        if self.email is not None:
-            data["email"] = self.email
-        return compact_json(data).decode()
-
 
 def first_occurrences(events: Iterable[UsageEvent], seen: set[tuple[str, str]] | None = None) -> list[UsageEvent]:
     """The events whose ``(source, id)`` was not seen before, in order; the rest are duplicates."""
@@ -137,15 +126,13 @@ def first_occurrences(events: Iterable[UsageEvent], seen: set[tuple[str, str]] |
     return fresh
 
 
-def email_of(data: str) -> str | None:
-    """The email a stored event's data (JSON) names, if any."""
-    email = parse_json(data).get("email")
-    return email if isinstance(email, str) else None
-
-
-def stored_email(kind: str, data: str) -> str | None:
-    """The email a stored event of type ``kind`` gives its user, if its type may give one."""
-    return email_of(data) if kind in EMAIL_TYPES else None
+def event_data(product: str | None, device_type: str | None, email: str | None) -> dict[str, str]:
+    """An event's ``data`` as billable keeps it: the fields it reads (it ignores any other)."""
+    data = {}
+    for field, value in ((PRODUCT, product), (DEVICE_TYPE, device_type), (EMAIL, email)):
+        if value is not None:
+            data[field.name] = value
+    return data
 
 
 class ItemChecker:

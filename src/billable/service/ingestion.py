@@ -15,7 +15,7 @@ from billable.rules.events import UsageEvent, first_occurrences, validate_events
 from billable.rules.touched import touched_by
 from billable.rules.json_text import parse_body
 from billable.store import derived, session_weeks, statistics
-from billable.store.events import append_new_events
+from billable.store.events import LogAppender
 from billable.store.organizations import get_organization, set_log_end
 
 MAX_BATCH_EVENTS = 10_000
@@ -76,10 +76,11 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
     org = get_organization(conn, org_id, lock=True)
     appended: list[UsageEvent] = []
     duplicates = 0
+    log = LogAppender(conn, org_id)
     for batch in batches:
         stored_before = org.last_seq + len(appended)
         # Earlier batches' keys included: they are in the log already.
-        fresh = append_new_events(conn, org_id, first_occurrences(batch), stored_before + 1, received_at=now)
+        fresh = log.append_new(first_occurrences(batch), stored_before + 1, received_at=now)
         appended += fresh
         duplicates += len(batch) - len(fresh)
         # As soon as the log has doubled, not after deriving: the next batch's duplicate

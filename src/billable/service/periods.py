@@ -8,7 +8,6 @@ from sqlalchemy import Connection
 
 from billable.rules.catalog import Catalog
 from billable.rules.errors import FieldProblem, InvalidInput, NotFound
-from billable.rules.events import email_of
 from billable.rules.instants import Period, format_instant
 from billable.rules.report import BillableUsageReport
 from billable.service.report_desk import rules_under
@@ -87,7 +86,7 @@ def amendments(conn: Connection, org_id: str, period: Period, catalog: Catalog, 
     names = derived.emails(conn, org_id, sorted({e.subject for e in later}))
     causes: dict[str, list[StoredEvent]] = {}
     for event in later:  # by every name a resource of the subject may carry
-        for name in {event.subject, names.get(event.subject), email_of(event.data)} - {None}:
+        for name in {event.subject, names.get(event.subject), event.email} - {None}:
             causes.setdefault(str(name), []).append(event)
     usages = []
     for usage in sorted(kept.keys() | current.keys()):

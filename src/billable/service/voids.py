@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from billable.rules.errors import FieldProblem, InvalidInput
-from billable.rules.events import EMAIL_TYPES, email_of
 from billable.rules.instants import format_instant
 from billable.rules.touched import touched_by, walked_since
 from billable.rules.voids import VoidRequest
@@ -65,11 +64,10 @@ def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent], late
 
 
 def _find_email_again(conn: Connection, org_id: str, user_id: str, version: int) -> None:
-    for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES), derived.NOT_VOIDED):
-        email = email_of(data)
-        if email is not None:
-            derived.set_emails(conn, org_id, {user_id: (time, seq, email)}, version)
-            return
-    derived.forget_email(conn, org_id, user_id, version)
+    latest = derived.latest_email(conn, org_id, user_id, derived.NOT_VOIDED)
+    if latest is None:
+        derived.forget_email(conn, org_id, user_id, version)
+    else:
+        derived.set_emails(conn, org_id, {user_id: latest}, version)
 
 

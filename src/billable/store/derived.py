@@ -8,7 +8,7 @@ place by time, and a batch in time order only extends the open interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -33,29 +33,26 @@ from sqlalchemy import (
 from billable.rules.events import (
     ASSIGNED,
     DEVICE_ACTIVE,
-    EMAIL_TYPES,
     LOGIN,
     LOGOUT,
     UNASSIGNED,
-    email_of,
 )
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import intervals
 from billable.rules.touched import Transition
 from billable.store import session_weeks
-from billable.store.events import by_day, event_days, history_newest_first
+from billable.store.events import by_day, event_days, history_newest_first, with_email
 from billable.store.sql import (
     LoopJoin,
     bulk_delete,
     bulk_insert,
     chunks,
     least,
-    plain_row_chunks,
     plain_rows,
     prefer_index_loops,
     rows_of,
 )
-from billable.store.tables import RETIRED, device_days, events, holdings, sessions, users
+from billable.store.tables import RETIRED, device_days, event_emails, events, holdings, sessions, users
 
 # Keys to rebuild: ``at`` is first the earliest new event of the key, then the instant the
 # walk restarts from. ``product`` is '' for sessions.
@@ -311,19 +308,22 @@ def first_activity(conn: Connection, org_id: str, keys: set[tuple[int, str, str]
     )]
 
 
-def latest_emails(conn: Connection, org_id: str, user_id: str, types: tuple[str, ...],
-                  visible: Sequence[ColumnElement[bool]]) -> Iterator[tuple[int, int, str]]:
-    """``(time, seq, data)`` of the user's events of ``types`` that ``visible`` admits, the
-    latest first: the caller reads the email from the data and stops at the first it finds,
-    so the log is read a month at a time from its latest day back, not sorted whole."""
+def latest_email(conn: Connection, org_id: str, user_id: str, visible: Sequence[ColumnElement[bool]]
+                 ) -> tuple[int, int, str] | None:
+    """``(time, seq, email)`` of the user's latest event that carries an email and that
+    ``visible`` admits (None: none), read a month at a time from the log's latest day back,
+    not sorted whole."""
     e = events.c
     for days in history_newest_first(conn, org_id):
-        query = (select(e.time, e.seq, e.data)
-                 .select_from(LoopJoin(days, events, and_(
-                     by_day(days), e.org_id == org_id, e.subject == user_id, e.type.in_(types), *visible)))
-                 .order_by(e.time.desc(), e.seq.desc()))
-        for chunk in plain_row_chunks(conn, query, size=64):
-            yield from chunk
+        found = conn.execute(
+            select(e.time, e.seq, event_emails.c.email)
+            .select_from(LoopJoin(days, events, and_(
+                by_day(days), e.org_id == org_id, e.subject == user_id, e.email_id.is_not(None), *visible))
+                         .join(event_emails, with_email(org_id)))
+            .order_by(e.time.desc(), e.seq.desc()).limit(1)).first()
+        if found is not None:
+            return (found[0], found[1], found[2])
+    return None
 
 
 def emails(conn: Connection, org_id: str, user_ids: list[str]) -> dict[str, str]:
@@ -367,9 +367,9 @@ def _emailed_after(conn: Connection, org_id: str, since: dict[str, int], until: 
     prefer_index_loops(conn)
     key = rows_of(conn, _replay_days, from_anchor([(user_id, "", at + 1) for user_id, at in since.items()], until))
     e = events.c
-    found = conn.execute(select(e.subject, e.data).select_from(LoopJoin(key, events, and_(
-        e.org_id == org_id, *subject_from(key), e.type.in_(sorted(EMAIL_TYPES)), *NOT_VOIDED))))
-    return {user_id for user_id, data in found if email_of(data) is not None}
+    found = conn.execute(select(e.subject).select_from(LoopJoin(key, events, and_(
+        e.org_id == org_id, *subject_from(key), e.email_id.is_not(None), *NOT_VOIDED))))
+    return set(found.scalars())
 
 
 def set_emails(conn: Connection, org_id: str, emails: dict[str, tuple[int, int, str]], version: int) -> None:

@@ -36,12 +36,22 @@ from sqlalchemy import (
     select,
 )
 
-from billable.rules.events import EMAIL_TYPES, email_of, stored_email
 from billable.rules.touched import touched_by, walked_since
 from billable.store import derived
 from billable.store.reports import NOW, Parts, Sources
+from billable.store.events import with_email
 from billable.store.sql import rows_of
-from billable.store.tables import RETIRED, OrgId, device_days, events, holdings, organizations, sessions, users
+from billable.store.tables import (
+    RETIRED,
+    OrgId,
+    device_days,
+    event_emails,
+    events,
+    holdings,
+    organizations,
+    sessions,
+    users,
+)
 
 _meta = MetaData()
 
@@ -115,9 +125,9 @@ def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnE
     """The state at ``sequence``, from before the organization's history: walked again
     (``latest``: the log's latest event time)."""
     e = events.c
-    columns = (e.seq, e.type, e.subject, e.time, e.product, e.device_type, e.data)
-    changed = [*conn.execute(select(*columns).where(e.org_id == org_id, e.seq > sequence)),
-               *conn.execute(select(*columns).where(e.org_id == org_id, e.void_seq > sequence))]
+    read = select(e.seq, e.type, e.subject, e.time, e.product, e.device_type, event_emails.c.email).select_from(
+        events.outerjoin(event_emails, with_email(org_id))).where(e.org_id == org_id)
+    changed = [*conn.execute(read.where(e.seq > sequence)), *conn.execute(read.where(e.void_seq > sequence))]
     if not changed:
         return NOW
     assert latest is not None  # the log holds the events changed
@@ -139,11 +149,7 @@ class _Changed(NamedTuple):
     time: int
     product: str | None
     device_type: str | None
-    data: str
-
-    @property
-    def email(self) -> str | None:
-        return stored_email(self.type, self.data)
+    email: str | None
 
 
 def _intervals_then(conn: Connection, org_id: str, kind: derived.IntervalKind, since: dict[tuple[str, str], int],
@@ -189,11 +195,10 @@ def _users_then(conn: Connection, org_id: str, changed: set[str], visible: tuple
         return (users,)
     found = []
     for user_id in sorted(changed):
-        for time, seq, data in derived.latest_emails(conn, org_id, user_id, tuple(EMAIL_TYPES), visible):
-            email = email_of(data)
-            if email is not None:
-                found.append((user_id, email, time, seq))
-                break
+        latest = derived.latest_email(conn, org_id, user_id, visible)
+        if latest is not None:
+            time, seq, email = latest
+            found.append((user_id, email, time, seq))
     key = rows_of(conn, _user_keys, [(user_id,) for user_id in changed])
     added = rows_of(conn, _user_rows, found)
     u = users.c

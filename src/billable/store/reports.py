@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
+from billable.rules.events import DEVICE_ACTIVE
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import OPEN
 from billable.store.events import by_day, whole_history
@@ -49,7 +50,7 @@ from billable.store.sql import (
     plain_rows,
     rows_of,
 )
-from billable.store.tables import device_days, events, holdings, session_weeks, sessions, users
+from billable.store.tables import TYPE_CODES, device_days, events, holdings, session_weeks, sessions, users
 
 Parts = tuple[FromClause, ...]
 """A derived table as one or more parts of its columns, read as their union."""
@@ -94,7 +95,7 @@ class Sources:
 
 NOW = Sources((sessions,), (holdings,), (users,), (device_days,), (events.c.void_seq.is_(None),), packed=True)
 
-_DEVICE_ACTIVE = text("events.type = 'device.active'")  # literal, so the partial index applies
+_DEVICE_ACTIVE = text(f"events.type = {TYPE_CODES[DEVICE_ACTIVE]}")  # literal, so the partial index applies
 
 
 # Between the products a user held, in ``HeldInPeriod``: no catalog name holds it (rules/catalog.py).
@@ -326,7 +327,7 @@ def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut:
     known = days is not None and conn.execute(
         select(events.c.seq)
         .select_from(LoopJoin(days, events, by_day(days)))
-        .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != "device.active", *src.visible)
+        .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != DEVICE_ACTIVE, *src.visible)
         .limit(1)
     ).first() is not None
     if not known:

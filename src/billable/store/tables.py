@@ -24,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -32,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, UNASSIGNED, USER_UPDATED
 
 metadata = MetaData()
 
@@ -126,17 +129,45 @@ oauth_clients = Table(
     Column("name", String(100), nullable=False, server_default=""),  # migration 0016; '' before it: unnamed
 )
 
-# The sources of an organization's events, numbered in the order they first came (migration
-# 0012): a log keeps the number, so its unique key holds a small integer where a source URI
-# (35 characters in the benchmark's data; a producer sends few) repeated with every event.
-event_sources = Table(
-    "event_sources",
-    metadata,
-    Column("org_id", OrgId(), primary_key=True),
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("source", String(256), nullable=False),
-    Index("event_sources_key", "org_id", "source", unique=True),
-)
+def _dictionary(name: str, text: str, length: int) -> Table:
+    """Texts an organization's events repeat, each numbered once, in the order they first
+    came; the log keeps the number (``store/events.py: _number``)."""
+    return Table(
+        name,
+        metadata,
+        Column("org_id", OrgId(), primary_key=True),
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column(text, String(length), nullable=False),
+        Index(f"{name}_key", "org_id", text, unique=True),
+    )
+
+
+# The sources of an organization's events (migration 0012): the log's unique key holds a
+# small integer where a source URI (35 characters in the benchmark's data; a producer sends
+# few) repeated with every event.
+event_sources = _dictionary("event_sources", "source", 256)
+# The emails its events carry (migration 0022): a user's email comes with most of their
+# logins and logouts.
+event_emails = _dictionary("event_emails", "email", 320)
+
+# An event's type as the log stores it (migration 0022): a number, never given to another type.
+TYPE_CODES = {LOGIN: 1, LOGOUT: 2, ASSIGNED: 3, UNASSIGNED: 4, DEVICE_ACTIVE: 5, USER_UPDATED: 6}
+_TYPE_NAMES = {code: name for name, code in TYPE_CODES.items()}
+
+
+class EventKind(TypeDecorator[str]):
+    """An event's type: its name to everyone outside the store, its number in the log. A name
+    that is no type's (a listing's filter) is 0, which no event has."""
+
+    impl = SmallInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
+        return None if value is None else TYPE_CODES.get(value, 0)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> str | None:
+        return None if value is None else _TYPE_NAMES[value]
+
 
 events = Table(
     "events",
@@ -145,12 +176,14 @@ events = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("source_id", Integer, nullable=False),  # event_sources.id
     Column("event_id", String(256), nullable=False),
-    Column("type", String(32), nullable=False),
+    Column("type", EventKind(), nullable=False),
     Column("subject", String(256), nullable=False),
     Column("time", BigInteger, nullable=False),
     Column("product", String(64), nullable=True),
     Column("device_type", String(64), nullable=True),
-    Column("data", Text, nullable=False),
+    # Its ``data`` is its product, device type and email (rules/events.py: event_data): the
+    # email by its number in ``event_emails`` (migration 0022; it was the data as JSON text).
+    Column("email_id", Integer, nullable=True),
     Column("received_at", BigInteger, nullable=False),
     # A voided event is kept, and billed as if never received (migration 0007): the void's
     # place in the arrival order, when, by which client, and why.
@@ -179,8 +212,8 @@ events = Table(
         "time",
         "device_type",
         "subject",
-        sqlite_where=text("type = 'device.active'"),
-        postgresql_where=text("type = 'device.active'"),
+        sqlite_where=text(f"type = {TYPE_CODES[DEVICE_ACTIVE]}"),
+        postgresql_where=text(f"type = {TYPE_CODES[DEVICE_ACTIVE]}"),
     ),
 )
 

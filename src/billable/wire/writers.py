@@ -191,7 +191,7 @@ def explanation_body(explained: ExplainedUser, period: Period) -> bodies.Explana
 def listed_event(e: StoredEvent) -> bodies.ListedEvent:
     """One event as the API and the command line list it."""
     return {"id": e.event_id, "source": e.source, "type": e.type, "subject": e.subject, "time": format_instant(e.time),
-            "data": parse_json(e.data), "receivedAt": format_instant(e.received_at), "sequence": e.seq,
+            "data": e.data, "receivedAt": format_instant(e.received_at), "sequence": e.seq,
             "voided": e.void is not None, "voidedAt": None if e.void is None else format_instant(e.void.at),
             "voidedBy": None if e.void is None else e.void.by,
             "voidedByName": None if e.void is None else e.void.by_name or None,
