@@ -281,8 +281,10 @@ def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org: Ma
 
 def test_statistics_are_refreshed_as_soon_as_the_log_doubles(make_org: MakeOrg, database: Database) -> None:
     """Within one commit of several batches, the planner learns the log's size right after
-    the batch that doubles it: before the next batch's duplicate check and before the
-    rebuild's walks, which a planner that believes the log empty plans as scans of it."""
+    the batch that doubles it: before the next batch's duplicate check, its emails' look-up
+    in the organization's dictionary and the rebuild's walks, which a planner that believes
+    the log empty plans as scans of it (a never analyzed ``event_emails`` made PostgreSQL
+    filter all of an organization's emails by each of a batch's: 1 s a batch)."""
     from billable.rules.events import validate_events
     from billable.service.ingestion import store_batches
     from billable.store.statistics import FIRST_REFRESH
@@ -290,7 +292,8 @@ def test_statistics_are_refreshed_as_soon_as_the_log_doubles(make_org: MakeOrg, 
     org = make_org()
     # A later event first: the logins are then walked from the log, not only extended.
     org.ingest([event("user.logout", "u0", "2026-10-05T08:00:00Z", id="later")])
-    logins = [event("user.login", f"u{n}", "2026-10-02T08:00:00Z", id=f"s{n}") for n in range(FIRST_REFRESH + 10)]
+    logins = [event("user.login", f"u{n}", "2026-10-02T08:00:00Z", id=f"s{n}", email=f"u{n}@x")
+              for n in range(FIRST_REFRESH + 10)]
     # The second batch sends one of the first's again: its stored keys are looked up.
     batches = [validate_events(logins[:FIRST_REFRESH], CATALOG, INGESTED_AT),
                validate_events(logins[FIRST_REFRESH:] + logins[:1], CATALOG, INGESTED_AT)]
@@ -300,3 +303,6 @@ def test_statistics_are_refreshed_as_soon_as_the_log_doubles(make_org: MakeOrg, 
     checks = [i for i, s in enumerate(statements) if s.startswith("SELECT events.event_id")]
     walks = [i for i, s in enumerate(statements) if s.startswith("SELECT events.subject")]
     assert checks and analyzed < checks[0] and walks and analyzed < walks[0]
+    emails = [i for i, s in enumerate(statements) if s.startswith("SELECT event_emails.email")]
+    dictionary = next(i for i, s in enumerate(statements) if s in ("ANALYZE", "ANALYZE event_emails"))
+    assert len(emails) == 2 and emails[0] < dictionary < emails[1]  # the second batch's new emails, with statistics

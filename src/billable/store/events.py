@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from billable.rules.events import UsageEvent, event_data
 from billable.rules.instants import DAY_MS
 from billable.store.organizations import event_times
-from billable.store.sql import LoopJoin, bulk_insert, chunks, plain_rows, rows_of
+from billable.store.sql import LoopJoin, among, bulk_insert, chunks, plain_rows, rows_of
 from billable.store.tables import TYPE_CODES, event_emails, event_sources, events, oauth_clients
 
 _COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "event_day", "product", "device_type",
@@ -89,11 +89,10 @@ _texts = Table("dictionary_texts", MetaData(), Column("text", String(320), nulla
 def _numbers(conn: Connection, org_id: str, named: Column[str], texts: Iterable[str]) -> dict[str, int]:
     """The numbers of those of ``texts`` the organization's dictionary ``named`` (the text
     column of ``event_sources`` or ``event_emails``) holds: one statement, a seek for each
-    (twice as fast as an ``IN`` list of a batch's 8,000 emails on SQLite)."""
+    (``sql.among``: an ``IN`` list of a batch's 8,000 emails took twice as long on SQLite)."""
     table = named.table
-    keys = rows_of(conn, _texts, [(text,) for text in set(texts)])
-    return dict(plain_rows(conn, select(named, table.c.id).select_from(
-        LoopJoin(keys, table, and_(table.c.org_id == org_id, named == keys.c.text)))))
+    listed = among(conn, _texts, list(set(texts)))
+    return dict(plain_rows(conn, select(named, table.c.id).where(table.c.org_id == org_id, listed(named))))
 
 
 def _number(conn: Connection, org_id: str, named: Column[str], texts: Iterable[str], known: dict[str, int]) -> None:

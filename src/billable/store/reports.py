@@ -8,7 +8,7 @@ that overlap it, and device activity inside it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -26,15 +26,12 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    any_,
-    bindparam,
     func,
     or_,
     select,
     text,
     union_all,
 )
-from sqlalchemy.dialects import postgresql
 
 from billable.rules.events import DEVICE_ACTIVE
 from billable.rules.instants import DAY_MS
@@ -43,12 +40,12 @@ from billable.store.events import by_day, whole_history
 from billable.store.session_weeks import as_array, packed_now, week_of
 from billable.store.sql import (
     LoopJoin,
+    among,
     binary_rows,
     greatest,
     least,
     plain_row_chunks,
     plain_rows,
-    rows_of,
 )
 from billable.store.tables import TYPE_CODES, device_days, events, holdings, session_weeks, sessions, users
 
@@ -158,25 +155,6 @@ def _users_of(charged: list[tuple[str, int, int]]) -> UsersOf:
     return users_of
 
 
-def _among(conn: Connection, user_ids: list[str]) -> Callable[[ColumnElement[str]], ColumnElement[bool]]:
-    """A condition that a user id column holds one of ``user_ids``.
-
-    SQLite: an ``IN`` over a temporary table of them, which it walks in key order, 7 times
-    faster than a join over the same users (which also builds a Bloom filter). PostgreSQL:
-    the users as an array, ``= ANY``, which an index scan sorts and seeks one by one whatever
-    the statistics say. As a join (an ``IN`` over ``unnest``) the plan hung on them: once
-    the period's rows lay past what the last ANALYZE saw (the running month's, while events
-    come) or the estimates of the unnested keys were off, it looped over the table's rows
-    against every key: the running month of 200,000 events took 4 s instead of 0.15
-    (docs/performance.md).
-    """
-    if conn.dialect.name == "postgresql":
-        listed = bindparam(None, user_ids, type_=postgresql.ARRAY(String(256)))
-        return lambda column: column == any_(listed)
-    key = rows_of(conn, _charged_users, [(user_id,) for user_id in user_ids])
-    return lambda column: column.in_(select(key.c.user_id))
-
-
 def _sessions_of(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,
                  started: tuple[int | None, int | None] = (None, None)
                  ) -> Select[Unpack[tuple[Any, ...]]] | CompoundSelect[Unpack[tuple[Any, ...]]]:
@@ -186,7 +164,7 @@ def _sessions_of(conn: Connection, org_id: str, users_of: UsersOf, start: int, c
     scanned the sessions once for each). ``started``: only those started from its first
     instant and before its second (None: any).
     """
-    charged_among = _among(conn, sorted(set().union(*users_of.values())))
+    charged_among = among(conn, _charged_users, sorted(set().union(*users_of.values())))
     started_from, started_before = started
     parts = []
     for part in src.session_parts:  # each sought on its own: a union is not sought by key
