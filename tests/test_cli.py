@@ -61,7 +61,7 @@ def assert_statistics_after_the_load(url: str) -> None:
         assert min(counts) > 0, counts
     else:
         with database.read() as conn:
-            assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'sessions'")).scalar_one() > 0
+            assert conn.execute(text("SELECT count(*) FROM main.sqlite_stat1 WHERE tbl = 'sessions'")).scalar_one() > 0
     database.dispose()
 
 

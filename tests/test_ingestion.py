@@ -236,7 +236,7 @@ def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org: MakeOrg, d
         assert maintenance_counts(database, "sessions", lambda _, vacuumed: vacuumed > before)[1] > before
     else:
         with database.read() as conn:
-            assert conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'events'")).scalar_one() > 0
+            assert conn.execute(text("SELECT count(*) FROM main.sqlite_stat1 WHERE tbl = 'events'")).scalar_one() > 0
 
 
 def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org: MakeOrg, database: Database) -> None:

@@ -712,7 +712,8 @@ def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(emp
     data compact JSON, product, device type and email in that order, as 0021's code wrote it)
     upgrades with every report at every instant, the listing, a closed period's changes and
     an explanation as before; each organization numbers its own emails by their first event;
-    the downgrade gives 0021's rows again, and the upgraded log goes on."""
+    the subject index loses the time; the downgrade gives 0021's rows and index again, and
+    the upgraded log goes on."""
     import json
     from typing import Any
 
@@ -772,6 +773,10 @@ def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(emp
             return [tuple(row) for row in conn.execute(
                 stored_sql(f"SELECT org_id, seq, {columns} FROM events ORDER BY org_id, seq"))]
 
+    def by_day() -> list[str | None]:  # the subject index's columns
+        with database.engine.connect() as conn:
+            return next(i["column_names"] for i in inspect(conn).get_indexes("events") if i["name"] == "events_by_day")
+
     before = seen()
     explained = before[13]  # organization one's: after its 12 reports and its listing
     assert explained.display_name == "o'neil@x"  # type: ignore[attr-defined]  # the void of u1 found the one before
@@ -793,8 +798,10 @@ def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(emp
         [(orgs["one"], n, email) for n, email in enumerate(["zoë@x", "o'neil@x", "bob@x", "ann@x"], start=1)]
         + [(orgs["two"], n, email) for n, email in enumerate(["ann@x"], start=1)])
     assert types == {(code,) for code in range(1, 7)}  # every type, each by its number
+    assert by_day() == ["event_day", "subject"]
     migrate.downgrade(database, "0021")
     assert raw("event_id, type, data, void_seq") == stored
+    assert by_day() == ["event_day", "subject", "time"]
     migrate.upgrade(database)
     with database.write() as conn:  # the upgraded log goes on: a duplicate refused, a new email numbered next
         again = ingest(conn, orgs["two"], [event("user.login", "bob", "2026-10-02T09:00:00Z", id="b1"),

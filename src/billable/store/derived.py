@@ -41,7 +41,7 @@ from billable.rules.instants import DAY_MS
 from billable.rules.intervals import intervals
 from billable.rules.touched import Transition
 from billable.store import session_weeks
-from billable.store.events import by_day, event_days, history_newest_first, with_email
+from billable.store.events import by_day, event_days, history_newest_first, on_days, with_email
 from billable.store.sql import (
     LoopJoin,
     bulk_delete,
@@ -317,9 +317,8 @@ def latest_email(conn: Connection, org_id: str, user_id: str, visible: Sequence[
     for days in history_newest_first(conn, org_id):
         found = conn.execute(
             select(e.time, e.seq, event_emails.c.email)
-            .select_from(LoopJoin(days, events, and_(
-                by_day(days), e.org_id == org_id, e.subject == user_id, e.email_id.is_not(None), *visible))
-                         .join(event_emails, with_email(org_id)))
+            .select_from(events.join(event_emails, with_email(org_id)))
+            .where(on_days(days), e.org_id == org_id, e.subject == user_id, e.email_id.is_not(None), *visible)
             .order_by(e.time.desc(), e.seq.desc()).limit(1)).first()
         if found is not None:
             return (found[0], found[1], found[2])

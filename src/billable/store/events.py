@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from billable.rules.events import UsageEvent, event_data
 from billable.rules.instants import DAY_MS
 from billable.store.organizations import event_times
-from billable.store.sql import LoopJoin, among, bulk_insert, chunks, plain_rows, rows_of
+from billable.store.sql import among, bulk_insert, chunks, plain_rows, rows_of
 from billable.store.tables import TYPE_CODES, event_emails, event_sources, events, oauth_clients
 
 _COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "event_day", "product", "device_type",
@@ -46,9 +46,17 @@ def event_days(first: int, last: int) -> range:
 
 
 def by_day(days: FromClause) -> ColumnElement[bool]:
-    """The log's events of the day in ``days.c.day``: how a look-up of a subject's events
-    seeks the log's subject index (``events_by_day``), a day at a time."""
+    """The log's events of the day in ``days.c.day``: how a walk of many subjects' events
+    joins the log's subject index (``events_by_day``), a seek per subject and day."""
     return events.c.event_day == days.c.day
+
+
+def on_days(days: FromClause) -> ColumnElement[bool]:
+    """The log's events of the days in ``days``: how a look-up of one subject's events seeks
+    the log's subject index, a day at a time. An ``IN``, not a join: as a join SQLite may first
+    build a Bloom filter of the whole log, when the days (a table without statistics) look
+    more than the log's rows, and a user's latest email took 97 ms instead of 0.06 on M."""
+    return events.c.event_day.in_(select(days.c.day))
 
 
 def whole_history(conn: Connection, org_id: str, start: int | None = None, end: int | None = None
@@ -226,13 +234,12 @@ _STORED = (_c.seq, event_sources.c.source, _c.event_id, _c.type, _c.subject, _c.
            event_emails.c.email, _c.received_at, _c.void_seq, _c.voided_at, _c.voided_by, _c.void_reason, oauth_clients.c.name)
 
 
-def _stored_events(org_id: str, listed: FromClause = events) -> Select[Any]:
-    """The organization's events (of ``listed``, which holds the log) as ``_stored`` reads
-    them, each with its source. Both tables name the organization, not only the join: on
-    Citus each must, to run on its worker."""
+def _stored_events(org_id: str) -> Select[Any]:
+    """The organization's events as ``_stored`` reads them, each with its source. Both tables
+    name the organization, not only the join: on Citus each must, to run on its worker."""
     s, voider = event_sources.c, oauth_clients.c
     return (select(*_STORED)
-            .select_from(listed.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id))
+            .select_from(events.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id))
                          .outerjoin(event_emails, with_email(org_id))
                          .outerjoin(oauth_clients, and_(voider.client_id == _c.voided_by, voider.org_id == org_id)))
             .where(_c.org_id == org_id, s.org_id == org_id))
@@ -298,12 +305,11 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
     for column, value in ((c.subject, chosen.subject), (c.type, chosen.type)):
         if value is not None:
             conditions.append(column == value)
-    listed: FromClause = events
     if chosen.subject is not None:  # the subject's events, found by day
         days = whole_history(conn, org_id, chosen.start, chosen.end)
         if days is None:
             return []
-        listed = LoopJoin(days, events, by_day(days))
+        conditions.append(on_days(days))
     if chosen.start is not None:
         conditions.append(c.time >= chosen.start)
     if chosen.end is not None:
@@ -312,5 +318,5 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
         conditions.append(c.received_at > chosen.received_after)
     if before_seq is not None:
         conditions.append(c.seq < before_seq)
-    query = _stored_events(org_id, listed).where(*conditions).order_by(c.seq.desc()).limit(limit)
+    query = _stored_events(org_id).where(*conditions).order_by(c.seq.desc()).limit(limit)
     return [_stored(row) for row in conn.execute(query)]

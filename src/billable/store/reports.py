@@ -36,10 +36,9 @@ from sqlalchemy import (
 from billable.rules.events import DEVICE_ACTIVE
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import OPEN
-from billable.store.events import by_day, whole_history
+from billable.store.events import on_days, whole_history
 from billable.store.session_weeks import as_array, packed_now, week_of
 from billable.store.sql import (
-    LoopJoin,
     among,
     binary_rows,
     greatest,
@@ -304,8 +303,8 @@ def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut:
     days = whole_history(conn, org_id)
     known = days is not None and conn.execute(
         select(events.c.seq)
-        .select_from(LoopJoin(days, events, by_day(days)))
-        .where(events.c.org_id == org_id, events.c.subject == user_id, events.c.type != DEVICE_ACTIVE, *src.visible)
+        .where(on_days(days), events.c.org_id == org_id, events.c.subject == user_id, events.c.type != DEVICE_ACTIVE,
+               *src.visible)
         .limit(1)
     ).first() is not None
     if not known:

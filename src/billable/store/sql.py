@@ -85,7 +85,11 @@ def rows_of(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> From
     On PostgreSQL they travel inside the statement, one array per column under ``unnest``:
     there is no temporary table, which Citus cannot join to a distributed one, so the
     statement stays one query for one organization's worker. On SQLite they fill
-    ``table``, a temporary table this connection reuses.
+    ``table``, a temporary table this connection reuses, and its count goes to the planner
+    (``ANALYZE`` of a table without indexes counts its rows, 0.2 ms for 7,000): without it,
+    SQLite takes a temporary table for a million rows and, joining one to a log it knows
+    smaller, first builds a Bloom filter of the whole log (a walk of 1,000 users over a week
+    of M took 222 ms instead of 112).
     """
     if conn.dialect.name == "postgresql":
         arrays = [bindparam(None, [row[i] for row in rows], type_=postgresql.ARRAY(c.type))
@@ -95,6 +99,7 @@ def rows_of(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> From
     create_if_missing(conn, table)
     conn.exec_driver_sql(f"DELETE FROM {table.name}")  # what the connection's last statement left
     bulk_insert(conn, table, tuple(c.name for c in table.columns), rows)
+    conn.exec_driver_sql(f"ANALYZE temp.{table.name}")
     return table
 
 

@@ -3,7 +3,10 @@ data, which is its product, device type and email and nothing else (billable has
 other field since its first version), is no longer kept a second time as JSON text. The
 product and device type have their columns already; the email is numbered per organization
 in ``event_emails``, by its first event, and the log keeps the number (docs/performance.md:
-an event of M went from 123 to 81 bytes of row on SQLite).
+an event of M went from 123 to 81 bytes of row on SQLite). The subject index by day holds
+``(event_day, subject)``, without the time: a look-up reads the rows anyway, and a subject's
+entries of a day are alike, which PostgreSQL stores once with their rows' places
+(deduplication): 53 bytes an event there, 33 on SQLite, against 12 and 23.
 
 SQLite copies the log once into its new layout (it changes no column's type in place); on
 PostgreSQL the type's change rewrites the table, which also drops the JSON's space. On a
@@ -76,7 +79,7 @@ def upgrade() -> None:
         f"(SELECT org_id, {email} AS email, min(seq) AS first_seq FROM events WHERE {email} IS NOT NULL "
         f"GROUP BY org_id, {email}) AS found")
     if connection.dialect.name == "postgresql":
-        op.drop_index("events_device_activity", "events")
+        _drop_indexes()
         op.add_column("events", sa.Column("email_id", sa.Integer, nullable=True))
         op.execute(f"UPDATE events SET email_id = m.id FROM event_emails m "
                    f"WHERE m.org_id = events.org_id AND m.email = {_email(connection, 'events.data')}")
@@ -88,13 +91,13 @@ def upgrade() -> None:
         _copy_events("slim", f"{columns}, {_TO_CODE.format(column='e.type')}, m.id",
                      "LEFT JOIN event_emails m ON m.org_id = e.org_id AND m.email = json_extract(e.data, '$.email')",
                      ", ".join((*_KEPT, "type", "email_id")))
-    _device_activity(str(TYPE_CODES["device.active"]))
+    _indexes(str(TYPE_CODES["device.active"]), ["event_day", "subject"])
 
 
 def downgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name == "postgresql":
-        op.drop_index("events_device_activity", "events")
+        _drop_indexes()
         op.add_column("events", sa.Column("data", sa.Text, nullable=True))
         op.execute(f"UPDATE events SET data = {_data(connection, 'm.email')} FROM event_emails m "
                    "WHERE m.org_id = events.org_id AND m.id = events.email_id")
@@ -107,24 +110,31 @@ def downgrade() -> None:
         _copy_events("json", f"{columns}, {_TO_NAME.format(column='e.type')}, {_data(connection, 'm.email')}",
                      "LEFT JOIN event_emails m ON m.org_id = e.org_id AND m.id = e.email_id",
                      ", ".join((*_KEPT, "type", "data")))
-    _device_activity("'device.active'")
+    _indexes("'device.active'", ["event_day", "subject", "time"])
     op.drop_table("event_emails")
 
 
 def _copy_events(layout: str, select: str, join: str, into: str) -> None:
-    """SQLite: the log copied into ``layout``, in its key's order, and its indexes made again
-    (all but the device activity's, which ``_device_activity`` makes)."""
+    """SQLite: the log copied into ``layout``, in its key's order, and its keys' indexes
+    made again (``_indexes`` makes the others)."""
     op.execute(f"CREATE TABLE events_new ({_SQLITE_COLUMNS[layout]}, PRIMARY KEY (org_id, seq))")
     op.execute(f"INSERT INTO events_new ({into}) SELECT {select} FROM events e {join} ORDER BY e.org_id, e.seq")
     op.execute("DROP TABLE events")
     op.execute("ALTER TABLE events_new RENAME TO events")
     op.create_index("events_key", "events", ["org_id", "source_id", "event_id"], unique=True)
     op.create_index("events_voided", "events", ["org_id", "void_seq"], sqlite_where=sa.text("void_seq IS NOT NULL"))
-    op.create_index("events_by_day", "events", ["event_day", "subject", "time"])
 
 
-def _device_activity(device_active: str) -> None:
-    """The device activity's partial index, on the type as ``device_active`` (a code or a name) writes it."""
+def _drop_indexes() -> None:
+    """PostgreSQL: the indexes ``_indexes`` makes, dropped before the table is rewritten."""
+    op.drop_index("events_device_activity", "events")
+    op.drop_index("events_by_day", "events")
+
+
+def _indexes(device_active: str, by_day: list[str]) -> None:
+    """The device activity's partial index, on the type as ``device_active`` (a code or a
+    name) writes it, and the subject index by day on ``by_day``."""
     where = sa.text(f"type = {device_active}")
     op.create_index("events_device_activity", "events", ["org_id", "time", "device_type", "subject"],
                     sqlite_where=where, postgresql_where=where)
+    op.create_index("events_by_day", "events", by_day)
