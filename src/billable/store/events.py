@@ -97,7 +97,7 @@ _texts = Table("dictionary_texts", MetaData(), Column("text", String(320), nulla
 def _numbers(conn: Connection, org_id: str, named: Column[str], texts: Iterable[str]) -> dict[str, int]:
     """The numbers of those of ``texts`` the organization's dictionary ``named`` (the text
     column of ``event_sources`` or ``event_emails``) holds: one statement, a seek for each
-    (``sql.among``: an ``IN`` list of a batch's 8,000 emails took twice as long on SQLite)."""
+    (``sql.among``; an ``IN`` list of a batch's 8,000 emails took twice as long on SQLite)."""
     table = named.table
     listed = among(conn, _texts, list(set(texts)))
     return dict(plain_rows(conn, select(named, table.c.id).where(table.c.org_id == org_id, listed(named))))

@@ -38,8 +38,8 @@ from sqlalchemy import (
 
 from billable.rules.touched import touched_by, walked_since
 from billable.store import derived
-from billable.store.reports import NOW, Parts, Sources
 from billable.store.events import with_email
+from billable.store.reports import NOW, Parts, Sources
 from billable.store.sql import rows_of
 from billable.store.tables import (
     RETIRED,

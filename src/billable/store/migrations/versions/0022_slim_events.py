@@ -87,10 +87,8 @@ def upgrade() -> None:
         op.execute("ALTER TABLE events DROP COLUMN data")
         op.execute(f"ALTER TABLE events ALTER COLUMN type TYPE smallint USING {_TO_CODE.format(column='type')}")
     else:
-        columns = ", ".join(f"e.{name}" for name in _KEPT)
-        _copy_events("slim", f"{columns}, {_TO_CODE.format(column='e.type')}, m.id",
-                     "LEFT JOIN event_emails m ON m.org_id = e.org_id AND m.email = json_extract(e.data, '$.email')",
-                     ", ".join((*_KEPT, "type", "email_id")))
+        _copy_events("slim", ("type", "email_id"), f"{_TO_CODE.format(column='e.type')}, m.id",
+                     f"LEFT JOIN event_emails m ON m.org_id = e.org_id AND m.email = {_email(connection, 'e.data')}")
     _indexes(str(TYPE_CODES["device.active"]), ["event_day", "subject"])
 
 
@@ -106,19 +104,20 @@ def downgrade() -> None:
         op.execute("ALTER TABLE events DROP COLUMN email_id")
         op.execute(f"ALTER TABLE events ALTER COLUMN type TYPE varchar(32) USING {_TO_NAME.format(column='type')}")
     else:
-        columns = ", ".join(f"e.{name}" for name in _KEPT)
-        _copy_events("json", f"{columns}, {_TO_NAME.format(column='e.type')}, {_data(connection, 'm.email')}",
-                     "LEFT JOIN event_emails m ON m.org_id = e.org_id AND m.id = e.email_id",
-                     ", ".join((*_KEPT, "type", "data")))
+        _copy_events("json", ("type", "data"), f"{_TO_NAME.format(column='e.type')}, {_data(connection, 'm.email')}",
+                     "LEFT JOIN event_emails m ON m.org_id = e.org_id AND m.id = e.email_id")
     _indexes("'device.active'", ["event_day", "subject", "time"])
     op.drop_table("event_emails")
 
 
-def _copy_events(layout: str, select: str, join: str, into: str) -> None:
-    """SQLite: the log copied into ``layout``, in its key's order, and its keys' indexes
-    made again (``_indexes`` makes the others)."""
+def _copy_events(layout: str, changed: tuple[str, str], changed_from: str, join: str) -> None:
+    """SQLite: the log copied into ``layout``, in its key's order, the columns it keeps as
+    they are and its ``changed`` ones from ``changed_from`` (SQL over ``events e`` and
+    ``join``), and its keys' indexes made again (``_indexes`` makes the others)."""
+    kept = ", ".join(f"e.{name}" for name in _KEPT)
     op.execute(f"CREATE TABLE events_new ({_SQLITE_COLUMNS[layout]}, PRIMARY KEY (org_id, seq))")
-    op.execute(f"INSERT INTO events_new ({into}) SELECT {select} FROM events e {join} ORDER BY e.org_id, e.seq")
+    op.execute(f"INSERT INTO events_new ({', '.join((*_KEPT, *changed))}) SELECT {kept}, {changed_from} "
+               f"FROM events e {join} ORDER BY e.org_id, e.seq")
     op.execute("DROP TABLE events")
     op.execute("ALTER TABLE events_new RENAME TO events")
     op.create_index("events_key", "events", ["org_id", "source_id", "event_id"], unique=True)
