@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import TextClause, TextualSelect, bindparam, create_engine, text
+from sqlalchemy import TextClause, TextualSelect, bindparam, column, create_engine, text
 
 from billable.rules.catalog import Catalog
 from billable.rules.instants import parse_instant
@@ -26,7 +27,7 @@ from billable.service.organizations import PERMISSIONS, NewClient, create_client
 from billable.store import migrate
 from billable.store.database import Database
 from billable.store.organizations import Organization
-from billable.store.tables import OrgId
+from billable.store.tables import OrgId, OrgKey, metadata
 
 POSTGRES_ADMIN_URL = os.environ.get("BILLABLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 # A Citus coordinator (with the citus extension and its workers added in that database):
@@ -36,12 +37,22 @@ CATALOG = Catalog.load()
 INGESTED_AT = parse_instant("2026-11-20T00:00:00Z")  # the clock while tests ingest October
 
 
-def stored_sql(sql: str) -> TextClause | TextualSelect:
-    """A statement written in SQL against today's schema, its ``:org`` parameter and a
-    selected ``org_id`` taken and given as the store stores an organization's id (``OrgId``:
-    16 bytes on SQLite, a ``uuid`` on PostgreSQL)."""
-    statement = text(sql).bindparams(bindparam("org", type_=OrgId())) if ":org" in sql else text(sql)
-    return statement.columns(org_id=OrgId()) if sql.lstrip().upper().startswith("SELECT ORG_ID") else statement
+def stored_sql(sql: str, numbered: bool | None = None) -> TextClause | TextualSelect:
+    """A statement written in SQL, its ``:org`` parameter given as the store keeps an
+    organization in the table it names: by its number on SQLite where ``numbered`` (a table
+    of ``OrgKey``; None: as the tables module says of the table after ``FROM``, ``INTO`` or
+    ``UPDATE``), else by its id (``OrgId``: 16 bytes on SQLite, a ``uuid`` on PostgreSQL).
+    A selected ``org_id`` is taken as an id: a numbered table's is read through its ``Table``."""
+    if numbered is None:
+        named = re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)", sql, re.IGNORECASE)
+        numbered = named is not None and named[1] in metadata.tables and isinstance(
+            metadata.tables[named[1]].c.get("org_id", column("org_id", OrgId())).type, OrgKey)
+    kind = OrgKey() if numbered else OrgId()
+    statement = text(sql).bindparams(bindparam("org", type_=kind)) if ":org" in sql else text(sql)
+    if sql.lstrip().upper().startswith("SELECT ORG_ID"):
+        assert not numbered, "a numbered table's org_id is read through its Table"
+        return statement.columns(org_id=kind)
+    return statement
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

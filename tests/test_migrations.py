@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from billable.store import migrate
 from billable.store.database import Database
-from billable.store.tables import metadata
+from billable.store.tables import event_emails, event_sources, metadata, session_weeks
 
 
 def test_upgrade_from_empty_matches_the_tables(empty_url: str) -> None:
@@ -262,7 +267,7 @@ def test_events_of_0011_keep_their_sources_by_number(empty_url: str) -> None:
     """0012 numbers each organization's sources by their first event and keys the log by the
     number: an upgraded log lists and voids its events by source as before, refuses them
     sent again as duplicates, takes a new source, and goes back to 0011 with its sources."""
-    from conftest import CATALOG, INGESTED_AT, event, stored_sql
+    from conftest import CATALOG, INGESTED_AT, event
     from sqlalchemy import text
 
     from billable.rules.voids import VoidRequest
@@ -291,7 +296,7 @@ def test_events_of_0011_keep_their_sources_by_number(empty_url: str) -> None:
                     for e in events_page(conn, org, EventFilter(), None, 10).events]
 
     with database.read() as conn:
-        numbered = conn.execute(stored_sql("SELECT org_id, id, source FROM event_sources ORDER BY org_id, id")).all()
+        numbered = conn.execute(select(event_sources.c.org_id, event_sources.c.id, event_sources.c.source)).all()
     assert sorted(numbered) == sorted([(org, 1, "urn:b"), (org, 2, "urn:a"), (other, 1, "urn:a")])
     assert listing() == [("urn:b", "e2", False), ("urn:a", "e1", False), ("urn:b", "e1", False)]
     with database.write() as conn:
@@ -312,7 +317,7 @@ def test_sessions_of_0012_are_packed_per_week(empty_url: str) -> None:
     for the weeks its latest event has passed: after a downgrade and an upgrade the packed
     weeks are those ingestion kept (late events and an open session included), and an
     upgraded log changes them."""
-    from conftest import CATALOG, INGESTED_AT, event, stored_sql
+    from conftest import CATALOG, INGESTED_AT, event
 
     from billable.service.ingestion import ingest
     from billable.service.organizations import create_organization
@@ -330,8 +335,8 @@ def test_sessions_of_0012_are_packed_per_week(empty_url: str) -> None:
 
     def packed() -> list[tuple[str, str, int, bytes]]:
         with database.read() as conn:
-            return [(o, u, w, bytes(b)) for o, u, w, b in conn.execute(stored_sql(
-                "SELECT org_id, user_id, week, bounds FROM session_weeks ORDER BY org_id, user_id, week"))]
+            w = session_weeks.c
+            return sorted((o, u, week, bytes(b)) for o, u, week, b in conn.execute(select(w.org_id, w.user_id, w.week, w.bounds)))
 
     kept = packed()
     # Per organization, the weeks before the latest event's (October 15): ann's and bob's two, cy's one.
@@ -492,7 +497,7 @@ def test_clients_of_0015_are_unnamed_and_named_from_0016_on(empty_url: str) -> N
 
     from billable.rules.voids import VoidRequest
     from billable.service.ingestion import ingest
-    from billable.service.organizations import create_client, create_organization
+    from billable.service.organizations import create_client
     from billable.service.voids import void_events
     from billable.store.events import EventFilter, list_events
     from billable.store.organizations import list_clients
@@ -500,8 +505,10 @@ def test_clients_of_0015_are_unnamed_and_named_from_0016_on(empty_url: str) -> N
     database = Database(empty_url)
     migrate.upgrade(database)
     migrate.downgrade(database, "0015")
-    with database.write() as conn:
-        org = create_organization(conn, "old", "named", INGESTED_AT).id
+    org = str(uuid.uuid4())
+    with database.write() as conn:  # as 0015's code made them: ids as text
+        conn.execute(text("INSERT INTO organizations (id, name, model, last_seq, created_at) "
+                          "VALUES (:org, 'old', 'named', 0, 1)"), {"org": org})
         conn.execute(text("INSERT INTO oauth_clients (client_id, org_id, secret_hash, permissions, created_at) "
                           "VALUES ('old-client', :org, 'x', 'billing:events:void', 1)"), {"org": org})
     migrate.upgrade(database)
@@ -594,7 +601,10 @@ def test_organizations_of_0016_keep_everything_with_ids_of_sixteen_bytes(empty_u
     assert seen() == before
     with database.read() as conn:
         if conn.dialect.name == "sqlite":
-            assert conn.execute(text("SELECT DISTINCT length(org_id), typeof(org_id) FROM events")).all() == [(16, "blob")]
+            assert conn.execute(text("SELECT DISTINCT length(org_id), typeof(org_id) FROM closed_periods")).all() == [
+                (16, "blob")]
+            # the log keeps the organization's number from 0023 on
+            assert conn.execute(text("SELECT DISTINCT typeof(org_id) FROM events")).all() == [("integer",)]
         else:
             assert conn.execute(text("SELECT DISTINCT pg_typeof(org_id)::text FROM events")).all() == [("uuid",)]
     migrate.downgrade(database, "0016")
@@ -706,18 +716,19 @@ def test_packed_weeks_of_0020_are_filed_by_week_and_read_as_before(empty_url: st
     database.dispose()
 
 
-def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(empty_url: str) -> None:
-    """0022 keeps an event's type as a number and its email by its number in ``event_emails``,
-    where 0021 kept the type's name and the data as JSON text. A log taken back to 0021 (its
-    data compact JSON, product, device type and email in that order, as 0021's code wrote it)
-    upgrades with every report at every instant, the listing, a closed period's changes and
-    an explanation as before; each organization numbers its own emails by their first event;
-    the subject index loses the time; the downgrade gives 0021's rows and index again, and
-    the upgraded log goes on."""
-    import json
-    from typing import Any
+@dataclass
+class _TwoLogs:
+    """Two organizations' logs at the head (late events, an email seen again, a void, a closed
+    period), and everything a reader sees of them."""
 
-    from conftest import CATALOG, INGESTED_AT, event, stored_sql
+    orgs: dict[str, str]
+    logs: dict[str, list[dict[str, Any]]]
+    late: list[dict[str, Any]]
+    seen: Callable[[], list[object]]
+
+
+def _two_logs(database: Database) -> _TwoLogs:
+    from conftest import CATALOG, INGESTED_AT, event
 
     from billable.rules.instants import Period
     from billable.rules.voids import VoidRequest
@@ -729,11 +740,8 @@ def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(emp
     from billable.service.voids import void_events
     from billable.store.events import EventFilter, list_events
     from billable.store.organizations import get_organization
-    from sqlalchemy import text
 
     october, september = Period.parse("2026-10-01", "2026-11-01"), Period.parse("2026-09-01", "2026-10-01")
-    database = Database(empty_url)
-    migrate.upgrade(database)
     logs = {
         "one": [event("license.assigned", "ann", "2026-09-01T00:00:00Z", id="l1", product="cx1", email="zoë@x"),
                 event("user.login", "ann", "2026-09-20T08:00:00Z", id="s1", email="o'neil@x"),
@@ -768,10 +776,34 @@ def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(emp
             found.append(amendments(conn, orgs["one"], september, CATALOG, INGESTED_AT + 9_000))
             return found
 
+    return _TwoLogs(orgs, logs, late, seen)
+
+
+def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(empty_url: str) -> None:
+    """0022 keeps an event's type as a number and its email by its number in ``event_emails``,
+    where 0021 kept the type's name and the data as JSON text. A log taken back to 0021 (its
+    data compact JSON, product, device type and email in that order, as 0021's code wrote it)
+    upgrades with every report at every instant, the listing, a closed period's changes and
+    an explanation as before; each organization numbers its own emails by their first event;
+    the subject index loses the time; the downgrade gives 0021's rows and index again, and
+    the upgraded log goes on."""
+    import json
+    from typing import Any
+
+    from conftest import CATALOG, INGESTED_AT, event, stored_sql
+
+    from billable.service.ingestion import ingest
+    from sqlalchemy import text
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    orgs, logs, late, seen = two.orgs, two.logs, two.late, two.seen
+
     def raw(columns: str) -> list[tuple[object, ...]]:
         with database.read() as conn:
             return [tuple(row) for row in conn.execute(
-                stored_sql(f"SELECT org_id, seq, {columns} FROM events ORDER BY org_id, seq"))]
+                stored_sql(f"SELECT org_id, seq, {columns} FROM events ORDER BY org_id, seq", numbered=False))]  # at 0021
 
     def by_day() -> list[str | None]:  # the subject index's columns
         with database.engine.connect() as conn:
@@ -792,7 +824,7 @@ def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(emp
     migrate.upgrade(database)
     assert seen() == before
     with database.read() as conn:
-        numbered = conn.execute(stored_sql("SELECT org_id, id, email FROM event_emails ORDER BY org_id, id")).all()
+        numbered = conn.execute(select(event_emails.c.org_id, event_emails.c.id, event_emails.c.email)).all()
         types = {tuple(row) for row in conn.execute(text("SELECT DISTINCT type FROM events"))}
     assert sorted((org, number, email) for org, number, email in numbered) == sorted(
         [(orgs["one"], n, email) for n, email in enumerate(["zoë@x", "o'neil@x", "bob@x", "ann@x"], start=1)]
@@ -811,3 +843,76 @@ def test_a_log_of_0021_keeps_every_event_with_types_numbered_and_emails_once(emp
                             {"org": orgs["two"]}).scalar_one() == 2
     assert (again.accepted, again.duplicates) == (1, 1)
     database.dispose()
+
+
+def test_a_database_of_0022_keeps_every_row_with_organizations_numbered_on_sqlite(empty_url: str) -> None:
+    """0023 keeps, on SQLite, an organization's number where the tables that grow with its
+    events kept its 16-byte id, and files the log by its key. A database taken back to 0022
+    (the ids in every row, the log with rowids) upgrades with every report at every instant,
+    the listings, explanations and a closed period's changes as before; the organizations are
+    numbered in the order they were made, and one made after is numbered next; the downgrade
+    gives 0022's rows again, and the upgraded log goes on. PostgreSQL gains the column only."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
+
+    from billable.service.ingestion import ingest
+    from billable.service.organizations import create_organization
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    with database.write() as conn:  # a session closed, a license ended, a device seen earlier: each retires a row
+        for org in two.orgs.values():
+            ingest(conn, org, [event("user.logout", "ann", "2026-09-20T17:00:00Z", id="s2"),
+                               event("license.unassigned", "ann", "2026-10-20T00:00:00Z", id="l4", product="cx1"),
+                               event("device.active", "d9", "2026-10-04T10:00:00Z", id="d2", deviceType="edge")],
+                   CATALOG, INGESTED_AT + 2_500)
+            ingest(conn, org, [event("device.active", "d9", "2026-10-04T09:00:00Z", id="d3", deviceType="edge")],
+                   CATALOG, INGESTED_AT + 2_600)
+    sqlite = database.engine.dialect.name == "sqlite"
+    keyed = ("events", "event_sources", "event_emails", "users", "sessions", "session_weeks", "holdings",
+             "device_days", "users_retired", "sessions_retired", "holdings_retired", "device_days_retired")
+
+    def rows() -> dict[str, list[tuple[object, ...]]]:
+        with database.read() as conn:
+            return {table: sorted(tuple(row) for row in conn.execute(text(f"SELECT * FROM {table}"))) for table in keyed}
+
+    def stored_as() -> set[tuple[object, ...]]:  # how each table keeps the organization
+        typed = "typeof(org_id), length(org_id)" if sqlite else "pg_typeof(org_id)::text, 0"
+        with database.read() as conn:
+            return {tuple(row) for table in keyed for row in conn.execute(text(f"SELECT DISTINCT {typed} FROM {table}"))}
+
+    def with_rowid() -> bool:
+        with database.read() as conn:
+            ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'events'")).scalar_one()
+        return "WITHOUT ROWID" not in ddl
+
+    before, head = two.seen(), rows()
+    assert [table for table in keyed if not head[table]] == []  # every table has rows to carry
+    migrate.downgrade(database, "0022")
+    old = rows()
+    assert stored_as() == ({("blob", 16)} if sqlite else {("uuid", 0)})
+    if sqlite:
+        assert with_rowid()
+    migrate.upgrade(database)
+    assert two.seen() == before and rows() == head
+    with database.read() as conn:
+        numbers = {name: number for number, name in conn.execute(text("SELECT number, name FROM organizations"))}
+    assert numbers == ({"one": 1, "two": 2} if sqlite else {"one": None, "two": None})
+    assert stored_as() == ({("integer", 1)} if sqlite else {("uuid", 0)})
+    if sqlite:
+        assert not with_rowid()
+    migrate.downgrade(database, "0022")
+    assert rows() == old
+    migrate.upgrade(database)
+    with database.write() as conn:  # the upgraded log goes on: a duplicate refused, a new organization numbered next
+        again = ingest(conn, two.orgs["two"], [event("user.login", "bob", "2026-10-02T09:00:00Z", id="b1"),
+                                               event("user.logout", "bob", "2026-10-02T10:00:00Z", id="b2")],
+                       CATALOG, INGESTED_AT + 3_000)
+        three = create_organization(conn, "three", "named", INGESTED_AT + 3_000).id
+        ingest(conn, three, two.logs["one"], CATALOG, INGESTED_AT + 3_000)
+        number = conn.execute(text("SELECT number FROM organizations WHERE name = 'three'")).scalar_one()
+    assert (again.accepted, again.duplicates) == (1, 1)
+    assert number == (3 if sqlite else None)
+    database.dispose()
+

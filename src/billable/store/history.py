@@ -43,7 +43,7 @@ from billable.store.reports import NOW, Parts, Sources
 from billable.store.sql import rows_of
 from billable.store.tables import (
     RETIRED,
-    OrgId,
+    OrgKey,
     device_days,
     event_emails,
     events,
@@ -168,7 +168,7 @@ def _intervals_then(conn: Connection, org_id: str, kind: derived.IntervalKind, s
     same_key = [key.c.user_id == table.c.user_id] + ([key.c.product == table.c.product] if kind.by_product else [])
     kept = select(table.c.org_id, table.c.user_id, *product, table.c.ended_at, table.c.started_at).where(
         table.c.org_id == org_id, ~exists().where(*same_key, table.c.ended_at > key.c.at))
-    new = select(literal(org_id, OrgId()).label("org_id"), added.c.user_id, *([added.c.product] if kind.by_product else []),
+    new = select(literal(org_id, OrgKey()).label("org_id"), added.c.user_id, *([added.c.product] if kind.by_product else []),
                  added.c.ended_at, added.c.started_at)
     return kept.subquery(), new.subquery()
 
@@ -184,7 +184,7 @@ def _device_days_then(conn: Connection, org_id: str, changed: set[tuple[int, str
     kept = select(d.org_id, d.day, d.device_type, d.device_id, d.first_active).where(
         d.org_id == org_id,
         ~exists().where(key.c.day == d.day, key.c.device_type == d.device_type, key.c.device_id == d.device_id))
-    new = select(literal(org_id, OrgId()).label("org_id"), added.c.day, added.c.device_type, added.c.device_id,
+    new = select(literal(org_id, OrgKey()).label("org_id"), added.c.day, added.c.device_type, added.c.device_id,
                  added.c.first_active)
     return kept.subquery(), new.subquery()
 
@@ -204,5 +204,5 @@ def _users_then(conn: Connection, org_id: str, changed: set[str], visible: tuple
     u = users.c
     kept = select(u.org_id, u.user_id, u.email, u.email_time, u.email_seq).where(
         u.org_id == org_id, ~exists().where(key.c.user_id == u.user_id))
-    new = select(literal(org_id, OrgId()).label("org_id"), added.c.user_id, added.c.email, added.c.email_time, added.c.email_seq)
+    new = select(literal(org_id, OrgKey()).label("org_id"), added.c.user_id, added.c.email, added.c.email_time, added.c.email_seq)
     return kept.subquery(), new.subquery()

@@ -36,7 +36,11 @@ class OAuthClient:
 
 
 def insert_organization(conn: Connection, org_id: str, name: str, model: LicensingModel, now: int) -> None:
-    conn.execute(organizations.insert().values(id=org_id, name=name, model=model.value, last_seq=0, created_at=now))
+    """A new organization; on SQLite numbered after the last (``tables.OrgKey``)."""
+    number = (select(func.coalesce(func.max(organizations.c.number), 0) + 1).scalar_subquery()
+              if conn.dialect.name == "sqlite" else None)
+    conn.execute(organizations.insert().values(id=org_id, name=name, model=model.value, last_seq=0, created_at=now,
+                                               number=number))
 
 
 def _organization(row: Row[Any]) -> Organization:

@@ -28,7 +28,7 @@ from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.functions import GenericFunction
 
 from billable.store.direct import driver_cursor, driver_rows, streamed_driver_rows, wrapped_driver_errors
-from billable.store.tables import OrgId
+from billable.store.tables import OrgId, OrgKey, organizations
 
 
 class greatest(GenericFunction[int]):
@@ -176,10 +176,16 @@ class _Stored(dict[Any, Any]):
 
 
 def _stored_org(conn: Connection, column: Column[Any]) -> Callable[[Any], Any]:
-    """What makes an organization's id the form ``column`` (an ``OrgId``) stores."""
+    """What makes an organization's id the form ``column`` (an ``OrgId`` or an ``OrgKey``)
+    stores: on SQLite an ``OrgKey`` keeps the organization's number, looked up; a number
+    already (a row read past SQLAlchemy and written again) stays as it is."""
     convert = column.type._cached_bind_processor(conn.dialect)
     assert convert is not None, "an organization's id is always converted"
-    return convert
+    if not isinstance(column.type, OrgKey) or conn.dialect.name == "postgresql":
+        return convert
+    number = select(organizations.c.number)
+    return lambda value: value if isinstance(value, int) else conn.execute(
+        number.where(organizations.c.id == value)).scalar_one()
 
 
 def _stored_form(conn: Connection, column: Column[Any]) -> _Stored | None:
@@ -188,7 +194,7 @@ def _stored_form(conn: Connection, column: Column[Any]) -> _Stored | None:
 
 def _as_stored(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
                ) -> list[tuple[Any, ...]]:
-    """``rows`` with each organization's id in the form the table stores (``OrgId``)."""
+    """``rows`` with each organization's id in the form the table stores (``OrgId``, ``OrgKey``)."""
     stored = [_stored_form(conn, table.c[name]) for name in columns]
     first, *rest = stored
     if all(of is None for of in rest):  # (``is None``: an empty ``_Stored`` is false)

@@ -18,7 +18,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Column,
+    ColumnElement,
     Index,
     Integer,
     LargeBinary,
@@ -32,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, UNASSIGNED, USER_UPDATED
@@ -89,6 +93,54 @@ class OrgId(TypeDecorator[str]):
         return str(value) if isinstance(value, uuid.UUID) else _org_text(bytes(value))
 
 
+class OrgKey(OrgId):
+    """An organization in the tables that grow with its events (the log, its dictionaries, the
+    derived state and its history): on PostgreSQL its id, as ``OrgId`` keeps it (Citus places
+    every row by it and finds a statement's worker from it); on SQLite its number
+    (``organizations.number``, migration 0023), which takes a byte where the 16 bytes of the id
+    were repeated in every row and index entry of the log (docs/performance.md).
+
+    Everyone outside the store still names an organization by its id: on SQLite a statement
+    finds the number from it (``(SELECT number FROM organizations WHERE id = ?)``, one seek,
+    once a statement) and gives the id back for the number it reads."""
+
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return super().load_dialect_impl(dialect)
+        return dialect.type_descriptor(Integer())
+
+    def bind_expression(self, bindvalue: BindParameter[str]) -> ColumnElement[str]:
+        return _OnSQLite(bindvalue, "(SELECT number FROM organizations WHERE id = {})")
+
+    def column_expression(self, colexpr: ColumnElement[str]) -> ColumnElement[str]:
+        return _OnSQLite(colexpr, "(SELECT id FROM organizations WHERE number = {})")
+
+
+class _OnSQLite(ColumnElement[str]):
+    """``inner`` as it is, but on SQLite within ``template``: how ``OrgKey`` gives a column
+    an organization's number for its id, and the id back for it."""
+
+    inherit_cache = True
+    _traverse_internals = [("inner", InternalTraversal.dp_clauseelement), ("template", InternalTraversal.dp_string)]
+
+    def __init__(self, inner: ColumnElement[str], template: str):
+        self.inner = inner
+        self.template = template
+        self.type = inner.type
+
+
+@compiles(_OnSQLite)
+def _as_it_is(element: _OnSQLite, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.inner, **kw))
+
+
+@compiles(_OnSQLite, "sqlite")
+def _within_template(element: _OnSQLite, compiler: Any, **kw: Any) -> str:
+    return element.template.format(compiler.process(element.inner, **kw))
+
+
 def _created() -> Column[int]:
     """A derived row's ``created_seq``: the organization's sequence (events and voids) at the
     commit that wrote it (migration 0009; 0 for rows from before it)."""
@@ -115,6 +167,11 @@ organizations = Table(
     # The earliest event time in its log, likewise (migration 0014): with the latest, the days
     # a look-up of a subject's whole history reads.
     Column("earliest_event_time", BigInteger, nullable=True),
+    # Its number on SQLite (migration 0023): what the tables that grow with its events keep
+    # (``OrgKey``), given in the order organizations are made, under the database's one writer;
+    # None on PostgreSQL, whose tables keep the id.
+    Column("number", Integer, nullable=True),
+    Index("organizations_number", "number"),
 )
 
 oauth_clients = Table(
@@ -135,7 +192,7 @@ def _dictionary(name: str, text: str, length: int) -> Table:
     return Table(
         name,
         metadata,
-        Column("org_id", OrgId(), primary_key=True),
+        Column("org_id", OrgKey(), primary_key=True),
         Column("id", Integer, primary_key=True, autoincrement=False),
         Column(text, String(length), nullable=False),
         Index(f"{name}_key", "org_id", text, unique=True),
@@ -172,7 +229,7 @@ class EventKind(TypeDecorator[str]):
 events = Table(
     "events",
     metadata,
-    Column("org_id", OrgId(), primary_key=True),
+    Column("org_id", OrgKey(), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("source_id", Integer, nullable=False),  # event_sources.id
     Column("event_id", String(256), nullable=False),
@@ -217,12 +274,15 @@ events = Table(
         sqlite_where=text(f"type = {TYPE_CODES[DEVICE_ACTIVE]}"),
         postgresql_where=text(f"type = {TYPE_CODES[DEVICE_ACTIVE]}"),
     ),
+    # On SQLite the rows are filed by their key (migration 0023): a table with rowids kept the
+    # key ``(org_id, seq)`` a second time, in an index of its own (15 bytes an event).
+    sqlite_with_rowid=False,
 )
 
 users = Table(
     "users",
     metadata,
-    Column("org_id", OrgId(), primary_key=True),
+    Column("org_id", OrgKey(), primary_key=True),
     Column("user_id", String(256), primary_key=True),
     Column("email", String(320), nullable=False),
     # The (time, seq) of the event that gave ``email`` its value; a later event with the same
@@ -238,7 +298,7 @@ users = Table(
 sessions = Table(
     "sessions",
     metadata,
-    Column("org_id", OrgId(), nullable=False),
+    Column("org_id", OrgKey(), nullable=False),
     Column("user_id", String(256), nullable=False),
     Column("ended_at", BigInteger, nullable=False, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
@@ -259,7 +319,7 @@ sessions = Table(
 session_weeks = Table(
     "session_weeks",
     metadata,
-    Column("org_id", OrgId(), nullable=False),
+    Column("org_id", OrgKey(), nullable=False),
     Column("user_id", String(256), nullable=False),
     Column("week", BigInteger, nullable=False, autoincrement=False),  # epoch ms, a multiple of 7 days
     Column("bounds", LargeBinary, nullable=False),
@@ -270,7 +330,7 @@ session_weeks = Table(
 holdings = Table(
     "holdings",
     metadata,
-    Column("org_id", OrgId(), primary_key=True),
+    Column("org_id", OrgKey(), primary_key=True),
     Column("user_id", String(256), primary_key=True),
     Column("product", String(64), primary_key=True),
     Column("ended_at", BigInteger, primary_key=True, autoincrement=False),
@@ -287,7 +347,7 @@ holdings = Table(
 device_days = Table(
     "device_days",
     metadata,
-    Column("org_id", OrgId(), primary_key=True),
+    Column("org_id", OrgKey(), primary_key=True),
     Column("day", BigInteger, primary_key=True, autoincrement=False),  # midnight UTC, epoch ms
     Column("device_type", String(64), primary_key=True),
     Column("device_id", String(256), primary_key=True),
