@@ -853,7 +853,7 @@ def test_a_database_of_0022_keeps_every_row_with_organizations_numbered_on_sqlit
     numbered in the order they were made, and one made after is numbered next; the downgrade
     gives 0022's rows again, and the upgraded log goes on. PostgreSQL gains the column only."""
     from conftest import CATALOG, INGESTED_AT, event
-    from sqlalchemy import text
+    from sqlalchemy import Connection, text
 
     from billable.service.ingestion import ingest
     from billable.service.organizations import create_organization
@@ -873,9 +873,16 @@ def test_a_database_of_0022_keeps_every_row_with_organizations_numbered_on_sqlit
     keyed = ("events", "event_sources", "event_emails", "users", "sessions", "session_weeks", "holdings",
              "device_days", "users_retired", "sessions_retired", "holdings_retired", "device_days_retired")
 
-    def rows() -> dict[str, list[tuple[object, ...]]]:
+    def rows() -> dict[str, list[tuple[object, ...]]]:  # each led by its organization's id, however kept
         with database.read() as conn:
-            return {table: sorted(tuple(row) for row in conn.execute(text(f"SELECT * FROM {table}"))) for table in keyed}
+            ids: dict[object, object] = {}
+            if numbered(conn):
+                ids.update((number, id) for number, id in conn.execute(text("SELECT number, id FROM organizations")))
+            return {table: sorted((ids.get(org, org), *rest) for org, *rest in conn.execute(text(f"SELECT * FROM {table}")))
+                    for table in keyed}
+
+    def numbered(conn: Connection) -> bool:
+        return "number" in {c["name"] for c in inspect(conn).get_columns("organizations")}
 
     def stored_as() -> set[tuple[object, ...]]:  # how each table keeps the organization
         typed = "typeof(org_id), length(org_id)" if sqlite else "pg_typeof(org_id)::text, 0"

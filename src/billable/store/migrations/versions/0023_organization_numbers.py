@@ -39,7 +39,7 @@ def upgrade() -> None:
     if connection.dialect.name == "postgresql":
         return
     op.execute("UPDATE organizations SET number = ordered.number FROM "
-               "(SELECT id, row_number() OVER (ORDER BY created_at, id) AS number FROM organizations) AS ordered "
+               "(SELECT id, row_number() OVER (ORDER BY created_at, rowid) AS number FROM organizations) AS ordered "
                "WHERE ordered.id = organizations.id")
     for table in _NUMBERED:
         _copy(connection, table, _ID, _NUMBER, "(SELECT o.number FROM organizations o WHERE o.id = t.org_id)",
