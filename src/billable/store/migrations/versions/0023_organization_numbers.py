@@ -3,7 +3,7 @@
 bytes were repeated in every row and every index entry of the log, its dictionaries, the
 derived state and its history (``tables.OrgKey``); and the log is filed by its key
 ``(org_id, seq)`` (``WITHOUT ROWID``), which a table with rowids kept a second time in an
-index of its own. An event of M went from 225 to about 160 bytes (docs/performance.md).
+index of its own. An event of M went from 225 to 153 bytes (docs/performance.md).
 
 PostgreSQL keeps the id in every table (Citus places each row by it, and routes a statement
 to its worker only by a constant id): it gains the column, unused, and nothing else changes.
