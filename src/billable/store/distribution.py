@@ -41,6 +41,7 @@ PLAN: dict[str, Placement] = {
     "events": _BY_ORGANIZATION,
     "event_sources": _BY_ORGANIZATION,
     "event_emails": _BY_ORGANIZATION,
+    "event_voids": _BY_ORGANIZATION,
     "users": _BY_ORGANIZATION,
     "sessions": _BY_ORGANIZATION,
     "session_weeks": _BY_ORGANIZATION,

@@ -29,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
     exists,
     func,
     literal,
@@ -46,6 +47,7 @@ from billable.store.tables import (
     OrgKey,
     device_days,
     event_emails,
+    event_voids,
     events,
     holdings,
     organizations,
@@ -82,8 +84,9 @@ def sequence_at(conn: Connection, org_id: str, instant: int) -> int:
     """The organization's sequence at ``instant``: its last event or void acknowledged then."""
     e = events.c
     received = select(func.max(e.seq)).where(e.org_id == org_id, e.received_at <= instant).scalar_subquery()
-    voided = select(func.max(e.void_seq)).where(e.org_id == org_id, e.void_seq.is_not(None),
-                                                e.voided_at <= instant).scalar_subquery()
+    v = event_voids.c
+    voided = (select(func.max(e.void_seq)).select_from(events.join(event_voids, and_(v.org_id == e.org_id, v.seq == e.seq)))
+              .where(e.org_id == org_id, v.org_id == org_id, v.voided_at <= instant).scalar_subquery())
     last_event, last_void = conn.execute(select(func.coalesce(received, 0), func.coalesce(voided, 0))).one()
     return max(int(last_event), int(last_void))
 

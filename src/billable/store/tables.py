@@ -30,6 +30,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    cast,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects import postgresql
@@ -39,6 +41,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, UNASSIGNED, USER_UPDATED
+from billable.rules.instants import DAY_MS, EARLIEST_INSTANT
 
 metadata = MetaData()
 
@@ -243,13 +246,8 @@ events = Table(
     Column("email_id", Integer, nullable=True),
     Column("received_at", BigInteger, nullable=False),
     # A voided event is kept, and billed as if never received (migration 0007): the void's
-    # place in the arrival order, when, by which client, and why.
+    # place in the arrival order; when, by which client and why are in ``event_voids``.
     Column("void_seq", BigInteger, nullable=True),
-    Column("voided_at", BigInteger, nullable=True),
-    Column("voided_by", String(64), nullable=True),
-    Column("void_reason", Text, nullable=True),
-    # The UTC day of ``time``, counted from the epoch (migration 0014), for the subject index.
-    Column("event_day", Integer, nullable=False, server_default=text("0")),
     Index("events_key", "org_id", "source_id", "event_id", unique=True),
     # The voids, by when they came: a report as of an earlier instant finds those made since.
     Index("events_voided", "org_id", "void_seq", sqlite_where=text("void_seq IS NOT NULL"),
@@ -264,7 +262,7 @@ events = Table(
     # and on Citus each shard indexes its own.
     # Without the time (migration 0022): a look-up reads each entry's row anyway, and a day's
     # entries of one subject are alike, which PostgreSQL stores once (deduplication).
-    Index("events_by_day", "event_day", "subject"),
+    # The day is computed from the time (``day_of``), not kept in the row (migration 0024).
     Index(
         "events_device_activity",
         "org_id",
@@ -277,6 +275,43 @@ events = Table(
     # On SQLite the rows are filed by their key (migration 0023): a table with rowids kept the
     # key ``(org_id, seq)`` a second time, in an index of its own (15 bytes an event).
     sqlite_with_rowid=False,
+)
+# The day an instant is filed under in the log's subject index: its UTC day, counted from the
+# epoch (before it, -1, -2, …). SQL's integer division truncates: it divides the time since
+# 0001-01-01, the earliest instant an event may have (rules/instants.py), and counts back the
+# days to the epoch, which floors every such instant and keeps the numbers small (a day now
+# takes two bytes of an index entry on SQLite; from 0001-01-01 on, three).
+_EARLIEST_DAY = EARLIEST_INSTANT // DAY_MS  # whole: 0001-01-01 starts a day
+
+
+def day_of(instant: ColumnElement[int]) -> ColumnElement[int]:
+    """In SQL, the day ``instant`` is filed under (the same text in a statement as in the
+    index, constants included, so that the database finds the index for it). An integer:
+    SQLite seeks an index of an expression by a column of integers (a temporary table's days)
+    only if the expression is one too, else it reads every day of the subject index."""
+    def constant(value: int) -> ColumnElement[int]:
+        return literal_column(str(value), BigInteger)
+    day = (instant + constant(-EARLIEST_INSTANT)) // constant(DAY_MS) - constant(-_EARLIEST_DAY)
+    return cast(day, Integer)
+
+
+def day_number(instant: int) -> int:
+    """``day_of`` in Python."""
+    return instant // DAY_MS
+
+
+Index("events_by_day", day_of(events.c.time), events.c.subject)
+
+# When a voided event was voided, by which client and why (migration 0024): kept apart from
+# the log, whose every row had three columns for them (a byte each on SQLite, even empty).
+event_voids = Table(
+    "event_voids",
+    metadata,
+    Column("org_id", OrgKey(), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the event's
+    Column("voided_at", BigInteger, nullable=False),
+    Column("voided_by", String(64), nullable=False),
+    Column("void_reason", Text, nullable=False),
 )
 
 users = Table(
