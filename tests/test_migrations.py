@@ -41,8 +41,8 @@ def test_upgrade_from_empty_matches_the_tables(empty_url: str) -> None:
 
 
 # The subject index's parts from 0024 on, as each database declares them (``_day_index``).
-_BY_DAY = {"sqlite": "CASTtime+62135596800000/86400000-719162ASINTEGER,subject",
-           "postgresql": "time+62135596800000/86400000-719162::integer,subject"}
+_BY_DAY = {"sqlite": "CASTtime-time%86400000+86400000%86400000/86400000ASINTEGER,subject",
+           "postgresql": "time-time%86400000+86400000%86400000/86400000::integer,subject"}
 
 
 def _day_index(conn: Any) -> str:

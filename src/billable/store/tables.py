@@ -41,7 +41,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, UNASSIGNED, USER_UPDATED
-from billable.rules.instants import DAY_MS, EARLIEST_INSTANT
+from billable.rules.instants import DAY_MS
 
 metadata = MetaData()
 
@@ -277,22 +277,16 @@ events = Table(
     sqlite_with_rowid=False,
 )
 # The day an instant is filed under in the log's subject index: its UTC day, counted from the
-# epoch (before it, -1, -2, …). SQL's integer division truncates: it divides the time since
-# 0001-01-01, the earliest instant an event may have (rules/instants.py), and counts back the
-# days to the epoch, which floors every such instant and keeps the numbers small (a day now
-# takes two bytes of an index entry on SQLite; from 0001-01-01 on, three).
-_EARLIEST_DAY = EARLIEST_INSTANT // DAY_MS  # whole: 0001-01-01 starts a day
-
-
+# epoch (before it, -1, -2, …). SQL's integer division truncates, and ``%`` keeps the sign of
+# the dividend: the day is the instant less its remainder, which a day added and taken again
+# makes positive, divided by a day: exact for every instant, before the epoch or year 1 too.
 def day_of(instant: ColumnElement[int]) -> ColumnElement[int]:
     """In SQL, the day ``instant`` is filed under (the same text in a statement as in the
     index, constants included, so that the database finds the index for it). An integer:
     SQLite seeks an index of an expression by a column of integers (a temporary table's days)
     only if the expression is one too, else it reads every day of the subject index."""
-    def constant(value: int) -> ColumnElement[int]:
-        return literal_column(str(value), BigInteger)
-    day = (instant + constant(-EARLIEST_INSTANT)) // constant(DAY_MS) - constant(-_EARLIEST_DAY)
-    return cast(day, Integer)
+    day = literal_column(str(DAY_MS), BigInteger)
+    return cast((instant - (instant % day + day) % day) // day, Integer)
 
 
 def day_number(instant: int) -> int:
