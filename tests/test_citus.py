@@ -22,6 +22,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from billable.cli import run
+from billable.rules.instants import format_instant
 from billable.server import Settings, create_app
 from billable.service.organizations import change_model, create_organization
 from billable.store import distribution, migrate
@@ -186,8 +187,8 @@ _ACROSS_SHARDS = (
 
 @citus
 def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> None:
-    """Ingestion (with a late event), each report kind, an explanation, the event listing,
-    the token check, the rate limit and the stored-report look-up, through the app: each
+    """Ingestion (with a late event), each report kind, an explanation, the event listing, a
+    void and a report as of an instant, the token check, the rate limit and the stored-report look-up, through the app: each
     statement sent, planned with EXPLAIN on the coordinator, is a single task."""
     app = create_app(Settings(database_url=distributed_url), clock=Clock(INGESTED_AT))
     database = app.state.server.billing.database  # which every part of the app uses: its statements are recorded
@@ -222,6 +223,12 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
         assert client.get(f"{REPORT}/explain", params={**OCTOBER, "userId": "u1"},
                           headers=headers).status_code == 200
         assert client.get("/api/v2/billing/events", params={"subject": "u1"}, headers=headers).status_code == 200
+        voided = client.post("/api/v2/billing/events/voids", headers=headers,
+                             json=[{"source": late[0]["source"], "id": late[0]["id"], "reason": "sent twice"}])
+        assert voided.status_code == 200, voided.text
+        listed = client.get("/api/v2/billing/events", params={"subject": "u1"}, headers=headers).json()["entities"]
+        assert [e["voidReason"] for e in listed if e["id"] == late[0]["id"]] == ["sent twice"]
+        assert client.get(REPORT, params={**OCTOBER, "asOf": format_instant(INGESTED_AT)}, headers=headers).status_code == 200
     assert any(query.startswith("DELETE FROM sessions") for query, _ in _Recording.seen)
     assert any(query.startswith("SELECT sessions.user_id, sessions.started_at") and "ORDER BY" in query
                for query, _ in _Recording.seen)  # the seal's read, through a server-side cursor
