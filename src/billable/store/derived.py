@@ -52,7 +52,7 @@ from billable.store.sql import (
     prefer_index_loops,
     rows_of,
 )
-from billable.store.tables import RETIRED, day_of, device_days, event_emails, events, holdings, sessions, users
+from billable.store.tables import RETIRED, device_days, event_emails, events, holdings, sessions, users
 
 # Keys to rebuild: ``at`` is first the earliest new event of the key, then the instant the
 # walk restarts from. ``product`` is '' for sessions.
@@ -301,7 +301,7 @@ def first_activity(conn: Connection, org_id: str, keys: set[tuple[int, str, str]
     return [tuple(row) for row in conn.execute(
         select(key.c.day, key.c.device_type, key.c.device_id, func.min(e.time))
         .select_from(LoopJoin(key, events, and_(
-            e.org_id == org_id, day_of(e.time) == day_of(key.c.day), e.subject == key.c.device_id,
+            e.org_id == org_id, e.event_day == key.c.day // DAY_MS, e.subject == key.c.device_id,
             e.time >= key.c.day, e.time < key.c.day + DAY_MS,
             e.type == DEVICE_ACTIVE, e.device_type == key.c.device_type, *visible)))
         .group_by(key.c.day, key.c.device_type, key.c.device_id)

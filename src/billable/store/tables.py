@@ -30,8 +30,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    cast,
-    literal_column,
     text,
 )
 from sqlalchemy.dialects import postgresql
@@ -41,7 +39,6 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, UNASSIGNED, USER_UPDATED
-from billable.rules.instants import DAY_MS
 
 metadata = MetaData()
 
@@ -211,19 +208,21 @@ event_sources = _dictionary("event_sources", "source", 256)
 event_emails = _dictionary("event_emails", "email", 320)
 
 # An event's type as the log stores it (migration 0022): a number, never given to another type.
-TYPE_CODES = {LOGIN: 1, LOGOUT: 2, ASSIGNED: 3, UNASSIGNED: 4, DEVICE_ACTIVE: 5, USER_UPDATED: 6}
+# Logins and logouts are most of a log, and SQLite keeps the integers 0 and 1 in a row's
+# header, without a byte of their own: a logout is 0 (migration 0024; it was 2).
+TYPE_CODES = {LOGIN: 1, LOGOUT: 0, ASSIGNED: 3, UNASSIGNED: 4, DEVICE_ACTIVE: 5, USER_UPDATED: 6}
 _TYPE_NAMES = {code: name for name, code in TYPE_CODES.items()}
 
 
 class EventKind(TypeDecorator[str]):
     """An event's type: its name to everyone outside the store, its number in the log. A name
-    that is no type's (a listing's filter) is 0, which no event has."""
+    that is no type's (a listing's filter) is -1, which no event has."""
 
     impl = SmallInteger
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> int | None:
-        return None if value is None else TYPE_CODES.get(value, 0)
+        return None if value is None else TYPE_CODES.get(value, -1)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> str | None:
         return None if value is None else _TYPE_NAMES[value]
@@ -248,6 +247,10 @@ events = Table(
     # A voided event is kept, and billed as if never received (migration 0007): the void's
     # place in the arrival order; when, by which client and why are in ``event_voids``.
     Column("void_seq", BigInteger, nullable=True),
+    # The UTC day of ``time``, counted from the epoch (migration 0014), for the subject index.
+    # A column, not an index on an expression: SQLite 3.40 answers a join that seeks such an
+    # index through a Bloom filter with no rows (docs/architecture.md).
+    Column("event_day", Integer, nullable=False, server_default=text("0")),
     Index("events_key", "org_id", "source_id", "event_id", unique=True),
     # The voids, by when they came: a report as of an earlier instant finds those made since.
     Index("events_voided", "org_id", "void_seq", sqlite_where=text("void_seq IS NOT NULL"),
@@ -262,7 +265,7 @@ events = Table(
     # and on Citus each shard indexes its own.
     # Without the time (migration 0022): a look-up reads each entry's row anyway, and a day's
     # entries of one subject are alike, which PostgreSQL stores once (deduplication).
-    # The day is computed from the time (``day_of``), not kept in the row (migration 0024).
+    Index("events_by_day", "event_day", "subject"),
     Index(
         "events_device_activity",
         "org_id",
@@ -276,25 +279,6 @@ events = Table(
     # key ``(org_id, seq)`` a second time, in an index of its own (15 bytes an event).
     sqlite_with_rowid=False,
 )
-# The day an instant is filed under in the log's subject index: its UTC day, counted from the
-# epoch (before it, -1, -2, …). SQL's integer division truncates, and ``%`` keeps the sign of
-# the dividend: the day is the instant less its remainder, which a day added and taken again
-# makes positive, divided by a day: exact for every instant, before the epoch or year 1 too.
-def day_of(instant: ColumnElement[int]) -> ColumnElement[int]:
-    """In SQL, the day ``instant`` is filed under (the same text in a statement as in the
-    index, constants included, so that the database finds the index for it). An integer:
-    SQLite seeks an index of an expression by a column of integers (a temporary table's days)
-    only if the expression is one too, else it reads every day of the subject index."""
-    day = literal_column(str(DAY_MS), BigInteger)
-    return cast((instant - (instant % day + day) % day) // day, Integer)
-
-
-def day_number(instant: int) -> int:
-    """``day_of`` in Python."""
-    return instant // DAY_MS
-
-
-Index("events_by_day", day_of(events.c.time), events.c.subject)
 
 # When a voided event was voided, by which client and why (migration 0024): kept apart from
 # the log, whose every row had three columns for them (a byte each on SQLite, even empty).

@@ -1,4 +1,4 @@
-"""The log's row, slimmer: an event's type is kept as a number (``tables.TYPE_CODES``), and its
+"""The log's row, slimmer: an event's type is kept as a number (``_CODES``), and its
 data, which is its product, device type and email and nothing else (billable has kept no
 other field since its first version), is no longer kept a second time as JSON text. The
 product and device type have their columns already; the email is numbered per organization
@@ -21,15 +21,18 @@ import sqlalchemy as sa
 from alembic import op
 
 from billable.store.distribution import follow_plan
-from billable.store.tables import TYPE_CODES, OrgId
+from billable.store.tables import OrgId
 
 revision = "0022"
 down_revision = "0021"
 branch_labels = None
 depends_on = None
 
-_TO_CODE = "CASE {column} " + " ".join(f"WHEN '{name}' THEN {code}" for name, code in TYPE_CODES.items()) + " END"
-_TO_NAME = "CASE {column} " + " ".join(f"WHEN {code} THEN '{name}'" for name, code in TYPE_CODES.items()) + " END"
+# The types' numbers as 0022 gave them (tables.TYPE_CODES has changed since: 0024).
+_CODES = {"user.login": 1, "user.logout": 2, "license.assigned": 3, "license.unassigned": 4, "device.active": 5,
+          "user.updated": 6}
+_TO_CODE = "CASE {column} " + " ".join(f"WHEN '{name}' THEN {code}" for name, code in _CODES.items()) + " END"
+_TO_NAME = "CASE {column} " + " ".join(f"WHEN {code} THEN '{name}'" for name, code in _CODES.items()) + " END"
 
 # The log's columns on SQLite, in each layout's order (0021's: as its migrations left them).
 _SQLITE_COLUMNS = {
@@ -89,7 +92,7 @@ def upgrade() -> None:
     else:
         _copy_events("slim", ("type", "email_id"), f"{_TO_CODE.format(column='e.type')}, m.id",
                      f"LEFT JOIN event_emails m ON m.org_id = e.org_id AND m.email = {_email(connection, 'e.data')}")
-    _indexes(str(TYPE_CODES["device.active"]), ["event_day", "subject"])
+    _indexes(str(_CODES["device.active"]), ["event_day", "subject"])
 
 
 def downgrade() -> None:
