@@ -3,7 +3,7 @@ row per voided event; the log keeps the void's place in the arrival order, which
 filter by. Most events are never voided, and on SQLite each of the three empty columns took
 a byte of every row of the log. A logout's type is 0, where it was 2: SQLite keeps 0 and 1
 in a row's header, without a byte of their own, and logins (1) and logouts are most of a
-log. M went from 153 to 150 bytes an event (docs/performance.md).
+log. M went from 153 to 149.6 bytes an event (docs/performance.md).
 
 SQLite copies the log once into its new layout, in its key's order. PostgreSQL drops the
 columns in place (the rows written before keep their space until the table is rewritten,
