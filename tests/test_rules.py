@@ -265,3 +265,13 @@ def test_json_is_read_strictly() -> None:
         with pytest.raises(json.JSONDecodeError):
             parse_json(broken)
     assert compact_json({"product": "cx1", "email": "é@x"}) == '{"product":"cx1","email":"é@x"}'.encode()
+
+
+def test_resources_of_one_name_and_date_are_ordered_by_their_hours_whatever_order_they_come_in() -> None:
+    """Two users may share a display name (an email): their order may not depend on which the
+    engine found first (the reference and the engine found them in opposite orders)."""
+    from billable.rules.report import Resource, Usage
+
+    ann, bob = Resource("a@x.com", 1_000, "0.17"), Resource("a@x.com", 1_000, "0.00")
+    assert Usage.of("cx3", "0.17", [ann, bob]) == Usage.of("cx3", "0.17", [bob, ann])
+    assert Usage.of("cx3", "0.17", [ann, bob]).resources == (bob, ann)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Iterable
 
 from billable.rules.instants import DAY_MS, HOUR_MS, Period
@@ -28,7 +27,10 @@ class Resource:
     hours: str | None = None
 
 
-_BY_DATE_AND_NAME = attrgetter("date", "name")
+def _in_order(resource: Resource) -> tuple[int, str, str]:
+    """Resources by date, then name, then hours: two users may share a display name (an
+    email), and their hours then decide, not the order they were found in."""
+    return resource.date, resource.name, resource.hours or ""
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Usage:
 
     @classmethod
     def of(cls, name: str, total_usage: str, resources: Iterable[Resource]) -> "Usage":
-        return cls(name, total_usage, tuple(sorted(resources, key=_BY_DATE_AND_NAME)))
+        return cls(name, total_usage, tuple(sorted(resources, key=_in_order)))
 
 
 @dataclass(frozen=True)
