@@ -188,8 +188,9 @@ _ACROSS_SHARDS = (
 @citus
 def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> None:
     """Ingestion (with a late event), each report kind, an explanation, the event listing, a
-    void and a report as of an instant, the token check, the rate limit and the stored-report look-up, through the app: each
-    statement sent, planned with EXPLAIN on the coordinator, is a single task."""
+    void and a report as of an instant, the token check, the rate limit and the stored-report
+    look-up, through the app: each statement sent, planned with EXPLAIN on the coordinator,
+    is a single task."""
     app = create_app(Settings(database_url=distributed_url), clock=Clock(INGESTED_AT))
     database = app.state.server.billing.database  # which every part of the app uses: its statements are recorded
 

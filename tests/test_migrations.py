@@ -926,10 +926,10 @@ def test_a_database_of_0022_keeps_every_row_with_organizations_numbered_on_sqlit
 
 def test_a_log_of_0023_keeps_its_voids_apart(empty_url: str) -> None:
     """0024 keeps a void's instant, client and reason in ``event_voids``, and a logout's type as
-    0. A log taken back to 0023 (the details in each row, a logout 2) upgrades with every report at every instant, the listings,
-    explanations and a closed period's changes as before, and the same voids; the downgrade
-    gives 0023's rows again; the upgraded log voids on, and a report as of an instant between
-    two voids sees the first only."""
+    0. A log taken back to 0023 (the details in each row, a logout 2) upgrades with every
+    report at every instant, the listings, explanations and a closed period's changes as
+    before, and the same voids; the downgrade gives 0023's rows again; the upgraded log voids
+    on, and a report as of an instant between two voids sees the first only."""
     from conftest import CATALOG, INGESTED_AT
     from sqlalchemy import text
 
@@ -954,13 +954,17 @@ def test_a_log_of_0023_keeps_its_voids_apart(empty_url: str) -> None:
                           for org in two.orgs.values() for e in list_events(conn, org, EventFilter(), None, 50)
                           if e.void is not None)
 
+    def details_at_0023() -> set[tuple[object, ...]]:  # each event's void, as 0023 keeps it in the row
+        with database.read() as conn:
+            return {tuple(row) for row in conn.execute(text(
+                "SELECT event_id, void_seq, voided_at, voided_by, void_reason FROM events"))}
+
     before, voided = two.seen(), voids()
     assert [(org, event_id, by) for org, event_id, _, _, by, _ in voided] == sorted(
         [(one, "u1", "tester"), (other, "d1", "cleaner"), (other, "l3", "cleaner")])
     migrate.downgrade(database, "0023")
+    stored = details_at_0023()
     with database.read() as conn:
-        stored = {tuple(row) for row in conn.execute(text(
-            "SELECT event_id, void_seq, voided_at, voided_by, void_reason FROM events"))}
         assert "event_voids" not in inspect(conn).get_table_names()
         types_then = set(conn.execute(text("SELECT DISTINCT type FROM events")).scalars())
     assert {row for row in stored if row[1] is not None} == {row[1:] for row in voided}
@@ -973,9 +977,7 @@ def test_a_log_of_0023_keeps_its_voids_apart(empty_url: str) -> None:
     with database.engine.connect() as conn:
         assert not {"voided_at", "voided_by", "void_reason"} & {c["name"] for c in inspect(conn).get_columns("events")}
     migrate.downgrade(database, "0023")
-    with database.read() as conn:
-        assert {tuple(row) for row in conn.execute(text(
-            "SELECT event_id, void_seq, voided_at, voided_by, void_reason FROM events"))} == stored
+    assert details_at_0023() == stored
     migrate.upgrade(database)
     october = Period.parse("2026-10-01", "2026-11-01")
     with database.write() as conn:  # the upgraded log voids on

@@ -26,7 +26,7 @@ branch_labels = None
 depends_on = None
 
 _DETAILS = ("voided_at", "voided_by", "void_reason")
-_LOGOUT = {"upgrade": (2, 0), "downgrade": (0, 2)}  # a logout's type, was and now, each way
+_LOGOUT_THEN, _LOGOUT_NOW = 2, 0  # a logout's type at 0023 and from here on
 # The log's columns on SQLite after (before: 0023's, as its migrations left them, the details last).
 _KEPT = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "event_day", "product", "device_type",
          "email_id", "received_at", "void_seq")
@@ -51,20 +51,18 @@ def upgrade() -> None:
     follow_plan(connection, "event_voids")  # on a distributed database: by org_id, with the rest
     op.execute(f"INSERT INTO event_voids (org_id, seq, {', '.join(_DETAILS)}) "
                f"SELECT org_id, seq, {', '.join(_DETAILS)} FROM events WHERE void_seq IS NOT NULL")
-    was, now = _LOGOUT["upgrade"]
     if connection.dialect.name == "postgresql":
         for column in _DETAILS:  # a statement each, as Citus takes them
             op.drop_column("events", column)
-        op.execute(f"UPDATE events SET type = {now} WHERE type = {was}")
+        op.execute(f"UPDATE events SET type = {_LOGOUT_NOW} WHERE type = {_LOGOUT_THEN}")
     else:
-        _copy(_SQLITE_COLUMNS, _KEPT, _values(_KEPT, was, now))
+        _copy(_SQLITE_COLUMNS, _KEPT, _values(_KEPT, _LOGOUT_THEN, _LOGOUT_NOW))
 
 
 def downgrade() -> None:
     connection = op.get_bind()
-    was, now = _LOGOUT["downgrade"]
     if connection.dialect.name == "postgresql":
-        op.execute(f"UPDATE events SET type = {now} WHERE type = {was}")
+        op.execute(f"UPDATE events SET type = {_LOGOUT_THEN} WHERE type = {_LOGOUT_NOW}")
         op.add_column("events", sa.Column("voided_at", sa.BigInteger, nullable=True))
         op.add_column("events", sa.Column("voided_by", sa.String(64), nullable=True))
         op.add_column("events", sa.Column("void_reason", sa.Text, nullable=True))
@@ -72,7 +70,7 @@ def downgrade() -> None:
                    "FROM event_voids v WHERE v.org_id = events.org_id AND v.seq = events.seq")
     else:
         _copy(_SQLITE_COLUMNS + _SQLITE_DETAILS, (*_KEPT, *_DETAILS),
-              (*_values(_KEPT, was, now), *(f"v.{name}" for name in _DETAILS)))
+              (*_values(_KEPT, _LOGOUT_NOW, _LOGOUT_THEN), *(f"v.{name}" for name in _DETAILS)))
     op.drop_table("event_voids")
 
 
