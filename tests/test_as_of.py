@@ -173,3 +173,57 @@ def test_one_operation_answers_every_report_request(make_org):
         assert [len(u.resources) for u in then.figures.usages if u.name == "cx1"] == [1]  # bob came later
         peaks = answer_report(conn, CONCURRENT_USAGE, found, october, CATALOG, now + 2 * HOUR_MS)
         assert peaks.closed is None and peaks.figures.products[0].peak == 2  # never kept: computed now
+
+
+def test_a_session_closed_in_place_is_open_as_of_before_its_close(make_org, database):
+    """A logout later than every event before its batch closes the open session in place: its
+    row keeps the sequence it was open from and no retired row is written; a report as of
+    between the two batches sees it open, for a period that starts after the logout too. A
+    late logout (before the log's latest event) retires the open version as a row of its own."""
+    from conftest import event
+    from sqlalchemy import select
+
+    from billable.rules.instants import HOUR_MS, Period, parse_instant
+    from billable.store.tables import RETIRED, sessions
+
+    org = make_org("concurrent")
+    t1, t2, t3, t4 = (INGESTED_AT + n * HOUR_MS for n in range(4))
+    products = [event("license.assigned", u, "2026-10-01T00:00:00Z", id=f"l-{u}", product="cx1") for u in ("ann", "bob")]
+    org.ingest([*products, event("user.login", "ann", "2026-10-03T08:00:00Z", id="a1"),
+                event("user.login", "bob", "2026-10-03T09:00:00Z", id="b1")], now=t1)
+    org.ingest([event("user.login", "cy", "2026-10-05T09:00:00Z", id="c1")], now=t2)
+    # Bob's logout is later than every event before its batch; ann's is late: before cy's login.
+    org.ingest([event("user.logout", "ann", "2026-10-04T17:00:00Z", id="a2"),
+                event("user.logout", "bob", "2026-10-06T17:00:00Z", id="b2")], now=t3)
+    with database.read() as conn:
+        rows = {user: (opened, created) for user, opened, created in conn.execute(
+            select(sessions.c.user_id, sessions.c.open_seq, sessions.c.created_seq)
+            .where(sessions.c.org_id == org.id, sessions.c.ended_at < 2**63 - 1))}
+        retired = {user for user, in conn.execute(
+            select(RETIRED[sessions].c.user_id).where(RETIRED[sessions].c.org_id == org.id))}
+    assert rows["bob"][0] is not None and rows["bob"][0] < rows["bob"][1]  # open from batch 1, closed in batch 3
+    assert rows["ann"][0] is None and retired == {"ann"}
+    # As of each instant, for October and for a period after the logouts (Oct 10 to Nov 1).
+    arrived = [(t1, ["a1", "b1"]), (t2, ["c1"]), (t3, ["a2", "b2"])]
+    every = {e["id"]: e for e in [*products, *(event(k, u, t, id=i) for k, u, t, i in (
+        ("user.login", "ann", "2026-10-03T08:00:00Z", "a1"), ("user.login", "bob", "2026-10-03T09:00:00Z", "b1"),
+        ("user.login", "cy", "2026-10-05T09:00:00Z", "c1"), ("user.logout", "ann", "2026-10-04T17:00:00Z", "a2"),
+        ("user.logout", "bob", "2026-10-06T17:00:00Z", "b2")))]}
+    for as_of in (t1, t2, t3, t4):
+        prefix = [*products, *(every[i] for instant, ids in arrived if instant <= as_of for i in ids)]
+        for period in (Period(parse_instant("2026-10-01T00:00:00Z"), parse_instant("2026-11-01T00:00:00Z")),
+                       Period(parse_instant("2026-10-10T00:00:00Z"), parse_instant("2026-11-01T00:00:00Z"))):
+            expected = reference_report(validate_events(prefix, CATALOG, INGESTED_AT), CATALOG,
+                                        LicensingModel.CONCURRENT, period, as_of, frozenset())
+            with database.read() as conn:
+                found = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, t4, as_of=as_of)
+            assert found == expected, (as_of, period)
+    later = Period(parse_instant("2026-10-10T00:00:00Z"), parse_instant("2026-11-01T00:00:00Z"))
+
+    def billed_later(as_of: int) -> set[str]:
+        with database.read() as conn:
+            report = billable_usage_report(conn, get_organization(conn, org.id), later, CATALOG, t4, as_of=as_of)
+        return {r.name for u in report.usages if u.name == "cx1" for r in u.resources}
+
+    assert billed_later(t2) == {"ann", "bob"}  # bob's from his row closed in place, ann's from her retired row
+    assert billed_later(t3) == set()

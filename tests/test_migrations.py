@@ -861,10 +861,12 @@ def test_a_database_of_0022_keeps_every_row_with_organizations_numbered_on_sqlit
     database = Database(empty_url)
     migrate.upgrade(database)
     two = _two_logs(database)
-    with database.write() as conn:  # a session closed, a license ended, a device seen earlier: each retires a row
+    # A session closed, a license ended (each before the log's latest event, so not in place:
+    # 0025), a device seen earlier: each retires a row.
+    with database.write() as conn:
         for org in two.orgs.values():
             ingest(conn, org, [event("user.logout", "ann", "2026-09-20T17:00:00Z", id="s2"),
-                               event("license.unassigned", "ann", "2026-10-20T00:00:00Z", id="l4", product="cx1"),
+                               event("license.unassigned", "ann", "2026-10-01T00:00:00Z", id="l4", product="cx1"),
                                event("device.active", "d9", "2026-10-04T10:00:00Z", id="d2", deviceType="edge")],
                    CATALOG, INGESTED_AT + 2_500)
             ingest(conn, org, [event("device.active", "d9", "2026-10-04T09:00:00Z", id="d3", deviceType="edge")],
@@ -990,4 +992,66 @@ def test_a_log_of_0023_keeps_its_voids_apart(empty_url: str) -> None:
     assert between == before[10]  # organization one's named report as of INGESTED_AT + 2_000, its last in seen()
     assert now != between
     assert [(by, why) for _, event_id, _, _, by, why in voids() if event_id == "b1"] == [("tester", "twice")]
+    database.dispose()
+
+
+def test_intervals_closed_in_place_from_0025_go_back_to_retired_rows(empty_url: str) -> None:
+    """0025 closes an interval in place (``open_seq``). The logs of ``_two_logs`` go on in time
+    order, a session and a holding closed in place; downgraded to 0024, each open version is
+    a retired row again, and upgraded once more, every report as of every instant, listing,
+    explanation and a closed period's changes read as before."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
+
+    from billable.rules.instants import Period
+    from billable.service.ingestion import ingest
+    from billable.service.reports import billable_usage_report, concurrent_usage_report
+    from billable.store.organizations import get_organization
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    one = two.orgs["one"]
+    with database.write() as conn:
+        for instant, batch in (
+            (3_000, [event("user.login", "cy", "2026-10-20T08:00:00Z", id="c1"),
+                     event("license.assigned", "eve", "2026-10-20T09:00:00Z", id="e1", product="cx1")]),
+            (4_000, [event("user.logout", "cy", "2026-10-20T17:00:00Z", id="c2"),
+                     event("user.login", "eve", "2026-10-21T08:00:00Z", id="e2")]),
+            (5_000, [event("license.unassigned", "eve", "2026-10-25T00:00:00Z", id="e3", product="cx1")]),
+        ):
+            ingest(conn, one, batch, CATALOG, INGESTED_AT + instant)
+    later = Period.parse("2026-10-21", "2026-11-01")
+
+    def seen() -> list[object]:
+        with database.read() as conn:
+            organization = get_organization(conn, one)
+            return [*two.seen(), *(
+                report(conn, organization, period, CATALOG, INGESTED_AT + 9_000, as_of=INGESTED_AT + as_of)
+                for report in (billable_usage_report, concurrent_usage_report)
+                for period in (Period.parse("2026-10-01", "2026-11-01"), later)
+                for as_of in range(2_500, 6_000, 500))]
+
+    def in_place() -> set[tuple[object, ...]]:
+        with database.read() as conn:
+            return {tuple(row) for row in conn.execute(text(
+                "SELECT user_id, '' AS product, started_at, open_seq FROM sessions WHERE open_seq IS NOT NULL "
+                "UNION ALL SELECT user_id, product, started_at, open_seq FROM holdings WHERE open_seq IS NOT NULL"))}
+
+    def open_retired() -> set[tuple[object, ...]]:
+        with database.read() as conn:
+            return {tuple(row) for row in conn.execute(text(
+                f"SELECT user_id, '' AS product, started_at, created_seq FROM sessions_retired WHERE ended_at = {2**63 - 1} "
+                f"UNION ALL SELECT user_id, product, started_at, created_seq FROM holdings_retired "
+                f"WHERE ended_at = {2**63 - 1}"))}
+
+    before, closed, retired = seen(), in_place(), open_retired()
+    assert {(user, product) for user, product, _, _ in closed} == {("cy", ""), ("eve", "cx1")}
+    migrate.downgrade(database, "0024")
+    with database.engine.connect() as conn:
+        for table in ("sessions", "sessions_retired", "holdings", "holdings_retired"):
+            assert "open_seq" not in {c["name"] for c in inspect(conn).get_columns(table)}
+    assert open_retired() == retired | closed
+    migrate.upgrade(database)
+    assert in_place() == set() and seen() == before
     database.dispose()

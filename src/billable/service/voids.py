@@ -55,8 +55,9 @@ def void_events(conn: Connection, org_id: str, voids: list[VoidRequest], voided_
 
 def _derive_again(conn: Connection, org_id: str, voided: list[StoredEvent], latest: int, version: int) -> None:
     touched = touched_by((event.seq, event) for event in voided)
-    derived.rebuild_intervals(conn, org_id, derived.SESSIONS, walked_since(touched.sessions), latest, version)
-    derived.rebuild_intervals(conn, org_id, derived.HOLDINGS, walked_since(touched.holdings), latest, version)
+    # A void brings no event: the log's latest event time is the one before it too.
+    for kind, since in ((derived.SESSIONS, touched.sessions), (derived.HOLDINGS, touched.holdings)):
+        derived.rebuild_intervals(conn, org_id, kind, walked_since(since), latest, version, latest_before=latest)
     derived.rebuild_device_days(conn, org_id, set(touched.device_days), version)
     # A user with a voided event that carried an email may have another one now.
     for user_id in touched.emails:

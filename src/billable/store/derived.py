@@ -38,7 +38,7 @@ from billable.rules.events import (
     UNASSIGNED,
 )
 from billable.rules.instants import DAY_MS
-from billable.rules.intervals import intervals
+from billable.rules.intervals import OPEN, intervals
 from billable.rules.touched import Transition
 from billable.store import session_weeks
 from billable.store.events import by_day, event_days, history_newest_first, on_days, with_email
@@ -117,12 +117,12 @@ def update_intervals(conn: Connection, org_id: str, kind: IntervalKind, arrived:
             extended[key] = transitions
         else:
             rebuilt[key] = transitions[0][0]
-    rebuild_intervals(conn, org_id, kind, rebuilt, until, version)
-    _extend_intervals(conn, org_id, kind, extended, version)
+    rebuild_intervals(conn, org_id, kind, rebuilt, until, version, latest_before)
+    _extend_intervals(conn, org_id, kind, extended, version, latest_before)
 
 
 def _extend_intervals(conn: Connection, org_id: str, kind: IntervalKind,
-                      walks: dict[tuple[str, str], list[Transition]], version: int) -> None:
+                      walks: dict[tuple[str, str], list[Transition]], version: int, latest_before: int | None) -> None:
     """Walk each key's ``walks`` (in walking order, none before a stored event of the key)
     from the key's stored state: its interval still open, if one is."""
     if not walks:
@@ -135,53 +135,72 @@ def _extend_intervals(conn: Connection, org_id: str, kind: IntervalKind,
         steps = [(time, opens) for time, _, opens in walk]
         for started, ended in intervals(steps if opened is None else [(opened, True), *steps]):
             rebuilt.add((user, product, started, ended))
-    _replace_intervals(conn, org_id, kind, stored, rebuilt, version)
+    _replace_intervals(conn, org_id, kind, stored, rebuilt, version, latest_before)
 
 
 def rebuild_intervals(conn: Connection, org_id: str, kind: IntervalKind, since: dict[tuple[str, str], int],
-                      until: int, version: int) -> None:
+                      until: int, version: int, latest_before: int | None) -> None:
     """Rebuild the intervals of each ``(user_id, product)`` key from ``since[key]`` on, over
     the log's events up to ``until`` (its latest event time); what changes is written at
-    ``version`` (the organization's sequence at this commit), what it replaces retired there."""
+    ``version`` (the organization's sequence at this commit), what it replaces retired there
+    (``latest_before``: the log's latest event time before this commit's events)."""
     if not since:
         return
     anchors = replay_anchors(conn, org_id, kind, since)
     stored = _stored_from(conn, org_id, kind, anchors)
     rebuilt = replayed_intervals(conn, org_id, kind, anchors, NOT_VOIDED, until)
-    _replace_intervals(conn, org_id, kind, stored, set(rebuilt), version)
+    _replace_intervals(conn, org_id, kind, stored, set(rebuilt), version, latest_before)
+
+
+Interval = tuple[str, str, int, int]
+"""``(user_id, product, started_at, ended_at)``; product is '' for sessions."""
+
+Versions = tuple[int, int | None]
+"""A stored interval's ``(created_seq, open_seq)``."""
 
 
 def _stored_from(conn: Connection, org_id: str, kind: IntervalKind, keys: list[tuple[str, str, int]]
-                 ) -> dict[tuple[str, str, int, int], int]:
-    """The stored intervals of each ``(user_id, product, at)`` that end after ``at``: their
-    ``created_seq`` by ``(user_id, product, started_at, ended_at)``."""
+                 ) -> dict[Interval, Versions]:
+    """The stored intervals of each ``(user_id, product, at)`` that end after ``at``, with their versions."""
     table = kind.table
     key = rows_of(conn, _replay, keys)
-    return {(user, product, started, ended): created for user, product, started, ended, created in plain_rows(
-        conn, select(table.c.user_id, key.c.product, table.c.started_at, table.c.ended_at, table.c.created_seq)
+    return {(user, product, started, ended): (created, opened) for user, product, started, ended, created, opened in plain_rows(
+        conn, select(table.c.user_id, key.c.product, table.c.started_at, table.c.ended_at, table.c.created_seq,
+                     table.c.open_seq)
         .select_from(LoopJoin(key, table, and_(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at)))
     )}
 
 
-def _replace_intervals(conn: Connection, org_id: str, kind: IntervalKind, stored: dict[tuple[str, str, int, int], int],
-                       rebuilt: set[tuple[str, str, int, int]], version: int) -> None:
-    """Make ``rebuilt`` what replaces ``stored``: delete and retire what is no longer, insert what is new."""
+def _replace_intervals(conn: Connection, org_id: str, kind: IntervalKind, stored: dict[Interval, Versions],
+                       rebuilt: set[Interval], version: int, latest_before: int | None) -> None:
+    """Make ``rebuilt`` what replaces ``stored``: delete and retire what is no longer, insert what is new.
+
+    An open interval that ``rebuilt`` closes at an end later than ``latest_before`` is closed
+    in place: the closed row keeps the sequence the open one was written at (``open_seq``,
+    tables.py) instead of a retired row for it."""
     table = kind.table
-    doomed = [(*interval, created) for interval, created in stored.items() if interval not in rebuilt]
+    doomed = {interval: versions for interval, versions in stored.items() if interval not in rebuilt}
     added = rebuilt - stored.keys()
     if kind.packed_weekly:
-        session_weeks.repack(conn, org_id, [(u, s, e) for u, _, s, e, _ in doomed], [(u, s, e) for u, _, s, e in added])
+        session_weeks.repack(conn, org_id, [(u, s, e) for u, _, s, e in doomed], [(u, s, e) for u, _, s, e in added])
     if doomed:
-        if kind.by_product:
-            bulk_delete(conn, table, org_id, ("user_id", "product", "ended_at"), [(u, p, e) for u, p, _, e, _ in doomed])
-        else:
-            bulk_delete(conn, table, org_id, ("user_id", "ended_at"), [(u, e) for u, _, _, e, _ in doomed])
-        _retire(conn, kind.table, [(org_id, user, *((product,) if kind.by_product else ()), ended, started, created)
-                                   for user, product, started, ended, created in doomed], version)
-    columns = ("org_id", "user_id", "product", "ended_at", "started_at", "created_seq")
-    bulk_insert(conn, table, columns if kind.by_product else tuple(c for c in columns if c != "product"),
-                [(org_id, user, *((product,) if kind.by_product else ()), ended, started, version)
-                 for user, product, started, ended in added])
+        key = ("user_id", "product", "ended_at") if kind.by_product else ("user_id", "ended_at")
+        bulk_delete(conn, table, org_id, key, [(u, p, e) if kind.by_product else (u, e) for u, p, _, e in doomed])
+
+    def row(user: str, product: str, *rest: int | None) -> tuple[Any, ...]:
+        return (org_id, user, *((product,) if kind.by_product else ()), *rest)
+
+    seen = _seen_versions(doomed, version)
+    rows = []
+    for user, product, started, ended in added:
+        in_place = latest_before is not None and ended > latest_before
+        opened = seen.pop((user, product, started, OPEN), (None, None))[0] if in_place else None
+        rows.append(row(user, product, ended, started, version, opened))
+    retired = RETIRED[table]
+    bulk_insert(conn, retired, tuple(c.name for c in retired.columns),
+                [row(user, product, ended, started, *versions, version)
+                 for (user, product, started, ended), versions in seen.items()])
+    bulk_insert(conn, table, tuple(c.name for c in table.columns), rows)
 
 
 def _retire(conn: Connection, table: Table, rows: list[tuple[Any, ...]], version: int) -> None:
@@ -190,6 +209,18 @@ def _retire(conn: Connection, table: Table, rows: list[tuple[Any, ...]], version
     kept = [(*row, version) for row in rows if row[-1] != version]
     retired = RETIRED[table]
     bulk_insert(conn, retired, tuple(c.name for c in retired.columns), kept)
+
+
+def _seen_versions(doomed: dict[Interval, Versions], version: int) -> dict[Interval, Versions]:
+    """The versions of the ``doomed`` intervals that reports have seen: a row written at
+    ``version`` itself was never seen as closed, but its open version was, if it has one."""
+    seen: dict[Interval, Versions] = {}
+    for (user, product, started, ended), (created, opened) in doomed.items():
+        if created != version:
+            seen[(user, product, started, ended)] = (created, opened)
+        elif opened is not None:
+            seen[(user, product, started, OPEN)] = (opened, None)
+    return seen
 
 
 def _same_key(kind: IntervalKind, org_id: str, key: FromClause) -> list[ColumnElement[bool]]:

@@ -26,17 +26,21 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Connection,
+    FromClause,
     MetaData,
     String,
     Table,
     and_,
+    cast,
     exists,
     func,
     literal,
+    null,
     or_,
     select,
 )
 
+from billable.rules.intervals import OPEN
 from billable.rules.touched import touched_by, walked_since
 from billable.store import derived
 from billable.store.events import with_email
@@ -107,20 +111,41 @@ def at_sequence(conn: Connection, org_id: str, sequence: int) -> Sources:
     if sequence == last:
         return NOW
     if sequence >= history_since:
+        last_time = conn.execute(select(e.time).where(e.org_id == org_id, e.seq <= sequence)
+                                 .order_by(e.seq.desc()).limit(1)).scalar()
+
         def then(live: Table) -> Parts:
-            return _history_at(org_id, live, sequence)
+            return _history_at(org_id, live, sequence, last_time)
         return Sources(then(sessions), then(holdings), then(users), then(device_days), visible)
     return _walked(conn, org_id, sequence, visible, latest)
 
 
-def _history_at(org_id: str, live: Table, sequence: int) -> Parts:
-    """The rows of ``live`` at ``sequence``: written by then, and not retired by then."""
+def _history_at(org_id: str, live: Table, sequence: int, last_time: int | None) -> Parts:
+    """The rows of ``live`` at ``sequence``: written by then, and not retired by then; and
+    those of intervals closed in place since (``last_time``: the time of the last event of
+    the log at ``sequence``), as they were then."""
     retired = RETIRED[live]
-    return (
+    parts = (
         select(*live.c).where(live.c.org_id == org_id, live.c.created_seq <= sequence).subquery(),
         select(*(retired.c[c.name] for c in live.c)).where(
             retired.c.org_id == org_id, retired.c.created_seq <= sequence, retired.c.retired_seq > sequence).subquery(),
     )
+    if "open_seq" not in live.c or last_time is None:
+        return parts
+    return parts + tuple(_open_then(org_id, live, table, sequence, last_time) for table in (live, retired))
+
+
+def _open_then(org_id: str, live: Table, table: Table, sequence: int, last_time: int) -> FromClause:
+    """The intervals of ``table`` (``live`` or its retired rows) that were open at ``sequence``
+    and closed in place since: written open by then (``open_seq``), closed after it. Each ends
+    later than every event of the log then (tables.py), so later than ``last_time``, where a
+    look-up of a user's intervals starts: it reads those written since, few for a recent
+    instant, and all of them for an instant long past."""
+    c = table.c
+    then = {"ended_at": literal(OPEN, BigInteger()).label("ended_at"), "created_seq": c.open_seq.label("created_seq"),
+            "open_seq": cast(null(), BigInteger()).label("open_seq")}
+    return select(*(then.get(column.name, c[column.name]) for column in live.c)).where(
+        c.org_id == org_id, c.open_seq <= sequence, c.created_seq > sequence, c.ended_at > last_time).subquery()
 
 
 def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnElement[bool], ...],

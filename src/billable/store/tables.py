@@ -147,6 +147,16 @@ def _created() -> Column[int]:
     return Column("created_seq", BigInteger, nullable=False, server_default=text("0"))
 
 
+def _opened() -> Column[int]:
+    """An interval's ``open_seq`` (migration 0025): set when the interval was stored open
+    from that sequence and closed in place at its ``created_seq``, so that its row is both
+    versions: open over ``[open_seq, created_seq)``, closed from then on. Ingestion closes in
+    place only at an end later than every event of the log before the closing commit, which
+    is what a report as of an earlier sequence seeks such rows by (store/history.py). Where an
+    interval was closed otherwise, its open version is a retired row of its own."""
+    return Column("open_seq", BigInteger, nullable=True)
+
+
 organizations = Table(
     "organizations",
     metadata,
@@ -316,6 +326,7 @@ sessions = Table(
     Column("ended_at", BigInteger, nullable=False, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
     _created(),
+    _opened(),
     # A report reads the key and the start of every session of its period: on SQLite the
     # table is stored in key order (migration 0003), on PostgreSQL the key's index carries
     # the start too, so the reads are index-only scans (migration 0005), and the sequence
@@ -349,6 +360,7 @@ holdings = Table(
     Column("ended_at", BigInteger, primary_key=True, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
     _created(),
+    _opened(),
     Index("holdings_period", "org_id", "started_at"),
     sqlite_with_rowid=False,
 )
