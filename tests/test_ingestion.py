@@ -338,3 +338,43 @@ def test_a_late_event_years_before_a_small_analyzed_log_is_walked_to_its_end(emp
                                 OCTOBER, AFTER, frozenset())
     assert found == expected and found.usages
     database.dispose()
+
+
+def test_two_processes_keeping_the_numbers_of_emails_store_each_email_as_sent(database: Database, make_org: MakeOrg):
+    """Each ``Billing`` (a server process) keeps the numbers its committed batches gave the
+    log's sources and emails; another process's numbers are looked up, never guessed: every
+    event lists the email it came with, whichever process stored it and in which order."""
+    import json
+
+    from billable.service.billing import Billing
+    from billable.store.events import EventFilter, list_events
+
+    org = make_org()
+    first, second = Billing(database, CATALOG, lambda: INGESTED_AT), Billing(database, CATALOG, lambda: INGESTED_AT)
+    sent = []
+    for number, (billing, emails) in enumerate([(first, "ab"), (second, "bc"), (first, "cad"), (second, "da"),
+                                                 (first, "e")]):
+        batch = [event("user.login", f"u{email}", f"2026-10-0{number + 1}T08:00:00Z", id=f"{number}-{email}",
+                       email=f"{email}@x.com", source=f"urn:process/{number % 2}") for email in emails]
+        assert billing.ingest(org.id, json.dumps(batch).encode(), 100).accepted == len(batch)
+        sent += [(e["source"], e["id"], e["data"]["email"]) for e in batch]
+    with database.read() as conn:
+        stored = [(e.source, e.event_id, e.email) for e in list_events(conn, org.id, EventFilter(), None, 50)]
+    assert sorted(stored) == sorted(sent)
+    kept = first.numbers.for_transaction(org.id)
+    # The first process kept what its batches used, two of them given by the second.
+    assert set(kept.emails) == {f"{email}@x.com" for email in "abcde"} and set(kept.sources) == {"urn:process/0"}
+
+
+def test_the_numbers_kept_are_bounded_the_least_recent_organization_forgotten_first():
+    from billable.store.events import CommittedNumbers, Numbered
+
+    numbers = CommittedNumbers(at_most=3)
+    numbers.committed("a", Numbered({"s": 1}, {"x@": 1}))
+    numbers.committed("b", Numbered({"s": 1}, {"y@": 1}))
+    assert numbers.for_transaction("a") == Numbered() and numbers.for_transaction("b") == Numbered({"s": 1}, {"y@": 1})
+    copy = numbers.for_transaction("b")
+    copy.emails["z@"] = 2  # a transaction's own until it commits
+    assert numbers.for_transaction("b").emails == {"y@": 1}
+    numbers.committed("c", Numbered({}, {f"{n}@": n for n in range(4)}))  # more than it keeps: none of it
+    assert numbers.for_transaction("c") == Numbered()

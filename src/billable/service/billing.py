@@ -28,6 +28,7 @@ from billable.service.overview import BillingOverview, PeriodCharges, billing_ov
 from billable.store import distribution, migrate
 from billable.store.database import DEFAULT_URL as DEFAULT_URL  # the service's default, for the edges
 from billable.store.database import Database
+from billable.store.events import CommittedNumbers
 from billable.store.events import EventFilter as EventFilter
 from billable.store.events import StoredEvent as StoredEvent
 from billable.store.organizations import OAuthClient as OAuthClient
@@ -46,6 +47,7 @@ class Billing:
         self.database = database
         self.catalog = catalog
         self.clock = clock
+        self.numbers = CommittedNumbers()  # of the log's sources and emails, across requests
 
     @classmethod
     def open(cls, url: str, catalog: Catalog, clock: Callable[[], int], busy_timeout_seconds: float = 30.0
@@ -136,8 +138,11 @@ class Billing:
         """A request's batch: checked first, then stored in one transaction (the write lock
         is taken for the store alone)."""
         events = events_of_body(body, self.catalog, self.clock(), max_events)
+        known = self.numbers.for_transaction(org_id)
         with self.database.write() as conn:
-            return store_batch(conn, org_id, events, self.clock())
+            stored = store_batch(conn, org_id, events, self.clock(), known)
+        self.numbers.committed(org_id, known)
+        return stored
 
     def void(self, org_id: str, raw: Any, voided_by: str) -> VoidResult:
         """Void the events a request or a file names (any JSON: it is checked here)."""

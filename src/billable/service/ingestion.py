@@ -15,7 +15,7 @@ from billable.rules.events import UsageEvent, first_occurrences, validate_events
 from billable.rules.touched import touched_by
 from billable.rules.json_text import parse_body
 from billable.store import derived, session_weeks, statistics
-from billable.store.events import LogAppender
+from billable.store.events import LogAppender, Numbered
 from billable.store.organizations import get_organization, set_log_end
 
 MAX_BATCH_EVENTS = 10_000
@@ -62,21 +62,25 @@ def _check_count(count: int, max_events: int) -> None:
         raise PayloadTooLarge(f"at most {max_events} events per request; this one has {count}")
 
 
-def store_batch(conn: Connection, org_id: str, batch: list[UsageEvent], now: int) -> IngestResult:
+def store_batch(conn: Connection, org_id: str, batch: list[UsageEvent], now: int, known: Numbered | None = None
+                ) -> IngestResult:
     """Store a batch that ``validate_events`` returned, as ``ingest`` does."""
-    return store_batches(conn, org_id, [batch], now)
+    return store_batches(conn, org_id, [batch], now, known)
 
 
-def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEvent]], now: int) -> IngestResult:
+def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEvent]], now: int,
+                  known: Numbered | None = None) -> IngestResult:
     """Store validated batches in one transaction, as ``store_batch`` would one after the
     other, but derive once from all their new events: the derived state is a function of
-    the log, and a key that several batches touch is rebuilt once instead of once each."""
+    the log, and a key that several batches touch is rebuilt once instead of once each.
+    ``known``: the numbers of sources and emails known before (``CommittedNumbers``), to
+    which those given here are added."""
     # Locking the organization serializes its batches: arrival sequences are handed out
     # in commit order, and the derived state is rebuilt by one writer at a time.
     org = get_organization(conn, org_id, lock=True)
     appended: list[UsageEvent] = []
     duplicates = 0
-    log = LogAppender(conn, org_id)
+    log = LogAppender(conn, org_id, known)
     for batch in batches:
         stored_before = org.last_seq + len(appended)
         # Earlier batches' keys included: they are in the log already.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -145,17 +146,57 @@ def stored_keys(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> s
     return found
 
 
+@dataclass
+class Numbered:
+    """The numbers an organization's dictionaries give its sources and emails, as far as known."""
+
+    sources: dict[str, int] = field(default_factory=dict)
+    emails: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sources) + len(self.emails)
+
+
+class CommittedNumbers:
+    """The numbers of sources and emails that committed transactions gave, kept by a process
+    across its transactions, so that a batch looks up only the texts it brings new: a batch of
+    10,000 events over HTTP looked up its thousands of emails again each time (a tenth of its
+    time on SQLite, docs/performance.md). A number once committed is never changed nor taken
+    back, so what is kept stays true whatever other processes add; numbers given in a
+    transaction are kept only once it has committed. At most ``at_most`` texts are kept, the
+    organizations that stored least recently forgotten first."""
+
+    def __init__(self, at_most: int = 200_000):
+        self._kept: OrderedDict[str, Numbered] = OrderedDict()
+        self._at_most = at_most
+        self._lock = threading.Lock()
+
+    def for_transaction(self, org_id: str) -> Numbered:
+        """A copy of what is kept of the organization's numbers, for a transaction to add to."""
+        with self._lock:
+            kept = self._kept.get(org_id, Numbered())
+            return Numbered(dict(kept.sources), dict(kept.emails))
+
+    def committed(self, org_id: str, numbered: Numbered) -> None:
+        """Keep ``numbered`` (from ``for_transaction``), its transaction committed."""
+        with self._lock:
+            self._kept[org_id] = numbered
+            self._kept.move_to_end(org_id)
+            while self._kept and sum(map(len, self._kept.values())) > self._at_most:
+                self._kept.popitem(last=False)
+
+
 class LogAppender:
     """Appends batches to an organization's log within one transaction (the caller holds the
     organization locked, as ingestion does). It keeps the numbers of the sources and emails
-    it looked up or gave, which hold as long as the transaction: a batch after the first
+    it looked up or gave in ``known`` (which may start with those of earlier transactions:
+    ``CommittedNumbers``), which hold as long as the transaction: a batch after the first
     looks up only those it brings new (the command line's load sends 20 batches of the same
     users' emails in a transaction)."""
 
-    def __init__(self, conn: Connection, org_id: str):
+    def __init__(self, conn: Connection, org_id: str, known: Numbered | None = None):
         self.conn, self.org_id = conn, org_id
-        self.sources: dict[str, int] = {}
-        self.emails: dict[str, int] = {}
+        self.known = Numbered() if known is None else known
 
     def append_new(self, batch: list[UsageEvent], first_seq: int, received_at: int) -> list[UsageEvent]:
         """Store those of ``batch`` (no key twice in it) whose ``(source, id)`` is not stored
@@ -170,8 +211,8 @@ class LogAppender:
         if not batch:
             return []
         conn, org_id = self.conn, self.org_id
-        _number(conn, org_id, event_sources.c.source, (event.source for event in batch), self.sources)
-        _number(conn, org_id, event_emails.c.email, (e.email for e in batch if e.email is not None), self.emails)
+        _number(conn, org_id, event_sources.c.source, (event.source for event in batch), self.known.sources)
+        _number(conn, org_id, event_emails.c.email, (e.email for e in batch if e.email is not None), self.known.emails)
         try:
             with conn.begin_nested():
                 self._append(batch, first_seq, received_at)
@@ -187,7 +228,7 @@ class LogAppender:
         """Store ``batch`` with arrival sequences ``first_seq``, ``first_seq + 1``, …"""
         if not batch:
             return
-        org_id, sources, emails, types = self.org_id, self.sources, self.emails, TYPE_CODES
+        org_id, sources, emails, types = self.org_id, self.known.sources, self.known.emails, TYPE_CODES
         bulk_insert(self.conn, events, _COLUMNS, [
             (org_id, first_seq + offset, sources[event.source], event.id, types[event.type], event.subject,
              event.time, event.time // DAY_MS, event.product, event.device_type,
