@@ -1055,3 +1055,51 @@ def test_intervals_closed_in_place_from_0025_go_back_to_retired_rows(empty_url: 
     migrate.upgrade(database)
     assert in_place() == set() and seen() == before
     database.dispose()
+
+
+def test_a_log_of_0025_keeps_when_each_event_was_received(empty_url: str) -> None:
+    """0026 keeps the instant a commit was received once, in ``arrivals``. A log taken back to
+    0025 (the instant in every event) upgrades with each event received when it was, every
+    report as of every instant, listing, explanation and a closed period's changes as before;
+    the downgrade gives 0025's instants again. A commit of duplicates alone arrives nowhere."""
+    from conftest import CATALOG, INGESTED_AT, event
+    from sqlalchemy import text
+
+    from billable.service.ingestion import ingest
+    from billable.store.events import EventFilter, list_events
+    from billable.store.tables import organizations
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    one = two.orgs["one"]
+    with database.write() as conn:
+        assert ingest(conn, one, two.logs["one"][:2], CATALOG, INGESTED_AT + 2_100).accepted == 0  # sent again
+        ingest(conn, one, [event("user.logout", "bob", "2026-10-02T17:00:00Z", id="b2")], CATALOG, INGESTED_AT + 2_200)
+
+    def received() -> list[tuple[object, ...]]:
+        with database.read() as conn:
+            return sorted((org, e.seq, e.event_id, e.received_at) for org in two.orgs.values()
+                          for e in list_events(conn, org, EventFilter(), None, 50))
+
+    def arrivals() -> list[tuple[object, ...]]:
+        with database.read() as conn:
+            return sorted(tuple(row) for row in conn.execute(text("SELECT org_id, seq, received_at FROM arrivals")))
+
+    before, when, arrived = two.seen(), received(), arrivals()
+    assert {instant for *_, instant in when} == {INGESTED_AT, INGESTED_AT + 1_000, INGESTED_AT + 2_200}
+    assert len(arrived) == 5  # two commits for each organization, and the logout's
+    migrate.downgrade(database, "0025")
+    with database.read() as conn:
+        assert "arrivals" not in inspect(conn).get_table_names()
+        numbers = {org: number for org, number in conn.execute(select(organizations.c.id, organizations.c.number))}
+        kept = sorted((org, seq, event_id, instant) for org in two.orgs.values()
+                      for seq, event_id, instant in conn.execute(
+                          text("SELECT seq, event_id, received_at FROM events WHERE org_id = :org"),
+                          {"org": numbers[org] if numbers[org] is not None else org}))
+    assert kept == when
+    migrate.upgrade(database)
+    assert received() == when and arrivals() == arrived and two.seen() == before
+    with database.engine.connect() as conn:
+        assert "received_at" not in {c["name"] for c in inspect(conn).get_columns("events")}
+    database.dispose()

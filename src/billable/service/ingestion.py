@@ -15,7 +15,7 @@ from billable.rules.events import UsageEvent, first_occurrences, validate_events
 from billable.rules.touched import touched_by
 from billable.rules.json_text import parse_body
 from billable.store import derived, session_weeks, statistics
-from billable.store.events import LogAppender, Numbered
+from billable.store.events import LogAppender, Numbered, record_arrival
 from billable.store.organizations import get_organization, set_log_end
 
 MAX_BATCH_EVENTS = 10_000
@@ -84,7 +84,7 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
     for batch in batches:
         stored_before = org.last_seq + len(appended)
         # Earlier batches' keys included: they are in the log already.
-        fresh = log.append_new(first_occurrences(batch), stored_before + 1, received_at=now)
+        fresh = log.append_new(first_occurrences(batch), stored_before + 1)
         appended += fresh
         duplicates += len(batch) - len(fresh)
         # As soon as the log has doubled, not after deriving: the next batch's duplicate
@@ -94,6 +94,7 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
         if statistics.due(stored_before, stored_before + len(fresh)):
             statistics.refresh(conn)
     if appended:
+        record_arrival(conn, org_id, org.last_seq + len(appended), received_at=now)
         times = [event.time for event in appended]
         earliest = min(times + ([] if org.earliest_event_time is None else [org.earliest_event_time]))
         latest = max(times + ([] if org.latest_event_time is None else [org.latest_event_time]))

@@ -42,6 +42,7 @@ PLAN: dict[str, Placement] = {
     "event_sources": _BY_ORGANIZATION,
     "event_emails": _BY_ORGANIZATION,
     "event_voids": _BY_ORGANIZATION,
+    "arrivals": _BY_ORGANIZATION,
     "users": _BY_ORGANIZATION,
     "sessions": _BY_ORGANIZATION,
     "session_weeks": _BY_ORGANIZATION,

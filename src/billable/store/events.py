@@ -30,10 +30,10 @@ from billable.rules.events import UsageEvent, event_data
 from billable.rules.instants import DAY_MS
 from billable.store.organizations import event_times
 from billable.store.sql import among, bulk_insert, chunks, plain_rows, rows_of
-from billable.store.tables import TYPE_CODES, event_emails, event_sources, event_voids, events, oauth_clients
+from billable.store.tables import TYPE_CODES, arrivals, event_emails, event_sources, event_voids, events, oauth_clients
 
 _COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "event_day", "product", "device_type",
-            "email_id", "received_at")
+            "email_id")
 # SQLite binds at most 32,766 parameters per statement.
 _KEYS_PER_QUERY = 5_000
 
@@ -198,7 +198,7 @@ class LogAppender:
         self.conn, self.org_id = conn, org_id
         self.known = Numbered() if known is None else known
 
-    def append_new(self, batch: list[UsageEvent], first_seq: int, received_at: int) -> list[UsageEvent]:
+    def append_new(self, batch: list[UsageEvent], first_seq: int) -> list[UsageEvent]:
         """Store those of ``batch`` (no key twice in it) whose ``(source, id)`` is not stored
         yet, voided or not, with arrival sequences ``first_seq``, ``first_seq + 1``, …; return them.
 
@@ -215,16 +215,16 @@ class LogAppender:
         _number(conn, org_id, event_emails.c.email, (e.email for e in batch if e.email is not None), self.known.emails)
         try:
             with conn.begin_nested():
-                self._append(batch, first_seq, received_at)
+                self._append(batch, first_seq)
             return batch
         except DBAPIError:
             pass
         already = stored_keys(conn, org_id, [event.key for event in batch])
         fresh = [event for event in batch if event.key not in already]
-        self._append(fresh, first_seq, received_at)
+        self._append(fresh, first_seq)
         return fresh
 
-    def _append(self, batch: list[UsageEvent], first_seq: int, received_at: int) -> None:
+    def _append(self, batch: list[UsageEvent], first_seq: int) -> None:
         """Store ``batch`` with arrival sequences ``first_seq``, ``first_seq + 1``, …"""
         if not batch:
             return
@@ -232,9 +232,22 @@ class LogAppender:
         bulk_insert(self.conn, events, _COLUMNS, [
             (org_id, first_seq + offset, sources[event.source], event.id, types[event.type], event.subject,
              event.time, event.time // DAY_MS, event.product, event.device_type,
-             None if event.email is None else emails[event.email], received_at)
+             None if event.email is None else emails[event.email])
             for offset, event in enumerate(batch)
         ])
+
+
+def record_arrival(conn: Connection, org_id: str, last_seq: int, received_at: int) -> None:
+    """The events a commit appended, up to ``last_seq``, were received at ``received_at``."""
+    bulk_insert(conn, arrivals, ("org_id", "seq", "received_at"), [(org_id, last_seq, received_at)])
+
+
+def received_at_of(org_id: str) -> ColumnElement[int]:
+    """When an event of the log (``events``) was received: its commit's instant, the first
+    arrival from its sequence on. Both tables name the organization, as on Citus they must."""
+    a = arrivals.c
+    return (select(a.received_at).where(a.org_id == _c.org_id, a.org_id == org_id, a.seq >= _c.seq)
+            .order_by(a.seq).limit(1).scalar_subquery())
 
 
 @dataclass(frozen=True)
@@ -271,16 +284,15 @@ class StoredEvent:
 
 
 _c = events.c
-_STORED = (_c.seq, event_sources.c.source, _c.event_id, _c.type, _c.subject, _c.time, _c.product, _c.device_type,
-           event_emails.c.email, _c.received_at, _c.void_seq, event_voids.c.voided_at, event_voids.c.voided_by,
-           event_voids.c.void_reason, oauth_clients.c.name)
 
 
 def _stored_events(org_id: str) -> Select[Any]:
     """The organization's events as ``_stored`` reads them, each with its source. Both tables
     name the organization, not only the join: on Citus each must, to run on its worker."""
     s, void, voider = event_sources.c, event_voids.c, oauth_clients.c
-    return (select(*_STORED)
+    return (select(_c.seq, s.source, _c.event_id, _c.type, _c.subject, _c.time, _c.product, _c.device_type,
+                   event_emails.c.email, received_at_of(org_id), _c.void_seq, void.voided_at, void.voided_by,
+                   void.void_reason, voider.name)
             .select_from(events.join(event_sources, and_(s.org_id == _c.org_id, s.id == _c.source_id))
                          .outerjoin(event_emails, with_email(org_id))
                          .outerjoin(event_voids, and_(void.org_id == _c.org_id, void.org_id == org_id, void.seq == _c.seq))
@@ -357,7 +369,7 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
     if chosen.end is not None:
         conditions.append(c.time < chosen.end)
     if chosen.received_after is not None:
-        conditions.append(c.received_at > chosen.received_after)
+        conditions.append(received_at_of(org_id) > chosen.received_after)
     if before_seq is not None:
         conditions.append(c.seq < before_seq)
     query = _stored_events(org_id).where(*conditions).order_by(c.seq.desc()).limit(limit)

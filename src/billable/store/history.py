@@ -49,6 +49,7 @@ from billable.store.sql import rows_of
 from billable.store.tables import (
     RETIRED,
     OrgKey,
+    arrivals,
     device_days,
     event_emails,
     event_voids,
@@ -86,8 +87,8 @@ _user_rows = _temporary("asof_users", ("user_id", _TEXT), ("email", _TEXT), ("em
 
 def sequence_at(conn: Connection, org_id: str, instant: int) -> int:
     """The organization's sequence at ``instant``: its last event or void acknowledged then."""
-    e = events.c
-    received = select(func.max(e.seq)).where(e.org_id == org_id, e.received_at <= instant).scalar_subquery()
+    e, a = events.c, arrivals.c
+    received = select(func.max(a.seq)).where(a.org_id == org_id, a.received_at <= instant).scalar_subquery()
     v = event_voids.c
     voided = (select(func.max(e.void_seq)).select_from(events.join(event_voids, and_(v.org_id == e.org_id, v.seq == e.seq)))
               .where(e.org_id == org_id, v.org_id == org_id, v.voided_at <= instant).scalar_subquery())

@@ -253,7 +253,7 @@ events = Table(
     # Its ``data`` is its product, device type and email (rules/events.py: event_data): the
     # email by its number in ``event_emails`` (migration 0022; it was the data as JSON text).
     Column("email_id", Integer, nullable=True),
-    Column("received_at", BigInteger, nullable=False),
+    # When it was received is its commit's, in ``arrivals`` (migration 0026).
     # A voided event is kept, and billed as if never received (migration 0007): the void's
     # place in the arrival order; when, by which client and why are in ``event_voids``.
     Column("void_seq", BigInteger, nullable=True),
@@ -287,6 +287,18 @@ events = Table(
     ),
     # On SQLite the rows are filed by their key (migration 0023): a table with rowids kept the
     # key ``(org_id, seq)`` a second time, in an index of its own (15 bytes an event).
+    sqlite_with_rowid=False,
+)
+
+# When each commit of events was received (migration 0026): a row per commit, keyed by the
+# sequence of its last event, where each event of the log kept the instant (7 bytes an event
+# on SQLite). An event was received at the first row's instant from its own sequence on.
+arrivals = Table(
+    "arrivals",
+    metadata,
+    Column("org_id", OrgKey(), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the commit's last event's
+    Column("received_at", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
 
