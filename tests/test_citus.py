@@ -27,6 +27,7 @@ from billable.server import Settings, create_app
 from billable.service.organizations import change_model, create_organization
 from billable.store import distribution, migrate
 from billable.store.database import Database
+from billable.store.organizations import Organization
 
 citus = pytest.mark.citus
 OCTOBER = {"startDate": "2026-10-01T00:00:00Z", "endDate": "2026-11-01T00:00:00Z"}
@@ -317,7 +318,8 @@ def test_a_worker_down_is_a_503_with_a_retry_hint_never_a_wrong_report(distribut
     data = os.environ["BILLABLE_TEST_CITUS_WORKER_DATA"]
     database = Database(distributed_url)
     port = int(data.rstrip("/").rsplit("/", 1)[1]) if data.rstrip("/").rsplit("/", 1)[1].isdigit() else None
-    orgs, placements = [], {}
+    orgs: list[Organization] = []
+    placements: dict[str, int] = {}
     with database.write() as conn:
         # Organizations are made until both workers hold some (eight alone all fell on one once).
         while len(orgs) < 8 or len(set(placements.values())) < 2:
