@@ -114,7 +114,7 @@ def serve_command(context: Context, host: str, port: int, workers: int) -> None:
     """Migrate the database, then serve the API (settings: BILLABLE_* variables, docs/operating.md)."""
     import logging
 
-    import uvicorn
+    from billable.server import processes
 
     context.service.upgrade_schema()
     os.environ["BILLABLE_DATABASE_URL"] = context.database_url
@@ -125,8 +125,8 @@ def serve_command(context: Context, host: str, port: int, workers: int) -> None:
         # Each process keeps its Prometheus values there, and /metrics on any one sums them.
         if workers > 1:
             os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics)
-        uvicorn.run("billable.server.asgi:app", host=host, port=port, workers=workers, access_log=False,
-                    log_level="info", http="billable.server.connections:LimitedHttp")
+        processes.serve("billable.server.asgi:app", host, port, workers, access_log=False, log_level="info",
+                        http="billable.server.connections:LimitedHttp")
 
 
 @main.group()
