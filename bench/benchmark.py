@@ -203,7 +203,10 @@ def private_peak(pid: int) -> Iterator[list[float]]:
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], memory_mib(pid, "RssAnon"))
+            try:
+                peak[0] = max(peak[0], memory_mib(pid, "RssAnon"))
+            except (OSError, RuntimeError):  # the process has ended
+                return
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample)
@@ -561,17 +564,22 @@ def measure_cli_ingestion(url: str, org: str, path: Path, rows: list[Row], floor
     events = count_lines(path)
     say(f"command-line ingestion of {events:,} events")
     began = time.perf_counter()
-    subprocess.run([PROGRAM, "--database", url, "ingest", str(path), "--org", org], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    loading = subprocess.Popen([PROGRAM, "--database", url, "ingest", str(path), "--org", org],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with private_peak(loading.pid) as private:
+        if loading.wait() != 0:
+            raise RuntimeError(f"billable ingest failed (exit code {loading.returncode})")
     elapsed = time.perf_counter() - began
     rate = events / elapsed
     if floor is None:
         rows.append(Row(f"ingestion from the command line, {events:,} events (events/s)",
                         f"{rate:,.0f} ({elapsed:,.0f} s)", target="≥ 100,000", met=_met(rate >= 100_000)))
-        return
-    rows.append(Row(f"ingestion from the command line, {events:,} events (events/s; × the floor's {floor:.1f} s)",
-                    f"{rate:,.0f} ({elapsed:,.1f} s; {elapsed / floor:.1f}×)", target="≥ 100,000 and ≤ 3×",
-                    met=_met(rate >= 100_000, elapsed <= 3 * floor)))
+    else:
+        rows.append(Row(f"ingestion from the command line, {events:,} events (events/s; × the floor's {floor:.1f} s)",
+                        f"{rate:,.0f} ({elapsed:,.1f} s; {elapsed / floor:.1f}×)", target="≥ 100,000 and ≤ 3×",
+                        met=_met(rate >= 100_000, elapsed <= 3 * floor)))
+    rows.append(Row("  … peak private memory of `billable ingest` (MiB; not the mapped database file)",
+                    f"{private[0]:,.0f}", target="≤ 1,024", met=_met(private[0] <= 1024)))
 
 
 def stored_bytes(url: str) -> tuple[int, int]:
