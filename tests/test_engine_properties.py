@@ -96,16 +96,16 @@ def scenarios(draw):
     return model, Period(start, start + length), batches, now
 
 
-def load_scenario(database, scenario):
+def load_scenario(database, scenario, ingested_at=INGESTED_AT):
     """Store a drawn scenario in a new organization, batch by batch; give back the
     organization, the events as validated (in arrival order), the model, period and now."""
     model, period, batches, now = scenario
     with database.write() as conn:
-        org = create_organization(conn, "property", model, INGESTED_AT)
+        org = create_organization(conn, "property", model, ingested_at)
     for batch in batches:
         with database.write() as conn:
-            ingest(conn, org.id, batch, CATALOG, INGESTED_AT)
-    arrival = validate_events([e for batch in batches for e in batch], CATALOG, INGESTED_AT)
+            ingest(conn, org.id, batch, CATALOG, ingested_at)
+    arrival = validate_events([e for batch in batches for e in batch], CATALOG, ingested_at)
     return org, arrival, LicensingModel(model), period, now
 
 
@@ -113,6 +113,72 @@ def load_scenario(database, scenario):
 @given(scenario=scenarios())
 def test_engine_equals_reference(database, scenario):
     org, arrival, model, period, now = load_scenario(database, scenario)
+    with database.read() as conn:
+        engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
+    assert engine == reference_report(arrival, CATALOG, model, period, now)
+
+
+WEEK_MS = 7 * DAY_MS
+LATER = P0 + 8 * WEEK_MS  # when the logs across weeks are ingested
+
+
+@st.composite
+def across_weeks(draw):
+    """Sessions over the weeks before a period and in it, the log reaching weeks past it, so
+    that the period's first week and the week before are packed (store/session_weeks.py):
+    sessions lasting more than a week or left open, a log that begins in the week before
+    the period's or weeks earlier, a period from a week's first instant or from within one."""
+    model = draw(st.sampled_from(["named", "named", "concurrent", "hourly"]))
+    start = P0 + draw(st.sampled_from([0, 0, 3 * DAY_MS + 5 * HOUR_MS, WEEK_MS - 1]))
+    length = draw(st.sampled_from([DAY_MS, 10 * DAY_MS]))
+    begins = start - draw(st.sampled_from([WEEK_MS // 2, WEEK_MS + DAY_MS, 3 * WEEK_MS]))
+    events = [event("license.assigned", user, begins, id=uuid.uuid4().hex, product=PRODUCTS[0]) for user in USERS]
+    marks = [begins, start - WEEK_MS - 1, start - WEEK_MS, start - HOUR_MS, start - 1, start, start + 1,
+             start + length - 1, start + length + HOUR_MS]
+    times = st.sampled_from(marks) | st.integers(begins, start + length + WEEK_MS)
+    durations = st.sampled_from([1, HOUR_MS, 8 * HOUR_MS, 2 * DAY_MS, WEEK_MS + 1, 3 * WEEK_MS, None])
+    for user, login, duration in draw(st.lists(st.tuples(st.sampled_from(USERS), times, durations), max_size=12)):
+        events.append(event("user.login", user, login, id=uuid.uuid4().hex))
+        if duration is not None:
+            events.append(event("user.logout", user, login + duration, id=uuid.uuid4().hex))
+    # The log reaches weeks past the period: its weeks are sealed.
+    events.append(event("device.active", "e-1", start + length + 2 * WEEK_MS, id=uuid.uuid4().hex, deviceType="edge"))
+    arrival = draw(st.permutations(events))
+    if draw(st.booleans()):
+        arrival.sort(key=lambda e: parse_instant(e["time"]))
+    cuts = sorted(draw(st.lists(st.integers(0, len(arrival)), max_size=3)))
+    batches = [arrival[a:b] for a, b in zip([0, *cuts], [*cuts, len(arrival)])]
+    return model, Period(start, start + length), batches, LATER
+
+
+@pytest.mark.parametrize("model", ["named", "concurrent"])
+def test_a_session_from_weeks_before_is_the_first(database: Database, model: str) -> None:
+    """A session that began two weeks before the period and lasts into it is a holder's first,
+    though the packed weeks of the period's start and the week before hold only a later one."""
+    begins = P0 - 3 * WEEK_MS
+    batch = [event("license.assigned", "ann", begins, id=uuid.uuid4().hex, product=PRODUCTS[0]),
+             event("user.login", "bob", begins, id=uuid.uuid4().hex),
+             event("user.logout", "bob", begins + HOUR_MS, id=uuid.uuid4().hex),
+             event("user.login", "ann", P0 - 10 * DAY_MS, id=uuid.uuid4().hex),
+             event("user.logout", "ann", P0 + 2 * DAY_MS, id=uuid.uuid4().hex),
+             event("user.login", "ann", P0 + 3 * DAY_MS, id=uuid.uuid4().hex),
+             event("user.logout", "ann", P0 + 3 * DAY_MS + HOUR_MS, id=uuid.uuid4().hex),
+             event("device.active", "e-1", P0 + 4 * WEEK_MS, id=uuid.uuid4().hex, deviceType="edge")]
+    period = Period(P0, P0 + 10 * DAY_MS)
+    org, arrival, kind, period, now = load_scenario(database, (model, period, [batch], LATER), LATER)
+    with database.read() as conn:
+        engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
+    assert engine == reference_report(arrival, CATALOG, kind, period, now)
+    usage = engine.usage(PRODUCTS[0])
+    assert usage is not None and [r.date for r in usage.resources] == [P0]  # from the period's start, not day 3
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=across_weeks())
+def test_first_sessions_across_packed_weeks_equal_reference(database, scenario):
+    """A holder's first session in the period: from the packed weeks where they answer
+    it (store/reports.py), sought otherwise; the same report as the reference's."""
+    org, arrival, model, period, now = load_scenario(database, scenario, LATER)
     with database.read() as conn:
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
     assert engine == reference_report(arrival, CATALOG, model, period, now)

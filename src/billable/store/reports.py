@@ -8,7 +8,7 @@ that overlap it, and device activity inside it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -37,7 +37,8 @@ from billable.rules.events import DEVICE_ACTIVE
 from billable.rules.instants import DAY_MS
 from billable.rules.intervals import OPEN
 from billable.store.events import on_days, whole_history
-from billable.store.session_weeks import as_array, packed_now, week_of
+from billable.store.organizations import get_organization
+from billable.store.session_weeks import WEEK_MS, as_array, packed_now, packed_until, week_of
 from billable.store.sql import (
     among,
     binary_rows,
@@ -45,6 +46,7 @@ from billable.store.sql import (
     least,
     plain_row_chunks,
     plain_rows,
+    rows_of,
 )
 from billable.store.tables import TYPE_CODES, device_days, events, holdings, session_weeks, sessions, users
 
@@ -104,42 +106,103 @@ each as often as a holding of it meets the period), and the start of their first
 ending after the period's start (None: none)."""
 
 
+_users_key = Table(  # users, for ``rows_of`` and ``among``
+    "user_keys",
+    MetaData(),
+    Column("user_id", String(256), nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
 def held_in_period(conn: Connection, org_id: str, start: int, cut: int, src: Sources = NOW) -> list[HeldInPeriod]:
     """Every user who held a product during ``[start, cut)``. Which of a family's products is
     charged, and whether the first session starts before ``cut``, the caller decides
     (``Catalog.charged``).
 
-    A row per holder, with one seek to their first session and one to their email: M's month
-    in 32 ms on SQLite and 81 on PostgreSQL, where grouping per user and family in the statement
-    (and the first sessions sought in a materialized CTE) took 62 and 113 (docs/performance.md)."""
+    A row per holder, with one seek to their email and, on SQLite, one to their first session:
+    M's month in 32 ms on SQLite, where grouping per user and family in the statement (and the
+    first sessions sought in a materialized CTE) took 62. On PostgreSQL a seek reads a page of
+    ``sessions`` per holder, through buffers that do not hold L's: most first sessions come from
+    the packed weeks instead (``_firsts_in_packed_weeks``), and only the others are sought (L's
+    month 850 → 360 ms, M's 65 → 26; on SQLite the packed weeks took longer than the seeks, L's
+    278 → 350 ms: docs/performance.md)."""
     h = src.holdings.c
     held = (select(h.user_id, func.aggregate_strings(h.product, PRODUCT_SEPARATOR).label("products"))
             .where(h.org_id == org_id, h.started_at < cut, h.ended_at > start)
             .group_by(h.user_id).subquery("held"))
-    # Per part, the session ending first after ``start``; the earliest of them (a user's
-    # sessions never overlap, so the first to end is the first to start).
+    by_weeks = src.packed and conn.dialect.name == "postgresql"
+    query = (select(held.c.user_id, func.coalesce(src.users.c.email, held.c.user_id), held.c.products,
+                    *(() if by_weeks else (_first_session(held.c.user_id, org_id, start, src),)))
+             .outerjoin(src.users, and_(src.users.c.org_id == org_id, src.users.c.user_id == held.c.user_id)))
+    if not by_weeks:
+        return plain_rows(conn, query)  # the driver's tuples, as selected
+    holders = plain_rows(conn, query)
+    org = get_organization(conn, org_id)
+    found = _firsts_in_packed_weeks(conn, org_id, start, packed_until(org.latest_event_time), org.earliest_event_time)
+    sought = rows_of(conn, _users_key, [(user_id,) for user_id, _, _ in holders if user_id not in found])
+    found.update(plain_rows(conn, select(sought.c.user_id, _first_session(sought.c.user_id, org_id, start, src))))
+    return [(user_id, name, products, found.get(user_id)) for user_id, name, products in holders]
+
+
+def _first_session(user_id: ColumnElement[str], org_id: str, start: int, src: Sources) -> ColumnElement[Any]:
+    """The start of the first session of ``user_id`` ending after ``start``: per part of
+    ``src``'s sessions, the session ending first after ``start``, and the earliest of them (a
+    user's sessions never overlap, so the first to end is the first to start)."""
     firsts = [
         select(part.c.started_at)
-        .where(part.c.org_id == org_id, part.c.user_id == held.c.user_id, part.c.ended_at > start)
+        .where(part.c.org_id == org_id, part.c.user_id == user_id, part.c.ended_at > start)
         .order_by(part.c.ended_at)
         .limit(1)
         .scalar_subquery()
         for part in src.session_parts
     ]
-    first_session = firsts[0] if len(firsts) == 1 else least(*(func.coalesce(first, OPEN) for first in firsts))
-    query = (
-        select(held.c.user_id, func.coalesce(src.users.c.email, held.c.user_id), held.c.products, first_session)
-        .outerjoin(src.users, and_(src.users.c.org_id == org_id, src.users.c.user_id == held.c.user_id))
-    )
-    return plain_rows(conn, query)  # the driver's tuples, as selected
+    return firsts[0] if len(firsts) == 1 else least(*(func.coalesce(first, OPEN) for first in firsts))
 
 
-_charged_users = Table(
-    "charged_users",
-    MetaData(),
-    Column("user_id", String(256), nullable=False),
-    prefixes=["TEMPORARY"],
-)
+def _firsts_in_packed_weeks(conn: Connection, org_id: str, start: int, until: int | None, earliest_event: int | None
+                            ) -> dict[str, int]:
+    """The start of the first session ending after ``start`` of each user that the packed
+    weeks of ``start`` and the week before answer, when both are packed (before ``until``).
+
+    A user's sessions never overlap: each ends before the next starts. So when a user has a
+    session of those two weeks that started by ``start`` (or the log, whose earliest event
+    is ``earliest_event``, begins within them), none before it ends after ``start``, and the
+    first of the two weeks' sessions to end after ``start`` is the first of all; of the week
+    before, only its last session can. A user with no session by ``start`` in them (one may
+    have lasted from before), or none ending after ``start``, is not answered here."""
+    first_week = week_of(start)
+    if until is None or first_week >= until or earliest_event is None:
+        return {}
+    w = session_weeks.c
+    rows = binary_rows(conn, select(w.week, w.user_id, w.bounds).where(
+        w.org_id == org_id, w.week >= first_week - WEEK_MS, w.week <= first_week))
+    before = {user_id: packed for week, user_id, packed in rows if week < first_week and packed}
+    during = {user_id: packed for week, user_id, packed in rows if week == first_week and packed}
+    found: dict[str, int] = {}
+    if before:
+        pairs, earliest, count = _packed_rows(before.values())
+        last = pairs[earliest + count - 1]
+        found.update((user_id, started) for user_id, started, ended in zip(before, last[:, 0].tolist(), last[:, 1].tolist())
+                     if ended > start)
+    if during:
+        pairs, earliest, count = _packed_rows(during.values())
+        ending_after = np.flatnonzero(pairs[:, 1] > start)
+        at = np.searchsorted(ending_after, earliest)
+        first = ending_after[np.minimum(at, len(ending_after) - 1)] if len(ending_after) else earliest
+        has_first = (at < len(ending_after)) & (first < earliest + count)
+        none_before = earliest_event >= first_week - WEEK_MS
+        for user_id, has, started, first_started in zip(during, has_first.tolist(), pairs[earliest, 0].tolist(),
+                                                         pairs[first, 0].tolist()):
+            if has and user_id not in found and (none_before or started <= start or user_id in before):
+                found[user_id] = first_started
+    return found
+
+
+def _packed_rows(packed: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Packed rows' sessions as one ``(n, 2)`` array, with each row's first index and count."""
+    rows = list(packed)
+    count = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)) // 16
+    return as_array(rows), np.cumsum(count) - count, count
 
 
 UsersOf = dict[int, set[str]]
@@ -163,7 +226,7 @@ def _sessions_of(conn: Connection, org_id: str, users_of: UsersOf, start: int, c
     scanned the sessions once for each). ``started``: only those started from its first
     instant and before its second (None: any).
     """
-    charged_among = among(conn, _charged_users, sorted(set().union(*users_of.values())))
+    charged_among = among(conn, _users_key, sorted(set().union(*users_of.values())))
     started_from, started_before = started
     parts = []
     for part in src.session_parts:  # each sought on its own: a union is not sought by key
