@@ -3,13 +3,12 @@ period (the concurrent peaks): one row per user and week instead of one per sess
 
 ``bounds`` holds the sessions that started in the week (UTC weeks from the epoch) as
 little-endian 64-bit ``(started_at, ended_at)`` pairs in time order; an open session ends
-at ``OPEN``. The sessions that started before the UTC day of the log's latest event are
-packed, sealed when that event passes their day: ingestion in time order extends the
-week's rows when a day ends (a report of the running week reads at most a day from
-``sessions``, where it read up to six when weeks were sealed whole), and a late event or a
-void that changes sealed sessions repacks their weeks. A report reads the sealed sessions
-packed and the rest from ``sessions``; a report as of an earlier instant reads the
-sessions and their history (history.py).
+at ``OPEN``. Only the weeks before the one of the log's latest event are packed, sealed
+when that event passes them: ingestion in time order writes here when a week ends and
+for the sessions still open then, and a late event or a void that changes a sealed
+week's sessions repacks it. A report reads the sealed weeks packed and the rest from
+``sessions``; a report as of an earlier instant reads the sessions and their history
+(history.py).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, 
 from billable.rules.instants import DAY_MS
 from billable.store.sql import (
     LoopJoin,
-    bulk_append,
     bulk_delete,
     bulk_insert,
     plain_row_chunks,
@@ -67,29 +65,27 @@ _week_keys = Table(
 
 
 def packed_until(latest_event_time: int | None) -> int | None:
-    """The sessions that started before this instant are packed, given the log's latest
-    event time: the start of its UTC day."""
-    return None if latest_event_time is None else latest_event_time - latest_event_time % DAY_MS
+    """The weeks before this one are packed, given the log's latest event time."""
+    return None if latest_event_time is None else week_of(latest_event_time)
 
 
 def seal(conn: Connection, org_id: str, latest_before: int | None, latest_after: int) -> None:
-    """Pack the sessions of the days that the log's latest event time, moving from
-    ``latest_before`` to ``latest_after``, has passed, as they are now: each appended to its
-    user's week, whose sessions sealed before all started earlier (the row is made if new)."""
-    since, until = packed_until(latest_before), latest_after - latest_after % DAY_MS
+    """Pack the weeks that the log's latest event time, moving from ``latest_before`` to
+    ``latest_after``, has passed, from their sessions as they are now."""
+    since, until = packed_until(latest_before), week_of(latest_after)
     if since is not None and since >= until:
         return
     s = sessions.c
     passed = select(s.user_id, s.started_at, s.ended_at).where(
         s.org_id == org_id, s.started_at < until, *(() if since is None else (s.started_at >= since,))
     ).order_by(s.user_id, s.ended_at)
-    # Read and written a bounded number of rows at a time: the first days sealed may hold
-    # every session of an organization's first week.
+    # Read and written a bounded number of rows at a time: the first week sealed holds
+    # every session of the organization's first week.
     rows = chain.from_iterable(plain_row_chunks(conn, passed, _SEALED_AT_ONCE, streamed=True))
     packed = ((org_id, user_id, week, pack((started, ended) for _, started, ended in found))
               for (user_id, week), found in groupby(rows, key=lambda row: (row[0], week_of(row[1]))))
     while batch := list(islice(packed, _SEALED_AT_ONCE)):
-        bulk_append(conn, session_weeks, ("org_id", "user_id", "week", "bounds"), "bounds", batch)
+        bulk_insert(conn, session_weeks, ("org_id", "user_id", "week", "bounds"), batch)
 
 
 def packed_now(conn: Connection, org_id: str) -> int | None:

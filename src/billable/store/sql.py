@@ -145,21 +145,6 @@ def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
 
 
-def bulk_append(conn: Connection, table: Table, columns: tuple[str, ...], appended: str, rows: list[tuple[Any, ...]]
-                ) -> None:
-    """Insert many rows of plain values, as ``bulk_insert``; where a row's primary key is
-    stored already, its ``appended`` bytes go after the stored ones instead."""
-    if not rows:
-        return
-    rows = _as_stored(conn, table, columns, rows)
-    postgresql_ = conn.dialect.name == "postgresql"
-    key = ", ".join(c.name for c in table.primary_key.columns)
-    marks = ", ".join(("%s" if postgresql_ else "?") for _ in columns)
-    joined = f"CAST({table.name}.{appended} || excluded.{appended} AS {'BYTEA' if postgresql_ else 'BLOB'})"
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) "
-                         f"ON CONFLICT ({key}) DO UPDATE SET {appended} = {joined}", rows)
-
-
 def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Delete the organization's rows of ``table`` whose ``key`` columns hold each of ``rows``,
     with no statement or dictionary built per row. PostgreSQL: one statement, the keys sent
