@@ -270,7 +270,7 @@ def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org: Ma
         charged = []
         for _ in range(5):  # the same report, the same users
             report = billable_usage_report(conn, organization, OCTOBER, CATALOG, INGESTED_AT)
-            charged.append(size(conn, "charged_users"))
+            charged.append(size(conn, "user_keys"))
     assert report.usages and report.usages[0].resources  # users were charged: the tables were used
     if database.is_postgresql:
         assert set(replay) == {0} and set(charged) == {0}
