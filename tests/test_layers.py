@@ -18,8 +18,9 @@ MAY_IMPORT = {
     "service": {"rules", "store"},
     "wire": {"rules", "service"},
     "server": {"rules", "service", "wire"},
-    "cli": {"rules", "service", "wire", "client", "generator"},
+    "cli": {"rules", "service", "wire", "client", "generator", "serving"},
     "generator": {"rules"},
+    "serving": set(),  # the server's processes, given the app by its import string
     "client": set(),
 }
 

@@ -1,5 +1,5 @@
 """`billable serve --workers N`: N processes, each listening on the port with its own socket
-(server/processes.py). Which process holds a connection is read from Linux's /proc."""
+(serving.py). Which process holds a connection is read from Linux's /proc."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ def serve_command(context: Context, host: str, port: int, workers: int) -> None:
     """Migrate the database, then serve the API (settings: BILLABLE_* variables, docs/operating.md)."""
     import logging
 
-    from billable.server import processes
+    from billable import serving
 
     context.service.upgrade_schema()
     os.environ["BILLABLE_DATABASE_URL"] = context.database_url
@@ -125,7 +125,7 @@ def serve_command(context: Context, host: str, port: int, workers: int) -> None:
         # Each process keeps its Prometheus values there, and /metrics on any one sums them.
         if workers > 1:
             os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics)
-        processes.serve("billable.server.asgi:app", host, port, workers, access_log=False, log_level="info",
+        serving.serve("billable.server.asgi:app", host, port, workers, access_log=False, log_level="info",
                         http="billable.server.connections:LimitedHttp")
 
 

@@ -79,6 +79,6 @@ def _serve_one(app: str, host: str, port: int, options: dict[str, Any]) -> None:
     except OSError as error:
         print(f"cannot listen on {host}:{port}: {error}", file=sys.stderr)
         raise SystemExit(STARTUP_FAILURE) from None
-    config = uvicorn.Config(app, host=host, port=port, **options)
-    listening.listen(config.backlog)
-    uvicorn.Server(config).run(sockets=[listening])
+    # Bound, not listening yet: uvicorn listens once the app has started, so that no
+    # connection waits on a process that is not ready (or that fails to start).
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options)).run(sockets=[listening])
