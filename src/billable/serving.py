@@ -8,8 +8,9 @@ while the others idle (seen here: all 8 of 8 on one of two processes in half the
 docs/performance.md). The kernel hashes each connection to one of the sockets instead.
 
 The parent starts the processes, starts a new one for any that dies (one that could not
-start, for its port or its app, stops them all), and stops them all on SIGINT or SIGTERM. Where the platform has no
-``SO_REUSEPORT`` (or it does not spread connections), uvicorn's own supervisor serves.
+start, for its port or its app, stops them all), and stops them all on SIGINT or SIGTERM.
+Outside Linux (where ``SO_REUSEPORT`` is missing or does not spread connections),
+uvicorn's own supervisor serves.
 """
 
 from __future__ import annotations
