@@ -368,6 +368,29 @@ def test_tokens_are_stored_hashed_and_forgotten_after_expiry(make_org: MakeOrg, 
     assert len(left) == 1 and left[0] > clock.now
 
 
+def test_a_report_token_remembered_by_the_process_still_expires_and_is_revoked(make_org: MakeOrg,
+                                                                             make_client: MakeClient) -> None:
+    """The report route answers a token it checked before without looking it up again
+    (service/access.py): its expiry is still kept, and its client's revocation, made past
+    this process, refuses the next request."""
+    from billable.service.organizations import revoke_client
+
+    org, clock = make_org(), Clock(INGESTED_AT)
+    client = make_client(clock)
+    params = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
+    ids = [new_client(org.database, org.id) for _ in range(2)]
+    expiring, revoked = (bearer(client, client_id, secret) for client_id, secret in ids)
+    for headers in (expiring, revoked):
+        assert client.get(REPORT, params=params, headers=headers).status_code == 200
+        assert client.get(REPORT, params=params, headers=headers).status_code == 200  # from the held grant
+    with org.database.write() as conn:
+        revoke_client(conn, ids[1][0], clock.now)
+    assert_error(client.get(REPORT, params=params, headers=revoked), 401, "bad.credentials")
+    assert client.get(REPORT, params=params, headers=expiring).status_code == 200
+    clock.now += DAY_MS  # the token's lifetime: expired at this instant
+    assert_error(client.get(REPORT, params=params, headers=expiring), 401, "bad.credentials")
+
+
 def test_openapi_event_schema_follows_the_catalog(make_client: MakeClient) -> None:
     document = make_client(max_events=500).get("/openapi.json").json()
     schema = document["paths"]["/api/v2/billing/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -92,9 +92,18 @@ def authorize(request: Request, state: ServerState, token: str, accepted: tuple[
     """What ``requires`` checks, for a route that checks in the same thread as its work:
     the grant of the token, the rate limit, the permission. It blocks: not on the event loop."""
     now = state.clock()
-    grant = state.logins.grant(token, now)
+    return admit(request, state, state.logins.grant(token, now), accepted, now)
+
+
+def unknown_token() -> ApiError:
+    return ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
+
+
+def admit(request: Request, state: ServerState, grant: TokenGrant | None, accepted: tuple[str, ...], now: int
+          ) -> TokenGrant:
+    """A token's grant (None: no valid token) within the rate limit and holding any of ``accepted``."""
     if grant is None:
-        raise ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
+        raise unknown_token()
     verdict = state.rate_limit.count(grant.org_id, grant.client_id, now)  # a client's tokens share its allowance
     if not verdict.allowed:
         state.metrics.rate_limited.inc()

@@ -23,9 +23,9 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from billable.rules.errors import FieldProblem, InvalidInput
+from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidInput
 from billable.rules.instants import RANGE_TEXT, InstantOutOfRange, Period, parse_instant
-from billable.server.auth import authorize
+from billable.server.auth import admit, authorize, unknown_token
 from billable.server.errors import as_api_error, error_response
 from billable.server.state import ServerState
 from billable.service.organizations import READ_REPORTS
@@ -72,12 +72,21 @@ def _answer(request: Request, state: ServerState, kind: ReportKind[Any], token: 
             as_of: str | None) -> Body:
     """The report of the token's organization, in one trip to a worker thread: the token
     checked, then the report from the desk (stored, or computed within the budget), or, as
-    of an instant, computed for the request."""
-    grant = authorize(request, state, token, READ_REPORTS)
+    of an instant, computed for the request.
+
+    A token whose grant this process found before is not looked up again: the desk's
+    look-up confirms its client in the same statement (service/access.py)."""
+    now = state.clock()
+    held = state.logins.held_grant(token, now) if as_of is None else None
+    grant = admit(request, state, held, READ_REPORTS, now) if held else authorize(request, state, token, READ_REPORTS)
     instant = query_instant(as_of, "asOf")
     started = time.perf_counter()
     if instant is None:
-        answer = state.desk.answer(kind, grant.org_id, period)
+        try:
+            answer = state.desk.answer(kind, grant.org_id, period, grant.client_id if held else "")
+        except InvalidCredentials:
+            state.logins.forget(token)
+            raise unknown_token() from None
         body, origin = answer.body, answer.origin
     else:
         report = state.billing.report(kind, grant.org_id, period, instant)

@@ -23,7 +23,7 @@ from threading import Lock
 from typing import Any
 
 from billable.rules.catalog import Catalog, LicensingModel
-from billable.rules.errors import StoreUnavailable
+from billable.rules.errors import InvalidCredentials, StoreUnavailable
 from billable.rules.instants import Period
 from billable.rules.report import RULES_VERSION
 from billable.service.report_requests import BILLABLE_USAGE, ReportKind, RequestedReport, answer_report
@@ -147,8 +147,12 @@ class ReportDesk:
     def billable_usage(self, org_id: str, period: Period) -> Answer:
         return self.answer(BILLABLE_USAGE, org_id, period)
 
-    def answer(self, kind: ReportKind[Any], org_id: str, period: Period) -> Answer:
-        """The report if it is current or computed within the budget, else ``InProgress``."""
+    def answer(self, kind: ReportKind[Any], org_id: str, period: Period, client_id: str = "") -> Answer:
+        """The report if it is current or computed within the budget, else ``InProgress``.
+
+        With ``client_id``, its first look-up also confirms that the client is still active
+        (``InvalidCredentials`` if it is not), for a caller that took its token's grant from
+        memory (service/access.py: ``Logins.held_grant``)."""
         key = ReportKey(org_id, kind.name, period.start, period.end)
         deadline = time.monotonic() + self.settings.budget_seconds
         while True:
@@ -156,7 +160,11 @@ class ReportDesk:
             now = self.clock()
             with self.database.read_one() as conn:
                 found = stored_reports.look_up(conn, key, self._under[kind.name], now, self.lease_ms,
-                                         held[0] if held else None)
+                                         held[0] if held else None, client_id)
+            if client_id:
+                if not found.client_active:
+                    raise InvalidCredentials(f"client {client_id!r} is revoked")
+                client_id = ""  # confirmed
             if kind.closes and found.closed:
                 return self._kept(kind, key, period, held)
             if found.body is not None and found.stamp is not None:

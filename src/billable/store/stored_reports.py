@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, exists, or_, select, update
 
 from billable.rules.errors import NotFound
 from billable.store.direct import DirectStatement
 from billable.store.sql import insert_for
-from billable.store.tables import closed_periods, computed_reports, organizations
+from billable.store.tables import closed_periods, computed_reports, oauth_clients, organizations
 
 _KEY = ("org_id", "kind", "period_start", "period_end", "subject")
 
@@ -50,6 +50,7 @@ class Lookup:
     body: str | None  # that body, unless the caller already holds the body of this stamp
     computing: bool  # someone holds an unexpired lease on the current version
     closed: bool = False  # the period is closed (store/periods.py): its kept report answers it, not this
+    client_active: bool = False  # the client named to the look-up exists and is not revoked
 
     def admits(self, stamp: Stamp, now: int) -> bool:
         """Whether a body of ``stamp`` is current: computed from the current version, under
@@ -79,6 +80,8 @@ _LOOK_UP = DirectStatement(
         _c.computing_version,
         _c.computing_since,
         case((_IS_CLOSED, 1), else_=0).label("closed"),
+        case((exists().where(oauth_clients.c.client_id == bindparam("client_id"), oauth_clients.c.revoked_at.is_(None)),
+              1), else_=0).label("client_active"),
     )
     .select_from(organizations.outerjoin(computed_reports, and_(
         _c.org_id == organizations.c.id, *(_c[name] == bindparam(name) for name in _KEY))).outerjoin(
@@ -89,21 +92,23 @@ _LOOK_UP = DirectStatement(
 
 
 def look_up(conn: Connection, key: ReportKey, under: Mapping[str, str], now: int, lease_ms: int,
-            held: Stamp | None = None) -> Lookup:
+            held: Stamp | None = None, client_id: str = "") -> Lookup:
     """The organization's version, and the stored body if it is still valid: computed from
     the current version, under ``under[model]`` for the organization's licensing model.
 
     A caller that keeps bodies in memory passes the stamp of the one it holds: the body
-    is then read only when it changed.
+    is then read only when it changed. A caller that names ``client_id`` learns in the same
+    statement whether that client is still active (``Lookup.client_active``).
     """
     held = held or Stamp(-1, None, "")
     row = _LOOK_UP.first(conn, {**key.params(), "held_version": held.version, "held_fresh": held.fresh_until,
-                                "held_under": held.computed_under})
+                                "held_under": held.computed_under, "client_id": client_id})
     if row is None:
         raise NotFound("organization", key.org_id)
-    last_seq, model, version, body, stored, computed_under, fresh_until, computing_version, computing_since, closed = row
+    (last_seq, model, version, body, stored, computed_under, fresh_until, computing_version, computing_since, closed,
+     client_active) = row
     computing = computing_version == last_seq and computing_since is not None and computing_since > now - lease_ms
-    found = Lookup(last_seq, under[model], None, None, computing, bool(closed))
+    found = Lookup(last_seq, under[model], None, None, computing, bool(closed), bool(client_active))
     stamp = Stamp(version, fresh_until, computed_under) if stored else None
     if stamp is None or not found.admits(stamp, now):
         return found
