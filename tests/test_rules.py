@@ -204,8 +204,8 @@ def test_peak_needs_thirty_minutes() -> None:
     st.integers(0, 10),
     st.integers(1, 60),
 )
-def test_vectorized_peak_equals_reference(spans, start_step, length_steps) -> None:
-    step = 5 * MINUTE_MS
+@pytest.mark.parametrize("step", [5 * MINUTE_MS, DAY_MS + 5 * MINUTE_MS], ids=["minutes", "days"])  # days: past 2**32 ms
+def test_vectorized_peak_equals_reference(step, spans, start_step, length_steps) -> None:
     start, cut = OCT1 + start_step * step, OCT1 + (start_step + length_steps) * step
     clipped = [
         (max(OCT1 + a * step, start), min(OCT1 + (a + b) * step, cut))
