@@ -368,24 +368,30 @@ def test_tokens_are_stored_hashed_and_forgotten_after_expiry(make_org: MakeOrg, 
     assert len(left) == 1 and left[0] > clock.now
 
 
-def test_a_report_token_remembered_by_the_process_still_expires_and_is_revoked(make_org: MakeOrg,
-                                                                             make_client: MakeClient) -> None:
-    """The report route answers a token it checked before without looking it up again
-    (service/access.py): its expiry is still kept, and its client's revocation, made past
-    this process, refuses the next request."""
+def test_a_report_token_remembered_by_the_process_still_ends(make_org: MakeOrg, make_client: MakeClient) -> None:
+    """The report route answers a token it checked before without looking it up on its own
+    (service/access.py): the token still expires, and its client's revocation or the
+    token's removal, made past this process, refuses the next request."""
+    from sqlalchemy import delete
+
+    from billable.service.access import token_hash
     from billable.service.organizations import revoke_client
+    from billable.store.tables import access_tokens
 
     org, clock = make_org(), Clock(INGESTED_AT)
     client = make_client(clock)
     params = {"startDate": "2026-10-01", "endDate": "2026-11-01"}
-    ids = [new_client(org.database, org.id) for _ in range(2)]
-    expiring, revoked = (bearer(client, client_id, secret) for client_id, secret in ids)
-    for headers in (expiring, revoked):
+    ids = [new_client(org.database, org.id) for _ in range(3)]
+    expiring, revoked, removed = (bearer(client, client_id, secret) for client_id, secret in ids)
+    for headers in (expiring, revoked, removed):
         assert client.get(REPORT, params=params, headers=headers).status_code == 200
         assert client.get(REPORT, params=params, headers=headers).status_code == 200  # from the held grant
     with org.database.write() as conn:
         revoke_client(conn, ids[1][0], clock.now)
-    assert_error(client.get(REPORT, params=params, headers=revoked), 401, "bad.credentials")
+        conn.execute(delete(access_tokens).where(
+            access_tokens.c.token_hash == token_hash(removed["Authorization"].split()[1])))
+    for headers in (revoked, removed):
+        assert_error(client.get(REPORT, params=params, headers=headers), 401, "bad.credentials")
     assert client.get(REPORT, params=params, headers=expiring).status_code == 200
     clock.now += DAY_MS  # the token's lifetime: expired at this instant
     assert_error(client.get(REPORT, params=params, headers=expiring), 401, "bad.credentials")

@@ -28,6 +28,7 @@ from billable.rules.instants import RANGE_TEXT, InstantOutOfRange, Period, parse
 from billable.server.auth import admit, authorize, unknown_token
 from billable.server.errors import as_api_error, error_response
 from billable.server.state import ServerState
+from billable.service.access import token_hash
 from billable.service.organizations import READ_REPORTS
 from billable.service.report_desk import Body, Origin, ReportStatus
 from billable.service.report_requests import BILLABLE_USAGE, CONCURRENT_USAGE, ReportKind
@@ -74,8 +75,8 @@ def _answer(request: Request, state: ServerState, kind: ReportKind[Any], token: 
     checked, then the report from the desk (stored, or computed within the budget), or, as
     of an instant, computed for the request.
 
-    A token whose grant this process found before is not looked up again: the desk's
-    look-up confirms its client in the same statement (service/access.py)."""
+    A token whose grant this process found before is not looked up on its own: the desk's
+    look-up confirms it (service/access.py)."""
     now = state.clock()
     held = state.logins.held_grant(token, now) if as_of is None else None
     grant = admit(request, state, held, READ_REPORTS, now) if held else authorize(request, state, token, READ_REPORTS)
@@ -83,7 +84,7 @@ def _answer(request: Request, state: ServerState, kind: ReportKind[Any], token: 
     started = time.perf_counter()
     if instant is None:
         try:
-            answer = state.desk.answer(kind, grant.org_id, period, grant.client_id if held else "")
+            answer = state.desk.answer(kind, grant.org_id, period, token_hash(token) if held else "")
         except InvalidCredentials:
             state.logins.forget(token)
             raise unknown_token() from None

@@ -13,11 +13,11 @@ who reaches the server can ask for one. So that no flood of them slows anything 
   one core of a process.
 
 What a token grants never changes after it is issued: its organization, client,
-permissions and expiry. Only its client's revocation (in any process) ends it early. So a
-process remembers the grants it found (``Logins.held_grant``), and a route that answers from
-one confirms the client in a statement it makes anyway: the report look-up
-(service/report_desk.py), where the token's own look-up was a statement of its own and
-about a third of the cached report's cost on PostgreSQL (docs/performance.md).
+permissions and expiry. So a process remembers the grants it found (``Logins.held_grant``),
+and the report route, answering from one, has the token confirmed (stored, unexpired, its
+client not revoked) by the statement it makes anyway: the report look-up
+(service/report_desk.py). The token's own look-up was a statement of its own, and about a
+third of a cached report's cost on PostgreSQL (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -106,9 +106,9 @@ class Logins:
 
     def held_grant(self, token: str, now: int) -> TokenGrant | None:
         """The grant ``grant`` last found for ``token`` in this process, if it has not expired
-        since. Its client may have been revoked since, in any process: the caller confirms
-        that it is active before it answers (``ReportDesk.answer``'s ``client_id``), and
-        calls ``forget`` if it is not."""
+        since. The token may have ended since, in any process (its client revoked): the
+        caller confirms it before it answers (``ReportDesk.answer``'s ``token_hash``), and
+        calls ``forget`` if it has."""
         hashed = token_hash(token)
         with self._lock:
             found = self._held.get(hashed)

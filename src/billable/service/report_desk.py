@@ -147,11 +147,11 @@ class ReportDesk:
     def billable_usage(self, org_id: str, period: Period) -> Answer:
         return self.answer(BILLABLE_USAGE, org_id, period)
 
-    def answer(self, kind: ReportKind[Any], org_id: str, period: Period, client_id: str = "") -> Answer:
+    def answer(self, kind: ReportKind[Any], org_id: str, period: Period, token_hash: str = "") -> Answer:
         """The report if it is current or computed within the budget, else ``InProgress``.
 
-        With ``client_id``, its first look-up also confirms that the client is still active
-        (``InvalidCredentials`` if it is not), for a caller that took its token's grant from
+        With ``token_hash``, its first look-up also confirms that the token is still valid
+        (``InvalidCredentials`` if it is not), for a caller that took the token's grant from
         memory (service/access.py: ``Logins.held_grant``)."""
         key = ReportKey(org_id, kind.name, period.start, period.end)
         deadline = time.monotonic() + self.settings.budget_seconds
@@ -160,11 +160,11 @@ class ReportDesk:
             now = self.clock()
             with self.database.read_one() as conn:
                 found = stored_reports.look_up(conn, key, self._under[kind.name], now, self.lease_ms,
-                                         held[0] if held else None, client_id)
-            if client_id:
-                if not found.client_active:
-                    raise InvalidCredentials(f"client {client_id!r} is revoked")
-                client_id = ""  # confirmed
+                                         held[0] if held else None, token_hash)
+            if token_hash:
+                if not found.token_valid:
+                    raise InvalidCredentials("the token is unknown, expired or revoked")
+                token_hash = ""  # confirmed
             if kind.closes and found.closed:
                 return self._kept(kind, key, period, held)
             if found.body is not None and found.stamp is not None:

@@ -8,7 +8,9 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from threading import Lock
+from typing import Any
 
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -97,6 +99,7 @@ class Database:
         self._unreachable_at = float("-inf")  # when the server last failed to answer (monotonic)
         if self.is_postgresql:
             event.listen(self.engine, "checkin", _checked_in)
+            event.listen(self.engine, "connect", _lists_in_binary)
             event.listen(self.engine, "checkout", self._ping_if_doubtful)
         self._wal: str | None = None
         self._page_size_bytes = page_size_bytes
@@ -221,6 +224,14 @@ class Database:
                                   "VACUUM", "PRAGMA journal_mode = WAL"):
                     conn.exec_driver_sql(statement)
             return before, conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+
+
+def _lists_in_binary(dbapi_connection: Any, _: object) -> None:
+    """Lists go to PostgreSQL in its binary format: psycopg writes the text form of an
+    array element by element in Python, 7.7 ms for 10,000 user ids and 12.4 for 10,000
+    instants, against 3 ms for either in binary (a batch's keys travel as arrays:
+    ``store/sql.py: rows_of``)."""
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def _checked_in(_: object, record: ConnectionPoolEntry) -> None:

@@ -97,6 +97,20 @@ def is_distributed(conn: Connection) -> bool:
     return has_citus(conn) and "organizations" in placed(conn)
 
 
+def is_distributed_here(conn: Connection) -> bool:
+    """``is_distributed``, asked once per connection of the pool (a statement that must stay
+    one task on Citus chooses by it on every request)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    info = conn.connection.info
+    if _DISTRIBUTED not in info:
+        info[_DISTRIBUTED] = is_distributed(conn)
+    return bool(info[_DISTRIBUTED])
+
+
+_DISTRIBUTED = "billable_distributed"
+
+
 def distribute(conn: Connection) -> list[str]:
     """Distribute every table of ``PLAN`` not yet placed; the tables placed now, in order.
     Running it again places nothing. Raises ``CitusMissing`` off Citus."""

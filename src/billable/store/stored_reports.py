@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, literal, or_, select, update
 
 from billable.rules.errors import NotFound
 from billable.store.direct import DirectStatement
 from billable.store.sql import insert_for
-from billable.store.tables import closed_periods, computed_reports, oauth_clients, organizations
+from billable.store import tokens
+from billable.store.distribution import is_distributed_here
+from billable.store.tables import closed_periods, computed_reports, organizations
 
 _KEY = ("org_id", "kind", "period_start", "period_end", "subject")
 
@@ -50,7 +52,7 @@ class Lookup:
     body: str | None  # that body, unless the caller already holds the body of this stamp
     computing: bool  # someone holds an unexpired lease on the current version
     closed: bool = False  # the period is closed (store/periods.py): its kept report answers it, not this
-    client_active: bool = False  # the client named to the look-up exists and is not revoked
+    token_valid: bool = False  # the token named to the look-up is valid (store/tokens.py)
 
     def admits(self, stamp: Stamp, now: int) -> bool:
         """Whether a body of ``stamp`` is current: computed from the current version, under
@@ -62,53 +64,62 @@ class Lookup:
 _c = computed_reports.c
 _closed = closed_periods.c
 _IS_CLOSED = _closed.closed_at.is_not(None)
+def _look_up(confirming: bool) -> DirectStatement:
+    """The look-up of a report; ``confirming``: with whether a token is valid."""
+    return DirectStatement(
+        select(
+            organizations.c.last_seq,
+            organizations.c.model,
+            _c.version,
+            case((or_(_IS_CLOSED, and_(_c.version == bindparam("held_version"),
+                                      _c.fresh_until.is_not_distinct_from(bindparam("held_fresh")),
+                                      _c.computed_under == bindparam("held_under"))),
+                  None), else_=_c.body).label("body"),
+            case((_c.body.is_(None), 0), else_=1).label("stored"),  # integers: a Boolean is converted
+            _c.computed_under,
+            _c.fresh_until,
+            _c.computing_version,
+            _c.computing_since,
+            case((_IS_CLOSED, 1), else_=0).label("closed"),
+            case((tokens.valid_token(), 1), else_=0).label("token_valid") if confirming else literal(0),
+        )
+        .select_from(organizations.outerjoin(computed_reports, and_(
+            _c.org_id == organizations.c.id, *(_c[name] == bindparam(name) for name in _KEY))).outerjoin(
+            closed_periods, and_(_closed.org_id == organizations.c.id, _closed.period_start == bindparam("period_start"),
+                                 _closed.period_end == bindparam("period_end"))))
+        .where(organizations.c.id == bindparam("org_id"))
+    )
+
+
 # Built once: this runs for every report request, and building a statement costs more
 # than running it. ``held_*`` name the body the caller holds (version -1: none); the body
 # is not read for a closed period either.
-_LOOK_UP = DirectStatement(
-    select(
-        organizations.c.last_seq,
-        organizations.c.model,
-        _c.version,
-        case((or_(_IS_CLOSED, and_(_c.version == bindparam("held_version"),
-                                  _c.fresh_until.is_not_distinct_from(bindparam("held_fresh")),
-                                  _c.computed_under == bindparam("held_under"))),
-              None), else_=_c.body).label("body"),
-        case((_c.body.is_(None), 0), else_=1).label("stored"),  # integers: a Boolean is converted
-        _c.computed_under,
-        _c.fresh_until,
-        _c.computing_version,
-        _c.computing_since,
-        case((_IS_CLOSED, 1), else_=0).label("closed"),
-        case((exists().where(oauth_clients.c.client_id == bindparam("client_id"), oauth_clients.c.revoked_at.is_(None)),
-              1), else_=0).label("client_active"),
-    )
-    .select_from(organizations.outerjoin(computed_reports, and_(
-        _c.org_id == organizations.c.id, *(_c[name] == bindparam(name) for name in _KEY))).outerjoin(
-        closed_periods, and_(_closed.org_id == organizations.c.id, _closed.period_start == bindparam("period_start"),
-                             _closed.period_end == bindparam("period_end"))))
-    .where(organizations.c.id == bindparam("org_id"))
-)
+_LOOK_UP, _LOOK_UP_CONFIRMING = _look_up(False), _look_up(True)
 
 
 def look_up(conn: Connection, key: ReportKey, under: Mapping[str, str], now: int, lease_ms: int,
-            held: Stamp | None = None, client_id: str = "") -> Lookup:
+            held: Stamp | None = None, token_hash: str = "") -> Lookup:
     """The organization's version, and the stored body if it is still valid: computed from
     the current version, under ``under[model]`` for the organization's licensing model.
 
     A caller that keeps bodies in memory passes the stamp of the one it holds: the body
-    is then read only when it changed. A caller that names ``client_id`` learns in the same
-    statement whether that client is still active (``Lookup.client_active``).
+    is then read only when it changed. A caller that names ``token_hash`` learns whether
+    that token is valid (``Lookup.token_valid``): in the same statement, but on Citus, where
+    the tokens are placed by their hash and a statement reaches one organization's worker.
     """
     held = held or Stamp(-1, None, "")
-    row = _LOOK_UP.first(conn, {**key.params(), "held_version": held.version, "held_fresh": held.fresh_until,
-                                "held_under": held.computed_under, "client_id": client_id})
+    confirming = bool(token_hash) and not is_distributed_here(conn)
+    row = (_LOOK_UP_CONFIRMING if confirming else _LOOK_UP).first(conn, {
+        **key.params(), "held_version": held.version, "held_fresh": held.fresh_until,
+        "held_under": held.computed_under, **({"token_hash": token_hash, "now": now} if confirming else {})})
     if row is None:
         raise NotFound("organization", key.org_id)
     (last_seq, model, version, body, stored, computed_under, fresh_until, computing_version, computing_since, closed,
-     client_active) = row
+     token_valid) = row
+    if token_hash and not confirming:
+        token_valid = tokens.find_grant(conn, token_hash, now) is not None
     computing = computing_version == last_seq and computing_since is not None and computing_since > now - lease_ms
-    found = Lookup(last_seq, under[model], None, None, computing, bool(closed), bool(client_active))
+    found = Lookup(last_seq, under[model], None, None, computing, bool(closed), bool(token_valid))
     stamp = Stamp(version, fresh_until, computed_under) if stored else None
     if stamp is None or not found.admits(stamp, now):
         return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, exists, select
 
 from billable.store.direct import DirectStatement
 from billable.store.tables import access_tokens, oauth_clients
@@ -33,16 +33,24 @@ def insert_token(conn: Connection, token_hash: str, grant: TokenGrant, now: int)
     )
 
 
+def _valid() -> tuple[ColumnElement[bool], ...]:
+    """A token is valid while it is stored, unexpired and its client not revoked (parameters
+    ``token_hash`` and ``now``)."""
+    return (access_tokens.c.token_hash == bindparam("token_hash"), access_tokens.c.expires_at > bindparam("now"),
+            oauth_clients.c.client_id == access_tokens.c.client_id, oauth_clients.c.revoked_at.is_(None))
+
+
 # Built once: it runs for every request.
 _GRANT = DirectStatement(
     select(access_tokens.c.org_id, access_tokens.c.client_id, access_tokens.c.permissions, access_tokens.c.expires_at)
-    .join(oauth_clients, oauth_clients.c.client_id == access_tokens.c.client_id)
-    .where(
-        access_tokens.c.token_hash == bindparam("token_hash"),
-        access_tokens.c.expires_at > bindparam("now"),
-        oauth_clients.c.revoked_at.is_(None),
-    )
+    .where(*_valid())
 )
+
+
+def valid_token() -> ColumnElement[bool]:
+    """Whether the token of parameters ``token_hash`` and ``now`` is valid, as a condition
+    another statement carries (the report look-up: service/access.py)."""
+    return exists().where(*_valid())
 
 
 def find_grant(conn: Connection, token_hash: str, now: int) -> TokenGrant | None:
