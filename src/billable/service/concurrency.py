@@ -16,7 +16,7 @@ def _level_curve(started: np.ndarray, ended: np.ndarray, lo: int, hi: int) -> tu
     # Only the level after all the changes at an instant counts, so their order there is moot.
     # The starts and the ends are sorted apart, in 32 bits where the span allows (twice as
     # fast as 64), then merged: a stable sort of two sorted runs is one pass. L's largest
-    # product, 2.3 million sessions: 315 ms instead of 475 for one sort of both.
+    # product, 2.3 million sessions: 265 ms instead of 385 for one sort of both.
     width = np.uint32 if hi - lo < 2**32 else np.int64
     changes = np.concatenate([np.sort((started[inside] - lo).astype(width)).astype(np.int64) * 2 + 1,
                               np.sort((ended[inside] - lo).astype(width)).astype(np.int64) * 2])

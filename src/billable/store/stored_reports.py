@@ -8,10 +8,10 @@ from dataclasses import dataclass, replace
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, literal, or_, select, update
 
 from billable.rules.errors import NotFound
-from billable.store.direct import DirectStatement
-from billable.store.sql import insert_for
 from billable.store import tokens
+from billable.store.direct import DirectStatement
 from billable.store.distribution import is_distributed_here
+from billable.store.sql import insert_for
 from billable.store.tables import closed_periods, computed_reports, organizations
 
 _KEY = ("org_id", "kind", "period_start", "period_end", "subject")
@@ -64,6 +64,8 @@ class Lookup:
 _c = computed_reports.c
 _closed = closed_periods.c
 _IS_CLOSED = _closed.closed_at.is_not(None)
+
+
 def _look_up(confirming: bool) -> DirectStatement:
     """The look-up of a report; ``confirming``: with whether a token is valid."""
     return DirectStatement(
