@@ -392,6 +392,13 @@ def test_a_report_token_remembered_by_the_process_still_ends(make_org: MakeOrg, 
             access_tokens.c.token_hash == token_hash(removed["Authorization"].split()[1])))
     for headers in (revoked, removed):
         assert_error(client.get(REPORT, params=params, headers=headers), 401, "bad.credentials")
+    # A grant held without the route's permission is not answered 403 before the token is confirmed.
+    ingest_only = new_client(org.database, org.id, "billing:usage:ingest")
+    headers = bearer(client, *ingest_only)
+    assert client.get(REPORT, params=params, headers=headers).status_code == 403
+    with org.database.write() as conn:
+        revoke_client(conn, ingest_only[0], clock.now)
+    assert_error(client.get(REPORT, params=params, headers=headers), 401, "bad.credentials")
     assert client.get(REPORT, params=params, headers=expiring).status_code == 200
     clock.now += DAY_MS  # the token's lifetime: expired at this instant
     assert_error(client.get(REPORT, params=params, headers=expiring), 401, "bad.credentials")

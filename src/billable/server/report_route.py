@@ -79,6 +79,8 @@ def _answer(request: Request, state: ServerState, kind: ReportKind[Any], token: 
     look-up confirms it (service/access.py)."""
     now = state.clock()
     held = state.logins.held_grant(token, now) if as_of is None else None
+    if held is not None and not set(READ_REPORTS) & set(held.permissions):
+        held = None  # refused for its permissions only once the token is known to be valid
     grant = admit(request, state, held, READ_REPORTS, now) if held else authorize(request, state, token, READ_REPORTS)
     instant = query_instant(as_of, "asOf")
     started = time.perf_counter()
