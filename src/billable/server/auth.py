@@ -92,15 +92,33 @@ def authorize(request: Request, state: ServerState, token: str, accepted: tuple[
     """What ``requires`` checks, for a route that checks in the same thread as its work:
     the grant of the token, the rate limit, the permission. It blocks: not on the event loop."""
     now = state.clock()
-    return admit(request, state, state.logins.grant(token, now), accepted, now)
+    return _admit(request, state, state.logins.grant(token, now), accepted, now)
+
+
+def authorize_held(request: Request, state: ServerState, token: str, accepted: tuple[str, ...]
+                   ) -> tuple[TokenGrant, bool]:
+    """``authorize`` for a route whose own statement can confirm the token (the report
+    look-up: service/access.py): from the grant this process holds for it, not looked up,
+    when that grant permits the route; then True, and the caller has the token confirmed
+    before it answers. A grant that does not permit it is looked up again, so that a token
+    that ended is answered 401 before any 403."""
+    now = state.clock()
+    held = state.logins.held_grant(token, now)
+    if held is None or not _permits(held, accepted):
+        return authorize(request, state, token, accepted), False
+    return _admit(request, state, held, accepted, now), True
 
 
 def unknown_token() -> ApiError:
     return ApiError(401, "the token is unknown, expired or revoked", code="bad.credentials")
 
 
-def admit(request: Request, state: ServerState, grant: TokenGrant | None, accepted: tuple[str, ...], now: int
-          ) -> TokenGrant:
+def _permits(grant: TokenGrant, accepted: tuple[str, ...]) -> bool:
+    return bool(set(accepted) & set(grant.permissions))
+
+
+def _admit(request: Request, state: ServerState, grant: TokenGrant | None, accepted: tuple[str, ...], now: int
+           ) -> TokenGrant:
     """A token's grant (None: no valid token) within the rate limit and holding any of ``accepted``."""
     if grant is None:
         raise unknown_token()
@@ -111,6 +129,6 @@ def admit(request: Request, state: ServerState, grant: TokenGrant | None, accept
         raise TooManyRequests(f"rate limit of {state.rate_limit.limit} requests per minute reached; retry in {seconds} s",
                               seconds)
     request.state.org_id = grant.org_id
-    if not set(accepted) & set(grant.permissions):
+    if not _permits(grant, accepted):
         raise ApiError(403, f"the token lacks every permission this route accepts: any of {', '.join(accepted)}")
     return grant

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from billable.rules.errors import FieldProblem, InvalidCredentials, InvalidInput
 from billable.rules.instants import RANGE_TEXT, InstantOutOfRange, Period, parse_instant
-from billable.server.auth import admit, authorize, unknown_token
+from billable.server.auth import authorize, authorize_held, unknown_token
 from billable.server.errors import as_api_error, error_response
 from billable.server.state import ServerState
 from billable.service.access import token_hash
@@ -77,16 +77,15 @@ def _answer(request: Request, state: ServerState, kind: ReportKind[Any], token: 
 
     A token whose grant this process found before is not looked up on its own: the desk's
     look-up confirms it (service/access.py)."""
-    now = state.clock()
-    held = state.logins.held_grant(token, now) if as_of is None else None
-    if held is not None and not set(READ_REPORTS) & set(held.permissions):
-        held = None  # refused for its permissions only once the token is known to be valid
-    grant = admit(request, state, held, READ_REPORTS, now) if held else authorize(request, state, token, READ_REPORTS)
+    if as_of is None:
+        grant, unconfirmed = authorize_held(request, state, token, READ_REPORTS)
+    else:
+        grant, unconfirmed = authorize(request, state, token, READ_REPORTS), False
     instant = query_instant(as_of, "asOf")
     started = time.perf_counter()
     if instant is None:
         try:
-            answer = state.desk.answer(kind, grant.org_id, period, token_hash(token) if held else "")
+            answer = state.desk.answer(kind, grant.org_id, period, token_hash(token) if unconfirmed else "")
         except InvalidCredentials:
             state.logins.forget(token)
             raise unknown_token() from None

@@ -91,9 +91,9 @@ class Logins:
 
     def grant(self, token: str, now: int) -> TokenGrant | None:
         """Who ``token`` speaks for, if it is known, unexpired and its client not revoked."""
-        with self.database.read_one() as conn:
-            found = grant_of(conn, token, now)
         hashed = token_hash(token)
+        with self.database.read_one() as conn:
+            found = tokens.find_grant(conn, hashed, now)
         with self._lock:
             if found is None:
                 self._held.pop(hashed, None)

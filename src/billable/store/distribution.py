@@ -97,6 +97,9 @@ def is_distributed(conn: Connection) -> bool:
     return has_citus(conn) and "organizations" in placed(conn)
 
 
+_DISTRIBUTED = "billable_distributed"  # is_distributed_here's answer, in a pooled connection's info
+
+
 def is_distributed_here(conn: Connection) -> bool:
     """``is_distributed``, asked once per connection of the pool (a statement that must stay
     one task on Citus chooses by it on every request)."""
@@ -106,9 +109,6 @@ def is_distributed_here(conn: Connection) -> bool:
     if _DISTRIBUTED not in info:
         info[_DISTRIBUTED] = is_distributed(conn)
     return bool(info[_DISTRIBUTED])
-
-
-_DISTRIBUTED = "billable_distributed"
 
 
 def distribute(conn: Connection) -> list[str]:
