@@ -8,6 +8,7 @@ from conftest import CATALOG, event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import concurrent_peak as reference_peak
+from reference import time_at_least as reference_time_at_least
 
 from billable.rules.catalog import Catalog, LicensingModel
 from billable.rules.errors import InvalidEvents, InvalidPeriod
@@ -15,7 +16,7 @@ from billable.rules.events import first_occurrences, validate_events
 from billable.rules.instants import DAY_MS, MINUTE_MS, Period, format_instant, format_instants, parse_instant
 from billable.rules.intervals import OPEN, intervals
 from billable.rules.report import hours_total
-from billable.service.concurrency import concurrent_peak
+from billable.service.concurrency import LevelCurve
 
 OCT1 = parse_instant("2026-10-01T00:00:00Z")
 NOW = parse_instant("2026-11-20T00:00:00Z")
@@ -191,7 +192,7 @@ def test_peak_needs_thirty_minutes() -> None:
     sessions = [(start, start + 30 * MINUTE_MS), (start, start + 30 * MINUTE_MS - 1)]
     def engine_peak(spans: list[tuple[int, int]], lo: int, hi: int) -> int:
         started, ended = np.array(spans).T.reshape(2, -1)
-        return concurrent_peak(started, ended, lo, hi)
+        return LevelCurve.of(started, ended, lo, hi).peak()
 
     for peak in (reference_peak, engine_peak):
         assert peak(sessions, start, cut) == 1
@@ -214,7 +215,30 @@ def test_vectorized_peak_equals_reference(step, spans, start_step, length_steps)
     ]
     starts = np.array([s for s, _ in clipped], dtype=np.int64)
     ends = np.array([e for _, e in clipped], dtype=np.int64)
-    assert concurrent_peak(starts, ends, start, cut) == reference_peak(clipped, start, cut)
+    assert LevelCurve.of(starts, ends, start, cut).peak() == reference_peak(clipped, start, cut)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 20)), max_size=12),
+    st.integers(0, 59),
+    st.integers(1, 60),
+)
+def test_a_window_read_from_a_wider_curve_equals_its_own(spans, lo_step, length_steps) -> None:
+    """A day's figures read from the period's curve (``within``) are those of the day's
+    sessions alone: its peak, its time at that peak and its logged-in time, as the
+    reference computes them; windows starting or ending on a session's bound included."""
+    step = 10 * MINUTE_MS
+    start, cut = OCT1, OCT1 + 60 * step
+    lo, hi = OCT1 + lo_step * step, min(OCT1 + (lo_step + length_steps) * step, cut)
+    sessions = [(OCT1 + a * step, OCT1 + (a + b) * step) for a, b in spans]
+    starts = np.array([s for s, _ in sessions], dtype=np.int64)
+    ends = np.array([e for _, e in sessions], dtype=np.int64)
+    day = LevelCurve.of(starts, ends, start, cut).within(lo, hi)
+    peak = reference_peak(sessions, lo, hi)
+    assert day.peak() == peak
+    assert day.time_at_least(peak) == reference_time_at_least(sessions, lo, hi, peak)
+    assert day.logged_in() == sum(max(0, min(e, hi) - max(s, lo)) for s, e in sessions)
 
 
 JSON = st.recursive(

@@ -22,7 +22,7 @@ from billable.rules.report import (
     day_windows,
     hours_total,
 )
-from billable.service.concurrency import concurrent_peak, logged_in, time_at_least
+from billable.service.concurrency import LevelCurve
 from billable.store import reports as queries
 from billable.store import history
 from billable.store.organizations import Organization
@@ -118,7 +118,7 @@ def billable_usage_report(
     elif org.model is LicensingModel.CONCURRENT:
         sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut, src)
         for product, (started, ended) in zip(metered, sessions, strict=True):
-            totals[product.name] = count_total(concurrent_peak(started, ended, start, cut))
+            totals[product.name] = count_total(LevelCurve.of(started, ended, start, cut).peak())
     usages = [Usage.of(p.name, totals[p.name], resources[p.name]) for p in catalog.user_products]
 
     devices: dict[str, list[Resource]] = defaultdict(list)
@@ -143,10 +143,11 @@ def concurrent_usage_report(
     products = []
     sessions = _sessions_by_product(conn, org, metered, charged_metered, start, cut, src)
     for product, (started, ended) in zip(metered, sessions, strict=True):
+        curve = LevelCurve.of(started, ended, start, cut)
         days = []
         for day, lo, hi in day_windows(start, cut):
-            peak = concurrent_peak(started, ended, lo, hi)
-            days.append(DayPeak(day, peak, time_at_least(started, ended, lo, hi, peak) // 60_000,
-                                logged_in(started, ended, lo, hi)))
-        products.append(ProductPeaks(product.name, concurrent_peak(started, ended, start, cut), tuple(days)))
+            of_day = curve.within(lo, hi)
+            peak = of_day.peak()
+            days.append(DayPeak(day, peak, of_day.time_at_least(peak) // 60_000, of_day.logged_in()))
+        products.append(ProductPeaks(product.name, curve.peak(), tuple(days)))
     return ConcurrentUsageReport(period, org.model.value, tuple(products))
