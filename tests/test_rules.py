@@ -299,3 +299,17 @@ def test_resources_of_one_name_and_date_are_ordered_by_their_hours_whatever_orde
     ann, bob = Resource("a@x.com", 1_000, "0.17"), Resource("a@x.com", 1_000, "0.00")
     assert Usage.of("cx3", "0.17", [ann, bob]) == Usage.of("cx3", "0.17", [bob, ann])
     assert Usage.of("cx3", "0.17", [ann, bob]).resources == (bob, ann)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a@x.com", "b@x.com", "B@x.com", "é@x.com"]), st.integers(0, 3),
+                          st.one_of(st.none(), st.sampled_from(["0.00", "0.17", "1.50"]))), max_size=12))
+def test_resources_are_ordered_by_date_then_name_then_hours(found) -> None:
+    """The order of a usage's resources is the one of the key (date, name, hours), ties in the
+    order they came, however it is computed."""
+    from billable.rules.report import Resource, Usage
+
+    resources = [Resource(name, date, hours) for name, date, hours in found]
+    expected = tuple(sorted(resources, key=lambda r: (r.date, r.name, r.hours or "")))
+    assert Usage.of("cx3", "1", resources).resources == expected
+    assert [id(r) for r in Usage.of("cx3", "1", resources).resources] == [id(r) for r in expected]

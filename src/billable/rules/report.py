@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Iterable
 
 from billable.rules.instants import DAY_MS, HOUR_MS, Period
@@ -27,10 +28,18 @@ class Resource:
     hours: str | None = None
 
 
-def _in_order(resource: Resource) -> tuple[int, str, str]:
+def _in_order(resources: Iterable[Resource]) -> tuple[Resource, ...]:
     """Resources by date, then name, then hours: two users may share a display name (an
-    email), and their hours then decide, not the order they were found in."""
-    return resource.date, resource.name, resource.hours or ""
+    email), and their hours then decide, not the order they were found in.
+
+    Sorted once per key, the last key first (each sort is stable): L's 150,000 resources in
+    131 ms, where one sort by a tuple of the three took 330 (docs/performance.md)."""
+    ordered = list(resources)
+    if any(resource.hours is not None for resource in ordered):
+        ordered.sort(key=lambda resource: resource.hours or "")
+    ordered.sort(key=attrgetter("name"))
+    ordered.sort(key=attrgetter("date"))
+    return tuple(ordered)
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,7 @@ class Usage:
 
     @classmethod
     def of(cls, name: str, total_usage: str, resources: Iterable[Resource]) -> "Usage":
-        return cls(name, total_usage, tuple(sorted(resources, key=_in_order)))
+        return cls(name, total_usage, _in_order(resources))
 
 
 @dataclass(frozen=True)
