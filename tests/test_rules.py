@@ -57,9 +57,12 @@ def test_format_is_the_wire_format() -> None:
     assert format_instant(OCT1 + 8 * 3_600_000 + 5) == "2026-10-01T08:00:00.005Z"
 
 
-# From 1970 to the last millisecond of 9999: four-digit years.
-@given(st.lists(st.integers(min_value=0, max_value=253_402_300_799_999), max_size=50))
-def test_instants_formatted_at_once_read_as_one_by_one(instants: list[int]) -> None:
+# From year 1 to the last millisecond of 9999: four-digit years; an instant repeated, as a
+# report's dates are (each distinct one is formatted once).
+@given(st.lists(st.integers(min_value=-62_135_596_800_000, max_value=253_402_300_799_999), max_size=50),
+       st.lists(st.integers(0, 49), max_size=20))
+def test_instants_formatted_at_once_read_as_one_by_one(instants: list[int], repeated: list[int]) -> None:
+    instants += [instants[index] for index in repeated if index < len(instants)]
     assert format_instants(instants) == [format_instant(instant) for instant in instants]
 
 
