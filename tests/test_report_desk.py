@@ -31,6 +31,20 @@ def wait_complete(desk: ReportDesk, org_id: str) -> str:
     raise AssertionError("never completed")
 
 
+def wait_stored(database: Any, org_id: str, body: str) -> None:
+    """Until ``body`` is in the store: a computed body is stored after it is answered."""
+    from sqlalchemy import select
+
+    from billable.store.tables import computed_reports
+
+    for _ in range(200):
+        with database.read() as conn:
+            if conn.execute(select(computed_reports.c.body).where(computed_reports.c.org_id == org_id)).scalar() == body:
+                return
+        time.sleep(0.02)
+    raise AssertionError("never stored")
+
+
 def test_one_computation_for_identical_requests(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
@@ -137,6 +151,7 @@ def test_a_body_is_read_from_the_store_only_when_it_changed(make_org: MakeOrg) -
     holder, other = (ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(), REPORT_WRITERS)
                      for _ in range(2))
     body = wait_complete(holder, org.id)
+    wait_stored(org.database, org.id, body)
     # The stored text changes under the same stamp: a desk holding the body does not read it again …
     with org.database.write() as conn:
         conn.execute(update(computed_reports).where(computed_reports.c.org_id == org.id).values(body="{}"))

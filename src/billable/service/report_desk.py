@@ -133,7 +133,7 @@ class ReportDesk:
         # Starting a computation claims it in the store (a write transaction): under a lock
         # of its own, so that a read of a held body never waits behind a write.
         self._starting = Lock()
-        self._running: dict[tuple[ReportKey, int, str], Future[Body]] = {}
+        self._running: dict[tuple[ReportKey, int, str], Future[tuple[Stamp, Body]]] = {}
         self.computations = 0  # reports this process computed: each one was needed
         # Bodies this process served, by report: the store is asked only whether they are
         # still current, and a body is read from it only when it changed.
@@ -178,7 +178,7 @@ class ReportDesk:
             remaining = deadline - time.monotonic()
             if running is not None:
                 try:
-                    return Answer(ReportStatus.COMPLETE, running.result(timeout=max(0.0, remaining)), Origin.COMPUTED)
+                    return Answer(ReportStatus.COMPLETE, running.result(timeout=max(0.0, remaining))[1], Origin.COMPUTED)
                 except FutureTimeout:
                     break
             if remaining <= 0:
@@ -187,7 +187,8 @@ class ReportDesk:
         pending = self.writers[kind.name].write(org_id, RequestedReport(kind.empty(period)), ReportStatus.IN_PROGRESS)
         return Answer(ReportStatus.IN_PROGRESS, Body(pending), Origin.PENDING)
 
-    def _start(self, kind: ReportKind[Any], key: ReportKey, period: Period, found: stored_reports.Lookup) -> Future[Body] | None:
+    def _start(self, kind: ReportKind[Any], key: ReportKey, period: Period, found: stored_reports.Lookup
+               ) -> Future[tuple[Stamp, Body]] | None:
         """This process's computation of the current version, started if nobody computes it."""
         version, under = found.current_version, found.current_under
         with self._starting:
@@ -207,7 +208,7 @@ class ReportDesk:
             self._running[(key, version, under)] = running
         # Outside the lock: a computation already done calls its callback here and now, and
         # the callback takes the lock (under it, this thread waited for itself for good).
-        running.add_done_callback(lambda _: self._forget(key, version, under))
+        running.add_done_callback(lambda done: self._keep(key, version, under, done))
         return running
 
     def _kept(self, kind: ReportKind[Any], key: ReportKey, period: Period, held: tuple[Stamp, Body] | None) -> Answer:
@@ -244,11 +245,25 @@ class ReportDesk:
         """What the bodies held take (a body's compressed form counts once it is made)."""
         return sum(len(body) for _, body in self._bodies.values())
 
-    def _forget(self, key: ReportKey, version: int, under: str) -> None:
+    def _keep(self, key: ReportKey, version: int, under: str, done: Future[tuple[Stamp, Body]]) -> None:
+        """A computation's body stored for every process and its lease released, once those
+        waiting have it: a future's callbacks run after it wakes its waiters, so the first
+        request does not wait for the store (L's body: 107-158 ms), and another process
+        waits for it as for the computation. The computation is forgotten here first: this
+        process serves the body it holds meanwhile, and a body stale by age is computed anew."""
         with self._starting:
             self._running.pop((key, version, under), None)
+        if done.cancelled() or done.exception() is not None:
+            return
+        stamp, body = done.result()
+        try:
+            with self.database.write() as conn:
+                stored_reports.store_body(conn, key, stamp, body.text)
+        except StoreUnavailable as error:
+            # Served all the same, from this process's memory; the lease runs out by itself.
+            log.warning("report %s computed but not stored: the store is %s", key, error.condition)
 
-    def _compute(self, kind: ReportKind[Any], key: ReportKey, period: Period, claimed: int) -> Body:
+    def _compute(self, kind: ReportKind[Any], key: ReportKey, period: Period, claimed: int) -> tuple[Stamp, Body]:
         try:
             now = self.clock()
             with self.database.read() as conn:
@@ -259,13 +274,7 @@ class ReportDesk:
             raise
         fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
         stamp = Stamp(org.last_seq, fresh_until, self._under[kind.name][org.model.value])
-        try:
-            with self.database.write() as conn:
-                stored_reports.store_body(conn, key, stamp, body.text)
-        except StoreUnavailable as error:
-            # Served all the same, from this process's memory; the lease runs out by itself.
-            log.warning("report %s computed but not stored: the store is %s", key, error.condition)
-        return self._hold(key, stamp, body)
+        return stamp, self._hold(key, stamp, body)  # stored by ``_keep``
 
     def _release(self, key: ReportKey, claimed: int) -> None:
         """Give the lease back after a failed computation; if the store cannot take that
