@@ -234,6 +234,7 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
     assert any(query.startswith("DELETE FROM sessions") for query, _ in _Recording.seen)
     assert any(query.startswith("SELECT sessions.user_id, sessions.started_at") and "ORDER BY" in query
                for query, _ in _Recording.seen)  # the seal's read, through a server-side cursor
+    assert any("string_agg(int8send(" in query for query, _ in _Recording.seen)  # the days after the packed weeks
     planned, spanning = _planned_tasks(database)
     assert planned > 30
     assert spanning == []
