@@ -46,7 +46,7 @@ from billable.generator import Workload, generate  # noqa: E402
 from billable.rules.catalog import Catalog, LicensingModel  # noqa: E402
 from billable.rules.instants import Period, parse_instant  # noqa: E402
 from billable.service.organizations import change_model  # noqa: E402
-from billable.service.reports import billable_usage_report  # noqa: E402
+from billable.service.reports import billable_usage_report, concurrent_usage_report  # noqa: E402
 from billable.store.database import Database  # noqa: E402
 from billable.store.organizations import get_organization  # noqa: E402
 from billable.store.tables import arrivals, computed_reports  # noqa: E402
@@ -282,6 +282,16 @@ def measure_reports(url: str, org_id: str, path: Path, repeat: int, rows: list[R
             rows.append(Row(f"report {what} (ms)", f"{ours:,.0f}", f"{duck:,.0f} ({ours / duck:.2f}×)",
                             f"{pan:,.0f} ({ours / pan:.3f}×)", f"≤ {target:,}; peers" if target else "peers",
                             "no: " + ", ".join(missed) if missed else "yes"))
+    # The concurrent usage report (each day's peak, minutes at it and hours logged in):
+    # no peer computes it, and it has no target of its own.
+    concurrent = dataclasses.replace(org, model=LicensingModel.CONCURRENT)
+
+    def usage_by_day() -> int:
+        with database.read() as conn:
+            return len(concurrent_usage_report(conn, concurrent, MONTH, catalog, now).products)
+
+    ours, _ = median_of(repeat, usage_by_day)
+    rows.append(Row("concurrent usage report, month, each day's peak (ms)", f"{ours:,.0f}"))
     database.dispose()
     return agree
 
