@@ -220,6 +220,11 @@ def _users_of(charged: list[tuple[str, int, int]]) -> UsersOf:
     return users_of
 
 
+def _charged_users(users_of: UsersOf) -> list[str]:
+    """Every user of ``users_of``, once, in order."""
+    return sorted(set().union(*users_of.values()))
+
+
 def _sessions_of(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,
                  started: tuple[int | None, int | None] = (None, None)
                  ) -> Select[Unpack[tuple[Any, ...]]] | CompoundSelect[Unpack[tuple[Any, ...]]]:
@@ -235,7 +240,7 @@ def _sessions_of(conn: Connection, org_id: str, users_of: UsersOf, start: int, c
     whole table, which for the days after the packed weeks was most of M's concurrent read
     (105 ms against 57 sought; docs/performance.md).
     """
-    charged = sorted(set().union(*users_of.values()))
+    charged = _charged_users(users_of)
     sought = rows_of(conn, _users_key, [(user_id,) for user_id in charged]) if conn.dialect.name == "postgresql" else None
     charged_among = among(conn, _users_key, charged) if sought is None else None
 
@@ -325,8 +330,12 @@ def _packed_sessions(conn: Connection, org_id: str, users_of: UsersOf, first_wee
     scan per product filtered by its users (``= ANY``, PostgreSQL) 38 for each product."""
     w = session_weeks.c
     weeks = binary_rows(conn, select(w.user_id, w.bounds).where(w.org_id == org_id, w.week >= first_week, w.week < end))
-    return {index: [bounds for user_id, bounds in weeks if user_id in holders]
-            for index, holders in users_of.items()}
+    return _per_product(weeks, users_of)
+
+
+def _per_product(packed: list[tuple[str, bytes]], users_of: UsersOf) -> dict[int, list[bytes]]:
+    """Each user's packed sessions, kept for each product they are charged, per its index."""
+    return {index: [bounds for user_id, bounds in packed if user_id in holders] for index, holders in users_of.items()}
 
 
 def _clipped(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,
@@ -340,10 +349,9 @@ def _clipped(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: 
     packed weeks (536,691 sessions of 100,000 users), ``charged_sessions`` took 2,766-2,867 ms
     instead of 3,148-3,210 (docs/performance.md)."""
     if conn.dialect.name == "postgresql":
-        packed = _packed_per_user(conn, org_id, users_of, start, cut, src, started)
-        for index, holders in users_of.items():
-            joined = b"".join([bounds for user_id, bounds in packed if user_id in holders])
-            yield index, np.frombuffer(joined, dtype=">i8").astype(np.int64).reshape(-1, 2)
+        for index, bounds in _per_product(_packed_per_user(conn, org_id, users_of, start, cut, src, started),
+                                          users_of).items():
+            yield index, np.frombuffer(b"".join(bounds), dtype=">i8").astype(np.int64).reshape(-1, 2)
         return
     for chunk in plain_row_chunks(conn, _sessions_of(conn, org_id, users_of, start, cut, src, started)):
         for index, holders in users_of.items():
@@ -357,7 +365,7 @@ def _packed_per_user(conn: Connection, org_id: str, users_of: UsersOf, start: in
     """On PostgreSQL, ``(user_id, sessions)`` for each user of ``users_of``: their sessions of
     ``_sessions_of``, clipped, packed by ``_clipped``; a user sought once for each part of
     ``src``'s sessions."""
-    sought = rows_of(conn, _users_key, [(user_id,) for user_id in sorted(set().union(*users_of.values()))])
+    sought = rows_of(conn, _users_key, [(user_id,) for user_id in _charged_users(users_of)])
     parts = []
     for part in src.session_parts:
         c = part.c
