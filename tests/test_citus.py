@@ -75,6 +75,31 @@ def test_distribute_places_every_table_and_again_changes_nothing(distributed_url
     database.dispose()
 
 
+@citus
+def test_a_distributed_log_keeps_its_key_unique_and_stores_a_batch_sent_again_once(distributed_url: str) -> None:
+    """Citus refuses the exclusion constraint that keeps the log's key on PostgreSQL (0027):
+    distributed, the log has the unique B-tree; a batch sent again is stored without its
+    duplicates and a void finds its event by its key, each in single-shard statements."""
+    from billable.rules.voids import VoidRequest
+    from billable.service.ingestion import ingest
+    from billable.service.voids import void_events
+
+    database = Database(distributed_url)
+    batch = [event("user.login", "ann", "2026-10-02T08:00:00Z", id="k1"),
+             event("user.logout", "ann", "2026-10-02T09:00:00Z", id="k2")]
+    with database.write() as conn:
+        unique = conn.execute(text("SELECT indisunique FROM pg_index WHERE indexrelid = 'events_key'::regclass"))
+        assert unique.scalar_one() is True
+        org = create_organization(conn, "keyed", "named", INGESTED_AT)
+        assert ingest(conn, org.id, batch, CATALOG, INGESTED_AT).accepted == 2
+        again = batch + [event("user.login", "ann", "2026-10-03T08:00:00Z", id="k3")]
+        assert ingest(conn, org.id, again, CATALOG, INGESTED_AT + 1).accepted == 1
+        assert void_events(conn, org.id, [VoidRequest("urn:test", "k3", "sent by mistake")], "test",
+                           INGESTED_AT + 2).voided == 1
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() == 3
+    database.dispose()
+
+
 # The rate limit's counts as the code before 0017 made them on first use (store/request_counts.py).
 _COUNTS_OF_0016 = ("CREATE TABLE request_counts (org_id VARCHAR(36), counter VARCHAR(64), second BIGINT, "
                    "count INTEGER NOT NULL, PRIMARY KEY (org_id, counter, second))")
