@@ -142,8 +142,6 @@ def place(conn: Connection, name: str) -> None:
     # limit's counts, elsewhere) cannot take part in: one would block every move of the
     # organizations' shards it is colocated with. On Citus the counts are logged.
     conn.execute(text(f"ALTER TABLE {name} SET LOGGED"))
-    if name == "events":
-        _unique_log_key(conn)
     if placement.column is None:
         conn.execute(text("SELECT create_reference_table(:name)"), {"name": name})
     else:
@@ -151,14 +149,3 @@ def place(conn: Connection, name: str) -> None:
                      {"name": name, "column": placement.column, "with": placement.colocate_with})
     # Rows a table held before are copied to the shards; the coordinator's copy goes.
     conn.execute(text("SELECT truncate_local_data_after_distributing_table(:name)"), {"name": name})
-
-
-def _unique_log_key(conn: Connection) -> None:
-    """The log's key as a unique B-tree, as before migration 0027: Citus refuses PostgreSQL's
-    exclusion constraint through a hash index (``tables.events``), since a distributed
-    table's constraints must name its distribution column itself."""
-    hashed = conn.execute(text("SELECT 1 FROM pg_constraint WHERE conname = 'events_key' AND contype = 'x' "
-                               "AND conrelid = 'events'::regclass")).first()
-    if hashed:
-        conn.execute(text("ALTER TABLE events DROP CONSTRAINT events_key"))
-        conn.execute(text("CREATE UNIQUE INDEX events_key ON events (org_id, source_id, event_id)"))

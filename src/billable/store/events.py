@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,37 +19,23 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    any_,
     bindparam,
     func,
-    literal_column,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 from billable.rules.events import UsageEvent, event_data
 from billable.rules.instants import DAY_MS
-from billable.store.distribution import is_distributed_here
 from billable.store.organizations import event_times
 from billable.store.sql import among, bulk_insert, chunks, plain_rows, rows_of
-from billable.store.tables import (
-    TYPE_CODES,
-    arrivals,
-    event_emails,
-    event_sources,
-    event_voids,
-    events,
-    log_key,
-    oauth_clients,
-)
+from billable.store.tables import TYPE_CODES, arrivals, event_emails, event_sources, event_voids, events, oauth_clients
 
 _COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "event_day", "product", "device_type",
             "email_id")
 # SQLite binds at most 32,766 parameters per statement.
 _KEYS_PER_QUERY = 5_000
-_c = events.c
 
 
 _log_days = Table("log_days", MetaData(), Column("day", BigInteger, nullable=False), prefixes=["TEMPORARY"])
@@ -147,28 +132,17 @@ def _ids_by_source(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -
     return ids_by_source
 
 
-def _keyed(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> Iterator[tuple[str, ColumnElement[bool]]]:
-    """Conditions on the log that together find its events of ``keys`` (source, id), each with
-    the source whose events it finds, a seek per key of the log's key (``tables.events``):
-    on PostgreSQL the keys as the texts of its hash index (``tables.log_key``); elsewhere,
-    and on Citus, an ``IN`` of ids per source (a batch has few sources)."""
-    hashed = conn.dialect.name == "postgresql" and not is_distributed_here(conn)
-    for (source, number), ids in _ids_by_source(conn, org_id, keys).items():
-        for chunk in chunks(ids, _KEYS_PER_QUERY):
-            if hashed:
-                texts = [f"{uuid.UUID(org_id)} {number} {event_id}" for event_id in chunk]
-                listed = bindparam(None, texts, type_=ARRAY(String))
-                yield source, and_(literal_column(log_key(events.name), String) == any_(listed), _c.org_id == org_id)
-            else:
-                yield source, and_(_c.org_id == org_id, _c.source_id == number, _c.event_id.in_(chunk))
-
-
 def stored_keys(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of ``keys`` (source, id) the organization has already stored, voided or not:
     a voided event is not revived by sending it again."""
     found: set[tuple[str, str]] = set()
-    for source, keyed in _keyed(conn, org_id, keys):
-        found.update((source, event_id) for event_id in conn.execute(select(_c.event_id).where(keyed)).scalars())
+    # A batch has few sources: one plain IN list per source is an index seek per id.
+    for (source, number), ids in _ids_by_source(conn, org_id, keys).items():
+        for chunk in chunks(ids, _KEYS_PER_QUERY):
+            query = select(events.c.event_id).where(
+                events.c.org_id == org_id, events.c.source_id == number, events.c.event_id.in_(chunk)
+            )
+            found.update((source, event_id) for event_id in conn.execute(query).scalars())
     return found
 
 
@@ -228,12 +202,12 @@ class LogAppender:
         """Store those of ``batch`` (no key twice in it) whose ``(source, id)`` is not stored
         yet, voided or not, with arrival sequences ``first_seq``, ``first_seq + 1``, …; return them.
 
-        The batch is first appended whole, inside a savepoint: the log's key refuses it if
-        any of its keys is stored already (a client sending a batch again), and only then are
-        the stored keys looked up and the rest appended. A batch with no such key costs no
-        look-up beyond the one the key makes anyway. Any failure of the first append sends
-        the batch the second way, not only the key's (Citus reports it as an internal error of
-        the worker): a failure of another cause happens again there."""
+        The batch is first appended whole, inside a savepoint: the log's unique key refuses it
+        if any of its keys is stored already (a client sending a batch again), and only then
+        are the stored keys looked up and the rest appended. A batch with no such key costs no
+        look-up beyond the one the unique key makes anyway. Any failure of the first append
+        sends the batch the second way, not only the unique key's (Citus reports it as an
+        internal error of the worker): a failure of another cause happens again there."""
         if not batch:
             return []
         conn, org_id = self.conn, self.org_id
@@ -309,6 +283,9 @@ class StoredEvent:
         return event_data(self.product, self.device_type, self.email)
 
 
+_c = events.c
+
+
 def _stored_events(org_id: str) -> Select[Any]:
     """The organization's events as ``_stored`` reads them, each with its source. Both tables
     name the organization, not only the join: on Citus each must, to run on its worker."""
@@ -338,10 +315,11 @@ def _stored(row: Any) -> StoredEvent:
 def find_events(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], StoredEvent]:
     """The stored events of ``keys`` (source, id), voided or not; a key not stored is absent."""
     found = {}
-    for _, keyed in _keyed(conn, org_id, keys):
-        for row in conn.execute(_stored_events(org_id).where(keyed)):
-            event = _stored(row)
-            found[(event.source, event.event_id)] = event
+    for (_, number), ids in _ids_by_source(conn, org_id, keys).items():
+        for chunk in chunks(ids, _KEYS_PER_QUERY):
+            for row in conn.execute(_stored_events(org_id).where(_c.source_id == number, _c.event_id.in_(chunk))):
+                event = _stored(row)
+                found[(event.source, event.event_id)] = event
     return found
 
 

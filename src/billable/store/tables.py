@@ -33,7 +33,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -239,16 +238,6 @@ class EventKind(TypeDecorator[str]):
         return None if value is None else _TYPE_NAMES[value]
 
 
-def log_key(table: str = "") -> str:
-    """An event's key as one text, which PostgreSQL's hash index of the log holds: the
-    organization, the source's number and the event's id, of the log named ``table`` ("" in
-    the constraint itself, whose expression is written as PostgreSQL gives it back). The id
-    comes last: it may hold spaces, the other two never do, so no two keys give one text."""
-    named = f"{table}." if table else ""
-    return (f"(((({named}org_id::text || ' '::text) || {named}source_id::text) || ' '::text) "
-            f"|| {named}event_id::text)")
-
-
 events = Table(
     "events",
     metadata,
@@ -272,14 +261,7 @@ events = Table(
     # A column, not an index on an expression: SQLite 3.40 answers a join that seeks such an
     # index through a Bloom filter with no rows (docs/architecture.md).
     Column("event_day", Integer, nullable=False, server_default=text("0")),
-    # The key ``(source, id)``: a unique index on SQLite. On PostgreSQL an exclusion
-    # constraint through a hash index of the key as one text (``log_key``), whose entries are
-    # 4-byte hash codes, not the key: 31-38 bytes an event of M against 66 for the unique
-    # B-tree, ingestion as fast (migration 0027). Citus refuses it (its constraints must name
-    # the distribution column itself), so a distributed log keeps the unique B-tree
-    # (``store/distribution.py``).
-    Index("events_key", "org_id", "source_id", "event_id", unique=True).ddl_if(dialect="sqlite"),
-    ExcludeConstraint((text(log_key()), "="), name="events_key", using="hash").ddl_if(dialect="postgresql"),
+    Index("events_key", "org_id", "source_id", "event_id", unique=True),
     # The voids, by when they came: a report as of an earlier instant finds those made since.
     Index("events_voided", "org_id", "void_seq", sqlite_where=text("void_seq IS NOT NULL"),
           postgresql_where=text("void_seq IS NOT NULL")),
