@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import CATALOG, INGESTED_AT, MakeOrg, Org, event, maintenance_counts
+from conftest import CATALOG, INGESTED_AT, MakeOrg, Org, empty_postgresql, event, maintenance_counts
 from sqlalchemy import Connection, func, select
 
 from billable.rules.errors import InvalidEvents, NotFound
 from billable.rules.instants import DAY_MS, Period, parse_instant
 from billable.rules.intervals import OPEN
 from billable.service.ingestion import IngestResult, ingest
+from billable.service.organizations import create_organization
 from billable.service.reports import billable_usage_report
 from billable.store.database import Database
 from billable.store.organizations import get_organization
@@ -237,6 +238,46 @@ def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org: MakeOrg, d
     else:
         with database.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM main.sqlite_stat1 WHERE tbl = 'events'")).scalar_one() > 0
+
+
+def test_the_packed_weeks_statistics_follow_their_first_seal() -> None:
+    """On PostgreSQL a seal that writes more packed weeks than the planner believes
+    ``session_weeks`` holds refreshes its statistics (a table planned as empty was scanned
+    once for each key a repack seeks); one that writes fewer leaves them."""
+    from sqlalchemy import text
+
+    from billable.store import migrate
+    from billable.store.session_weeks import WEEK_MS, week_of
+
+    week = week_of(INGESTED_AT) - 4 * WEEK_MS
+
+    def worked(users: range, weeks: int) -> list[dict[str, object]]:
+        at = week + weeks * WEEK_MS
+        return [event(kind, f"u{user}", at + hour * 3_600_000)
+                for user in users for hour, kind in ((8, "user.login"), (9, "user.logout"))]
+
+    with empty_postgresql(plain=True) as url:
+        database = Database(url)
+        try:
+            migrate.upgrade(database)
+            with database.write() as conn:
+                org = Org(database, create_organization(conn, "weeks", "concurrent", INGESTED_AT))
+
+            def believed() -> float:
+                with database.read() as conn:
+                    return float(conn.execute(text(
+                        "SELECT reltuples FROM pg_class WHERE oid = 'session_weeks'::regclass")).scalar_one())
+
+            org.ingest(worked(range(3), 0))
+            assert believed() == -1  # nothing sealed yet: never analyzed
+            org.ingest(worked(range(2), 1))  # seals the first week: three users' packed weeks
+            assert believed() == 3
+            org.ingest(worked(range(2), 2))  # seals the second: two, fewer than believed: left as they are
+            assert believed() == 3
+            with database.read() as conn:
+                assert conn.execute(text("SELECT count(*) FROM session_weeks")).scalar_one() == 5
+        finally:
+            database.dispose()
 
 
 def test_temporary_tables_do_not_grow_with_the_work_of_a_connection(make_org: MakeOrg, database: Database) -> None:

@@ -101,7 +101,7 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
         _derive(conn, org_id, appended, org.last_seq + 1, org.latest_event_time, latest)
         # After deriving, which repacks the weeks sealed before these events (the store's
         # latest event time says which), the weeks they passed are sealed.
-        session_weeks.seal(conn, org_id, org.latest_event_time, latest)
+        statistics.packed_grown(conn, session_weeks.seal(conn, org_id, org.latest_event_time, latest))
         set_log_end(conn, org_id, org.last_seq + len(appended), earliest, latest)
     return IngestResult(accepted=len(appended), duplicates=duplicates)
 

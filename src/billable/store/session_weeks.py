@@ -69,12 +69,12 @@ def packed_until(latest_event_time: int | None) -> int | None:
     return None if latest_event_time is None else week_of(latest_event_time)
 
 
-def seal(conn: Connection, org_id: str, latest_before: int | None, latest_after: int) -> None:
+def seal(conn: Connection, org_id: str, latest_before: int | None, latest_after: int) -> int:
     """Pack the weeks that the log's latest event time, moving from ``latest_before`` to
-    ``latest_after``, has passed, from their sessions as they are now."""
+    ``latest_after``, has passed, from their sessions as they are now; the rows written."""
     since, until = packed_until(latest_before), week_of(latest_after)
     if since is not None and since >= until:
-        return
+        return 0
     s = sessions.c
     passed = select(s.user_id, s.started_at, s.ended_at).where(
         s.org_id == org_id, s.started_at < until, *(() if since is None else (s.started_at >= since,))
@@ -84,8 +84,11 @@ def seal(conn: Connection, org_id: str, latest_before: int | None, latest_after:
     rows = chain.from_iterable(plain_row_chunks(conn, passed, _SEALED_AT_ONCE, streamed=True))
     packed = ((org_id, user_id, week, pack((started, ended) for _, started, ended in found))
               for (user_id, week), found in groupby(rows, key=lambda row: (row[0], week_of(row[1]))))
+    written = 0
     while batch := list(islice(packed, _SEALED_AT_ONCE)):
         bulk_insert(conn, session_weeks, ("org_id", "user_id", "week", "bounds"), batch)
+        written += len(batch)
+    return written
 
 
 def packed_now(conn: Connection, org_id: str) -> int | None:

@@ -27,6 +27,22 @@ def due(before: int, after: int) -> bool:
     return after >= FIRST_REFRESH and after.bit_length() > max(before, FIRST_REFRESH - 1).bit_length()
 
 
+def packed_grown(conn: Connection, written: int) -> None:
+    """After a seal wrote ``written`` packed weeks: on PostgreSQL, refresh what the planner
+    knows of ``session_weeks`` when it believes the table holds fewer rows than that. The
+    table grows by a week of every user at once, not with the log: sealed after a doubling
+    of the log, L's first week was planned as an empty table until the next one, and the
+    repacks of the late events in it (index loops only, ``sql.prefer_index_loops``) scanned
+    it once for each of their keys: 34 of the 158 s that storing L's first 4,000,000 events
+    took (docs/performance.md). SQLite seeks the packed weeks by their key whatever it
+    knows (``sql.LoopJoin``)."""
+    if conn.dialect.name != "postgresql" or not written:
+        return
+    believed = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'session_weeks'::regclass").scalar()
+    if believed is None or written > believed:  # -1: never analyzed
+        conn.exec_driver_sql("ANALYZE session_weeks")
+
+
 def refresh(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA analysis_limit = 1000")  # sample, never read whole indexes
