@@ -1103,3 +1103,43 @@ def test_a_log_of_0025_keeps_when_each_event_was_received(empty_url: str) -> Non
     with database.engine.connect() as conn:
         assert "received_at" not in {c["name"] for c in inspect(conn).get_columns("events")}
     database.dispose()
+
+
+def test_open_sessions_of_0026_are_continued_from_the_index_of_0027(empty_url: str) -> None:
+    """0027 indexes the sessions still open apart (``sessions_open``), where a batch later
+    than the log seeks what it continues. A database taken back to 0026 and upgraded again
+    builds it over the sessions open then: every report as of every instant as before, and
+    a logout later than the log closes the open session it finds there, leaving none open."""
+    from conftest import CATALOG, INGESTED_AT, event
+
+    from billable.rules.instants import parse_instant
+    from billable.rules.intervals import OPEN
+    from billable.service.ingestion import ingest
+    from billable.store.tables import sessions
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    one = two.orgs["one"]
+    before = two.seen()
+
+    def indexes() -> set[str]:
+        with database.engine.connect() as conn:
+            return {i["name"] for i in inspect(conn).get_indexes("sessions") if i["name"]}
+
+    def bobs() -> list[tuple[int, int]]:
+        with database.read() as conn:
+            s = sessions.c
+            return sorted((started, ended) for started, ended in conn.execute(
+                select(s.started_at, s.ended_at).where(s.org_id == one, s.user_id == "bob")))
+
+    login = parse_instant("2026-10-02T09:00:00Z")
+    assert bobs() == [(login, OPEN)]
+    migrate.downgrade(database, "0026")
+    assert "sessions_open" not in indexes()
+    migrate.upgrade(database)
+    assert "sessions_open" in indexes() and two.seen() == before
+    with database.write() as conn:
+        ingest(conn, one, [event("user.logout", "bob", "2026-10-09T17:00:00Z", id="b9")], CATALOG, INGESTED_AT + 3_000)
+    assert bobs() == [(login, parse_instant("2026-10-09T17:00:00Z"))]
+    database.dispose()

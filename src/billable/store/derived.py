@@ -26,6 +26,8 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal_column,
+    or_,
     select,
     update,
 )
@@ -127,7 +129,10 @@ def _extend_intervals(conn: Connection, org_id: str, kind: IntervalKind,
     from the key's stored state: its interval still open, if one is."""
     if not walks:
         return
-    stored = _stored_from(conn, org_id, kind, [(user, product, walk[0][0]) for (user, product), walk in walks.items()])
+    # What a key has stored ending after its first new event can only be its open interval:
+    # a closed one ends at an event of the log, which has none later than these.
+    stored = _stored_from(conn, org_id, kind, [(user, product, walk[0][0]) for (user, product), walk in walks.items()],
+                          open_only=True)
     open_since = {(user, product): started for user, product, started, _ in stored}
     rebuilt = set()
     for (user, product), walk in walks.items():
@@ -159,15 +164,21 @@ Versions = tuple[int, int | None]
 """A stored interval's ``(created_seq, open_seq)``."""
 
 
-def _stored_from(conn: Connection, org_id: str, kind: IntervalKind, keys: list[tuple[str, str, int]]
-                 ) -> dict[Interval, Versions]:
-    """The stored intervals of each ``(user_id, product, at)`` that end after ``at``, with their versions."""
+def _stored_from(conn: Connection, org_id: str, kind: IntervalKind, keys: list[tuple[str, str, int]],
+                 open_only: bool = False) -> dict[Interval, Versions]:
+    """The stored intervals of each ``(user_id, product, at)`` that end after ``at``, with
+    their versions; ``open_only``: the caller knows that only an open one can, and sessions
+    are sought among the open ones (``tables.sessions_open``, whose condition the statement
+    names as it is written there, so that both planners can use it)."""
     table = kind.table
     key = rows_of(conn, _replay, keys)
+    ends = [table.c.ended_at > key.c.at]
+    if open_only:
+        ends.append(table.c.ended_at == literal_column(str(OPEN)))
     return {(user, product, started, ended): (created, opened) for user, product, started, ended, created, opened in plain_rows(
         conn, select(table.c.user_id, key.c.product, table.c.started_at, table.c.ended_at, table.c.created_seq,
                      table.c.open_seq)
-        .select_from(LoopJoin(key, table, and_(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at)))
+        .select_from(LoopJoin(key, table, and_(*_same_key(kind, org_id, key), *ends)))
     )}
 
 
@@ -388,7 +399,10 @@ def record_emails(conn: Connection, org_id: str, latest: dict[str, tuple[int, in
     set_emails(conn, org_id, {user_id: mark for user_id, mark in latest.items() if user_id not in superseded}, version)
 
 
-_user_keys = Table("user_keys", MetaData(), Column("user_id", String(256), nullable=False), prefixes=["TEMPORARY"])
+# Users and the emails a batch gives them: set_emails seeks each, and reads back only those
+# whose stored email differs or who have none.
+_user_emails = Table("user_emails", MetaData(), Column("user_id", String(256), nullable=False),
+                     Column("email", String(320), nullable=False), prefixes=["TEMPORARY"])
 
 
 def _emailed_after(conn: Connection, org_id: str, since: dict[str, int], until: int) -> set[str]:
@@ -410,19 +424,21 @@ def set_emails(conn: Connection, org_id: str, emails: dict[str, tuple[int, int, 
         return
     u = users.c
     prefer_index_loops(conn)
-    key = rows_of(conn, _user_keys, [(user_id,) for user_id in emails])
-    # Each stored row whole, for its retirement, led by the organization as it is named here:
-    # selected, the column would cost SQLite a look-up of the id a row (``OrgKey``).
-    rest = select(*(c for c in users.c if c is not u.org_id)).select_from(
-        LoopJoin(key, users, and_(u.org_id == org_id, u.user_id == key.c.user_id)))
-    stored = {row[0]: (org_id, *row) for row in plain_rows(conn, rest)}
+    key = rows_of(conn, _user_emails, [(user_id, email) for user_id, (_, _, email) in emails.items()])
+    # Only the users who have no row, or another email: most of a batch's users keep theirs,
+    # and L's batches read back a row for each (docs/performance.md). Each stored row whole,
+    # for its retirement, led by the organization as it is named here: selected, the column
+    # would cost SQLite a look-up of the id a row (``OrgKey``).
+    differing = select(key.c.user_id, *(c for c in users.c if c not in (u.org_id, u.user_id))).select_from(
+        key.outerjoin(users, and_(u.org_id == org_id, u.user_id == key.c.user_id))
+    ).where(or_(u.user_id.is_(None), u.email != key.c.email))
     added, changed, replaced = [], [], []
-    for user_id, (time, seq, email) in emails.items():
-        old = stored.get(user_id)
-        if old is None:
+    for user_id, *stored in plain_rows(conn, differing):
+        time, seq, email = emails[user_id]
+        if stored[0] is None:
             added.append((org_id, user_id, email, time, seq, version))
-        elif old[2] != email:
-            replaced.append(old)
+        else:
+            replaced.append((org_id, user_id, *stored))
             changed.append({"k_user": user_id, "email": email, "email_time": time, "email_seq": seq,
                             "created_seq": version})
     bulk_insert(conn, users, tuple(c.name for c in users.columns), added)

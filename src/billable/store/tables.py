@@ -39,6 +39,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, UNASSIGNED, USER_UPDATED
+from billable.rules.intervals import OPEN
 
 metadata = MetaData()
 
@@ -344,6 +345,11 @@ sessions = Table(
     # the start too, so the reads are index-only scans (migration 0005), and the sequence
     # that wrote it, for a report as of an instant (0009).
     PrimaryKeyConstraint("org_id", "user_id", "ended_at", postgresql_include=["started_at", "created_seq"]),
+    # The sessions still open (migration 0027): a batch later than the log continues each user
+    # from their open session only, sought in this index of the users logged in at once, not
+    # in the key, which holds every session of the history (store/derived.py: ``_stored_from``).
+    Index("sessions_open", "org_id", "user_id", sqlite_where=text(f"ended_at = {OPEN}"),
+          postgresql_where=text(f"ended_at = {OPEN}")),
     sqlite_with_rowid=False,
 )
 
