@@ -78,6 +78,29 @@ def test_a_batch_partly_stored_appends_the_rest_in_unbroken_sequence(make_org: M
     assert session_rows(org, "ann") == [(t("2026-10-01T08:00Z"), t("2026-10-01T09:00Z"))]
 
 
+def test_a_batch_partly_stored_among_others_of_its_transaction_derives_only_what_was_stored(make_org: MakeOrg
+                                                                                            ) -> None:
+    """What a transaction's batches touch is classified while each is stored; a batch that
+    repeats a stored key (here with other content, a logout that would end the session
+    early) is stored without it, and the intervals come from what was stored, the batches
+    before it included."""
+    from billable.rules.events import validate_events
+    from billable.service.ingestion import store_batches
+
+    org = make_org()
+    login = event("user.login", "ann", "2026-10-01T08:00:00Z", id="a")
+    batches = [[login, event("user.login", "bob", "2026-10-01T08:00:00Z", id="c")],
+               [event("user.logout", "bob", "2026-10-01T10:00:00Z", id="d"),
+                {**login, "type": "user.logout", "time": "2026-10-01T08:30:00Z"},
+                event("user.logout", "ann", "2026-10-01T09:00:00Z", id="b")],
+               [event("user.login", "ann", "2026-10-01T11:00:00Z", id="e")]]
+    with org.database.write() as conn:
+        assert store_batches(conn, org.id, [validate_events(batch, CATALOG, INGESTED_AT) for batch in batches],
+                             INGESTED_AT) == IngestResult(5, 1)
+    assert session_rows(org, "ann") == [(t("2026-10-01T08:00Z"), t("2026-10-01T09:00Z")), (t("2026-10-01T11:00Z"), OPEN)]
+    assert session_rows(org, "bob") == [(t("2026-10-01T08:00Z"), t("2026-10-01T10:00Z"))]
+
+
 def test_a_duplicate_with_other_content_changes_nothing(make_org: MakeOrg) -> None:
     org = make_org()
     org.ingest([event("user.login", "ann", "2026-10-01T08:00:00Z", id="a", email="ann@x.com")])

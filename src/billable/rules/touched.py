@@ -46,9 +46,10 @@ class Touched:
     emails: dict[str, EmailMark] = field(default_factory=dict)  # each user's latest among the events
 
 
-def touched_by(events: Iterable[tuple[int, Touching]]) -> Touched:
-    """What ``events``, each with its arrival sequence, reach."""
-    found = Touched()
+def touched_by(events: Iterable[tuple[int, Touching]], found: Touched | None = None) -> Touched:
+    """What ``events``, each with its arrival sequence, reach; with ``found`` (what earlier
+    events reach), taken into it."""
+    found = Touched() if found is None else found
     for seq, event in events:
         kind, subject, time = event.type, event.subject, event.time
         if kind == DEVICE_ACTIVE:

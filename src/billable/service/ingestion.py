@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -12,7 +13,7 @@ from billable.rules.catalog import Catalog
 from billable.rules.decoding import decode_batch
 from billable.rules.errors import FieldProblem, InvalidInput, PayloadTooLarge
 from billable.rules.events import UsageEvent, first_occurrences, validate_events
-from billable.rules.touched import touched_by
+from billable.rules.touched import Touched, touched_by
 from billable.rules.json_text import parse_body
 from billable.store import derived, session_weeks, statistics
 from billable.store.events import LogAppender, Numbered, record_arrival
@@ -79,12 +80,18 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
     # in commit order, and the derived state is rebuilt by one writer at a time.
     org = get_organization(conn, org_id, lock=True)
     appended: list[UsageEvent] = []
+    touched = Touched()
     duplicates = 0
     log = LogAppender(conn, org_id, known)
     for batch in batches:
         stored_before = org.last_seq + len(appended)
-        # Earlier batches' keys included: they are in the log already.
-        fresh = log.append_new(first_occurrences(batch), stored_before + 1)
+        # Earlier batches' keys included: they are in the log already. What the batch
+        # touches is classified while PostgreSQL stores it; if some of it was stored before,
+        # what this transaction appended is classified again.
+        unique, first = first_occurrences(batch), stored_before + 1
+        fresh = log.append_new(unique, first, partial(touched_by, enumerate(unique, first), touched))
+        if fresh is not unique:
+            touched = touched_by(enumerate(appended + fresh, org.last_seq + 1))
         appended += fresh
         duplicates += len(batch) - len(fresh)
         # As soon as the log has doubled, not after deriving: the next batch's duplicate
@@ -98,7 +105,7 @@ def store_batches(conn: Connection, org_id: str, batches: Sequence[list[UsageEve
         times = [event.time for event in appended]
         earliest = min(times + ([] if org.earliest_event_time is None else [org.earliest_event_time]))
         latest = max(times + ([] if org.latest_event_time is None else [org.latest_event_time]))
-        _derive(conn, org_id, appended, org.last_seq + 1, org.latest_event_time, latest)
+        _derive(conn, org_id, touched, org.last_seq + len(appended), org.latest_event_time, latest)
         # After deriving, which repacks the weeks sealed before these events (the store's
         # latest event time says which), the weeks they passed are sealed.
         statistics.packed_grown(conn, session_weeks.seal(conn, org_id, org.latest_event_time, latest))
@@ -113,12 +120,11 @@ def after_bulk_load(conn: Connection) -> None:
     statistics.refresh(conn)
 
 
-def _derive(conn: Connection, org_id: str, fresh: list[UsageEvent], first_seq: int, latest_before: int | None,
+def _derive(conn: Connection, org_id: str, touched: Touched, version: int, latest_before: int | None,
             latest: int) -> None:
-    """Take ``fresh`` (appended at ``first_seq`` on) into the derived state; the log's latest
-    event time was ``latest_before`` before them and is ``latest`` with them."""
-    version = first_seq + len(fresh) - 1  # the organization's sequence once committed
-    touched = touched_by(enumerate(fresh, start=first_seq))
+    """Take what the events appended up to ``version`` (the organization's sequence once
+    committed) touch into the derived state; the log's latest event time was
+    ``latest_before`` before them and is ``latest`` with them."""
     derived.update_intervals(conn, org_id, derived.SESSIONS, touched.sessions, latest_before, latest, version)
     derived.update_intervals(conn, org_id, derived.HOLDINGS, touched.holdings, latest_before, latest, version)
     derived.record_emails(conn, org_id, touched.emails, latest_before, latest, version)

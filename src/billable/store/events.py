@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,9 +198,12 @@ class LogAppender:
         self.conn, self.org_id = conn, org_id
         self.known = Numbered() if known is None else known
 
-    def append_new(self, batch: list[UsageEvent], first_seq: int) -> list[UsageEvent]:
+    def append_new(self, batch: list[UsageEvent], first_seq: int, meanwhile: Callable[[], object] = lambda: None
+                   ) -> list[UsageEvent]:
         """Store those of ``batch`` (no key twice in it) whose ``(source, id)`` is not stored
-        yet, voided or not, with arrival sequences ``first_seq``, ``first_seq + 1``, …; return them.
+        yet, voided or not, with arrival sequences ``first_seq``, ``first_seq + 1``, …; return
+        them (``batch`` itself when it is stored whole). ``meanwhile`` is called while the
+        database stores the whole batch (``sql.bulk_insert``), at most once.
 
         The batch is first appended whole, inside a savepoint: the log's unique key refuses it
         if any of its keys is stored already (a client sending a batch again), and only then
@@ -215,7 +218,7 @@ class LogAppender:
         _number(conn, org_id, event_emails.c.email, (e.email for e in batch if e.email is not None), self.known.emails)
         try:
             with conn.begin_nested():
-                self._append(batch, first_seq)
+                self._append(batch, first_seq, meanwhile)
             return batch
         except DBAPIError:
             pass
@@ -224,17 +227,15 @@ class LogAppender:
         self._append(fresh, first_seq)
         return fresh
 
-    def _append(self, batch: list[UsageEvent], first_seq: int) -> None:
+    def _append(self, batch: list[UsageEvent], first_seq: int, meanwhile: Callable[[], object] = lambda: None) -> None:
         """Store ``batch`` with arrival sequences ``first_seq``, ``first_seq + 1``, …"""
-        if not batch:
-            return
         org_id, sources, emails, types = self.org_id, self.known.sources, self.known.emails, TYPE_CODES
         bulk_insert(self.conn, events, _COLUMNS, [
             (org_id, first_seq + offset, sources[event.source], event.id, types[event.type], event.subject,
              event.time, event.time // DAY_MS, event.product, event.device_type,
              None if event.email is None else emails[event.email])
             for offset, event in enumerate(batch)
-        ])
+        ], meanwhile)
 
 
 def record_arrival(conn: Connection, org_id: str, last_seq: int, received_at: int) -> None:

@@ -125,10 +125,15 @@ def among(conn: Connection, key: Table, values: list[Any]) -> Callable[[ColumnEl
     return lambda column: column.in_(select(rows.c[key.columns[0].name]))
 
 
-def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
+                meanwhile: Callable[[], object] = lambda: None) -> None:
     """Insert many rows of plain values: ``COPY`` on PostgreSQL, one prepared statement run
-    for every row on SQLite; neither builds a statement or a dictionary per row."""
+    for every row on SQLite; neither builds a statement or a dictionary per row.
+
+    ``meanwhile`` is called once the rows are sent: on PostgreSQL before the server's
+    answer, while it stores them (with rows, if the statement raises, it may not be called)."""
     if not rows:
+        meanwhile()
         return
     rows = _as_stored(conn, table, columns, rows)
     names = ", ".join(columns)
@@ -139,10 +144,12 @@ def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
             with wrapped_driver_errors(conn, statement, {}), cursor.copy(statement) as copy:
                 for row in rows:
                     copy.write_row(row)
+                meanwhile()
         finally:
             cursor.close()
     else:
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
+        meanwhile()
 
 
 def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
