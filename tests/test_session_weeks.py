@@ -101,6 +101,35 @@ def test_packed_weeks_follow_the_sessions_and_reports_read_them(make_org: MakeOr
                         reference_concurrent_usage(valid, CATALOG, model, period, INGESTED_AT + 2)
 
 
+def test_the_days_after_the_packed_weeks_count_from_their_first_instant(make_org: MakeOrg, database: Database) -> None:
+    """The sessions after the packed weeks are read from the first instant of the running
+    week on (on PostgreSQL as one range of starts): one started at that very instant, one
+    from the week before crossing into it, and users charged products of two families, each
+    counted in its product's peak as the reference counts them."""
+    org = make_org("concurrent")
+    running = WEEK + WEEK_MS
+    log = [event("license.assigned", user, WEEK - DAY_MS, product=product)
+           for user, product in (("ann", "cx1"), ("bob", "cx1"), ("cy", "cx1"), ("bob", "wem1"), ("dee", "wem1"))]
+    log += [event("user.login", "ann", running), event("user.logout", "ann", running + 2 * HOUR_MS),
+            event("user.login", "bob", running + HOUR_MS), event("user.logout", "bob", running + 90 * 60_000),
+            event("user.login", "cy", running - HOUR_MS), event("user.logout", "cy", running + 3 * HOUR_MS),
+            event("user.login", "dee", running), event("user.logout", "dee", running + 61 * 60_000),
+            event("user.login", "dee", running - DAY_MS), event("user.logout", "dee", running - DAY_MS + HOUR_MS)]
+    org.ingest(log)
+    assert {week for _, week in _packed(database, org.id)} == {WEEK}  # the running week is not packed
+    valid = validate_events(log, CATALOG, INGESTED_AT)
+    period = Period.parse("2026-10-07T00:00:00Z", "2026-10-10T00:00:00Z")
+    with database.read() as conn:
+        organization = get_organization(conn, org.id)
+        report = concurrent_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2)
+        assert report == reference_concurrent_usage(valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2)
+        assert billable_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2) == reference_report(
+            valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2)
+    peaks = {usage.name: usage.total_usage for usage in reference_report(
+        valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2).usages}
+    assert peaks == {"cx1": "3", "wem1": "2"}  # the reference's, so that the comparison above has something to miss
+
+
 def test_a_seal_reads_and_writes_a_few_rows_at_a_time(make_org: MakeOrg, database: Database,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A seal reads the sessions and writes the packed weeks a bounded number at a time
