@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import command
-from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from billable.store.database import Database
-from billable.store.tables import metadata
 
 
 def _config(conn: Connection) -> Config:
@@ -39,15 +35,3 @@ def is_current(database: Database) -> bool:
         current = MigrationContext.configure(conn).get_current_heads()
         heads = ScriptDirectory.from_config(_config(conn)).get_heads()
     return set(current) == set(heads)
-
-
-def differences(database: Database) -> list[Any]:
-    """What the schema lacks, or holds beyond, the tables module (nothing: they match); an
-    index made on one kind of database only is compared there only (``tables._only_on``)."""
-    with database.engine.connect() as conn:
-        here = conn.dialect.name
-
-        def made_here(item: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
-            return kind != "index" or item.info.get("only_on", here) == here
-
-        return list(compare_metadata(MigrationContext.configure(conn, opts={"include_object": made_here}), metadata))

@@ -308,10 +308,8 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
         for index, bounds in _packed_sessions(conn, org_id, users_of, first_week, min(until, cut)).items():
             found[index].append(as_array(bounds))
         crossing = [charge for charge in charged if charge[2] < first_week]
-        since = (() if until >= cut else _sessions_since(conn, org_id, users_of, until, start, cut)
-                 if conn.dialect.name == "postgresql" else _clipped(conn, org_id, users_of, start, cut, src, (until, None)))
         read = chain(_clipped(conn, org_id, _users_of(crossing), start, cut, src, (None, first_week)) if crossing else (),
-                     since)
+                     _clipped(conn, org_id, users_of, start, cut, src, (until, None)) if until < cut else ())
     for index, part in read:
         found[index].append(part)
     clipped = {}
@@ -360,30 +358,6 @@ def _clipped(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: 
             pairs = [(started_at, ended_at) for user_id, started_at, ended_at in chunk if user_id in holders]
             # fromiter over the flattened pairs: about three times faster than np.array of tuples
             yield index, np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * len(pairs)).reshape(-1, 2)
-
-
-def _sessions_since(conn: Connection, org_id: str, users_of: UsersOf, since: int, start: int, cut: int
-                    ) -> Iterator[tuple[int, np.ndarray]]:
-    """On PostgreSQL, ``(product index, (n, 2) array of (started, ended))``: the sessions of
-    now started in ``[since, cut)``, clipped to ``[start, cut)``, of the users charged each
-    product (the days after the packed weeks).
-
-    They are read as one range of starts through ``sessions_started`` (a BRIN index: the rows
-    go in as the events come, so the range is a few ranges of pages), in one row: every
-    session's user, and the pairs packed as by ``_clipped``; the users charged each product
-    are told apart here. Each charged user sought in the key read a page of it for each, most
-    outside the shared buffers: L's days after the packed weeks (535,293 sessions) took
-    958-1,099 ms so and 246-251 ms so (docs/performance.md)."""
-    s = sessions.c
-    pair = func.int8send(greatest(s.started_at, start)).op("||")(func.int8send(least(s.ended_at, cut)))
-    [(users, pairs)] = binary_rows(conn, select(
-        func.array_agg(s.user_id), func.string_agg(pair, literal(b"", LargeBinary), type_=LargeBinary)
-    ).where(s.org_id == org_id, s.started_at >= since, s.started_at < cut))
-    if not users:
-        return
-    bounds = np.frombuffer(pairs, dtype=">i8").astype(np.int64).reshape(-1, 2)
-    for index, holders in users_of.items():
-        yield index, bounds[np.fromiter(map(holders.__contains__, users), dtype=bool, count=len(users))]
 
 
 def _packed_per_user(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,

@@ -328,13 +328,6 @@ users = Table(
     _created(),
 )
 
-def _only_on(dialect: str, index: Index) -> Index:
-    """``index``, made on ``dialect``'s databases only (and compared with theirs only:
-    ``store/migrate.py: differences``)."""
-    index.info["only_on"] = dialect
-    return index.ddl_if(dialect=dialect)
-
-
 # Intervals are keyed by their end: intervals of one key never overlap, so ends are
 # unique and ordered like starts, and "the first interval ending after t" is one seek.
 # An open interval ends at billable.rules.intervals.OPEN.
@@ -357,11 +350,6 @@ sessions = Table(
     # in the key, which holds every session of the history (store/derived.py: ``_stored_from``).
     Index("sessions_open", "org_id", "user_id", sqlite_where=text(f"ended_at = {OPEN}"),
           postgresql_where=text(f"ended_at = {OPEN}")),
-    # On PostgreSQL, the start of the sessions in each range of the table's pages (a BRIN
-    # index, migration 0028; 32 KB for L): the rows go in as the events come, so a range of
-    # starts is a few ranges of pages, which a report reads for the days after the packed
-    # weeks instead of seeking every user in the key (store/reports.py: ``_sessions_since``).
-    _only_on("postgresql", Index("sessions_started", "started_at", postgresql_using="brin")),
     sqlite_with_rowid=False,
 )
 
