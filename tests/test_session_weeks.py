@@ -103,9 +103,9 @@ def test_packed_weeks_follow_the_sessions_and_reports_read_them(make_org: MakeOr
 
 def test_the_days_after_the_packed_weeks_count_from_their_first_instant(make_org: MakeOrg, database: Database) -> None:
     """The sessions after the packed weeks are read from the first instant of the running
-    week on (on PostgreSQL as one range of starts): one started at that very instant, one
-    from the week before crossing into it, and users charged products of two families, each
-    counted in its product's peak as the reference counts them."""
+    week on: one started at that very instant, one from the week before crossing into it,
+    and users charged products of two families, each counted in its product's peak as the
+    reference counts them."""
     org = make_org("concurrent")
     running = WEEK + WEEK_MS
     log = [event("license.assigned", user, WEEK - DAY_MS, product=product)
