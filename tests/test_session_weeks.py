@@ -119,15 +119,14 @@ def test_the_days_after_the_packed_weeks_count_from_their_first_instant(make_org
     assert {week for _, week in _packed(database, org.id)} == {WEEK}  # the running week is not packed
     valid = validate_events(log, CATALOG, INGESTED_AT)
     period = Period.parse("2026-10-07T00:00:00Z", "2026-10-10T00:00:00Z")
+    expected = reference_report(valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2)
+    # The reference's peaks, so that the comparisons below have something to miss.
+    assert {usage.name: usage.total_usage for usage in expected.usages} == {"cx1": "3", "wem1": "2"}
     with database.read() as conn:
         organization = get_organization(conn, org.id)
         report = concurrent_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2)
         assert report == reference_concurrent_usage(valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2)
-        assert billable_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2) == reference_report(
-            valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2)
-    peaks = {usage.name: usage.total_usage for usage in reference_report(
-        valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2).usages}
-    assert peaks == {"cx1": "3", "wem1": "2"}  # the reference's, so that the comparison above has something to miss
+        assert billable_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2) == expected
 
 
 def test_a_seal_reads_and_writes_a_few_rows_at_a_time(make_org: MakeOrg, database: Database,
