@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from billable.rules.instants import DAY_MS, HOUR_MS, Period
 
@@ -17,11 +17,13 @@ CONCURRENT_WINDOW_MS = 30 * 60_000
 """A concurrent peak counts only when it is held this long."""
 
 
-@dataclass(frozen=True, slots=True)
-class Resource:
+class Resource(NamedTuple):
     """One billed user (display name) or device (id), with the instant it became billable;
     for a product billed by the hour, the user's own hours (``hours_total``), which add up
-    to the product's total before rounding."""
+    to the product's total before rounding.
+
+    A named tuple: as immutable as a frozen dataclass, and made in two thirds of its time (a
+    report of L makes 150,000: docs/performance.md)."""
 
     name: str
     date: int

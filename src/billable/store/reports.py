@@ -289,8 +289,10 @@ def charged_session_hours(conn: Connection, org_id: str, charged: list[tuple[str
 
 def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int, int]], start: int, cut: int,
                      src: Sources = NOW) -> dict[int, np.ndarray]:
-    """Per product index, every session in ``[start, cut)`` of the users charged that
-    product, clipped to it: an ``(n, 2)`` array of ``(started, ended)``. ``charged`` holds
+    """Per product index, every session meeting ``[start, cut)`` of the users charged that
+    product: an ``(n, 2)`` array of ``(started, ended)``, with some that do not meet it and
+    not clipped to it, which the caller does (``LevelCurve.of``: L's month clipped twice
+    took 100 ms more, docs/performance.md). ``charged`` holds
     ``(user_id, product index, first session)``: the start of the user's first session
     ending after ``start`` (``held_in_period``).
 
@@ -312,12 +314,7 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
                      _clipped(conn, org_id, users_of, start, cut, src, (until, None)) if until < cut else ())
     for index, part in read:
         found[index].append(part)
-    clipped = {}
-    for index, parts in found.items():
-        every = np.concatenate(parts)
-        inside = every[(every[:, 1] > start) & (every[:, 0] < cut)]
-        clipped[index] = np.clip(inside, start, cut, out=inside)  # a start before ``cut`` and an end after ``start`` stay
-    return clipped
+    return {index: np.concatenate(parts) for index, parts in found.items()}
 
 
 def _packed_sessions(conn: Connection, org_id: str, users_of: UsersOf, first_week: int, end: int
