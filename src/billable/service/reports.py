@@ -88,8 +88,8 @@ def _charged(catalog: Catalog, names: list[str]) -> list[UserProduct]:
 def _sessions_by_product(conn: Connection, org: Organization, metered: list[UserProduct],
                          charged: list[tuple[str, int, int]], start: int, cut: int, src: Sources
                          ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each of ``metered``, the starts and ends of its charged users' sessions meeting
-    ``[start, cut)``, with some that do not and not clipped (``LevelCurve.of`` clips)."""
+    """For each of ``metered``, the starts and ends of its charged users' sessions read for
+    ``[start, cut)``, neither dropped nor clipped to it (``LevelCurve.of`` does both)."""
     found = queries.charged_sessions(conn, org.id, charged, start, cut, src)
     none = np.empty((0, 2), dtype=np.int64)
     return [(rows[:, 0], rows[:, 1]) for rows in (found.get(index, none) for index in range(len(metered)))]

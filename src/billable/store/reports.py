@@ -289,10 +289,11 @@ def charged_session_hours(conn: Connection, org_id: str, charged: list[tuple[str
 
 def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int, int]], start: int, cut: int,
                      src: Sources = NOW) -> dict[int, np.ndarray]:
-    """Per product index, every session meeting ``[start, cut)`` of the users charged that
-    product: an ``(n, 2)`` array of ``(started, ended)``, with some that do not meet it and
-    not clipped to it, which the caller does (``LevelCurve.of``: L's month clipped twice
-    took 100 ms more, docs/performance.md). ``charged`` holds
+    """Per product index, the sessions of the users charged that product read for
+    ``[start, cut)``: an ``(n, 2)`` array of ``(started, ended)`` holding every session that
+    meets the period, and perhaps some that do not, none clipped to it. The caller drops
+    and clips them (``LevelCurve.of``: doing it here as well took L's month 105 ms more,
+    docs/performance.md). ``charged`` holds
     ``(user_id, product index, first session)``: the start of the user's first session
     ending after ``start`` (``held_in_period``).
 
