@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    literal,
     select,
     update,
 )
@@ -30,7 +31,16 @@ from billable.rules.events import UsageEvent, event_data
 from billable.rules.instants import DAY_MS
 from billable.store.organizations import event_times
 from billable.store.sql import among, bulk_insert, chunks, plain_rows, rows_of
-from billable.store.tables import TYPE_CODES, arrivals, event_emails, event_sources, event_voids, events, oauth_clients
+from billable.store.tables import (
+    TYPE_CODES,
+    arrival_block,
+    arrivals,
+    event_emails,
+    event_sources,
+    event_voids,
+    events,
+    oauth_clients,
+)
 
 _COLUMNS = ("org_id", "seq", "source_id", "event_id", "type", "subject", "time", "event_day", "product", "device_type",
             "email_id")
@@ -44,6 +54,32 @@ _log_days = Table("log_days", MetaData(), Column("day", BigInteger, nullable=Fal
 def event_days(first: int, last: int) -> range:
     """The days (``events.event_day``) from the instant ``first``'s to ``last``'s, both included."""
     return range(first // DAY_MS, last // DAY_MS + 1)
+
+
+def _sequence(value: int | ColumnElement[int]) -> ColumnElement[int]:
+    return literal(value, BigInteger()) if isinstance(value, int) else value
+
+
+def seq_is(seq: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """The log's event of sequence ``seq``, sought by its block (``tables.EVENTS_BY_ARRIVAL``)."""
+    seq = _sequence(seq)
+    return and_(arrival_block(events.c.seq) == arrival_block(seq), events.c.seq == seq)
+
+
+def seq_after(sequence: int) -> ColumnElement[bool]:
+    """The log's events that arrived after ``sequence``."""
+    return and_(arrival_block(events.c.seq) >= arrival_block(_sequence(sequence)), events.c.seq > sequence)
+
+
+def seq_before(sequence: int, *, inclusive: bool = False) -> ColumnElement[bool]:
+    """The log's events that arrived before ``sequence`` (or at it, ``inclusive``)."""
+    before = events.c.seq <= sequence if inclusive else events.c.seq < sequence
+    return and_(arrival_block(events.c.seq) <= arrival_block(_sequence(sequence)), before)
+
+
+def newest_first() -> tuple[ColumnElement[Any], ...]:
+    """The log's order from its latest arrival back, as its index by arrival gives it."""
+    return arrival_block(events.c.seq).desc(), events.c.seq.desc()
 
 
 def by_day(days: FromClause) -> ColumnElement[bool]:
@@ -326,7 +362,7 @@ def find_events(conn: Connection, org_id: str, keys: list[tuple[str, str]]) -> d
 
 def events_after(conn: Connection, org_id: str, sequence: int) -> list[StoredEvent]:
     """The events that arrived after ``sequence``, and those voided after it, in arrival order."""
-    found = {e.seq: e for e in map(_stored, conn.execute(_stored_events(org_id).where(_c.seq > sequence)))}
+    found = {e.seq: e for e in map(_stored, conn.execute(_stored_events(org_id).where(seq_after(sequence))))}
     for row in conn.execute(_stored_events(org_id).where(_c.void_seq > sequence)):
         found.setdefault(row[0], _stored(row))
     return [found[seq] for seq in sorted(found)]
@@ -334,7 +370,8 @@ def events_after(conn: Connection, org_id: str, sequence: int) -> list[StoredEve
 
 def mark_voided(conn: Connection, org_id: str, voided: list[tuple[int, str]], void_seq: int, at: int, by: str) -> None:
     """Void the events of ``voided`` (seq, reason): kept, billed no longer."""
-    conn.execute(update(events).where(_c.org_id == org_id, _c.seq == bindparam("v_seq")).values(void_seq=void_seq),
+    conn.execute(update(events).where(_c.org_id == org_id, seq_is(bindparam("v_seq", type_=BigInteger())))
+                 .values(void_seq=void_seq),
                  [{"v_seq": seq} for seq, _ in voided])
     bulk_insert(conn, event_voids, ("org_id", "seq", "voided_at", "voided_by", "void_reason"),
                 [(org_id, seq, at, by, reason) for seq, reason in voided])
@@ -372,6 +409,6 @@ def list_events(conn: Connection, org_id: str, chosen: EventFilter, before_seq: 
     if chosen.received_after is not None:
         conditions.append(received_at_of(org_id) > chosen.received_after)
     if before_seq is not None:
-        conditions.append(c.seq < before_seq)
-    query = _stored_events(org_id).where(*conditions).order_by(c.seq.desc()).limit(limit)
+        conditions.append(seq_before(before_seq))
+    query = _stored_events(org_id).where(*conditions).order_by(*newest_first()).limit(limit)
     return [_stored(row) for row in conn.execute(query)]

@@ -43,7 +43,7 @@ from sqlalchemy import (
 from billable.rules.intervals import OPEN
 from billable.rules.touched import touched_by, walked_since
 from billable.store import derived
-from billable.store.events import with_email
+from billable.store.events import newest_first, seq_after, seq_before, seq_is, with_email
 from billable.store.reports import NOW, Parts, Sources
 from billable.store.sql import rows_of
 from billable.store.tables import (
@@ -90,7 +90,7 @@ def sequence_at(conn: Connection, org_id: str, instant: int) -> int:
     e, a = events.c, arrivals.c
     received = select(func.max(a.seq)).where(a.org_id == org_id, a.received_at <= instant).scalar_subquery()
     v = event_voids.c
-    voided = (select(func.max(e.void_seq)).select_from(events.join(event_voids, and_(v.org_id == e.org_id, v.seq == e.seq)))
+    voided = (select(func.max(e.void_seq)).select_from(events.join(event_voids, and_(v.org_id == e.org_id, seq_is(v.seq))))
               .where(e.org_id == org_id, v.org_id == org_id, v.voided_at <= instant).scalar_subquery())
     last_event, last_void = conn.execute(select(func.coalesce(received, 0), func.coalesce(voided, 0))).one()
     return max(int(last_event), int(last_void))
@@ -112,8 +112,8 @@ def at_sequence(conn: Connection, org_id: str, sequence: int) -> Sources:
     if sequence == last:
         return NOW
     if sequence >= history_since:
-        last_time = conn.execute(select(e.time).where(e.org_id == org_id, e.seq <= sequence)
-                                 .order_by(e.seq.desc()).limit(1)).scalar()
+        last_time = conn.execute(select(e.time).where(e.org_id == org_id, seq_before(sequence, inclusive=True))
+                                 .order_by(*newest_first()).limit(1)).scalar()
 
         def then(live: Table) -> Parts:
             return _history_at(org_id, live, sequence, last_time)
@@ -156,7 +156,7 @@ def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnE
     e = events.c
     read = select(e.seq, e.type, e.subject, e.time, e.product, e.device_type, event_emails.c.email).select_from(
         events.outerjoin(event_emails, with_email(org_id))).where(e.org_id == org_id)
-    changed = [*conn.execute(read.where(e.seq > sequence)), *conn.execute(read.where(e.void_seq > sequence))]
+    changed = [*conn.execute(read.where(seq_after(sequence))), *conn.execute(read.where(e.void_seq > sequence))]
     if not changed:
         return NOW
     assert latest is not None  # the log holds the events changed

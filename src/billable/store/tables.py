@@ -287,9 +287,49 @@ events = Table(
         postgresql_where=text(f"type = {TYPE_CODES[DEVICE_ACTIVE]}"),
     ),
     # On SQLite the rows are filed by their key (migration 0023): a table with rowids kept the
-    # key ``(org_id, seq)`` a second time, in an index of its own (15 bytes an event).
+    # key ``(org_id, seq)`` a second time, in an index of its own (15 bytes an event). On
+    # PostgreSQL the key is declared but not kept: ``events_arrival`` below finds events by it.
     sqlite_with_rowid=False,
 )
+
+# The log by arrival on PostgreSQL (migration 0028): its events ``ARRIVAL_BLOCK`` sequences at a
+# time, one entry of the index per block, which PostgreSQL stores as one key and the rows'
+# addresses (deduplication): 7 bytes an event, where the unique key ``(org_id, seq)`` took 41
+# (docs/performance.md). A statement finds an event by its sequence through its block, as
+# ``store/events.py`` writes them (``seq_is``, ``seq_after``, ``newest_first``, …); nothing
+# but the organization's lock, under which ingestion numbers the events, keeps two events
+# from one sequence. SQLite files the rows by ``(org_id, seq)`` and needs no such index.
+ARRIVAL_BLOCK = 64
+
+
+class _ArrivalBlock(ColumnElement[int]):
+    """The block of a sequence, ``seq / ARRIVAL_BLOCK`` on PostgreSQL, written as the index's
+    expression is, with the divisor in the text (a bound divisor would not match it); on SQLite
+    the sequence itself, whose key orders and finds it as it is."""
+
+    inherit_cache = True
+    _traverse_internals = [("inner", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, inner: ColumnElement[int]):
+        self.inner = inner
+        self.type = inner.type
+
+
+def arrival_block(seq: ColumnElement[int]) -> ColumnElement[int]:
+    return _ArrivalBlock(seq)
+
+
+@compiles(_ArrivalBlock)
+def _block(element: _ArrivalBlock, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(element.inner, **kw)} / {ARRIVAL_BLOCK})"
+
+
+@compiles(_ArrivalBlock, "sqlite")
+def _sequence_itself(element: _ArrivalBlock, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.inner, **kw))
+
+
+EVENTS_BY_ARRIVAL = Index("events_arrival", events.c.org_id, arrival_block(events.c.seq)).ddl_if(dialect="postgresql")
 
 # When each commit of events was received (migration 0026): a row per commit, keyed by the
 # sequence of its last event, where each event of the log kept the instant (7 bytes an event
