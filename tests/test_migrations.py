@@ -24,7 +24,7 @@ def test_upgrade_from_empty_matches_the_tables(empty_url: str) -> None:
     assert migrate.is_current(database)
     with database.engine.connect() as conn:
         with warnings.catch_warnings():  # SQLite reflects no index on an expression, and has none
-            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index 'events_arrival'")
+            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         assert set(inspect(conn).get_table_names()) >= set(metadata.tables)
     migrate.upgrade(database)  # again: nothing to do
@@ -1185,4 +1185,25 @@ def test_a_log_of_0027_is_found_by_arrival_through_blocks_from_0028(empty_url: s
         assert [e.event_id for e in list_events(conn, one, EventFilter(), None, 20) if e.void] == ["u1", "b1"]
     migrate.downgrade(database, "0027")
     assert keys()[0] == ("events_pkey" if postgresql else pk)
+    database.dispose()
+
+
+def test_sessions_of_0028_are_found_by_start_day_from_0029(empty_url: str) -> None:
+    """0029 indexes PostgreSQL's sessions by the day of their start (``sessions_by_start_day``),
+    where a concurrent report reads the days after the packed weeks. A database taken back to
+    0028 upgrades with every report as of every instant as before; SQLite is unchanged."""
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    before = two.seen()
+
+    def indexes() -> set[str]:
+        with database.engine.connect() as conn:
+            return {i["name"] for i in inspect(conn).get_indexes("sessions") if i["name"]}
+
+    migrate.downgrade(database, "0028")
+    assert "sessions_by_start_day" not in indexes()
+    migrate.upgrade(database)
+    assert ("sessions_by_start_day" in indexes()) == (database.engine.dialect.name == "postgresql")
+    assert two.seen() == before
     database.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from conftest import CATALOG, INGESTED_AT, MakeOrg, event, stored_sql
@@ -18,7 +19,7 @@ from billable.rules.instants import DAY_MS, HOUR_MS, Period, parse_instant
 from billable.rules.voids import VoidRequest
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.service.voids import void_events
-from billable.store import session_weeks
+from billable.store import direct, session_weeks, sql
 from billable.store.database import Database
 from billable.store.organizations import get_organization
 from billable.store.session_weeks import WEEK_MS, _changed, pack, unpack, week_of
@@ -101,7 +102,8 @@ def test_packed_weeks_follow_the_sessions_and_reports_read_them(make_org: MakeOr
                         reference_concurrent_usage(valid, CATALOG, model, period, INGESTED_AT + 2)
 
 
-def test_the_days_after_the_packed_weeks_count_from_their_first_instant(make_org: MakeOrg, database: Database) -> None:
+def test_the_days_after_the_packed_weeks_count_from_their_first_instant(make_org: MakeOrg, database: Database,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The sessions after the packed weeks are read from the first instant of the running
     week on: one started at that very instant, one from the week before crossing into it,
     and users charged products of two families, each counted in its product's peak as the
@@ -122,11 +124,30 @@ def test_the_days_after_the_packed_weeks_count_from_their_first_instant(make_org
     expected = reference_report(valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2)
     # The reference's peaks, so that the comparisons below have something to miss.
     assert {usage.name: usage.total_usage for usage in expected.usages} == {"cx1": "3", "wem1": "2"}
+    run: list[tuple[str, Any]] = []
+    read_rows = direct.driver_rows
+
+    def recorded(conn: Any, statement: str, parameters: Any, **options: Any) -> Any:  # and run as they are
+        run.append((statement, parameters))
+        return read_rows(conn, statement, parameters, **options)
+
+    monkeypatch.setattr(sql, "driver_rows", recorded)
     with database.read() as conn:
         organization = get_organization(conn, org.id)
         report = concurrent_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2)
         assert report == reference_concurrent_usage(valid, CATALOG, LicensingModel.CONCURRENT, period, INGESTED_AT + 2)
         assert billable_usage_report(conn, organization, period, CATALOG, INGESTED_AT + 2) == expected
+    if database.engine.dialect.name == "postgresql":  # those days read in one range of the sessions by start day
+        by_day = [(statement, parameters) for statement, parameters in run if "sessions.started_at / 86400000" in statement]
+        assert by_day
+        with database.read() as conn:
+            for scan in ("seqscan", "indexscan", "indexonlyscan"):  # what a log this small would be read by
+                conn.exec_driver_sql(f"SET LOCAL enable_{scan} = off")
+            for statement, parameters in by_day:
+                plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
+                assert "sessions_by_start_day" in plan, plan
+
+
 
 
 def test_a_seal_reads_and_writes_a_few_rows_at_a_time(make_org: MakeOrg, database: Database,

@@ -16,6 +16,7 @@ from typing import Any, Unpack
 
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     Column,
     ColumnElement,
     CompoundSelect,
@@ -51,7 +52,16 @@ from billable.store.sql import (
     plain_rows,
     rows_of,
 )
-from billable.store.tables import TYPE_CODES, device_days, events, holdings, session_weeks, sessions, users
+from billable.store.tables import (
+    TYPE_CODES,
+    device_days,
+    events,
+    holdings,
+    session_weeks,
+    sessions,
+    start_day,
+    users,
+)
 
 Parts = tuple[FromClause, ...]
 """A derived table as one or more parts of its columns, read as their union."""
@@ -347,8 +357,9 @@ def _clipped(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: 
     packed weeks (536,691 sessions of 100,000 users), ``charged_sessions`` took 2,766-2,867 ms
     instead of 3,148-3,210 (docs/performance.md)."""
     if conn.dialect.name == "postgresql":
-        for index, bounds in _per_product(_packed_per_user(conn, org_id, users_of, start, cut, src, started),
-                                          users_of).items():
+        packed = (_packed_since(conn, org_id, start, cut, started[0]) if src.packed and started[0] is not None
+                  else _packed_per_user(conn, org_id, users_of, start, cut, src, started))
+        for index, bounds in _per_product(packed, users_of).items():
             yield index, np.frombuffer(b"".join(bounds), dtype=">i8").astype(np.int64).reshape(-1, 2)
         return
     for chunk in plain_row_chunks(conn, _sessions_of(conn, org_id, users_of, start, cut, src, started)):
@@ -356,6 +367,27 @@ def _clipped(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: 
             pairs = [(started_at, ended_at) for user_id, started_at, ended_at in chunk if user_id in holders]
             # fromiter over the flattened pairs: about three times faster than np.array of tuples
             yield index, np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * len(pairs)).reshape(-1, 2)
+
+
+def _clipped_pair(c: Any, start: int, cut: int) -> ColumnElement[bytes]:
+    """A session clipped to ``[start, cut)``, as 16 bytes (``int8send``: big-endian)."""
+    return func.int8send(greatest(c.started_at, start)).op("||")(func.int8send(least(c.ended_at, cut)))
+
+
+def _packed_since(conn: Connection, org_id: str, start: int, cut: int, started_from: int) -> list[tuple[str, bytes]]:
+    """On PostgreSQL, ``(user_id, sessions)`` for every user with sessions of now started from
+    ``started_from`` on that meet ``[start, cut)``, clipped, packed as ``_packed_per_user``
+    packs them: read in one range of the sessions by the day of their start
+    (``tables.SESSIONS_BY_START_DAY``), where a seek per user into the key took twice as long
+    for L's days after the packed weeks. Grouped by the ids' bytes (``COLLATE "C"``), which
+    sorts L's 535,000 sessions in a fifth less time than the database's collation."""
+    c = sessions.c
+    user_id = c.user_id.collate("C")
+    return binary_rows(conn, select(user_id, func.string_agg(_clipped_pair(c, start, cut), literal(b"", LargeBinary),
+                                                             type_=LargeBinary))
+                       .where(start_day(c.started_at) >= start_day(literal(started_from, BigInteger())),
+                              *_in_period(sessions, org_id, start, cut, (started_from, None)))
+                       .group_by(user_id))
 
 
 def _packed_per_user(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,
@@ -367,8 +399,7 @@ def _packed_per_user(conn: Connection, org_id: str, users_of: UsersOf, start: in
     parts = []
     for part in src.session_parts:
         c = part.c
-        pair = func.int8send(greatest(c.started_at, start)).op("||")(func.int8send(least(c.ended_at, cut)))
-        parts.append(select(func.string_agg(pair, literal(b"", LargeBinary), type_=LargeBinary))
+        parts.append(select(func.string_agg(_clipped_pair(c, start, cut), literal(b"", LargeBinary), type_=LargeBinary))
                      .where(c.user_id == sought.c.user_id, *_in_period(part, org_id, start, cut, started))
                      .scalar_subquery())
     rows = binary_rows(conn, select(sought.c.user_id, *parts))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from itertools import chain
-from typing import Any, cast
+from typing import Any, Unpack, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -217,7 +217,7 @@ def plain_rows(conn: Connection, query: Executable) -> list[tuple[Any, ...]]:
     return list(chain.from_iterable(plain_row_chunks(conn, query)))
 
 
-def binary_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+def binary_rows(conn: Connection, query: Select[Unpack[tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
     """The rows of ``query`` like ``plain_rows``; from PostgreSQL in its binary format, in
     which a ``bytea`` travels as its bytes rather than as hexadecimal text (a third less
     time for a month's packed sessions: docs/performance.md)."""
