@@ -1207,3 +1207,38 @@ def test_sessions_of_0028_are_found_by_start_day_from_0029(empty_url: str) -> No
     assert ("sessions_by_start_day" in indexes()) == (database.engine.dialect.name == "postgresql")
     assert two.seen() == before
     database.dispose()
+
+
+def test_leases_of_0029_hold_back_any_computation_and_name_theirs_from_0030(empty_url: str) -> None:
+    """0030 names what a stored report's lease is computing under (``computing_under``). A
+    lease taken before it has none and holds back every computation of its version, as
+    before; the reports stored are served as before, and the downgrade drops the column."""
+    from conftest import INGESTED_AT
+
+    from billable.store import stored_reports
+    from billable.store.stored_reports import ReportKey
+    from billable.store.tables import computed_reports
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    one = two.orgs["one"]
+    before = two.seen()
+    key = ReportKey(one, "billableusage", 0, 1)
+    migrate.downgrade(database, "0029")
+    with database.write() as conn:  # a lease of 0029's code, on the organization's current version
+        conn.exec_driver_sql(
+            "INSERT INTO computed_reports (org_id, kind, period_start, period_end, subject, computing_version, "
+            f"computing_since) VALUES ({'%s' if conn.dialect.name == 'postgresql' else '?'}, 'billableusage', 0, 1, '', "
+            f"100, {INGESTED_AT})", (one if conn.dialect.name == "postgresql" else uuid.UUID(one).bytes,))
+    migrate.upgrade(database)
+    with database.write() as conn:
+        assert conn.execute(select(computed_reports.c.computing_under).where(computed_reports.c.org_id == one)
+                            ).scalar_one() is None
+        assert not stored_reports.claim(conn, key, 100, "any", INGESTED_AT + 1, 60_000)  # held back, as before
+        assert stored_reports.claim(conn, key, 100, "any", INGESTED_AT + 60_000, 60_000)  # once it has run out
+    assert two.seen() == before
+    migrate.downgrade(database, "0029")
+    with database.engine.connect() as conn:
+        assert "computing_under" not in {c["name"] for c in inspect(conn).get_columns("computed_reports")}
+    database.dispose()

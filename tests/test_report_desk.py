@@ -176,3 +176,44 @@ def test_bodies_held_in_memory_stay_within_the_budget(make_org: MakeOrg) -> None
         assert desk.answer(BILLABLE_USAGE, org.id, day).status == "Complete"
     assert 0 < desk.held_bytes() <= 1_000 and len(desk._bodies) < len(days)
     desk.close()
+
+
+def test_a_lease_under_the_old_licensing_model_holds_back_no_computation_under_the_new(make_org: MakeOrg) -> None:
+    """A report computed under the organization's licensing model, while another process still
+    holds the lease of its computation under the model before (the benchmark's first requests
+    waited for it, a poll at a time), is computed at once; and that older computation, once
+    stored, leaves the newer one's lease alone."""
+    from sqlalchemy import select
+
+    from billable.service.organizations import change_model
+    from billable.store import stored_reports
+    from billable.store.organizations import get_organization
+    from billable.store.stored_reports import ReportKey, Stamp
+    from billable.store.tables import computed_reports
+
+    org = make_org("named")
+    org.ingest([event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1"),
+                event("user.login", "ann", "2026-10-02T08:00:00Z")])
+    desk = ReportDesk(org.database, CATALOG, Clock(INGESTED_AT), DeskSettings(budget_seconds=0), REPORT_WRITERS)
+    desk._executor = Inline()
+    key, under = ReportKey(org.id, BILLABLE_USAGE.name, OCTOBER.start, OCTOBER.end), desk._under[BILLABLE_USAGE.name]
+    with org.database.read() as conn:
+        version = get_organization(conn, org.id).last_seq
+    assert version == 2
+    with org.database.write() as conn:  # another process computes the named report, and goes on doing so
+        assert stored_reports.claim(conn, key, version, under["named"], INGESTED_AT, desk.lease_ms)
+        assert not stored_reports.claim(conn, key, version, under["named"], INGESTED_AT, desk.lease_ms)
+        change_model(conn, org.id, "concurrent")
+    answer = desk.billable_usage(org.id, OCTOBER)
+    assert answer.status == "Complete" and desk.computations == 1
+
+    def lease() -> tuple[object, ...]:
+        with org.database.read() as conn:
+            c = computed_reports.c
+            return tuple(conn.execute(select(c.computing_version, c.computing_under).where(c.org_id == org.id)).one())
+
+    with org.database.write() as conn:  # the concurrent report leased again, then the named one stored
+        assert stored_reports.claim(conn, key, version + 1, under["concurrent"], INGESTED_AT, desk.lease_ms)
+        stored_reports.store_body(conn, key, Stamp(version, None, under["named"]), "{}", under["named"])
+    assert lease() == (version + 1, under["concurrent"])  # still the concurrent report's
+    desk.close()

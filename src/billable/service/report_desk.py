@@ -210,7 +210,7 @@ class ReportDesk:
                 # that a report that can be computed is still served.
                 log.warning("report %s computed without a lease: the store is %s", key, error.condition)
             self.computations += 1
-            running = self._executor.submit(self._compute, kind, key, period, version)
+            running = self._executor.submit(self._compute, kind, key, period, version, under)
             self._running[(key, version, under)] = running
         # Outside the lock: a computation already done calls its callback here and now, and
         # the callback takes the lock (under it, this thread waited for itself for good).
@@ -264,30 +264,31 @@ class ReportDesk:
         stamp, body = done.result()
         try:
             with self.database.write() as conn:
-                stored_reports.store_body(conn, key, stamp, body.text)
+                stored_reports.store_body(conn, key, stamp, body.text, under)
         except StoreUnavailable as error:
             # Served all the same, from this process's memory; the lease runs out by itself.
             log.warning("report %s computed but not stored: the store is %s", key, error.condition)
 
-    def _compute(self, kind: ReportKind[Any], key: ReportKey, period: Period, claimed: int) -> tuple[Stamp, Body]:
+    def _compute(self, kind: ReportKind[Any], key: ReportKey, period: Period, claimed: int, under: str
+                 ) -> tuple[Stamp, Body]:
         try:
             now = self.clock()
             with self.database.read() as conn:
                 org = get_organization(conn, key.org_id)  # the version and model this snapshot sees
                 body = self._body(kind, key.org_id, answer_report(conn, kind, org, period, self.catalog, now))
         except BaseException:
-            self._release(key, claimed)
+            self._release(key, claimed, under)
             raise
         fresh_until = None if period.end <= now else now + int(self.settings.live_max_age_seconds * 1000)
         stamp = Stamp(org.last_seq, fresh_until, self._under[kind.name][org.model.value])
         return stamp, self._hold(key, stamp, body)  # stored by ``_keep``
 
-    def _release(self, key: ReportKey, claimed: int) -> None:
+    def _release(self, key: ReportKey, claimed: int, under: str) -> None:
         """Give the lease back after a failed computation; if the store cannot take that
         now, the lease runs out by itself."""
         try:
             with self.database.write() as conn:
-                stored_reports.release(conn, key, claimed)
+                stored_reports.release(conn, key, claimed, under)
         except StoreUnavailable:
             pass
 

@@ -82,6 +82,7 @@ def _look_up(confirming: bool) -> DirectStatement:
             _c.fresh_until,
             _c.computing_version,
             _c.computing_since,
+            _c.computing_under,
             case((_IS_CLOSED, 1), else_=0).label("closed"),
             case((tokens.valid_token(), 1), else_=0).label("token_valid") if confirming else literal(0),
         )
@@ -116,12 +117,14 @@ def look_up(conn: Connection, key: ReportKey, under: Mapping[str, str], now: int
         "held_under": held.computed_under, **({"token_hash": token_hash, "now": now} if confirming else {})})
     if row is None:
         raise NotFound("organization", key.org_id)
-    (last_seq, model, version, body, stored, computed_under, fresh_until, computing_version, computing_since, closed,
-     token_valid) = row
+    (last_seq, model, version, body, stored, computed_under, fresh_until, computing_version, computing_since,
+     computing_under, closed, token_valid) = row
     if token_hash and not confirming:
         token_valid = tokens.find_grant(conn, token_hash, now) is not None
-    computing = computing_version == last_seq and computing_since is not None and computing_since > now - lease_ms
-    found = Lookup(last_seq, under[model], None, None, computing, bool(closed), bool(token_valid))
+    current_under = under[model]
+    computing = (computing_version == last_seq and computing_since is not None and computing_since > now - lease_ms
+                 and computing_under in (None, current_under))
+    found = Lookup(last_seq, current_under, None, None, computing, bool(closed), bool(token_valid))
     stamp = Stamp(version, fresh_until, computed_under) if stored else None
     if stamp is None or not found.admits(stamp, now):
         return found
@@ -136,12 +139,13 @@ def claim(conn: Connection, key: ReportKey, version: int, under: str, now: int, 
         # Nobody stored this version meanwhile (a live report's age is not checked here:
         # the caller saw it stale, and recomputing one twice is harmless) …
         or_(c.version.is_(None), c.version < version, c.fresh_until.is_not(None), c.computed_under.is_distinct_from(under)),
-        # … and nobody holds a live lease on it.
+        # … and nobody holds a live lease on it (one under another fingerprint is on another).
         or_(
             c.computing_since.is_(None),
             c.computing_since <= now - lease_ms,
             c.computing_version.is_(None),
             c.computing_version < version,
+            and_(c.computing_under.is_not(None), c.computing_under != under),
         ),
     )
     values = {
@@ -152,12 +156,13 @@ def claim(conn: Connection, key: ReportKey, version: int, under: str, now: int, 
         "subject": key.subject,
         "computing_version": version,
         "computing_since": now,
+        "computing_under": under,
     }
     claimed = conn.execute(
         insert.values(**values)
         .on_conflict_do_update(
             index_elements=[c.org_id, c.kind, c.period_start, c.period_end, c.subject],
-            set_={"computing_version": version, "computing_since": now},
+            set_={"computing_version": version, "computing_since": now, "computing_under": under},
             where=free,
         )
         .returning(c.computing_since)
@@ -165,8 +170,9 @@ def claim(conn: Connection, key: ReportKey, version: int, under: str, now: int, 
     return claimed is not None
 
 
-def store_body(conn: Connection, key: ReportKey, stamp: Stamp, body: str) -> None:
-    """Keep a computed body, unless a newer version is already kept; release the lease."""
+def store_body(conn: Connection, key: ReportKey, stamp: Stamp, body: str, leased_under: str) -> None:
+    """Keep a computed body, unless a newer version is already kept; release the lease taken
+    under ``leased_under``, unless it is now another computation's, under another fingerprint."""
     c = computed_reports.c
     conn.execute(
         update(computed_reports)
@@ -175,16 +181,22 @@ def store_body(conn: Connection, key: ReportKey, stamp: Stamp, body: str) -> Non
     )
     conn.execute(
         update(computed_reports)
-        .where(key.where(), c.computing_version <= stamp.version)
-        .values(computing_version=None, computing_since=None)
+        .where(key.where(), c.computing_version <= stamp.version, _leased_under(leased_under))
+        .values(computing_version=None, computing_since=None, computing_under=None)
     )
 
 
-def release(conn: Connection, key: ReportKey, version: int) -> None:
+def release(conn: Connection, key: ReportKey, version: int, under: str) -> None:
     """Give the lease back without a body (the computation failed)."""
     c = computed_reports.c
     conn.execute(
         update(computed_reports)
-        .where(key.where(), c.computing_version == version)
-        .values(computing_version=None, computing_since=None)
+        .where(key.where(), c.computing_version == version, _leased_under(under))
+        .values(computing_version=None, computing_since=None, computing_under=None)
     )
+
+
+def _leased_under(under: str) -> ColumnElement[bool]:
+    """The lease is the one taken under ``under`` (or before migration 0030, under anything)."""
+    c = computed_reports.c
+    return or_(c.computing_under.is_(None), c.computing_under == under)

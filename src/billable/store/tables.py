@@ -614,6 +614,10 @@ computed_reports = Table(
     Column("fresh_until", BigInteger, nullable=True),
     Column("computing_version", BigInteger, nullable=True),
     Column("computing_since", BigInteger, nullable=True),
+    # What the lease's computation is under (migration 0030): a lease under another fingerprint
+    # (the organization's licensing model changed since) does not hold back a computation under
+    # the current one. None: a lease taken before 0030, which holds back any.
+    Column("computing_under", String(64), nullable=True),
 )
 
 # Closed periods (migration 0008): the billable usage report of the period as it was when it
