@@ -145,7 +145,7 @@ def claim(conn: Connection, key: ReportKey, version: int, under: str, now: int, 
             c.computing_since <= now - lease_ms,
             c.computing_version.is_(None),
             c.computing_version < version,
-            and_(c.computing_under.is_not(None), c.computing_under != under),
+            ~_leased_under(under),
         ),
     )
     values = {

@@ -114,33 +114,36 @@ class OrgKey(OrgId):
         return dialect.type_descriptor(Integer())
 
     def bind_expression(self, bindvalue: BindParameter[str]) -> ColumnElement[str]:
-        return _OnSQLite(bindvalue, "(SELECT number FROM organizations WHERE id = {})")
+        return _ByDialect(bindvalue, "{}", "(SELECT number FROM organizations WHERE id = {})")
 
     def column_expression(self, colexpr: ColumnElement[str]) -> ColumnElement[str]:
-        return _OnSQLite(colexpr, "(SELECT id FROM organizations WHERE number = {})")
+        return _ByDialect(colexpr, "{}", "(SELECT id FROM organizations WHERE number = {})")
 
 
-class _OnSQLite(ColumnElement[str]):
-    """``inner`` as it is, but on SQLite within ``template``: how ``OrgKey`` gives a column
-    an organization's number for its id, and the id back for it."""
+class _ByDialect(ColumnElement[Any]):
+    """``inner`` written within ``elsewhere`` (its ``{}``), but on SQLite within ``on_sqlite``:
+    how ``OrgKey`` gives a column an organization's number for its id on SQLite, and the id
+    back for it; and how ``_blocks`` counts a column in blocks on PostgreSQL."""
 
     inherit_cache = True
-    _traverse_internals = [("inner", InternalTraversal.dp_clauseelement), ("template", InternalTraversal.dp_string)]
+    _traverse_internals = [("inner", InternalTraversal.dp_clauseelement), ("elsewhere", InternalTraversal.dp_string),
+                           ("on_sqlite", InternalTraversal.dp_string)]
 
-    def __init__(self, inner: ColumnElement[str], template: str):
+    def __init__(self, inner: ColumnElement[Any], elsewhere: str, on_sqlite: str):
         self.inner = inner
-        self.template = template
+        self.elsewhere = elsewhere
+        self.on_sqlite = on_sqlite
         self.type = inner.type
 
 
-@compiles(_OnSQLite)
-def _as_it_is(element: _OnSQLite, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.inner, **kw))
+@compiles(_ByDialect)
+def _within(element: _ByDialect, compiler: Any, **kw: Any) -> str:
+    return element.elsewhere.format(compiler.process(element.inner, **kw))
 
 
-@compiles(_OnSQLite, "sqlite")
-def _within_template(element: _OnSQLite, compiler: Any, **kw: Any) -> str:
-    return element.template.format(compiler.process(element.inner, **kw))
+@compiles(_ByDialect, "sqlite")
+def _within_on_sqlite(element: _ByDialect, compiler: Any, **kw: Any) -> str:
+    return element.on_sqlite.format(compiler.process(element.inner, **kw))
 
 
 def _created() -> Column[int]:
@@ -293,30 +296,14 @@ events = Table(
     sqlite_with_rowid=False,
 )
 
-class _Blocks(ColumnElement[int]):
+
+def _blocks(inner: ColumnElement[int], size: int) -> ColumnElement[int]:
     """``inner`` counted in blocks of ``size`` (``inner / size``) on PostgreSQL, for an index on
     that expression whose entries a block's rows share (deduplication stores the key once, with
     the rows' addresses), written with the divisor in its text as the index's expression is (a
     bound divisor would not match it); on SQLite ``inner`` itself, which its keys order and
     find as it is."""
-
-    inherit_cache = True
-    _traverse_internals = [("inner", InternalTraversal.dp_clauseelement), ("size", InternalTraversal.dp_plain_obj)]
-
-    def __init__(self, inner: ColumnElement[int], size: int):
-        self.inner = inner
-        self.size = size
-        self.type = inner.type
-
-
-@compiles(_Blocks)
-def _in_blocks(element: _Blocks, compiler: Any, **kw: Any) -> str:
-    return f"({compiler.process(element.inner, **kw)} / {element.size})"
-
-
-@compiles(_Blocks, "sqlite")
-def _itself(element: _Blocks, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.inner, **kw))
+    return _ByDialect(inner, f"({{}} / {size})", "{}")
 
 
 # The log by arrival on PostgreSQL (migration 0028): its events ``ARRIVAL_BLOCK`` sequences at a
@@ -329,7 +316,7 @@ ARRIVAL_BLOCK = 64
 
 
 def arrival_block(seq: ColumnElement[int]) -> ColumnElement[int]:
-    return _Blocks(seq, ARRIVAL_BLOCK)
+    return _blocks(seq, ARRIVAL_BLOCK)
 
 
 EVENTS_BY_ARRIVAL = Index("events_arrival", events.c.org_id, arrival_block(events.c.seq)).ddl_if(dialect="postgresql")
@@ -399,7 +386,7 @@ sessions = Table(
 
 def start_day(started_at: ColumnElement[int]) -> ColumnElement[int]:
     """The UTC day of a session's start, counted from the epoch (on SQLite, the start itself)."""
-    return _Blocks(started_at, DAY_MS)
+    return _blocks(started_at, DAY_MS)
 
 
 # The sessions by the day of their start, on PostgreSQL (migration 0029): a concurrent report
