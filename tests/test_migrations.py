@@ -27,6 +27,7 @@ def test_upgrade_from_empty_matches_the_tables(empty_url: str) -> None:
             warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         assert set(inspect(conn).get_table_names()) >= set(metadata.tables)
+        assert _collated(conn) == _declared_collated(conn.dialect)  # which alembic does not compare
     migrate.upgrade(database)  # again: nothing to do
     migrate.downgrade(database)
     with database.engine.connect() as conn:
@@ -34,6 +35,20 @@ def test_upgrade_from_empty_matches_the_tables(empty_url: str) -> None:
     migrate.upgrade(database)
     assert migrate.is_current(database)
     database.dispose()
+
+
+def _collated(conn: Any) -> set[tuple[str, str]]:
+    """The text columns that compare under a collation of their own (PostgreSQL's ``"C"``)."""
+    if conn.dialect.name != "postgresql":
+        return set()
+    return set(conn.exec_driver_sql(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND collation_name = 'C'").all())
+
+
+def _declared_collated(dialect: Any) -> set[tuple[str, str]]:
+    return {(table.name, c.name) for table in metadata.tables.values() for c in table.columns
+            if getattr(c.type.dialect_impl(dialect), "collation", None) == "C"}
 
 
 def test_stored_reports_of_0005_are_kept_and_computed_again(empty_url: str) -> None:
@@ -1241,4 +1256,27 @@ def test_leases_of_0029_hold_back_any_computation_and_name_theirs_from_0030(empt
     migrate.downgrade(database, "0029")
     with database.engine.connect() as conn:
         assert "computing_under" not in {c["name"] for c in inspect(conn).get_columns("computed_reports")}
+    database.dispose()
+
+
+def test_names_of_0030_compare_by_their_bytes_from_0031(empty_url: str) -> None:
+    """0031 gives PostgreSQL's names (ids, subjects, users, products, devices, sources, emails,
+    non-ASCII ones included) the collation ``"C"``, as the tables module declares them; a
+    database taken back to 0030 has the database's collation, and upgrades with every report as
+    of every instant, the listings, explanations and a closed period's changes as before; SQLite
+    is unchanged."""
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    before = two.seen()
+    with database.engine.connect() as conn:
+        declared = _declared_collated(conn.dialect)
+    assert bool(declared) == (database.engine.dialect.name == "postgresql")
+    migrate.downgrade(database, "0030")
+    with database.engine.connect() as conn:
+        assert _collated(conn) == set()
+    migrate.upgrade(database)
+    with database.engine.connect() as conn:
+        assert _collated(conn) == declared
+    assert two.seen() == before
     database.dispose()

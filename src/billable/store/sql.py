@@ -15,6 +15,7 @@ from sqlalchemy import (
     FromClause,
     Join,
     Select,
+    String,
     Table,
     any_,
     bindparam,
@@ -161,13 +162,20 @@ def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...
         return
     stored_org = _stored_org(conn, table.c.org_id)(org_id)
     if conn.dialect.name == "postgresql":
-        arrays = ", ".join(f"%s::{table.c[name].type.compile(conn.dialect)}[]" for name in key)
+        arrays = ", ".join(f"%s::{_element_type(table.c[name], conn)}[]" for name in key)
         conn.exec_driver_sql(
             f"DELETE FROM {table.name} WHERE org_id = %s AND ({', '.join(key)}) IN (SELECT * FROM unnest({arrays}))",
             (stored_org, *(list(values) for values in zip(*rows, strict=True))))
         return
     where = " AND ".join(f"{name} = ?" for name in ("org_id", *key))
     conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", [(stored_org, *row) for row in rows])
+
+
+def _element_type(column: Column[Any], conn: Connection) -> str:
+    """The SQL type of an array of ``column``'s values: its own, but for a collation, which an
+    array's type does not name (the column's own decides the comparison)."""
+    kind = column.type
+    return (String(kind.length) if isinstance(kind, String) else kind).compile(conn.dialect)
 
 
 class _Stored(dict[Any, Any]):

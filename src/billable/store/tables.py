@@ -146,6 +146,16 @@ def _within_on_sqlite(element: _ByDialect, compiler: Any, **kw: Any) -> str:
     return element.on_sqlite.format(compiler.process(element.inner, **kw))
 
 
+def _name(length: int) -> TypeEngine[str]:
+    """A text that names something in the tables that grow with the events (an event's id and
+    subject, a user, a product, a device, a source, an email): compared and ordered by its bytes,
+    as SQLite compares every text, and on PostgreSQL under the collation ``"C"`` (migration 0031)
+    rather than the database's. The libc collation of a database made ``C.UTF-8`` or
+    ``en_US.UTF-8`` compares through ``strcoll``: its indexes of ids took PostgreSQL 40% of the
+    log's insertion (docs/performance.md). Equal texts are equal under either."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 def _created() -> Column[int]:
     """A derived row's ``created_seq``: the organization's sequence (events and voids) at the
     commit that wrote it (migration 0009; 0 for rows from before it)."""
@@ -209,7 +219,7 @@ def _dictionary(name: str, text: str, length: int) -> Table:
         metadata,
         Column("org_id", OrgKey(), primary_key=True),
         Column("id", Integer, primary_key=True, autoincrement=False),
-        Column(text, String(length), nullable=False),
+        Column(text, _name(length), nullable=False),
         Index(f"{name}_key", "org_id", text, unique=True),
     )
 
@@ -249,12 +259,12 @@ events = Table(
     Column("org_id", OrgKey(), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("source_id", Integer, nullable=False),  # event_sources.id
-    Column("event_id", String(256), nullable=False),
+    Column("event_id", _name(256), nullable=False),
     Column("type", EventKind(), nullable=False),
-    Column("subject", String(256), nullable=False),
+    Column("subject", _name(256), nullable=False),
     Column("time", BigInteger, nullable=False),
-    Column("product", String(64), nullable=True),
-    Column("device_type", String(64), nullable=True),
+    Column("product", _name(64), nullable=True),
+    Column("device_type", _name(64), nullable=True),
     # Its ``data`` is its product, device type and email (rules/events.py: event_data): the
     # email by its number in ``event_emails`` (migration 0022; it was the data as JSON text).
     Column("email_id", Integer, nullable=True),
@@ -349,8 +359,8 @@ users = Table(
     "users",
     metadata,
     Column("org_id", OrgKey(), primary_key=True),
-    Column("user_id", String(256), primary_key=True),
-    Column("email", String(320), nullable=False),
+    Column("user_id", _name(256), primary_key=True),
+    Column("email", _name(320), nullable=False),
     # The (time, seq) of the event that gave ``email`` its value; a later event with the same
     # email leaves it (ingestion compares a late event with the log, not with this mark).
     Column("email_time", BigInteger, nullable=False),
@@ -365,7 +375,7 @@ sessions = Table(
     "sessions",
     metadata,
     Column("org_id", OrgKey(), nullable=False),
-    Column("user_id", String(256), nullable=False),
+    Column("user_id", _name(256), nullable=False),
     Column("ended_at", BigInteger, nullable=False, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
     _created(),
@@ -406,7 +416,7 @@ session_weeks = Table(
     "session_weeks",
     metadata,
     Column("org_id", OrgKey(), nullable=False),
-    Column("user_id", String(256), nullable=False),
+    Column("user_id", _name(256), nullable=False),
     Column("week", BigInteger, nullable=False, autoincrement=False),  # epoch ms, a multiple of 7 days
     Column("bounds", LargeBinary, nullable=False),
     PrimaryKeyConstraint("org_id", "week", "user_id"),
@@ -417,8 +427,8 @@ holdings = Table(
     "holdings",
     metadata,
     Column("org_id", OrgKey(), primary_key=True),
-    Column("user_id", String(256), primary_key=True),
-    Column("product", String(64), primary_key=True),
+    Column("user_id", _name(256), primary_key=True),
+    Column("product", _name(64), primary_key=True),
     Column("ended_at", BigInteger, primary_key=True, autoincrement=False),
     Column("started_at", BigInteger, nullable=False),
     _created(),
@@ -436,8 +446,8 @@ device_days = Table(
     metadata,
     Column("org_id", OrgKey(), primary_key=True),
     Column("day", BigInteger, primary_key=True, autoincrement=False),  # midnight UTC, epoch ms
-    Column("device_type", String(64), primary_key=True),
-    Column("device_id", String(256), primary_key=True),
+    Column("device_type", _name(64), primary_key=True),
+    Column("device_id", _name(256), primary_key=True),
     Column("first_active", BigInteger, nullable=False),
     _created(),
     sqlite_with_rowid=False,
