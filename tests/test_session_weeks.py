@@ -21,7 +21,6 @@ from billable.service.reports import billable_usage_report, concurrent_usage_rep
 from billable.service.voids import void_events
 from billable.store import direct, session_weeks, sql
 from billable.store.database import Database
-from billable.store.distribution import is_distributed_here
 from billable.store.organizations import get_organization
 from billable.store.session_weeks import WEEK_MS, _changed, pack, unpack, week_of
 
@@ -148,8 +147,6 @@ def test_the_days_after_the_packed_weeks_count_from_their_first_instant(make_org
                 "INSERT INTO sessions (org_id, user_id, ended_at, started_at) SELECT %s, 'u' || mod(n, 500), "
                 f"{WEEK} - n * 60000 + 1000, {WEEK} - n * 60000 FROM generate_series(1, 5000) AS n", (org.id,))
             conn.exec_driver_sql("ANALYZE sessions")
-            if is_distributed_here(conn):  # the settings below go with the statement to its worker
-                conn.exec_driver_sql("SET LOCAL citus.propagate_set_commands = 'local'")
             for statement, parameters in by_day:
                 plan = "\n".join(conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars())
                 assert "sessions_by_start_day" in plan, plan
