@@ -45,3 +45,28 @@ def test_a_driver_error_is_wrapped_as_sqlalchemy_wraps_it(database: Database) ->
             missing.rows(conn, {})
     assert type(raised.value.orig).__module__.split(".")[0] in ("sqlite3", "psycopg")
     assert "no_such_table" in str(raised.value)
+
+
+def test_planner_settings_hold_for_the_rest_of_the_transaction_only(postgresql_url: str) -> None:
+    """PostgreSQL's planner settings, set in one statement, last until the transaction ends."""
+    from sqlalchemy import Connection
+
+    from billable.store.sql import planned_for_their_parameters, prefer_index_loops
+
+    shown = ("enable_hashjoin", "enable_mergejoin", "enable_hashagg", "jit", "plan_cache_mode")
+
+    def settings(conn: Connection) -> list[str]:
+        return [conn.exec_driver_sql(f"SHOW {name}").scalar_one() for name in shown]
+
+    database = Database(postgresql_url)
+    try:
+        with database.write() as conn:
+            before = settings(conn)
+            prefer_index_loops(conn)
+            planned_for_their_parameters(conn)
+            assert settings(conn) == ["off", "off", "off", "off", "force_custom_plan"]
+        with database.write() as conn:
+            assert settings(conn) == before
+    finally:
+        database.dispose()
+    assert before[:3] == ["on", "on", "on"] and before[4] != "force_custom_plan"

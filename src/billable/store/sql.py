@@ -299,13 +299,9 @@ def prefer_index_loops(conn: Connection) -> None:
     statistics) in a large table: the planner would otherwise guess, and a wrong guess
     scans the large table. SQLite gets the same order from ``LoopJoin``.
     """
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
-        # An IN list of keys is made unique by sorting, not hashing: seeks in key order
-        # read each index page once (L's concurrent month took half the time: docs/performance.md).
-        conn.exec_driver_sql("SET LOCAL enable_hashagg = off")
-        conn.exec_driver_sql("SET LOCAL jit = off")
+    # An IN list of keys is made unique by sorting, not hashing: seeks in key order read each
+    # index page once (L's concurrent month took half the time: docs/performance.md).
+    _set_locally(conn, enable_hashjoin="off", enable_mergejoin="off", enable_hashagg="off", jit="off")
 
 
 def planned_for_their_parameters(conn: Connection) -> None:
@@ -316,6 +312,12 @@ def planned_for_their_parameters(conn: Connection) -> None:
     read twice in one transaction took 2.1 s instead of 0.19 (docs/performance.md). The
     small statements of other requests keep their prepared plans: forced on every
     connection, custom plans cost the cached report a quarter of its requests a second."""
+    _set_locally(conn, plan_cache_mode="force_custom_plan", jit="off")
+
+
+def _set_locally(conn: Connection, **settings: str) -> None:
+    """On PostgreSQL, ``SET LOCAL`` each of ``settings`` in one statement (``set_config``): a
+    round trip where a ``SET`` each took four, several times in each batch of ingestion."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-        conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings),
+                             tuple(chain.from_iterable(settings.items())))
