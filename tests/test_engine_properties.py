@@ -184,23 +184,29 @@ def test_first_sessions_across_packed_weeks_equal_reference(database, scenario):
     assert engine == reference_report(arrival, CATALOG, model, period, now)
 
 
-@pytest.mark.parametrize("start_hour", [0, 5])
+@pytest.mark.parametrize("hours", [(0, 72 + 5), (5, 72 + 5), (5, 20), (20, 28)])
 @pytest.mark.parametrize("cut_hour", [72 + 5, 48])
-def test_devices_in_whole_and_partial_days(database: Database, start_hour: int, cut_hour: int) -> None:
-    """Whole days of a period are read per device and day, its edges from the log: a device
-    seen only at an edge, at a day's first instant, or on several days, is found once, first."""
+def test_devices_in_whole_and_partial_days(database: Database, hours: tuple[int, int], cut_hour: int) -> None:
+    """Every day of a period is read per device and day, and a device whose day began before
+    the period's start is sought in the log: a device seen only at an edge, at a day's first
+    instant, on several days, or again after the period began, is found once, first (periods
+    of whole days and part days, within a day and across a midnight)."""
     at = lambda hours, ms=0: P0 + hours * HOUR_MS + ms  # noqa: E731
     seen = {"lead": [at(6)], "trail": [at(73)], "midnight": [at(24), at(24, 1)], "spread": [at(30), at(7), at(50)],
-            "before": [at(4, 999), at(1)], "late": [at(47, 59 * MINUTE_MS), at(5)], "after": [at(77), at(80)]}
+            "before": [at(4, 999), at(1)], "late": [at(47, 59 * MINUTE_MS), at(5)], "after": [at(77), at(80)],
+            "resumed": [at(1), at(6), at(21), at(25)], "evening": [at(19), at(23)]}
     batch = [event("device.active", device, t, id=uuid.uuid4().hex, deviceType="edge")
              for device, times in seen.items() for t in times]
-    period = Period(at(start_hour), at(72 + 5))
+    period = Period(at(hours[0]), at(hours[1]))
     org, arrival, model, period, now = load_scenario(database, ("named", period, [batch[:7], batch[7:]], at(cut_hour)))
     with database.read() as conn:
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
     assert engine == reference_report(arrival, CATALOG, model, period, now)
+    start, cut = period.start, period.cut_off(now)
+    first = {device: min(t for t in times if start <= t < cut) for device, times in seen.items()
+             if any(start <= t < cut for t in times)}
     edge = engine.usage("edge")
-    assert edge is not None and int(edge.total_usage) >= 4
+    assert edge is not None and {r.name: r.date for r in edge.resources} == first and len(first) >= 3
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

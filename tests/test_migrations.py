@@ -1212,14 +1212,10 @@ def test_sessions_of_0028_are_found_by_start_day_from_0029(empty_url: str) -> No
     two = _two_logs(database)
     before = two.seen()
 
-    def indexes() -> set[str]:
-        with database.engine.connect() as conn:
-            return {i["name"] for i in inspect(conn).get_indexes("sessions") if i["name"]}
-
     migrate.downgrade(database, "0028")
-    assert "sessions_by_start_day" not in indexes()
+    assert "sessions_by_start_day" not in _index_names(database, "sessions")
     migrate.upgrade(database)
-    assert ("sessions_by_start_day" in indexes()) == (database.engine.dialect.name == "postgresql")
+    assert ("sessions_by_start_day" in _index_names(database, "sessions")) == (database.engine.dialect.name == "postgresql")
     assert two.seen() == before
     database.dispose()
 
@@ -1280,3 +1276,28 @@ def test_names_of_0030_compare_by_their_bytes_from_0031(empty_url: str) -> None:
         assert _collated(conn) == declared
     assert two.seen() == before
     database.dispose()
+
+
+def test_the_log_of_0031_loses_its_index_of_device_activity_in_0032(empty_url: str) -> None:
+    """0032 drops ``events_device_activity`` (a device's first activity in a period's part days
+    comes from ``device_days`` and the subject index); a database taken back to 0031 has it
+    again, and upgrades with every report as of every instant, the listings, explanations and a
+    closed period's changes as before."""
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    before = two.seen()
+
+    assert "events_device_activity" not in _index_names(database, "events")
+    assert "events_by_day" in _index_names(database, "events")
+    migrate.downgrade(database, "0031")
+    assert "events_device_activity" in _index_names(database, "events")
+    migrate.upgrade(database)
+    assert "events_device_activity" not in _index_names(database, "events")
+    assert two.seen() == before
+    database.dispose()
+
+
+def _index_names(database: Database, table: str) -> set[str]:
+    with database.engine.connect() as conn:
+        return {index["name"] for index in inspect(conn).get_indexes(table) if index["name"]}

@@ -292,15 +292,6 @@ events = Table(
     # Without the time (migration 0022): a look-up reads each entry's row anyway, and a day's
     # entries of one subject are alike, which PostgreSQL stores once (deduplication).
     Index("events_by_day", "event_day", "subject"),
-    Index(
-        "events_device_activity",
-        "org_id",
-        "time",
-        "device_type",
-        "subject",
-        sqlite_where=text(f"type = {TYPE_CODES[DEVICE_ACTIVE]}"),
-        postgresql_where=text(f"type = {TYPE_CODES[DEVICE_ACTIVE]}"),
-    ),
     # On SQLite the rows are filed by their key (migration 0023): a table with rowids kept the
     # key ``(org_id, seq)`` a second time, in an index of its own (15 bytes an event). On
     # PostgreSQL the key is declared but not kept: ``events_arrival`` below finds events by it.
