@@ -247,6 +247,10 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
                 answer = client.get(REPORT, params=OCTOBER, headers=headers)
                 assert answer.status_code == 200, answer.text
         assert client.get("/api/v2/billing/reports/concurrentusage", params=OCTOBER, headers=headers).status_code == 200
+        # A period from inside a day the device began before: its activity is sought in the log.
+        part_days = {"startDate": "2026-10-02T10:00:00Z", "endDate": "2026-10-09T12:00:00Z"}
+        devices = client.get(REPORT, params=part_days, headers=headers)
+        assert devices.status_code == 200, devices.text
         assert client.get(f"{REPORT}/explain", params={**OCTOBER, "userId": "u1"},
                           headers=headers).status_code == 200
         assert client.get("/api/v2/billing/events", params={"subject": "u1"}, headers=headers).status_code == 200
@@ -260,6 +264,7 @@ def test_every_statement_of_each_hot_path_is_one_task(distributed_url: str) -> N
     assert any(query.startswith("SELECT sessions.user_id, sessions.started_at") and "ORDER BY" in query
                for query, _ in _Recording.seen)  # the seal's read, through a server-side cursor
     assert any("string_agg(int8send(" in query for query, _ in _Recording.seen)  # the days after the packed weeks
+    assert any("CASE WHEN (device_days.first_active >=" in query for query, _ in _Recording.seen)  # a part day's
     planned, spanning = _planned_tasks(database)
     assert planned > 30
     assert spanning == []
