@@ -111,6 +111,22 @@ def test_a_duplicate_with_other_content_changes_nothing(make_org: MakeOrg) -> No
         assert conn.execute(select(users.c.email).where(users.c.org_id == org.id)).scalar_one() == "ann@x.com"
 
 
+def test_a_batch_with_a_stored_key_among_new_events_is_derived_from_what_was_stored(make_org: MakeOrg) -> None:
+    """When the log's unique key refuses a batch (a stored key, here a logout that would close
+    the session early), its intervals come from what was stored, written at the sequence the
+    log reached (a plan of the whole batch, made while the log stored it, was tried: it would
+    close the session at 08:30, one sequence too late; docs/performance.md)."""
+    org = make_org()
+    login = event("user.login", "ann", "2026-10-01T08:00:00Z", id="a")
+    org.ingest([login])
+    assert org.ingest([{**login, "type": "user.logout", "time": "2026-10-01T08:30:00Z"},
+                       event("user.logout", "ann", "2026-10-01T09:00:00Z", id="b")]) == IngestResult(1, 1)
+    assert session_rows(org, "ann") == [(t("2026-10-01T08:00Z"), t("2026-10-01T09:00Z"))]
+    with org.database.read() as conn:
+        written = conn.execute(select(sessions.c.created_seq, sessions.c.open_seq).where(sessions.c.org_id == org.id))
+        assert [tuple(row) for row in written] == [(2, 1)]
+
+
 def test_a_batch_sent_again_after_a_crash_adds_nothing(make_org: MakeOrg) -> None:
     org = make_org()
     batch = [event("license.assigned", "ann", "2026-09-01T00:00:00Z", product="cx1")]
