@@ -24,6 +24,7 @@ from billable.service.organizations import create_organization
 from billable.service.reports import billable_usage_report
 from billable.store.database import Database
 from billable.store.organizations import get_organization
+from billable.store.session_weeks import packed_now
 
 P0 = parse_instant("2026-10-01T00:00:00Z")
 INGESTED_AT = P0 + 10 * DAY_MS
@@ -132,7 +133,10 @@ def across_weeks(draw):
     start = P0 + draw(st.sampled_from([0, 0, 3 * DAY_MS + 5 * HOUR_MS, WEEK_MS - 1]))
     length = draw(st.sampled_from([DAY_MS, 10 * DAY_MS]))
     begins = start - draw(st.sampled_from([WEEK_MS // 2, WEEK_MS + DAY_MS, 3 * WEEK_MS]))
-    events = [event("license.assigned", user, begins, id=uuid.uuid4().hex, product=PRODUCTS[0]) for user in USERS]
+    # A product the concurrent and hourly models meter, or one they do not: the packed weeks
+    # answer the first sessions, the peaks and the hours.
+    product = draw(st.sampled_from([PRODUCTS[0], "cx1"]))
+    events = [event("license.assigned", user, begins, id=uuid.uuid4().hex, product=product) for user in USERS]
     marks = [begins, start - WEEK_MS - 1, start - WEEK_MS, start - HOUR_MS, start - 1, start, start + 1,
              start + length - 1, start + length + HOUR_MS]
     times = st.sampled_from(marks) | st.integers(begins, start + length + WEEK_MS)
@@ -151,7 +155,7 @@ def across_weeks(draw):
     return model, Period(start, start + length), batches, LATER
 
 
-@pytest.mark.parametrize("model", ["named", "concurrent"])
+@pytest.mark.parametrize("model", ["named", "concurrent", "hourly"])
 def test_a_session_from_weeks_before_is_the_first(database: Database, model: str) -> None:
     """A session that began two weeks before the period and lasts into it is a holder's first,
     though the packed weeks of the period's start and the week before hold only a later one."""
@@ -171,6 +175,31 @@ def test_a_session_from_weeks_before_is_the_first(database: Database, model: str
     assert engine == reference_report(arrival, CATALOG, kind, period, now)
     usage = engine.usage(PRODUCTS[0])
     assert usage is not None and [r.date for r in usage.resources] == [P0]  # from the period's start, not day 3
+
+
+@pytest.mark.parametrize("ends", [17 * DAY_MS, 8 * DAY_MS + 12 * HOUR_MS])
+def test_hours_from_the_packed_weeks_and_the_days_after_them(database: Database, ends: int) -> None:
+    """An hourly product's hours: a session from weeks before the period clipped to its start,
+    the packed weeks' sessions (none of those before the start or after the end, one clipped
+    to the end when the period ends in them), and the days after the packed weeks, clipped to
+    the end."""
+    at = lambda days, hours=0: P0 + days * DAY_MS + hours * HOUR_MS  # noqa: E731
+    spans = {"ann": [(at(-10), at(4)), (at(8, 9), at(8, 17)), (at(10, 9), at(10, 10)), (at(15, 9), at(15, 12)),
+                     (at(16, 22), at(17, 2))],
+             "bob": [(at(1, 9), at(1, 17)), (at(9, 9), at(9, 10))]}
+    batch = [event("license.assigned", user, at(-20), id=uuid.uuid4().hex, product="cx1") for user in spans]
+    for user, sessions in spans.items():
+        for login, logout in sessions:
+            batch += [event("user.login", user, login, id=uuid.uuid4().hex),
+                      event("user.logout", user, logout, id=uuid.uuid4().hex)]
+    period = Period(at(3), P0 + ends)
+    org, arrival, model, period, now = load_scenario(database, ("hourly", period, [batch], LATER), LATER)
+    with database.read() as conn:
+        assert packed_now(conn, org.id) == at(14)  # the weeks of days 0-13 are packed, day 14 on is not
+        engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
+    assert engine == reference_report(arrival, CATALOG, model, period, now)
+    usage = engine.usage("cx1")
+    assert usage is not None and usage.total_usage == ("39.00" if ends == 17 * DAY_MS else "27.00")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
