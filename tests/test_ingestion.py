@@ -114,8 +114,9 @@ def test_a_duplicate_with_other_content_changes_nothing(make_org: MakeOrg) -> No
 def test_a_batch_with_a_stored_key_among_new_events_is_derived_from_what_was_stored(make_org: MakeOrg) -> None:
     """When the log's unique key refuses a batch (a stored key, here a logout that would close
     the session early), its intervals come from what was stored, written at the sequence the
-    log reached (a plan of the whole batch, made while the log stored it, was tried: it would
-    close the session at 08:30, one sequence too late; docs/performance.md)."""
+    log reached. (Planning a batch's intervals while the log stores it was tried: a plan of
+    the whole batch, kept after the key refused it, closes the session at 08:30;
+    docs/performance.md.)"""
     org = make_org()
     login = event("user.login", "ann", "2026-10-01T08:00:00Z", id="a")
     org.ingest([login])
