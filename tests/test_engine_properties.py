@@ -18,7 +18,7 @@ from reference import reference_report
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
-from billable.rules.instants import DAY_MS, HOUR_MS, MINUTE_MS, Period, parse_instant
+from billable.rules.instants import DAY_MS, HOUR_MS, MINUTE_MS, WEEK_MS, Period, parse_instant
 from billable.service.ingestion import ingest, store_batches
 from billable.service.organizations import create_organization
 from billable.service.reports import billable_usage_report
@@ -119,7 +119,6 @@ def test_engine_equals_reference(database, scenario):
     assert engine == reference_report(arrival, CATALOG, model, period, now)
 
 
-WEEK_MS = 7 * DAY_MS
 LATER = P0 + 8 * WEEK_MS  # when the logs across weeks are ingested
 
 

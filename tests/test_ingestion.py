@@ -263,7 +263,7 @@ def test_organizations_do_not_see_each_other(make_org: MakeOrg) -> None:
 
 def test_statistics_and_vacuum_follow_the_growth_of_the_log(make_org: MakeOrg, database: Database) -> None:
     """Crossing a doubling point refreshes planner statistics; on PostgreSQL the derived
-    tables are then vacuumed after the commit (index-only scans of sessions need it)."""
+    tables are then vacuumed after the commit (index-only scans need it)."""
     from sqlalchemy import text
 
     before = maintenance_counts(database, "sessions")[1] if database.is_postgresql else 0
@@ -287,7 +287,8 @@ def test_the_packed_weeks_statistics_follow_their_first_seal() -> None:
     from sqlalchemy import text
 
     from billable.store import migrate
-    from billable.store.session_weeks import WEEK_MS, week_of
+    from billable.rules.instants import WEEK_MS
+    from billable.store.session_weeks import week_of
 
     week = week_of(INGESTED_AT) - 4 * WEEK_MS
 

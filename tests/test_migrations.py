@@ -1298,6 +1298,59 @@ def test_the_log_of_0031_loses_its_index_of_device_activity_in_0032(empty_url: s
     database.dispose()
 
 
+def test_sessions_of_0032_are_found_by_week_from_0033(empty_url: str) -> None:
+    """0033 files PostgreSQL's sessions by user and week of their end (``sessions_by_week``) in
+    place of the key ``(org_id, user_id, ended_at)``, and lets logical replication identify a
+    row by all its columns; SQLite's sessions are filed by that key and unchanged. A database
+    taken back to 0032 upgrades with every report as of every instant as before, and its
+    sessions go on: a void takes a login's session out, a late logout closes one; the
+    downgrade gives the key back with its ``INCLUDE``d columns."""
+    from conftest import CATALOG, INGESTED_AT, event
+
+    from billable.rules.instants import parse_instant
+    from billable.rules.voids import VoidRequest
+    from billable.service.ingestion import ingest
+    from billable.service.voids import void_events
+    from billable.store import tables
+
+    database = Database(empty_url)
+    migrate.upgrade(database)
+    two = _two_logs(database)
+    one = two.orgs["one"]
+    before = two.seen()
+    postgresql = database.engine.dialect.name == "postgresql"
+
+    def filed() -> tuple[tuple[str, ...], bool, str | None]:
+        with database.engine.connect() as conn:
+            key = tuple(inspect(conn).get_pk_constraint("sessions")["constrained_columns"])
+            identity = conn.exec_driver_sql("SELECT relreplident FROM pg_class WHERE relname = 'sessions'").scalar() \
+                if postgresql else None
+        return key, "sessions_by_week" in _index_names(database, "sessions"), identity
+
+    migrate.downgrade(database, "0032")
+    assert filed() == (("org_id", "user_id", "ended_at"), False, "d" if postgresql else None)
+    migrate.upgrade(database)
+    assert filed() == (((), True, "f") if postgresql else (("org_id", "user_id", "ended_at"), False, None))
+    assert two.seen() == before
+
+    def sessions(user: str) -> list[tuple[int, int]]:
+        c = tables.sessions.c
+        with database.read() as conn:
+            return [tuple(row) for row in conn.execute(
+                select(c.started_at, c.ended_at).where(c.org_id == one, c.user_id == user).order_by(c.ended_at))]
+
+    with database.write() as conn:
+        void_events(conn, one, [VoidRequest("urn:test", "b1", "twice")], "tester", INGESTED_AT + 4_000)
+        ingest(conn, one, [event("user.logout", "ann", "2026-09-21T08:00:00Z", id="s2", email="ann@x")], CATALOG,
+               INGESTED_AT + 5_000)
+    assert sessions("bob") == []
+    assert sessions("ann") == [(parse_instant("2026-09-20T08:00:00Z"), parse_instant("2026-09-21T08:00:00Z"))]
+    migrate.downgrade(database, "0032")
+    assert sessions("ann") == [(parse_instant("2026-09-20T08:00:00Z"), parse_instant("2026-09-21T08:00:00Z"))]
+    assert filed()[0] == ("org_id", "user_id", "ended_at")
+    database.dispose()
+
+
 def _index_names(database: Database, table: str) -> set[str]:
     with database.engine.connect() as conn:
         return {index["name"] for index in inspect(conn).get_indexes(table) if index["name"]}

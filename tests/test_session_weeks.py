@@ -15,14 +15,14 @@ from reference import reference_concurrent_usage, reference_report
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
-from billable.rules.instants import DAY_MS, HOUR_MS, Period, parse_instant
+from billable.rules.instants import DAY_MS, HOUR_MS, WEEK_MS, Period, parse_instant
 from billable.rules.voids import VoidRequest
 from billable.service.reports import billable_usage_report, concurrent_usage_report
 from billable.service.voids import void_events
 from billable.store import direct, session_weeks, sql
 from billable.store.database import Database
 from billable.store.organizations import get_organization
-from billable.store.session_weeks import WEEK_MS, _changed, pack, unpack, week_of
+from billable.store.session_weeks import _changed, pack, unpack, week_of
 
 WEEK = parse_instant("2026-10-01T00:00:00Z")  # a Thursday: weeks from the epoch start on Thursdays
 

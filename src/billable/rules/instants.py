@@ -19,6 +19,7 @@ MILLISECOND = timedelta(milliseconds=1)
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
+WEEK_MS = 7 * DAY_MS  # a UTC week: weeks are counted from the epoch, a Thursday
 MAX_PERIOD_DAYS = 366
 # Every instant billable takes in (an event's time, a period's bounds, asOf, receivedAfter)
 # lies in the years 1 to 9999 in UTC, the years every date we send can be written in.

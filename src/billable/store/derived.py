@@ -55,7 +55,17 @@ from billable.store.sql import (
     prefer_index_loops,
     rows_of,
 )
-from billable.store.tables import RETIRED, device_days, event_emails, events, holdings, sessions, users
+from billable.store.tables import (
+    RETIRED,
+    device_days,
+    ending_after,
+    event_emails,
+    events,
+    first_ending,
+    holdings,
+    sessions,
+    users,
+)
 
 # Keys to rebuild: ``at`` is first the earliest new event of the key, then the instant the
 # walk restarts from. ``product`` is '' for sessions.
@@ -93,7 +103,16 @@ class IntervalKind:
     opening: str
     closing: str
     by_product: bool
-    packed_weekly: bool  # also kept packed per user and week (session_weeks.py)
+    packed_weekly: bool  # also kept packed per user and week (session_weeks.py), and filed by week (tables.py)
+
+    def ending_after(self, at: ColumnElement[int]) -> tuple[ColumnElement[bool], ...]:
+        """The intervals ending after ``at``, as the table's index finds them."""
+        ended = self.table.c.ended_at
+        return ending_after(ended, at) if self.packed_weekly else (ended > at,)
+
+    def first_ending(self) -> tuple[ColumnElement[int], ...]:
+        ended = self.table.c.ended_at
+        return first_ending(ended) if self.packed_weekly else (ended,)
 
 
 NOT_VOIDED: tuple[ColumnElement[bool], ...] = (events.c.void_seq.is_(None),)  # the events that count now
@@ -173,7 +192,7 @@ def _stored_from(conn: Connection, org_id: str, kind: IntervalKind, keys: list[t
     names as it is written there, so that both planners can use it)."""
     table = kind.table
     key = rows_of(conn, _replay, keys)
-    ends = [table.c.ended_at > key.c.at]
+    ends = [*kind.ending_after(key.c.at)]
     if open_only:
         ends.append(table.c.ended_at == literal_column(str(OPEN)))
     return {(user, product, started, ended): (created, opened) for user, product, started, ended, created, opened in plain_rows(
@@ -197,7 +216,8 @@ def _replace_intervals(conn: Connection, org_id: str, kind: IntervalKind, stored
         session_weeks.repack(conn, org_id, [(u, s, e) for u, _, s, e in doomed], [(u, s, e) for u, _, s, e in added])
     if doomed:
         key = ("user_id", "product", "ended_at") if kind.by_product else ("user_id", "ended_at")
-        bulk_delete(conn, table, org_id, key, [(u, p, e) if kind.by_product else (u, e) for u, p, _, e in doomed])
+        bulk_delete(conn, table, org_id, key, [(u, p, e) if kind.by_product else (u, e) for u, p, _, e in doomed],
+                    weekly="ended_at" if kind.packed_weekly else None)
 
     def row(user: str, product: str, *rest: int | None) -> tuple[Any, ...]:
         return (org_id, user, *((product,) if kind.by_product else ()), *rest)
@@ -259,8 +279,8 @@ def replay_anchors(conn: Connection, org_id: str, kind: IntervalKind, since: dic
     key = rows_of(conn, _replay, [(u, p, t) for (u, p), t in since.items()])
     open_at_since = (
         select(table.c.started_at)
-        .where(*_same_key(kind, org_id, key), table.c.ended_at > key.c.at)
-        .order_by(table.c.ended_at)
+        .where(*_same_key(kind, org_id, key), *kind.ending_after(key.c.at))
+        .order_by(*kind.first_ending())
         .limit(1)
         .scalar_subquery()
     )

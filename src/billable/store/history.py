@@ -51,6 +51,7 @@ from billable.store.tables import (
     OrgKey,
     arrivals,
     device_days,
+    ending_after,
     event_emails,
     event_voids,
     events,
@@ -140,13 +141,13 @@ def _open_then(org_id: str, live: Table, table: Table, sequence: int, last_time:
     """The intervals of ``table`` (``live`` or its retired rows) that were open at ``sequence``
     and closed in place since: written open by then (``open_seq``), closed after it. Each ends
     later than every event of the log then (tables.py), so later than ``last_time``, where a
-    look-up of a user's intervals starts: it reads those written since, few for a recent
-    instant, and all of them for an instant long past."""
+    look-up of a user's intervals starts (from its week, as the sessions are filed): it reads
+    those written since, few for a recent instant, and all of them for an instant long past."""
     c = table.c
     then = {"ended_at": literal(OPEN, BigInteger()).label("ended_at"), "created_seq": c.open_seq.label("created_seq"),
             "open_seq": cast(null(), BigInteger()).label("open_seq")}
     return select(*(then.get(column.name, c[column.name]) for column in live.c)).where(
-        c.org_id == org_id, c.open_seq <= sequence, c.created_seq > sequence, c.ended_at > last_time).subquery()
+        c.org_id == org_id, c.open_seq <= sequence, c.created_seq > sequence, *ending_after(c.ended_at, last_time)).subquery()
 
 
 def _walked(conn: Connection, org_id: str, sequence: int, visible: tuple[ColumnElement[bool], ...],

@@ -38,11 +38,11 @@ from sqlalchemy import (
 )
 
 from billable.rules.events import DEVICE_ACTIVE
-from billable.rules.instants import DAY_MS
+from billable.rules.instants import DAY_MS, WEEK_MS
 from billable.rules.intervals import OPEN
 from billable.store.events import on_days, whole_history
 from billable.store.organizations import get_organization
-from billable.store.session_weeks import WEEK_MS, as_array, packed_now, packed_until, week_of
+from billable.store.session_weeks import as_array, packed_now, packed_until, week_of
 from billable.store.sql import (
     among,
     binary_rows,
@@ -54,7 +54,9 @@ from billable.store.sql import (
 )
 from billable.store.tables import (
     device_days,
+    ending_after,
     events,
+    first_ending,
     holdings,
     session_weeks,
     sessions,
@@ -160,8 +162,8 @@ def _first_session(user_id: ColumnElement[str], org_id: str, start: int, src: So
     user's sessions never overlap, so the first to end is the first to start)."""
     firsts = [
         select(part.c.started_at)
-        .where(part.c.org_id == org_id, part.c.user_id == user_id, part.c.ended_at > start)
-        .order_by(part.c.ended_at)
+        .where(part.c.org_id == org_id, part.c.user_id == user_id, *ending_after(part.c.ended_at, start))
+        .order_by(*first_ending(part.c.ended_at))
         .limit(1)
         .scalar_subquery()
         for part in src.session_parts
@@ -274,8 +276,9 @@ def _in_period(part: FromClause, org_id: str, start: int, cut: int, started: tup
     c = part.c
     started_from, started_before = started
     # Sessions are sought by their end: one started at ``started_from`` ends no earlier.
-    ends = c.ended_at > start if started_from is None or started_from <= start else c.ended_at >= started_from
-    return (c.org_id == org_id, ends, c.started_at < (cut if started_before is None else min(cut, started_before)),
+    ends = (ending_after(c.ended_at, start) if started_from is None or started_from <= start
+            else ending_after(c.ended_at, started_from, inclusive=True))
+    return (c.org_id == org_id, *ends, c.started_at < (cut if started_before is None else min(cut, started_before)),
             *(() if started_from is None else (c.started_at >= started_from,)))
 
 
@@ -516,7 +519,7 @@ def user_intervals(conn: Connection, org_id: str, user_id: str, start: int, cut:
     if not known:
         return UserIntervals(None, None, {})
     email = conn.execute(select(src.users.c.email).where(src.users.c.org_id == org_id, src.users.c.user_id == user_id)).scalar()
-    meets = [src.sessions.c.org_id == org_id, src.sessions.c.user_id == user_id, src.sessions.c.ended_at > start,
+    meets = [src.sessions.c.org_id == org_id, src.sessions.c.user_id == user_id, *ending_after(src.sessions.c.ended_at, start),
              src.sessions.c.started_at < cut]
     found = [(s, e) for s, e in conn.execute(select(src.sessions.c.started_at, src.sessions.c.ended_at).where(*meets))]
     held: dict[str, list[tuple[int, int]]] = {}

@@ -21,7 +21,7 @@ from itertools import chain, groupby, islice
 import numpy as np
 from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, and_, select
 
-from billable.rules.instants import DAY_MS
+from billable.rules.instants import WEEK_MS
 from billable.store.sql import (
     LoopJoin,
     bulk_delete,
@@ -33,7 +33,6 @@ from billable.store.sql import (
 )
 from billable.store.tables import organizations, session_weeks, sessions
 
-WEEK_MS = 7 * DAY_MS
 _PAIR = struct.Struct("<qq")
 _SEALED_AT_ONCE = 2_000  # sessions read, and packed weeks written, at a time
 

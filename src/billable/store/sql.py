@@ -28,6 +28,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.functions import GenericFunction
 
+from billable.rules.instants import WEEK_MS
 from billable.store.direct import driver_cursor, driver_rows, streamed_driver_rows, wrapped_driver_errors
 from billable.store.tables import OrgId, OrgKey, organizations
 
@@ -153,18 +154,23 @@ def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: 
         meanwhile()
 
 
-def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+def bulk_delete(conn: Connection, table: Table, org_id: str, key: tuple[str, ...], rows: list[tuple[Any, ...]],
+                weekly: str | None = None) -> None:
     """Delete the organization's rows of ``table`` whose ``key`` columns hold each of ``rows``,
     with no statement or dictionary built per row. PostgreSQL: one statement, the keys sent
     as one array per column; a statement per row (pipelined) took 14% of a batch's time over
-    HTTP (docs/performance.md). SQLite: one prepared statement run for every row."""
+    HTTP (docs/performance.md). ``weekly``: the column of ``key`` whose UTC week files the rows
+    in PostgreSQL's index of them (``tables.SESSIONS_BY_WEEK``), which each key then names too.
+    SQLite: one prepared statement run for every row."""
     if not rows:
         return
     stored_org = _stored_org(conn, table.c.org_id)(org_id)
     if conn.dialect.name == "postgresql":
         arrays = ", ".join(f"%s::{_element_type(table.c[name], conn)}[]" for name in key)
+        week = [] if weekly is None else [f"({weekly} / {WEEK_MS})"]
         conn.exec_driver_sql(
-            f"DELETE FROM {table.name} WHERE org_id = %s AND ({', '.join(key)}) IN (SELECT * FROM unnest({arrays}))",
+            f"DELETE FROM {table.name} WHERE org_id = %s AND ({', '.join((*key, *week))}) IN "
+            f"(SELECT *{''.join(f', {column}' for column in week)} FROM unnest({arrays}) AS k({', '.join(key)}))",
             (stored_org, *(list(values) for values in zip(*rows, strict=True))))
         return
     where = " AND ".join(f"{name} = ?" for name in ("org_id", *key))

@@ -51,6 +51,6 @@ def refresh(conn: Connection) -> None:
         for table in _TABLES:
             conn.exec_driver_sql(f"ANALYZE {table}")
         # And once committed, VACUUM the derived tables (it cannot run in a transaction):
-        # it marks their pages all-visible, which index-only scans of sessions need, and
-        # reclaims what the rebuilds and upserts left behind, autovacuum or not.
+        # it marks their pages all-visible, which index-only scans need, and reclaims what
+        # the rebuilds and upserts left behind, autovacuum or not.
         after_commit(conn, "VACUUM " + ", ".join(_VACUUMED))

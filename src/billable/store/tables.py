@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    literal,
     text,
 )
 from sqlalchemy.dialects import postgresql
@@ -39,7 +40,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from billable.rules.events import ASSIGNED, DEVICE_ACTIVE, LOGIN, LOGOUT, UNASSIGNED, USER_UPDATED
-from billable.rules.instants import DAY_MS
+from billable.rules.instants import DAY_MS, WEEK_MS
 from billable.rules.intervals import OPEN
 
 metadata = MetaData()
@@ -372,11 +373,9 @@ sessions = Table(
     Column("started_at", BigInteger, nullable=False),
     _created(),
     _opened(),
-    # A report reads the key and the start of every session of its period: on SQLite the
-    # table is stored in key order (migration 0003), on PostgreSQL the key's index carries
-    # the start too, so the reads are index-only scans (migration 0005), and the sequence
-    # that wrote it, for a report as of an instant (0009).
-    PrimaryKeyConstraint("org_id", "user_id", "ended_at", postgresql_include=["started_at", "created_seq"]),
+    # On SQLite the table is stored in key order (migration 0003). On PostgreSQL the key is
+    # declared but not kept (migration 0033): ``SESSIONS_BY_WEEK`` below finds the sessions.
+    PrimaryKeyConstraint("org_id", "user_id", "ended_at"),
     # The sessions still open (migration 0027): a batch later than the log continues each user
     # from their open session only, sought in this index of the users logged in at once, not
     # in the key, which holds every session of the history (store/derived.py: ``_stored_from``).
@@ -397,6 +396,35 @@ def start_day(started_at: ColumnElement[int]) -> ColumnElement[int]:
 # buffers; docs/performance.md). The sessions of a day share an entry: 3 bytes an event.
 SESSIONS_BY_START_DAY = Index("sessions_by_start_day", sessions.c.org_id, start_day(sessions.c.started_at)
                               ).ddl_if(dialect="postgresql")
+
+
+def session_week(ended_at: ColumnElement[int]) -> ColumnElement[int]:
+    """The UTC week of a session's end, counted from the epoch, by which ``SESSIONS_BY_WEEK``
+    files a user's sessions on PostgreSQL (on SQLite, the end itself)."""
+    return _blocks(ended_at, WEEK_MS)
+
+
+# A user's sessions by the week of their end, on PostgreSQL (migration 0033), in place of the
+# key ``(org_id, user_id, ended_at)`` with its ``INCLUDE``d start and sequence: the sessions of
+# a user's week share one entry (deduplication), 6 bytes an event of data set M where the key
+# took 43 (docs/performance.md). A look-up of a user's sessions ending after an instant names
+# that instant's week too (``ending_after``), and reads the rows of the weeks it finds.
+SESSIONS_BY_WEEK = Index("sessions_by_week", sessions.c.org_id, sessions.c.user_id, session_week(sessions.c.ended_at)
+                         ).ddl_if(dialect="postgresql")
+
+
+def ending_after(ended_at: ColumnElement[int], at: int | ColumnElement[int], inclusive: bool = False
+                 ) -> tuple[ColumnElement[bool], ...]:
+    """Sessions ending after ``at`` (``inclusive``: at it or after): the condition, and the same
+    of their weeks, which lets PostgreSQL seek a user's sessions in ``SESSIONS_BY_WEEK`` from
+    ``at``'s week on. The second follows from the first, so it never changes what is found."""
+    bound = at if isinstance(at, ColumnElement) else literal(at, BigInteger())
+    return (ended_at >= bound) if inclusive else (ended_at > bound), session_week(ended_at) >= session_week(bound)
+
+
+def first_ending(ended_at: ColumnElement[int]) -> tuple[ColumnElement[int], ...]:
+    """The order of sessions by their end, as ``SESSIONS_BY_WEEK`` files them: by week first."""
+    return session_week(ended_at), ended_at
 
 
 # The sessions again, packed per user and UTC week of their start (store/session_weeks.py):
