@@ -176,12 +176,12 @@ def test_a_session_from_weeks_before_is_the_first(database: Database, model: str
     assert usage is not None and [r.date for r in usage.resources] == [P0]  # from the period's start, not day 3
 
 
-@pytest.mark.parametrize("ends", [17 * DAY_MS, 8 * DAY_MS + 12 * HOUR_MS])
+@pytest.mark.parametrize("ends", [17 * DAY_MS, 8 * DAY_MS + 12 * HOUR_MS, 3 * DAY_MS + 12 * HOUR_MS])
 def test_hours_from_the_packed_weeks_and_the_days_after_them(database: Database, ends: int) -> None:
-    """An hourly product's hours: a session from weeks before the period clipped to its start,
-    the packed weeks' sessions (none of those before the start or after the end, one clipped
-    to the end when the period ends in them), and the days after the packed weeks, clipped to
-    the end."""
+    """An hourly product's hours: a session from weeks before the period clipped to its start
+    (and to its end, when the period ends within it), the packed weeks' sessions (none of
+    those before the start or after the end, one clipped to the end when the period ends in
+    them), and the days after the packed weeks, clipped to the end."""
     at = lambda days, hours=0: P0 + days * DAY_MS + hours * HOUR_MS  # noqa: E731
     spans = {"ann": [(at(-10), at(4)), (at(8, 9), at(8, 17)), (at(10, 9), at(10, 10)), (at(15, 9), at(15, 12)),
                      (at(16, 22), at(17, 2))],
@@ -198,7 +198,8 @@ def test_hours_from_the_packed_weeks_and_the_days_after_them(database: Database,
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now)
     assert engine == reference_report(arrival, CATALOG, model, period, now)
     usage = engine.usage("cx1")
-    assert usage is not None and usage.total_usage == ("39.00" if ends == 17 * DAY_MS else "27.00")
+    assert usage is not None and usage.total_usage == {17 * DAY_MS: "39.00", 8 * DAY_MS + 12 * HOUR_MS: "27.00",
+                                                       3 * DAY_MS + 12 * HOUR_MS: "12.00"}[ends]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,6 +7,7 @@ that overlap it, and device activity inside it.
 
 from __future__ import annotations
 
+import struct
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ from billable.rules.instants import DAY_MS, WEEK_MS
 from billable.rules.intervals import OPEN
 from billable.store.events import on_days, whole_history
 from billable.store.organizations import get_organization
-from billable.store.session_weeks import as_array, packed_now, packed_until, week_of
+from billable.store.session_weeks import as_array, packed_now, packed_until, packed_weeks, unpack, week_of
 from billable.store.sql import (
+    LoopJoin,
     among,
     binary_rows,
     greatest,
@@ -63,6 +65,8 @@ from billable.store.tables import (
     start_day,
     users,
 )
+
+_BIG_ENDIAN_PAIR = struct.Struct(">qq")  # a session as PostgreSQL packs it (``_packed_pairs``)
 
 Parts = tuple[FromClause, ...]
 """A derived table as one or more parts of its columns, read as their union."""
@@ -180,8 +184,9 @@ def _firsts_in_packed_weeks(conn: Connection, org_id: str, start: int, until: in
     session of those two weeks that started by ``start`` (or the log, whose earliest event
     is ``earliest_event``, begins within them), none before it ends after ``start``, and the
     first of the two weeks' sessions to end after ``start`` is the first of all; of the week
-    before, only its last session can. A user with no session by ``start`` in them (one may
-    have lasted from before), or none ending after ``start``, is not answered here."""
+    before, only its last session can. When none of them ends after ``start``, the first
+    session of the week after is (``_firsts_after_week``). A user with no session by
+    ``start`` in them (one may have lasted from before) is not answered here."""
     first_week = week_of(start)
     if until is None or first_week >= until or earliest_event is None:
         return {}
@@ -196,18 +201,41 @@ def _firsts_in_packed_weeks(conn: Connection, org_id: str, start: int, until: in
         last = pairs[earliest + count - 1]
         found.update((user_id, started) for user_id, started, ended in zip(before, last[:, 0].tolist(), last[:, 1].tolist())
                      if ended > start)
+    settled = [user_id for user_id in before if user_id not in found]
     if during:
         pairs, earliest, count = _packed_rows(during.values())
-        ending_after = np.flatnonzero(pairs[:, 1] > start)
-        at = np.searchsorted(ending_after, earliest)
-        first = ending_after[np.minimum(at, len(ending_after) - 1)] if len(ending_after) else earliest
-        has_first = (at < len(ending_after)) & (first < earliest + count)
+        ends_after = np.flatnonzero(pairs[:, 1] > start)
+        at = np.searchsorted(ends_after, earliest)
+        first = ends_after[np.minimum(at, len(ends_after) - 1)] if len(ends_after) else earliest
+        has_first = (at < len(ends_after)) & (first < earliest + count)
         none_before = earliest_event >= first_week - WEEK_MS
         for user_id, has, started, first_started in zip(during, has_first.tolist(), pairs[earliest, 0].tolist(),
                                                          pairs[first, 0].tolist()):
-            if has and user_id not in found and (none_before or started <= start or user_id in before):
+            if user_id in found or not (none_before or started <= start or user_id in before):
+                continue
+            if has:
                 found[user_id] = first_started
+            elif user_id not in before:
+                settled.append(user_id)
+    found.update(_firsts_after_week(conn, org_id, [user_id for user_id in settled if user_id not in found],
+                                    first_week + WEEK_MS, until))
     return found
+
+
+def _firsts_after_week(conn: Connection, org_id: str, settled: list[str], week: int, until: int) -> dict[str, int]:
+    """The start of the first session of ``week``, when it is packed (before ``until``), of
+    each of the ``settled`` users: those of ``_firsts_in_packed_weeks`` whose sessions up to
+    ``week`` all end by the period's start, none from before lasting past it. The first
+    session ending after the start is then the first of a later week: this one, if they have
+    a session in it (L's period from a Wednesday 05:30: 10,765 users absent that morning,
+    whose seeks into ``sessions`` read every session of that week, 200-300 ms)."""
+    if not settled or week >= until:
+        return {}
+    w = session_weeks.c
+    sought = rows_of(conn, _users_key, [(user_id,) for user_id in settled])
+    rows = binary_rows(conn, select(sought.c.user_id, w.bounds).select_from(LoopJoin(sought, session_weeks, and_(
+        w.org_id == org_id, w.week == week, w.user_id == sought.c.user_id))))
+    return {user_id: unpack(bounds[:16])[0][0] for user_id, bounds in rows if bounds}
 
 
 def _packed_rows(packed: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -322,7 +350,7 @@ def _packed_milliseconds(conn: Connection, org_id: str, charged: list[tuple[str,
         clipped = np.maximum(np.minimum(pairs[:, 1], cut) - np.maximum(pairs[:, 0], start), 0)
         for (user_id, _), milliseconds in zip(weeks, np.add.reduceat(clipped, earliest).tolist()):
             total[user_id] += milliseconds
-    crossing = _users_of([charge for charge in charged if charge[2] < first_week])
+    crossing = [charge for charge in charged if charge[2] < first_week]
     parts = chain(_packed_crossing(conn, org_id, crossing, start, cut) if crossing else (),
                   _packed_since(conn, org_id, start, cut, until) if until < cut else ())
     for user_id, bounds in parts:
@@ -356,7 +384,7 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
         for index, bounds in _packed_sessions(conn, org_id, users_of, first_week, min(until, cut)).items():
             found[index].append(as_array(bounds))
         crossing = [charge for charge in charged if charge[2] < first_week]
-        read = chain(_clipped(conn, org_id, _users_of(crossing), start, cut, src, (None, first_week)) if crossing else (),
+        read = chain(_crossing_sessions(conn, org_id, crossing, start, cut, src, first_week) if crossing else (),
                      _clipped(conn, org_id, users_of, start, cut, src, (until, None)) if until < cut else ())
     for index, part in read:
         found[index].append(part)
@@ -394,19 +422,11 @@ def _clipped(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: 
     PostgreSQL packs each user's sessions in one value (``int8send``: the pairs as big-endian
     64-bit integers), where the driver made a tuple of each row: with L's days after the
     packed weeks (536,691 sessions of 100,000 users), ``charged_sessions`` took 2,766-2,867 ms
-    instead of 3,148-3,210 (docs/performance.md). Of now, those started before the packed
-    weeks (``started`` ``(None, their first week)``) are sought for the users whose first session
-    started then, as ``_packed_crossing`` says."""
+    instead of 3,148-3,210 (docs/performance.md)."""
     if conn.dialect.name == "postgresql":
-        started_from, started_before = started
-        if src.packed and started_from is not None:
-            packed = _packed_since(conn, org_id, start, cut, started_from)
-        elif src.packed and started_before is not None:
-            packed = _packed_crossing(conn, org_id, users_of, start, cut)
-        else:
-            packed = _packed_per_user(conn, org_id, users_of, start, cut, src, started)
-        for index, bounds in _per_product(packed, users_of).items():
-            yield index, np.frombuffer(b"".join(bounds), dtype=">i8").astype(np.int64).reshape(-1, 2)
+        packed = (_packed_since(conn, org_id, start, cut, started[0]) if src.packed and started[0] is not None
+                  else _packed_per_user(conn, org_id, users_of, start, cut, src, started))
+        yield from _per_product_pairs(packed, users_of)
         return
     for chunk in plain_row_chunks(conn, _sessions_of(conn, org_id, users_of, start, cut, src, started)):
         for index, holders in users_of.items():
@@ -439,21 +459,39 @@ def _packed_since(conn: Connection, org_id: str, start: int, cut: int, started_f
                        .group_by(c.user_id))
 
 
-def _packed_crossing(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int
+def _crossing_sessions(conn: Connection, org_id: str, crossing: list[tuple[str, int, int]], start: int, cut: int,
+                       src: Sources, first_week: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``_clipped``'s parts of the users of ``crossing``: charges whose first session ending
+    after ``start`` started before the period's first week, which only that session can have
+    (a user's sessions never overlap). On PostgreSQL each is read from its packed week
+    (``_packed_crossing``); elsewhere the sessions are sought."""
+    users_of = _users_of(crossing)
+    if conn.dialect.name == "postgresql":
+        yield from _per_product_pairs(_packed_crossing(conn, org_id, crossing, start, cut), users_of)
+    else:
+        yield from _clipped(conn, org_id, users_of, start, cut, src, (None, first_week))
+
+
+def _packed_crossing(conn: Connection, org_id: str, crossing: list[tuple[str, int, int]], start: int, cut: int
                      ) -> list[tuple[str, bytes]]:
-    """On PostgreSQL, ``(user_id, session)`` for each user of ``users_of``, whose first session
-    of now ending after ``start`` started before the packed weeks of the period (the callers'
-    ``crossing`` users, by their first session from ``held_in_period``): that session, clipped,
-    packed as ``_packed_per_user`` packs them. A user's sessions never overlap, so it is the
-    only one of theirs started before those weeks that meets the period, and each look-up reads
-    the rows of one week (``tables.SESSIONS_BY_WEEK``), not those of every week after ``start``
-    (L's day: 4,423 users in 290-350 ms instead of 430-450 with every week's)."""
-    sought = rows_of(conn, _users_key, [(user_id,) for user_id in _charged_users(users_of)])
-    c = sessions.c
-    first = (select(_clipped_pair(c, start, cut))
-             .where(c.org_id == org_id, c.user_id == sought.c.user_id, *ending_after(c.ended_at, start))
-             .order_by(*first_ending(c.ended_at)).limit(1).scalar_subquery())
-    return binary_rows(conn, select(sought.c.user_id, first))
+    """``(user_id, session)`` of each user of ``crossing`` (as ``_crossing_sessions`` has
+    them): their first session, clipped, packed as ``_packed_per_user`` packs them. It started
+    before the packed weeks of the period, so its week is packed: it is found there by its start,
+    one row a user, where a seek into ``sessions`` read every session of the user's week
+    (L's day: 1,378 users; docs/performance.md)."""
+    firsts = {user_id: first for user_id, _, first in crossing}
+    found = []
+    for (user_id, _), bounds in packed_weeks(conn, org_id, [(user_id, week_of(first)) for user_id, first in firsts.items()]
+                                             ).items():
+        started, ended = next(pair for pair in unpack(bounds) if pair[0] == firsts[user_id])
+        found.append((user_id, _BIG_ENDIAN_PAIR.pack(max(started, start), min(ended, cut))))
+    return found
+
+
+def _per_product_pairs(packed: list[tuple[str, bytes]], users_of: UsersOf) -> Iterator[tuple[int, np.ndarray]]:
+    """``(product index, (n, 2) array)`` of the users' sessions as PostgreSQL packs them (``_packed_pairs``)."""
+    for index, bounds in _per_product(packed, users_of).items():
+        yield index, np.frombuffer(b"".join(bounds), dtype=">i8").astype(np.int64).reshape(-1, 2)
 
 
 def _packed_per_user(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,

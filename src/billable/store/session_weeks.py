@@ -112,17 +112,21 @@ def repack(conn: Connection, org_id: str, removed: Iterable[Session], added: Ite
     keys = gone.keys() | new.keys()
     if not keys:
         return
-    prefer_index_loops(conn)
-    key = rows_of(conn, _week_keys, list(keys))
-    w = session_weeks.c
-    stored: dict[tuple[str, int], bytes] = {(user_id, week): bytes(bounds) for user_id, week, bounds in plain_rows(
-        conn, select(w.user_id, w.week, w.bounds).select_from(
-            LoopJoin(key, session_weeks, and_(w.org_id == org_id, w.user_id == key.c.user_id, w.week == key.c.week)))
-    )}
+    stored = packed_weeks(conn, org_id, keys)
     wanted = {key: _changed(stored.get(key, b""), gone.get(key, set()), sorted(new.get(key, ()))) for key in keys}
     bulk_delete(conn, session_weeks, org_id, ("user_id", "week"), [key for key in keys if key in stored])
     bulk_insert(conn, session_weeks, ("org_id", "user_id", "week", "bounds"),
                 [(org_id, user_id, week, bounds) for (user_id, week), bounds in wanted.items() if bounds])
+
+
+def packed_weeks(conn: Connection, org_id: str, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+    """The packed sessions stored of each ``(user_id, week)`` of ``keys`` that has a row."""
+    prefer_index_loops(conn)
+    key = rows_of(conn, _week_keys, list(keys))
+    w = session_weeks.c
+    return {(user_id, week): bytes(bounds) for user_id, week, bounds in plain_rows(
+        conn, select(w.user_id, w.week, w.bounds).select_from(
+            LoopJoin(key, session_weeks, and_(w.org_id == org_id, w.user_id == key.c.user_id, w.week == key.c.week))))}
 
 
 def _changed(bounds: bytes, gone: set[tuple[int, int]], new: list[tuple[int, int]]) -> bytes:
