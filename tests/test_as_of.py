@@ -3,15 +3,16 @@ then, without the voids that came later; against the reference, on both database
 
 from __future__ import annotations
 
-from conftest import CATALOG, INGESTED_AT
+from conftest import CATALOG, INGESTED_AT, event
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from reference import reference_report
 from sqlalchemy import update
-from test_engine_properties import load_scenario, scenarios
+from test_engine_properties import LATER, across_weeks, load_scenario, scenarios
 
 from billable.rules.catalog import LicensingModel
 from billable.rules.events import validate_events
+from billable.rules.instants import DAY_MS, HOUR_MS, Period, parse_instant
 from billable.rules.voids import VoidRequest
 from billable.service.ingestion import ingest
 from billable.service.reports import billable_usage_report
@@ -25,12 +26,25 @@ STEP = 1_000  # ms between arrivals
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(scenario=scenarios(), choices=st.data())
 def test_a_report_as_of_an_instant_is_the_report_of_what_had_arrived(database, scenario, choices):
+    _as_of_is_the_report_of_what_had_arrived(database, scenario, choices, INGESTED_AT)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(scenario=across_weeks(), choices=st.data())
+def test_a_report_as_of_an_instant_across_packed_weeks_is_the_report_of_what_had_arrived(database, scenario, choices):
+    """As above, over weeks the log has passed: their sessions are packed, and a report as of
+    an instant reads those that no batch or void changed since from the packed weeks
+    (store/session_weeks.py: ``unchanged_before``), late events and voids among them."""
+    _as_of_is_the_report_of_what_had_arrived(database, scenario, choices, LATER)
+
+
+def _as_of_is_the_report_of_what_had_arrived(database, scenario, choices, received_from):
     model, period, batches, now = scenario
     org, _, _, _, _ = load_scenario(database, (model, period, [], now))
     arrived: list[tuple[int, list[dict]]] = []  # (instant, batch)
     voids: list[tuple[int, tuple[str, str]]] = []  # (instant, key)
     stored: dict[tuple[str, str], None] = {}
-    clock = INGESTED_AT
+    clock = received_from
     for batch in batches:
         clock += STEP
         with database.write() as conn:
@@ -45,7 +59,7 @@ def test_a_report_as_of_an_instant_is_the_report_of_what_had_arrived(database, s
             with database.write() as conn:
                 void_events(conn, org.id, [VoidRequest(s, i, "drawn") for s, i in chosen], "tester", clock)
             voids += [(clock, key) for key in chosen]
-    as_of = choices.draw(st.integers(INGESTED_AT - STEP, clock + STEP))
+    as_of = choices.draw(st.integers(received_from - STEP, clock + STEP))
     # The history of the derived state starts at an organization's upgrade to 0009: before
     # it, a report as of an instant walks the log again. Drawn here as if upgraded then.
     with database.write() as conn:
@@ -55,7 +69,7 @@ def test_a_report_as_of_an_instant_is_the_report_of_what_had_arrived(database, s
     note(f"as_of={as_of} arrivals={[t for t, _ in arrived]} voids={voids} history_since={history_since}")
     prefix = [e for instant, batch in arrived if instant <= as_of for e in batch]
     voided = frozenset(key for instant, key in voids if instant <= as_of)
-    expected = reference_report(validate_events(prefix, CATALOG, INGESTED_AT), CATALOG, LicensingModel(model), period,
+    expected = reference_report(validate_events(prefix, CATALOG, received_from), CATALOG, LicensingModel(model), period,
                                 min(now, as_of), voided)
     with database.read() as conn:
         engine = billable_usage_report(conn, get_organization(conn, org.id), period, CATALOG, now, as_of=as_of)
@@ -227,3 +241,31 @@ def test_a_session_closed_in_place_is_open_as_of_before_its_close(make_org, data
 
     assert billed_later(t2) == {"ann", "bob"}  # bob's from his row closed in place, ann's from her retired row
     assert billed_later(t3) == set()
+
+
+def test_a_session_voided_since_is_read_as_it_was_not_from_the_packed_weeks(make_org, database):
+    """A login in a week the log has passed (its sessions packed), voided after an instant:
+    the report as of that instant still has its session, which no packed week holds any
+    more and no session written since starts before (only its retired row says it changed),
+    so the packed weeks are not read for it."""
+    p0 = parse_instant("2026-10-01T00:00:00Z")  # a Thursday: a week's first instant
+    org = make_org(model="concurrent")
+    at = lambda days, hours: p0 + days * DAY_MS + hours * HOUR_MS  # noqa: E731
+    log = [event("license.assigned", user, at(-1, 0), id=f"l-{user}", product="cx1") for user in ("ann", "bob")]
+    log += [event("user.login", "ann", at(1, 9), id="ann-in"), event("user.logout", "ann", at(1, 17), id="ann-out"),
+            event("user.login", "bob", at(1, 10), id="bob-in"), event("user.logout", "bob", at(1, 11), id="bob-out"),
+            event("device.active", "e-1", at(21, 0), id="d", deviceType="edge")]  # seals weeks 0-2
+    received = at(30, 0)
+    with database.write() as conn:
+        ingest(conn, org.id, log, CATALOG, received)
+    with database.write() as conn:
+        void_events(conn, org.id, [VoidRequest(log[2]["source"], "ann-in", "drawn")], "tester", received + STEP)
+    period = Period(p0, at(10, 0))
+    with database.read() as conn:
+        organization = get_organization(conn, org.id)
+        then = billable_usage_report(conn, organization, period, CATALOG, received + 2 * STEP, as_of=received)
+        now = billable_usage_report(conn, organization, period, CATALOG, received + 2 * STEP)
+    arrived = validate_events(log, CATALOG, received)
+    assert then == reference_report(arrived, CATALOG, LicensingModel.CONCURRENT, period, received)
+    peaks = [report.usage("cx1") for report in (then, now)]
+    assert [usage.total_usage if usage else None for usage in peaks] == ["2", "1"]

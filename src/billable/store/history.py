@@ -42,7 +42,7 @@ from sqlalchemy import (
 
 from billable.rules.intervals import OPEN
 from billable.rules.touched import touched_by, walked_since
-from billable.store import derived
+from billable.store import derived, session_weeks
 from billable.store.events import newest_first, seq_after, seq_before, seq_is, with_email
 from billable.store.reports import NOW, Parts, Sources
 from billable.store.sql import rows_of
@@ -118,7 +118,8 @@ def at_sequence(conn: Connection, org_id: str, sequence: int) -> Sources:
 
         def then(live: Table) -> Parts:
             return _history_at(org_id, live, sequence, last_time)
-        return Sources(then(sessions), then(holdings), then(users), then(device_days), visible)
+        return Sources(then(sessions), then(holdings), then(users), then(device_days), visible,
+                       unchanged_before=session_weeks.unchanged_before(conn, org_id, sequence))
     return _walked(conn, org_id, sequence, visible, latest)
 
 

@@ -90,6 +90,9 @@ class Sources:
     device_day_parts: Parts
     visible: tuple[ColumnElement[bool], ...]
     packed: bool = False  # the sessions are those of now, also packed per week (session_weeks)
+    # As of an earlier sequence: the sessions started before this instant are those of now
+    # (session_weeks.unchanged_before; None: not known, each is read from the parts).
+    unchanged_before: int | None = None
 
     # Each the same object at every use: a statement that names it twice reads it once.
     @cached_property
@@ -146,7 +149,7 @@ def held_in_period(conn: Connection, org_id: str, start: int, cut: int, src: Sou
     held = (select(h.user_id, func.aggregate_strings(h.product, PRODUCT_SEPARATOR).label("products"))
             .where(h.org_id == org_id, h.started_at < cut, h.ended_at > start)
             .group_by(h.user_id).subquery("held"))
-    by_weeks = src.packed and conn.dialect.name == "postgresql"
+    by_weeks = conn.dialect.name == "postgresql" and (src.packed or src.unchanged_before is not None)
     query = (select(held.c.user_id, func.coalesce(src.users.c.email, held.c.user_id), held.c.products,
                     *(() if by_weeks else (_first_session(held.c.user_id, org_id, start, src),)))
              .outerjoin(src.users, and_(src.users.c.org_id == org_id, src.users.c.user_id == held.c.user_id)))
@@ -154,10 +157,22 @@ def held_in_period(conn: Connection, org_id: str, start: int, cut: int, src: Sou
         return plain_rows(conn, query)  # the driver's tuples, as selected
     holders = plain_rows(conn, query)
     org = get_organization(conn, org_id)
-    found = _firsts_in_packed_weeks(conn, org_id, start, packed_until(org.latest_event_time), org.earliest_event_time)
+    found = _firsts_in_packed_weeks(conn, org_id, start, _packed_for(src, packed_until(org.latest_event_time)),
+                                    org.earliest_event_time)
     sought = rows_of(conn, _users_key, [(user_id,) for user_id, _, _ in holders if user_id not in found])
     found.update(plain_rows(conn, select(sought.c.user_id, _first_session(sought.c.user_id, org_id, start, src))))
     return [(user_id, name, products, found.get(user_id)) for user_id, name, products in holders]
+
+
+def _packed_for(src: Sources, packed: int | None) -> int | None:
+    """The week before which the packed weeks hold ``src``'s sessions, those of now being
+    packed before ``packed`` (None: none are, nor are ``src``'s): all of now's for the
+    sessions of now; as of an earlier sequence, those before the week of the first session
+    changed since (``Sources.unchanged_before``: L's concurrent month as of the instant
+    before the last tenth of its log took 10-13 s sought per user, docs/performance.md)."""
+    if packed is None or src.packed:
+        return packed
+    return None if src.unchanged_before is None else min(packed, week_of(src.unchanged_before))
 
 
 def _first_session(user_id: ColumnElement[str], org_id: str, start: int, src: Sources) -> ColumnElement[Any]:
@@ -323,7 +338,7 @@ def charged_session_hours(conn: Connection, org_id: str, charged: list[tuple[str
         return {}
     users_of = _users_of(charged)
     first_week = week_of(start)
-    until = packed_now(conn, org_id) if src.packed and conn.dialect.name == "postgresql" else None
+    until = _packed_for(src, packed_now(conn, org_id)) if conn.dialect.name == "postgresql" else None
     if until is not None and first_week < until:
         per_user = _packed_milliseconds(conn, org_id, charged, users_of, start, cut, src, (first_week, until))
     else:
@@ -352,7 +367,7 @@ def _packed_milliseconds(conn: Connection, org_id: str, charged: list[tuple[str,
             total[user_id] += milliseconds
     crossing = [charge for charge in charged if charge[2] < first_week]
     parts = chain(_packed_crossing(conn, org_id, crossing, start, cut) if crossing else (),
-                  _packed_since(conn, org_id, start, cut, until) if until < cut else ())
+                  _packed(conn, org_id, users_of, start, cut, src, (until, None)) if until < cut else ())
     for user_id, bounds in parts:
         if user_id in users:
             found = np.frombuffer(bounds, dtype=">i8").reshape(-1, 2)
@@ -377,7 +392,7 @@ def charged_sessions(conn: Connection, org_id: str, charged: list[tuple[str, int
         return {}
     users_of = _users_of(charged)
     found: dict[int, list[np.ndarray]] = defaultdict(list)
-    first_week, until = week_of(start), packed_now(conn, org_id) if src.packed else None
+    first_week, until = week_of(start), _packed_for(src, packed_now(conn, org_id))
     if until is None or until <= first_week:
         read = _clipped(conn, org_id, users_of, start, cut, src)
     else:
@@ -424,9 +439,7 @@ def _clipped(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: 
     packed weeks (536,691 sessions of 100,000 users), ``charged_sessions`` took 2,766-2,867 ms
     instead of 3,148-3,210 (docs/performance.md)."""
     if conn.dialect.name == "postgresql":
-        packed = (_packed_since(conn, org_id, start, cut, started[0]) if src.packed and started[0] is not None
-                  else _packed_per_user(conn, org_id, users_of, start, cut, src, started))
-        yield from _per_product_pairs(packed, users_of)
+        yield from _per_product_pairs(_packed(conn, org_id, users_of, start, cut, src, started), users_of)
         return
     for chunk in plain_row_chunks(conn, _sessions_of(conn, org_id, users_of, start, cut, src, started)):
         for index, holders in users_of.items():
@@ -457,6 +470,16 @@ def _packed_since(conn: Connection, org_id: str, start: int, cut: int, started_f
                        .where(start_day(c.started_at) >= start_day(literal(started_from, BigInteger())),
                               *_in_period(sessions, org_id, start, cut, (started_from, None)))
                        .group_by(c.user_id))
+
+
+def _packed(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: int, src: Sources,
+            started: tuple[int | None, int | None]) -> list[tuple[str, bytes]]:
+    """On PostgreSQL, ``(user_id, sessions)``: the sessions of ``_sessions_of``, clipped,
+    packed (``_packed_pairs``); those of now started from an instant on in one range of them
+    by start (``_packed_since``), any other sought per user."""
+    if src.packed and started[0] is not None:
+        return _packed_since(conn, org_id, start, cut, started[0])
+    return _packed_per_user(conn, org_id, users_of, start, cut, src, started)
 
 
 def _crossing_sessions(conn: Connection, org_id: str, crossing: list[tuple[str, int, int]], start: int, cut: int,

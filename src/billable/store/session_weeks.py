@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from itertools import chain, groupby, islice
 
 import numpy as np
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, and_, select
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, and_, func, select
 
 from billable.rules.instants import WEEK_MS
+from billable.rules.intervals import OPEN
 from billable.store.sql import (
     LoopJoin,
     bulk_delete,
@@ -31,7 +32,7 @@ from billable.store.sql import (
     prefer_index_loops,
     rows_of,
 )
-from billable.store.tables import organizations, session_weeks, sessions
+from billable.store.tables import RETIRED, organizations, session_weeks, sessions
 
 _PAIR = struct.Struct("<qq")
 _SEALED_AT_ONCE = 2_000  # sessions read, and packed weeks written, at a time
@@ -94,6 +95,18 @@ def packed_now(conn: Connection, org_id: str) -> int | None:
     """The weeks before this one are packed now (None: none is)."""
     return packed_until(conn.execute(select(organizations.c.latest_event_time)
                                      .where(organizations.c.id == org_id)).scalar())
+
+
+def unchanged_before(conn: Connection, org_id: str, sequence: int) -> int:
+    """The earliest start of a session written or retired since ``sequence`` (``OPEN``: none
+    was): the sessions started before it were then what they are now, so the packed weeks
+    before its week hold them as they were then as well. Every change of a session since is
+    a row written since (``created_seq``: a session closed in place, walked again or new) or
+    one retired since (one taken out), and each starts at or after the session it changed."""
+    s, r = sessions.c, RETIRED[sessions].c
+    written = select(func.min(s.started_at)).where(s.org_id == org_id, s.created_seq > sequence).scalar_subquery()
+    retired = select(func.min(r.started_at)).where(r.org_id == org_id, r.retired_seq > sequence).scalar_subquery()
+    return min((int(start) for start in conn.execute(select(written, retired)).one() if start is not None), default=OPEN)
 
 
 def repack(conn: Connection, org_id: str, removed: Iterable[Session], added: Iterable[Session]) -> None:
