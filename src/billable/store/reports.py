@@ -448,14 +448,11 @@ def _clipped(conn: Connection, org_id: str, users_of: UsersOf, start: int, cut: 
             yield index, np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * len(pairs)).reshape(-1, 2)
 
 
-def _clipped_pair(c: Any, start: int, cut: int) -> ColumnElement[bytes]:
-    """A session clipped to ``[start, cut)``, in 16 bytes (``int8send``: big-endian)."""
-    return func.int8send(greatest(c.started_at, start)).op("||")(func.int8send(least(c.ended_at, cut)))
-
-
 def _packed_pairs(c: Any, start: int, cut: int) -> ColumnElement[bytes]:
-    """A group's sessions clipped to ``[start, cut)``, in one value of 16 bytes each."""
-    return func.string_agg(_clipped_pair(c, start, cut), literal(b"", LargeBinary), type_=LargeBinary)
+    """A group's sessions clipped to ``[start, cut)``, in one value of 16 bytes each
+    (``int8send``: big-endian)."""
+    pair = func.int8send(greatest(c.started_at, start)).op("||")(func.int8send(least(c.ended_at, cut)))
+    return func.string_agg(pair, literal(b"", LargeBinary), type_=LargeBinary)
 
 
 def _packed_since(conn: Connection, org_id: str, start: int, cut: int, started_from: int) -> list[tuple[str, bytes]]:
