@@ -100,9 +100,9 @@ def packed_now(conn: Connection, org_id: str) -> int | None:
 def unchanged_before(conn: Connection, org_id: str, sequence: int) -> int:
     """The earliest start of a session written or retired since ``sequence`` (``OPEN``: none
     was): the sessions started before it were then what they are now, so the packed weeks
-    before its week hold them as they were then as well. Every change of a session since is
-    a row written since (``created_seq``: a session closed in place, walked again or new) or
-    one retired since (one taken out), and each starts at or after the session it changed."""
+    before its week hold them as they were then as well. A session then that is not one now
+    was retired since, or closed in place since (its row written since, ``created_seq``); a
+    session now that was not one then was written since."""
     s, r = sessions.c, RETIRED[sessions].c
     written = select(func.min(s.started_at)).where(s.org_id == org_id, s.created_seq > sequence).scalar_subquery()
     retired = select(func.min(r.started_at)).where(r.org_id == org_id, r.retired_seq > sequence).scalar_subquery()
