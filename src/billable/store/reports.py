@@ -45,7 +45,6 @@ from billable.store.events import on_days, whole_history
 from billable.store.organizations import get_organization
 from billable.store.session_weeks import as_array, packed_now, packed_until, packed_weeks, unpack, week_of
 from billable.store.sql import (
-    LoopJoin,
     among,
     binary_rows,
     greatest,
@@ -246,11 +245,8 @@ def _firsts_after_week(conn: Connection, org_id: str, settled: list[str], week: 
     whose seeks into ``sessions`` read every session of that week, 200-300 ms)."""
     if not settled or week >= until:
         return {}
-    w = session_weeks.c
-    sought = rows_of(conn, _users_key, [(user_id,) for user_id in settled])
-    rows = binary_rows(conn, select(sought.c.user_id, w.bounds).select_from(LoopJoin(sought, session_weeks, and_(
-        w.org_id == org_id, w.week == week, w.user_id == sought.c.user_id))))
-    return {user_id: unpack(bounds[:16])[0][0] for user_id, bounds in rows if bounds}
+    stored = packed_weeks(conn, org_id, [(user_id, week) for user_id in settled])
+    return {user_id: unpack(bounds[:16])[0][0] for (user_id, _), bounds in stored.items() if bounds}
 
 
 def _packed_rows(packed: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
