@@ -1348,6 +1348,10 @@ def test_sessions_of_0032_are_found_by_week_from_0033(empty_url: str) -> None:
     migrate.downgrade(database, "0032")
     assert sessions("ann") == [(parse_instant("2026-09-20T08:00:00Z"), parse_instant("2026-09-21T08:00:00Z"))]
     assert filed()[0] == ("org_id", "user_id", "ended_at")
+    if postgresql:  # the key carries its start and sequence again
+        with database.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT indnatts, indnkeyatts FROM pg_index "
+                                        "WHERE indexrelid = 'sessions_pkey'::regclass").one() == (5, 3)
     database.dispose()
 
 
